@@ -1,0 +1,92 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// Client talks to one daemon over its Unix socket. Every command uses the
+// one constructor, NewClient.
+type Client struct {
+	Socket string
+	http   *http.Client
+}
+
+// NewClient returns a client for the daemon listening on socket.
+func NewClient(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "unix", socket)
+		},
+		MaxIdleConns:    4,
+		IdleConnTimeout: 5 * time.Second,
+	}
+	return &Client{Socket: socket, http: &http.Client{Transport: tr}}
+}
+
+// ErrUnreachable wraps failures to connect to the daemon's socket.
+var ErrUnreachable = errors.New("cannot reach the opm daemon")
+
+// Do sends a request with an optional JSON body and decodes a JSON answer
+// into out (when non-nil). A non-2xx answer is returned as *Error.
+func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("encode request: %w", err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, "http://opm"+path, rd)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w at %s: %v (start it with 'opm daemon start')", ErrUnreachable, c.Socket, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return fmt.Errorf("read answer from the daemon: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e Error
+		if json.Unmarshal(data, &e) != nil || e.Message == "" {
+			e = Error{Code: CodeInternal, Message: fmt.Sprintf("daemon answered %s: %s", resp.Status, bytes.TrimSpace(data))}
+		}
+		return &e
+	}
+	if out == nil {
+		return nil
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("decode answer from the daemon: %w", err)
+	}
+	return nil
+}
+
+// Ping reports whether a daemon answers on the socket.
+func (c *Client) Ping(ctx context.Context) (DaemonStatus, error) {
+	var st DaemonStatus
+	err := c.Do(ctx, http.MethodGet, PathDaemon, nil, &st)
+	return st, err
+}
+
+// CloseIdle releases idle connections.
+func (c *Client) CloseIdle() { c.http.CloseIdleConnections() }

@@ -1,0 +1,45 @@
+package api
+
+import (
+	"net/url"
+	"path/filepath"
+)
+
+// Version is opm's version, reported by `opm version` and the daemon.
+var Version = "0.1.0-dev"
+
+// File names inside the runtime directory (tmpfs) and OPM_HOME.
+const (
+	SocketName    = "opm.sock"
+	DaemonLogName = "daemon.log"
+	DumpName      = "dump.json"
+	LogsDir       = "logs"
+)
+
+// SocketPath is the daemon's socket inside runtimeDir.
+func SocketPath(runtimeDir string) string { return filepath.Join(runtimeDir, SocketName) }
+
+// Endpoints. Targets are path-escaped with TargetPath.
+//
+//	GET    /v1/apps                    -> []App (sampled)
+//	POST   /v1/apps                    StartRequest -> App
+//	GET    /v1/apps/{target}           -> []App (sampled)
+//	DELETE /v1/apps/{target}           -> []App (the removed apps)
+//	POST   /v1/apps/{target}/{action}  action: start|stop|restart|reload -> []App
+//	POST   /v1/flush                   FlushRequest -> []App
+//	GET    /v1/daemon                  -> DaemonStatus
+//	POST   /v1/daemon/stop             -> DaemonStatus (then the daemon exits)
+//	POST   /v1/save                    -> SaveResult
+//	POST   /v1/restore                 -> RestoreResult
+const (
+	PathApps    = "/v1/apps"
+	PathFlush   = "/v1/flush"
+	PathDaemon  = "/v1/daemon"
+	PathStop    = "/v1/daemon/stop"
+	PathSave    = "/v1/save"
+	PathRestore = "/v1/restore"
+)
+
+// TargetPath is the path of the apps named by target ("3", "web",
+// "web,3", "all").
+func TargetPath(target string) string { return PathApps + "/" + url.PathEscape(target) }

@@ -1,0 +1,128 @@
+// Package api holds the types the opm daemon and its clients exchange over
+// the daemon's Unix socket, and the one client every command uses.
+//
+// The wire format is JSON over HTTP/1.1 on <runtime>/opm.sock, under
+// versioned paths (see paths.go). Errors are returned as an Error body with
+// a machine-readable Code that clients map to exit statuses.
+package api
+
+// Restart policies, as PM2 and systemd users know them.
+const (
+	RestartAlways    = "always"
+	RestartOnFailure = "on-failure"
+	RestartNever     = "never"
+)
+
+// App statuses, as printed by `opm list` and returned in App.Status.
+const (
+	StatusOnline    = "online"
+	StatusLaunching = "launching"
+	StatusStopped   = "stopped"
+	StatusStopping  = "stopping"
+	StatusErrored   = "errored"
+	StatusWaiting   = "waiting"
+)
+
+// StartRequest asks the daemon to register a new app and start it. The CLI
+// sends what the user typed plus the caller's context (cwd, environment);
+// the daemon resolves the command (interpreter by extension, PATH lookup,
+// shell when the line needs one) so that the CLI stays a thin client.
+type StartRequest struct {
+	// Command is the script path or command line as typed
+	// ("app.js", "./server", "python3 -m http.server 8000").
+	Command string `json:"command"`
+	// Args are the arguments after "--".
+	Args []string `json:"args,omitempty"`
+	Name string   `json:"name,omitempty"`
+	// Cwd is the working directory; the CLI fills in the caller's.
+	Cwd string `json:"cwd"`
+	// Env is the caller's full environment ("K=V"), overrides applied.
+	Env         []string `json:"env"`
+	Restart     string   `json:"restart,omitempty"`
+	MaxRestarts *int     `json:"max_restarts,omitempty"`
+	// KillTimeoutMs is how long stop waits after SIGTERM before SIGKILL.
+	KillTimeoutMs int64 `json:"kill_timeout_ms,omitempty"`
+}
+
+// Spec is an app's full, resolved definition: everything needed to start it
+// again, and nothing of its runtime state. It is what `opm save` writes.
+type Spec struct {
+	Name string `json:"name"`
+	// Command is what was typed, kept for display.
+	Command string `json:"command"`
+	// Interpreter is the program chosen for a script ("node", "python3",
+	// "bash"), empty when the command runs directly or through the shell.
+	Interpreter string `json:"interpreter,omitempty"`
+	// Exec is the resolved executable path and Argv its full argument
+	// vector (Argv[0] included).
+	Exec          string   `json:"exec"`
+	Argv          []string `json:"argv"`
+	Cwd           string   `json:"cwd"`
+	Env           []string `json:"env"`
+	Restart       string   `json:"restart"`
+	MaxRestarts   int      `json:"max_restarts"`
+	KillTimeoutMs int64    `json:"kill_timeout_ms"`
+	OutLog        string   `json:"out_log"`
+	ErrLog        string   `json:"err_log"`
+}
+
+// App is one row of the app table as clients see it.
+type App struct {
+	ID       int     `json:"id"`
+	Name     string  `json:"name"`
+	PID      int     `json:"pid"`
+	Status   string  `json:"status"`
+	Restarts int     `json:"restarts"`
+	UptimeMs int64   `json:"uptime_ms"`
+	CPU      float64 `json:"cpu"`
+	Memory   uint64  `json:"memory"`
+	Command  string  `json:"command"`
+	// ExitCode is the last exit status (-1 when killed by a signal or
+	// never exited).
+	ExitCode int `json:"exit_code"`
+	// NextRestartMs is the time left on the back-off timer while waiting.
+	NextRestartMs int64 `json:"next_restart_ms,omitempty"`
+	Spec          Spec  `json:"spec"`
+}
+
+// DaemonStatus answers `opm daemon status`.
+type DaemonStatus struct {
+	PID        int    `json:"pid"`
+	UptimeMs   int64  `json:"uptime_ms"`
+	Version    string `json:"version"`
+	Apps       int    `json:"apps"`
+	Home       string `json:"home"`
+	RuntimeDir string `json:"runtime_dir"`
+	Socket     string `json:"socket"`
+	// Restore describes the restore flag.
+	Restore RestoreFlag `json:"restore"`
+}
+
+// RestoreFlag is the restore flag's state for display.
+type RestoreFlag struct {
+	InProgress bool `json:"in_progress"`
+	OwnerPID   int  `json:"owner_pid,omitempty"`
+	// OwnerStart is the owner's start time in clock ticks since boot.
+	OwnerStart uint64 `json:"owner_start,omitempty"`
+	Generation uint32 `json:"generation,omitempty"`
+}
+
+// SaveResult answers `opm save`.
+type SaveResult struct {
+	Path string `json:"path"`
+	Apps int    `json:"apps"`
+}
+
+// RestoreResult answers `opm restore`: the names in each outcome.
+type RestoreResult struct {
+	Path           string            `json:"path"`
+	Started        []string          `json:"started"`
+	AlreadyRunning []string          `json:"already_running"`
+	Stopped        []string          `json:"stopped"`
+	Failed         map[string]string `json:"failed,omitempty"`
+}
+
+// FlushRequest names the apps whose logs to empty; empty Target means all.
+type FlushRequest struct {
+	Target string `json:"target,omitempty"`
+}
