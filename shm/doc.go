@@ -1,0 +1,23 @@
+// Package shm holds opm's RAM-only runtime state: where the runtime
+// directory is, and the restore flag — one 4096-byte page mapped by every
+// process that takes part in a restore.
+//
+// The flag answers "is a restore in progress?" with one atomic load (no
+// syscall, no allocation), so the daemon may ask it on every loop
+// iteration. Ownership is taken with a compare-and-swap of the owner word
+// from idle to a value that names the owner (its PID and a generation
+// drawn from a counter in the page), and released or cleared with a
+// compare-and-swap on the exact value seen, so a stale cleaner can never
+// wipe a newer owner's flag.
+//
+// Liveness: while it owns the flag, the owner holds an open-file-description
+// write lock (F_OFD_SETLK) on the page file. The kernel drops that lock when
+// the owner's last descriptor closes — at its death, before it becomes a
+// zombie — so a checker that finds the word set and no lock held (one
+// F_OFD_GETLK, about a microsecond, which unlike a try-lock never takes the
+// lock and so never makes an acquirer fail spuriously) knows the owner is
+// gone, whatever its PID has been recycled into. kill(pid, 0) is not used:
+// it succeeds on zombies and on recycled PIDs.
+//
+// This package imports nothing else of opm.
+package shm

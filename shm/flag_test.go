@@ -1,0 +1,302 @@
+package shm
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+)
+
+func TestAcquireRelease(t *testing.T) {
+	dir := runtimeDir(t)
+	a, b := openFlag(t, dir), openFlag(t, dir)
+	if a.InProgress() {
+		t.Fatal("fresh flag is in progress")
+	}
+	o, err := a.Acquire()
+	if err != nil {
+		t.Fatalf("Acquire: %v", err)
+	}
+	if o.PID != os.Getpid() || o.Start == 0 {
+		t.Fatalf("owner = %+v, want our pid with a start time", o)
+	}
+	if !b.InProgress() {
+		t.Fatal("second mapping does not see the flag")
+	}
+	if got := b.Owner(); got.Word != o.Word || got.Start != o.Start {
+		t.Fatalf("second mapping sees owner %+v, want %+v", got, o)
+	}
+	_, err = b.Acquire()
+	var busy *BusyError
+	if !errors.As(err, &busy) || !errors.Is(err, ErrBusy) || busy.Owner.Word != o.Word {
+		t.Fatalf("second Acquire = %v, want ErrBusy naming %v", err, o)
+	}
+	if _, stale, err := b.ClearIfStale(); stale || err != nil {
+		t.Fatalf("ClearIfStale on a live owner = %v, %v; want no clear", stale, err)
+	}
+	if err := a.Release(); err != nil {
+		t.Fatalf("Release: %v", err)
+	}
+	if b.InProgress() {
+		t.Fatal("flag still set after Release")
+	}
+	if err := a.Release(); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("second Release = %v, want ErrNotOwner", err)
+	}
+	o2, err := b.Acquire()
+	if err != nil {
+		t.Fatalf("Acquire after release: %v", err)
+	}
+	if o2.Word == o.Word {
+		t.Fatal("a new ownership reused the old owner word; generations must differ")
+	}
+	if err := b.Release(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInProgressAllocatesNothing(t *testing.T) {
+	f := openFlag(t, runtimeDir(t))
+	if n := testing.AllocsPerRun(1000, func() { _ = f.InProgress() }); n != 0 {
+		t.Fatalf("InProgress allocates %v times per call", n)
+	}
+}
+
+// Many goroutines, each with its own mapping and lock, race for the flag:
+// exactly one wins each round.
+func TestAcquireRaceThreads(t *testing.T) {
+	dir := runtimeDir(t)
+	const racers, rounds = 8, 200
+	flags := make([]*Flag, racers)
+	for i := range flags {
+		flags[i] = openFlag(t, dir)
+	}
+	for round := range rounds {
+		var wins atomic.Int32
+		var winner atomic.Pointer[Flag]
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for _, f := range flags {
+			wg.Go(func() {
+				<-start
+				if _, err := f.Acquire(); err == nil {
+					wins.Add(1)
+					winner.Store(f)
+				} else if !errors.Is(err, ErrBusy) {
+					t.Errorf("Acquire: %v", err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		if wins.Load() != 1 {
+			t.Fatalf("round %d: %d winners, want 1", round, wins.Load())
+		}
+		if err := winner.Load().Release(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Processes race for the flag, hundreds of rounds: exactly one winner each
+// round, and every loser is told who won.
+func TestAcquireRaceProcesses(t *testing.T) {
+	dir := runtimeDir(t)
+	const racers = 6
+	rounds := 300
+	if testing.Short() {
+		rounds = 50
+	}
+	kids := make([]*child, racers)
+	for i := range kids {
+		kids[i] = startChild(t, "racer", dir)
+	}
+	for round := range rounds {
+		for _, k := range kids {
+			k.send(t, "go")
+		}
+		winners := 0
+		for _, k := range kids {
+			line := k.expect(t)
+			switch {
+			case strings.HasPrefix(line, "won"):
+				winners++
+			case strings.HasPrefix(line, "lost") && strings.Contains(line, "a restore is already in progress"):
+			default:
+				t.Fatalf("round %d: child said %q", round, line)
+			}
+		}
+		if winners != 1 {
+			t.Fatalf("round %d: %d winners, want 1", round, winners)
+		}
+		for _, k := range kids {
+			k.send(t, "end")
+		}
+		for _, k := range kids {
+			if line := k.expect(t); line != "done" {
+				t.Fatalf("round %d: child said %q, want done", round, line)
+			}
+		}
+	}
+}
+
+// An owner killed with SIGKILL while holding the flag never leaves it
+// stuck: a checker sees the dead owner and clears it, and a new restorer
+// can take it.
+func TestKilledOwnerIsCleared(t *testing.T) {
+	dir := runtimeDir(t)
+	f := openFlag(t, dir)
+	k := startChild(t, "hold", dir)
+	if line := k.expect(t); line != "held" {
+		t.Fatalf("child said %q", line)
+	}
+	if o := f.Owner(); o.PID != k.cmd.Process.Pid || o.Start == 0 {
+		t.Fatalf("owner = %+v, want child pid %d with start time", o, k.cmd.Process.Pid)
+	}
+	if _, stale, _ := f.ClearIfStale(); stale {
+		t.Fatal("live owner cleared")
+	}
+	if err := k.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	// Deliberately not reaped yet: the owner is a zombie, which kill(pid, 0)
+	// would still call alive.
+	waitZombie(t, k.cmd.Process.Pid)
+	if !f.InProgress() {
+		t.Fatal("flag not set after the owner died; nothing to clean")
+	}
+	// The leader shows as a zombie a moment before its last thread has
+	// gone and the kernel has closed its files, so poll (with a deadline),
+	// as the daemon's rate-limited check does.
+	var o Owner
+	waitFor(t, "the dead owner to be cleared", func() bool {
+		var stale bool
+		var err error
+		o, stale, err = f.ClearIfStale()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return stale
+	})
+	if o.PID != k.cmd.Process.Pid {
+		t.Fatalf("cleared owner %+v, want pid %d", o, k.cmd.Process.Pid)
+	}
+	if f.InProgress() {
+		t.Fatal("flag still set after clearing a dead owner")
+	}
+	if _, err := f.Acquire(); err != nil {
+		t.Fatalf("Acquire after cleanup: %v", err)
+	}
+	if err := f.Release(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A dead owner's flag does not stop the next restorer even without a
+// checker: Acquire takes it over.
+func TestAcquireTakesOverDeadOwner(t *testing.T) {
+	dir := runtimeDir(t)
+	f := openFlag(t, dir)
+	k := startChild(t, "hold", dir)
+	k.expect(t)
+	_ = k.cmd.Process.Kill()
+	_ = k.cmd.Wait()
+	o, err := f.Acquire()
+	if err != nil {
+		t.Fatalf("Acquire after owner died: %v", err)
+	}
+	if o.PID != os.Getpid() {
+		t.Fatalf("owner = %+v", o)
+	}
+	if err := f.Release(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The owner word may name a live process that is not the owner — a
+// recycled PID, or an owner killed between taking the word and anything
+// else. With no lease held, it is stale all the same.
+func TestLiveUnrelatedPIDIsStale(t *testing.T) {
+	dir := runtimeDir(t)
+	f := openFlag(t, dir)
+	other := exec.Command("sleep", "60")
+	if err := other.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = other.Process.Kill(); _ = other.Wait() })
+	for name, pid := range map[string]int{"unrelated process": other.Process.Pid, "this process": os.Getpid()} {
+		t.Run(name, func(t *testing.T) {
+			w := word(41, pid)
+			atomic.StoreUint64(f.word, w)
+			if !f.InProgress() {
+				t.Fatal("forged owner not visible")
+			}
+			o, stale, err := f.ClearIfStale()
+			if err != nil || !stale || o.PID != pid {
+				t.Fatalf("ClearIfStale = %+v, %v, %v; want pid %d cleared", o, stale, err, pid)
+			}
+			if f.InProgress() {
+				t.Fatal("flag still set")
+			}
+		})
+	}
+	if err := other.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Fatalf("the unrelated process was harmed: %v", err)
+	}
+}
+
+// A stale cleanup followed by a new owner: the old owner's late Release
+// must not clear the new owner's flag, and neither may a cleaner that saw
+// the old value.
+func TestLateReleaseKeepsNewOwner(t *testing.T) {
+	dir := runtimeDir(t)
+	old, cleaner, newer := openFlag(t, dir), openFlag(t, dir), openFlag(t, dir)
+	if _, err := old.Acquire(); err != nil {
+		t.Fatal(err)
+	}
+	seen := atomic.LoadUint64(old.word)
+	// Make the old owner look dead (as if it had hung past its lease).
+	if err := old.lease(false); err != nil {
+		t.Fatal(err)
+	}
+	if _, stale, err := cleaner.ClearIfStale(); !stale || err != nil {
+		t.Fatalf("ClearIfStale = %v, %v", stale, err)
+	}
+	n, err := newer.Acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Release(); !errors.Is(err, ErrNotOwner) {
+		t.Fatalf("late Release = %v, want ErrNotOwner", err)
+	}
+	// A cleaner acting on the value it saw before: its CAS must fail.
+	if atomic.CompareAndSwapUint64(cleaner.word, seen, 0) {
+		t.Fatal("a CAS on the old value cleared the new owner")
+	}
+	if o := cleaner.Owner(); o.Word != n.Word {
+		t.Fatalf("owner = %+v, want the newer owner %+v", o, n)
+	}
+	if _, stale, _ := cleaner.ClearIfStale(); stale {
+		t.Fatal("the live new owner was cleared as stale")
+	}
+	if err := newer.Release(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitZombie waits until pid has exited but not been reaped.
+func waitZombie(t *testing.T, pid int) {
+	t.Helper()
+	waitFor(t, "zombie state", func() bool {
+		b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
+		if err != nil {
+			return false
+		}
+		i := strings.LastIndexByte(string(b), ')')
+		return i > 0 && len(b) > i+2 && b[i+2] == 'Z'
+	})
+}
