@@ -1,0 +1,114 @@
+// Package cli is the opm command: urfave/cli commands that talk to the
+// daemon through its API client and format what it answers.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"opm/daemon/api"
+)
+
+// Options configure the opm command.
+type Options struct {
+	// RunDaemon runs the daemon in the foreground until ctx ends; the
+	// hidden `opm daemon run` calls it.
+	RunDaemon func(ctx context.Context) error
+	// Stdout and Stderr default to the process's own.
+	Stdout, Stderr io.Writer
+}
+
+// App is the opm command line.
+type App struct {
+	opts Options
+	app  *ucli.App
+	conn conn
+}
+
+// NewApp builds the opm command with every command of DESIGN.md's CLI
+// table.
+func NewApp(opts Options) *App {
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	a := &App{opts: opts}
+	a.app = &ucli.App{
+		Name:                 "opm",
+		Usage:                "a process manager: keeps your apps running, exactly once",
+		Version:              api.Version,
+		HideVersion:          true,
+		EnableBashCompletion: true,
+		Writer:               opts.Stdout,
+		ErrWriter:            opts.Stderr,
+		// Errors are printed once, by the caller of Run.
+		ExitErrHandler: func(*ucli.Context, error) {},
+		OnUsageError:   onUsageError,
+		Action:         rootAction,
+		Commands: []*ucli.Command{
+			a.startCommand(),
+			a.actionCommand("stop", nil, "stop apps (SIGTERM to the process group, SIGKILL after the kill timeout)"),
+			a.actionCommand("restart", nil, "stop and start apps again"),
+			a.actionCommand("reload", nil, "restart apps (opm has no zero-downtime reload yet: same as restart)"),
+			a.removeCommand(),
+			a.listCommand(),
+			a.infoCommand(),
+			a.logsCommand(),
+			a.flushCommand(),
+			a.envCommand(),
+			a.saveCommand(),
+			a.restoreCommand(),
+			a.daemonCommand(),
+			a.versionCommand(),
+			a.completionCommand(),
+		},
+	}
+	setUsageErrors(a.app.Commands)
+	return a
+}
+
+// Run runs the command line args (args[0] is the program name). The error,
+// if any, is for the caller to print as "opm: <error>" and to turn into an
+// exit status with ExitCode.
+func (a *App) Run(ctx context.Context, args []string) error {
+	return a.app.RunContext(ctx, reorderArgs(a.app, args))
+}
+
+// rootAction runs for `opm` alone (help) and for an unknown command.
+func rootAction(c *ucli.Context) error {
+	if c.Args().Present() {
+		return usageErrorf("unknown command %q (see 'opm --help')", c.Args().First())
+	}
+	return ucli.ShowAppHelp(c)
+}
+
+// onUsageError turns urfave's flag parsing errors into exit status 2 with
+// a hint.
+func onUsageError(c *ucli.Context, err error, _ bool) error {
+	name := "opm"
+	if c.Command != nil && c.Command.Name != "" {
+		name = "opm " + c.Command.FullName()
+	}
+	return usageErrorf("%v (see '%s --help')", err, name)
+}
+
+// setUsageErrors installs onUsageError on every command.
+func setUsageErrors(cmds []*ucli.Command) {
+	for _, c := range cmds {
+		c.OnUsageError = onUsageError
+		setUsageErrors(c.Subcommands)
+	}
+}
+
+// out and errOut are the command's output streams.
+func (a *App) out() io.Writer    { return a.opts.Stdout }
+func (a *App) errOut() io.Writer { return a.opts.Stderr }
+
+// printf writes to standard output.
+func (a *App) printf(format string, args ...any) { fmt.Fprintf(a.out(), format, args...) }

@@ -1,0 +1,101 @@
+package cli
+
+import (
+	"strings"
+
+	ucli "github.com/urfave/cli/v2"
+)
+
+// completionFlag is the argument urfave's shell completion scripts append.
+const completionFlag = "--generate-bash-completion"
+
+// reorderArgs lets flags come before or after positional arguments, as PM2
+// users type them (`opm start app.js --name web`). urfave/cli v2 stops
+// parsing flags at the first positional argument, so before it parses,
+// the arguments of the command being run are rearranged into
+//
+//	<flags with their values> -- <positionals> [-- <args after the user's -->]
+//
+// using that command's own flag definitions to know which flags take a
+// value. The inserted "--" keeps a positional that starts with "-" from
+// being read as a flag; the user's own "--" and everything after it are
+// kept as they were, so `opm start cmd -- --port 80` still passes
+// "--port 80" to the app. args[0] is the program name.
+func reorderArgs(app *ucli.App, args []string) []string {
+	if len(args) < 2 || args[len(args)-1] == completionFlag {
+		return args
+	}
+	out := []string{args[0]}
+	return append(out, reorderLevel(app.Flags, app.Commands, args[1:], true)...)
+}
+
+// reorderLevel rearranges the arguments of one command level: its flags
+// first, then either a subcommand (rearranged in turn) or its positionals.
+func reorderLevel(flags []ucli.Flag, cmds []*ucli.Command, args []string, root bool) []string {
+	var flagArgs, positionals, rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			rest = args[i:]
+			break
+		}
+		if isFlagToken(a) {
+			flagArgs = append(flagArgs, a)
+			if !strings.Contains(a, "=") && takesValue(flags, a) && i+1 < len(args) {
+				i++
+				flagArgs = append(flagArgs, args[i])
+			}
+			continue
+		}
+		if len(positionals) == 0 && len(cmds) > 0 {
+			if sub := findCommand(cmds, a); sub != nil {
+				out := append(flagArgs, a)
+				return append(out, reorderLevel(sub.Flags, sub.Subcommands, args[i+1:], false)...)
+			}
+			if root {
+				// An unknown command: leave it for the app to refuse.
+				return args
+			}
+		}
+		positionals = append(positionals, a)
+	}
+	out := flagArgs
+	if len(positionals) > 0 || len(rest) > 0 {
+		out = append(out, "--")
+		out = append(out, positionals...)
+		out = append(out, rest...)
+	}
+	return out
+}
+
+// isFlagToken reports whether a looks like a flag ("-n", "--name=web").
+// A lone "-" is a positional (conventionally stdin).
+func isFlagToken(a string) bool { return len(a) > 1 && a[0] == '-' }
+
+// takesValue reports whether the flag named by token (without "=value")
+// is defined in flags and takes a value. Unknown flags are treated as
+// boolean so that the parser reports them by name.
+func takesValue(flags []ucli.Flag, token string) bool {
+	name := strings.TrimLeft(token, "-")
+	for _, f := range flags {
+		for _, n := range f.Names() {
+			if n != name {
+				continue
+			}
+			if df, ok := f.(ucli.DocGenerationFlag); ok {
+				return df.TakesValue()
+			}
+			return true
+		}
+	}
+	return false
+}
+
+func findCommand(cmds []*ucli.Command, name string) *ucli.Command {
+	for _, c := range cmds {
+		if c.HasName(name) {
+			return c
+		}
+	}
+	return nil
+}

@@ -1,0 +1,32 @@
+package cli
+
+import (
+	"fmt"
+
+	ucli "github.com/urfave/cli/v2"
+)
+
+func (a *App) envCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "env",
+		Usage:     "print the environment an app runs with, one KEY=VALUE a line",
+		ArgsUsage: "<target>",
+		Action: func(c *ucli.Context) error {
+			target, err := targetArg(c)
+			if err != nil {
+				return err
+			}
+			apps, err := a.apps(c.Context, target)
+			if err != nil {
+				return err
+			}
+			if len(apps) != 1 {
+				return usageErrorf("%q names %d apps; opm env shows one (see 'opm list')", target, len(apps))
+			}
+			for _, kv := range apps[0].Spec.Env {
+				fmt.Fprintln(a.out(), kv)
+			}
+			return nil
+		},
+	}
+}

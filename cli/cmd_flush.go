@@ -1,0 +1,37 @@
+package cli
+
+import (
+	"net/http"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"opm/daemon/api"
+)
+
+func (a *App) flushCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "flush",
+		Usage:     "empty the log files of apps (all apps when no target is given)",
+		ArgsUsage: "[<target>]",
+		Action: func(c *ucli.Context) error {
+			var req api.FlushRequest
+			if c.Args().Len() > 0 {
+				t, err := targetArg(c)
+				if err != nil {
+					return err
+				}
+				if t != "all" {
+					req.Target = t
+				}
+			}
+			var apps []api.App
+			if err := a.call(c.Context, http.MethodPost, api.PathFlush, req, &apps); err != nil {
+				return err
+			}
+			for _, app := range apps {
+				a.printf("flushed the logs of %s (id %d)\n", app.Name, app.ID)
+			}
+			return nil
+		},
+	}
+}

@@ -1,0 +1,170 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"opm/daemon/api"
+)
+
+func (a *App) startCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "start",
+		Usage:     "register and start an app, or start an existing stopped one",
+		ArgsUsage: "<script-or-command | target> [-- ARGS...]",
+		Description: `Registers a new app and starts it. The app gets your environment plus
+the --env overrides, and runs in your current directory unless --cwd is set.
+A script runs with its interpreter (.js node, .py python3, .sh bash); a
+quoted command line runs as typed: opm start "python3 -m http.server 8000" --name web
+
+When the argument names an app opm already knows (an id, a name, a comma
+list of them, or 'all'), that app is started instead.`,
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "the app's `NAME` (default: derived from the script)"},
+			&ucli.StringFlag{Name: "cwd", Usage: "working `DIR` (default: the current directory)"},
+			&ucli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `K=V` in the app's environment (repeatable)"},
+			&ucli.StringFlag{Name: "restart", Usage: "restart `POLICY`: always, on-failure or never", Value: api.RestartAlways},
+			&ucli.IntFlag{Name: "max-restarts", Usage: "errored after `N` restarts in the window (default 15)"},
+			&ucli.StringFlag{Name: "kill-timeout", Usage: "wait `TIME` after SIGTERM before SIGKILL, e.g. 5s or 5000 (ms)"},
+		},
+		Action: a.start,
+	}
+}
+
+func (a *App) start(c *ucli.Context) error {
+	args := positionals(c)
+	switch {
+	case len(args) == 0:
+		return usageErrorf("opm start needs a script or command to run, or an app to start (e.g. opm start app.js --name web)")
+	case len(args) > 1:
+		return usageErrorf("opm start takes one script or command, got %d: %q (quote a command line, or pass arguments after '--')", len(args), args)
+	}
+	arg := args[0]
+	if strings.TrimSpace(arg) == "" {
+		return usageErrorf("opm start needs a non-empty script or command")
+	}
+	registering := c.IsSet("name") || c.IsSet("cwd") || c.IsSet("env") || c.IsSet("restart") ||
+		c.IsSet("max-restarts") || c.IsSet("kill-timeout") || len(afterDashes(c)) > 0
+	if !registering {
+		apps, err := a.apps(c.Context, arg)
+		if err == nil && len(apps) > 0 {
+			return a.act(c, "start", arg)
+		}
+		if err != nil && api.CodeOf(err) != api.CodeNotFound {
+			return err
+		}
+		if looksLikeTarget(arg) {
+			return api.Errorf(api.CodeNotFound, "no app matches %q (see 'opm list')", arg)
+		}
+	}
+	req, err := startRequest(c, arg)
+	if err != nil {
+		return err
+	}
+	var app api.App
+	if err := a.call(c.Context, http.MethodPost, api.PathApps, req, &app); err != nil {
+		return err
+	}
+	renderApps(a.out(), []api.App{app})
+	return nil
+}
+
+// looksLikeTarget reports whether arg can only be a target, never a
+// command: "all", an id, or a comma list of ids.
+func looksLikeTarget(arg string) bool {
+	if arg == "all" {
+		return true
+	}
+	for _, part := range strings.Split(arg, ",") {
+		if _, err := strconv.Atoi(part); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// startRequest builds the request that registers a new app: what the user
+// typed, plus the caller's directory and environment.
+func startRequest(c *ucli.Context, command string) (api.StartRequest, error) {
+	req := api.StartRequest{
+		Command: command,
+		Args:    afterDashes(c),
+		Name:    strings.TrimSpace(c.String("name")),
+		Restart: c.String("restart"),
+	}
+	if c.IsSet("name") && req.Name == "" {
+		return req, usageErrorf("--name must not be empty")
+	}
+	switch req.Restart {
+	case api.RestartAlways, api.RestartOnFailure, api.RestartNever:
+	default:
+		return req, usageErrorf("invalid --restart %q: use always, on-failure or never", req.Restart)
+	}
+	if c.IsSet("max-restarts") {
+		n := c.Int("max-restarts")
+		if n < 0 {
+			return req, usageErrorf("invalid --max-restarts %d: use 0 or more", n)
+		}
+		req.MaxRestarts = &n
+	}
+	if c.IsSet("kill-timeout") {
+		d, err := parseMillis(c.String("kill-timeout"))
+		if err != nil {
+			return req, usageErrorf("invalid --kill-timeout %q: %v (use e.g. 5s, 1500ms or 5000)", c.String("kill-timeout"), err)
+		}
+		req.KillTimeoutMs = d.Milliseconds()
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return req, fmt.Errorf("find the current directory: %w (pass --cwd)", err)
+	}
+	req.Cwd = wd
+	if dir := c.String("cwd"); dir != "" {
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(wd, dir)
+		}
+		fi, err := os.Stat(dir)
+		if err != nil || !fi.IsDir() {
+			return req, usageErrorf("--cwd %s is not a directory", dir)
+		}
+		req.Cwd = dir
+	}
+	req.Env, err = mergeEnv(os.Environ(), c.StringSlice("env"))
+	return req, err
+}
+
+// parseMillis reads a duration as Go syntax ("5s") or bare milliseconds.
+func parseMillis(s string) (time.Duration, error) {
+	var d time.Duration
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		d = time.Duration(n) * time.Millisecond
+	} else if d, err = time.ParseDuration(s); err != nil {
+		return 0, errors.New("not a duration")
+	}
+	if d <= 0 {
+		return 0, errors.New("must be positive")
+	}
+	return d, nil
+}
+
+// mergeEnv applies K=V overrides to env, replacing earlier values of K.
+func mergeEnv(env, overrides []string) ([]string, error) {
+	out := append([]string(nil), env...)
+	for _, kv := range overrides {
+		k, _, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || strings.ContainsAny(k, " \t\n") {
+			return nil, usageErrorf("invalid --env %q: use --env KEY=VALUE", kv)
+		}
+		out = withoutEnv(out, k)
+		out = append(out, kv)
+	}
+	return out, nil
+}

@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"opm/daemon/api"
+	"opm/shm"
+)
+
+// Deadlines for reaching the daemon.
+const (
+	pingTimeout    = 2 * time.Second  // one probe of a daemon that may be busy
+	startTimeout   = 15 * time.Second // spawning a daemon until it answers
+	requestTimeout = 60 * time.Second // an ordinary request
+)
+
+// paths are where this user's opm lives, resolved once per command.
+type paths struct {
+	home    string
+	runtime string
+	socket  string
+}
+
+// conn resolves opm's directories and holds the one client every command
+// uses to talk to the daemon.
+type conn struct {
+	once   sync.Once
+	paths  paths
+	err    error
+	client *api.Client
+}
+
+// resolve finds OPM_HOME and the runtime directory and builds the client.
+// It creates neither directory.
+func (c *conn) resolve() (paths, *api.Client, error) {
+	c.once.Do(func() {
+		home, err := shm.Home()
+		if err != nil {
+			c.err = err
+			return
+		}
+		rt, err := shm.RuntimeDir(home)
+		if err != nil {
+			c.err = err
+			return
+		}
+		sock := api.SocketPath(rt)
+		// sun_path holds 108 bytes including the terminating NUL.
+		if len(sock) > 107 {
+			c.err = fmt.Errorf("socket path %s is %d bytes, longer than the 107 a Unix socket allows (set OPM_RUNTIME_DIR to a shorter directory)", sock, len(sock))
+			return
+		}
+		c.paths = paths{home: home, runtime: rt, socket: sock}
+		c.client = api.NewClient(sock)
+	})
+	return c.paths, c.client, c.err
+}
+
+// running returns a client when a daemon answers, without starting one.
+// The error wraps api.ErrUnreachable when no daemon listens.
+func (c *conn) running(ctx context.Context) (*api.Client, api.DaemonStatus, error) {
+	_, cl, err := c.resolve()
+	if err != nil {
+		return nil, api.DaemonStatus{}, err
+	}
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	st, err := cl.Ping(pctx)
+	return cl, st, err
+}
+
+// ensure returns a client for a running daemon, starting one when none
+// answers. Concurrent commands may all start one: the daemon's lock lets
+// one win, and the others are told "running" and connect to the winner.
+func (c *conn) ensure(ctx context.Context) (*api.Client, error) {
+	cl, _, _, err := c.ensureStatus(ctx)
+	return cl, err
+}
+
+// ensureStatus is ensure that also returns the daemon's status and
+// whether this call started it.
+func (c *conn) ensureStatus(ctx context.Context) (*api.Client, api.DaemonStatus, bool, error) {
+	cl, st, err := c.running(ctx)
+	if err == nil {
+		return cl, st, false, nil
+	}
+	if !errors.Is(err, api.ErrUnreachable) {
+		return nil, st, false, explain(err)
+	}
+	p, _, _ := c.resolve()
+	if err := os.MkdirAll(p.home, 0o700); err != nil {
+		return nil, st, false, fmt.Errorf("create opm home: %w", err)
+	}
+	if err := shm.EnsureDir(p.runtime); err != nil {
+		return nil, st, false, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	started, err := spawnDaemon(sctx, p)
+	if err != nil {
+		return nil, st, false, err
+	}
+	st, err = waitAnswer(sctx, cl)
+	if err != nil {
+		return nil, st, false, fmt.Errorf("the opm daemon started but does not answer at %s: %w (see %s)", p.socket, err, filepath.Join(p.home, api.DaemonLogName))
+	}
+	return cl, st, started, nil
+}
+
+// waitAnswer pings the daemon until it answers or ctx ends, backing off
+// from 2 ms to 50 ms between attempts: the daemon holding the lock may
+// still be binding its socket.
+func waitAnswer(ctx context.Context, cl *api.Client) (api.DaemonStatus, error) {
+	delay := 2 * time.Millisecond
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return api.DaemonStatus{}, ctx.Err()
+		case <-t.C:
+		}
+		pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+		st, err := cl.Ping(pctx)
+		cancel()
+		if err == nil {
+			return st, nil
+		}
+		if !errors.Is(err, api.ErrUnreachable) {
+			return st, err
+		}
+		t.Reset(delay)
+		delay = min(2*delay, 50*time.Millisecond)
+	}
+}

@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"opm/daemon/api"
+)
+
+// spawnDaemon starts `opm daemon run` detached from this command: its own
+// session, stdin /dev/null, stdout and stderr appended to daemon.log, and a
+// readiness pipe on fd 3 (OPM_READY_FD). The daemon writes one line to it:
+// "ready <pid>" once it listens, "running" when another daemon holds the
+// lock (it then exits), or "error <message>". started reports whether the
+// daemon spawned here is the one that runs.
+func spawnDaemon(ctx context.Context, p paths) (started bool, err error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return false, fmt.Errorf("find the opm executable: %w", err)
+	}
+	logPath := filepath.Join(p.home, api.DaemonLogName)
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return false, fmt.Errorf("open the daemon log: %w", err)
+	}
+	defer logf.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return false, fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	defer devnull.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return false, fmt.Errorf("create the readiness pipe: %w", err)
+	}
+	defer r.Close()
+
+	cmd := exec.Command(exe, "daemon", "run")
+	cmd.Dir = "/"
+	cmd.Env = append(withoutEnv(os.Environ(), "OPM_READY_FD"), "OPM_READY_FD=3")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		return false, fmt.Errorf("start the opm daemon: %w", err)
+	}
+
+	line, rerr := readLine(ctx, r)
+	switch {
+	case strings.HasPrefix(line, "ready"):
+		// The daemon lives on; it is reparented when this command exits.
+		_ = cmd.Process.Release()
+		return true, nil
+	case line == "running":
+		// Another daemon won the lock; this one exits by itself.
+		_ = cmd.Wait()
+		return false, nil
+	case strings.HasPrefix(line, "error"):
+		_ = cmd.Wait()
+		msg := strings.TrimSpace(strings.TrimPrefix(line, "error"))
+		return false, fmt.Errorf("the opm daemon failed to start: %s (see %s)", msg, logPath)
+	}
+	if rerr == nil {
+		rerr = fmt.Errorf("unexpected readiness line %q", line)
+	}
+	if errors.Is(rerr, os.ErrDeadlineExceeded) || ctx.Err() != nil {
+		_ = cmd.Process.Release()
+		return false, fmt.Errorf("the opm daemon did not report readiness in time (see %s)", logPath)
+	}
+	_ = cmd.Wait()
+	return false, fmt.Errorf("the opm daemon exited before it was ready: %v (see %s)", rerr, logPath)
+}
+
+// readLine reads one line from the readiness pipe, giving up when ctx ends.
+func readLine(ctx context.Context, r *os.File) (string, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		_ = r.SetReadDeadline(dl)
+	} else {
+		_ = r.SetReadDeadline(time.Now().Add(startTimeout))
+	}
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if errors.Is(err, io.EOF) && line == "" {
+		err = io.ErrUnexpectedEOF
+	} else if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return strings.TrimSpace(line), err
+}
+
+// withoutEnv returns env without the variables named by keys.
+func withoutEnv(env []string, keys ...string) []string {
+	out := make([]string, 0, len(env))
+next:
+	for _, kv := range env {
+		for _, k := range keys {
+			if strings.HasPrefix(kv, k+"=") {
+				continue next
+			}
+		}
+		out = append(out, kv)
+	}
+	return out
+}

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"fmt"
+	"io"
+	"strconv"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/jedib0t/go-pretty/v6/text"
+
+	"opm/daemon/api"
+)
+
+// renderApps prints apps as the table `opm list` shows.
+func renderApps(w io.Writer, apps []api.App) {
+	color := useColor(w)
+	t := table.NewWriter()
+	t.SetOutputMirror(w)
+	t.SetStyle(table.StyleLight)
+	t.AppendHeader(table.Row{"id", "name", "pid", "uptime", "restarts", "status", "cpu", "memory"})
+	t.SetColumnConfigs([]table.ColumnConfig{
+		{Number: 1, Align: text.AlignRight},
+		{Number: 3, Align: text.AlignRight},
+		{Number: 5, Align: text.AlignRight},
+		{Number: 7, Align: text.AlignRight},
+		{Number: 8, Align: text.AlignRight},
+	})
+	for _, app := range apps {
+		pid, uptime := "-", "-"
+		if app.PID > 0 {
+			pid = strconv.Itoa(app.PID)
+			uptime = formatUptime(app.UptimeMs)
+		}
+		t.AppendRow(table.Row{
+			app.ID, app.Name, pid, uptime, app.Restarts,
+			statusText(app, color),
+			fmt.Sprintf("%.1f%%", app.CPU),
+			formatBytes(app.Memory),
+		})
+	}
+	if len(apps) == 0 {
+		fmt.Fprintln(w, "no apps (start one with 'opm start <script-or-command>')")
+		return
+	}
+	t.Render()
+}
+
+// statusText is an app's status, coloured on a terminal.
+func statusText(app api.App, color bool) string {
+	s := app.Status
+	if app.Status == api.StatusWaiting && app.NextRestartMs > 0 {
+		s = fmt.Sprintf("%s (%dms)", s, app.NextRestartMs)
+	}
+	if !color {
+		return s
+	}
+	var c text.Colors
+	switch app.Status {
+	case api.StatusOnline:
+		c = text.Colors{text.FgGreen, text.Bold}
+	case api.StatusErrored:
+		c = text.Colors{text.FgRed, text.Bold}
+	case api.StatusWaiting, api.StatusLaunching, api.StatusStopping:
+		c = text.Colors{text.FgYellow}
+	default:
+		c = text.Colors{text.FgHiBlack}
+	}
+	return c.Sprint(s)
+}
