@@ -116,8 +116,7 @@ func tailStart(r io.ReaderAt, size int64, n int) (int64, error) {
 	const block = 32 << 10
 	buf := make([]byte, block)
 	end := size
-	// A final newline ends the last line; it does not start another.
-	seen := -1
+	seen := 0
 	for end > 0 {
 		start := max(0, end-block)
 		b := buf[:end-start]
@@ -125,7 +124,8 @@ func tailStart(r io.ReaderAt, size int64, n int) (int64, error) {
 			return 0, err
 		}
 		for i := len(b) - 1; i >= 0; i-- {
-			if b[i] != '\n' {
+			// A final newline ends the last line; it does not start another.
+			if b[i] != '\n' || start+int64(i) == size-1 {
 				continue
 			}
 			seen++

@@ -26,17 +26,14 @@ func renderApps(w io.Writer, apps []api.App) {
 		{Number: 8, Align: text.AlignRight},
 	})
 	for _, app := range apps {
-		pid, uptime := "-", "-"
+		pid, uptime, cpu, mem := "-", "-", "-", "-"
 		if app.PID > 0 {
 			pid = strconv.Itoa(app.PID)
 			uptime = formatUptime(app.UptimeMs)
+			cpu = fmt.Sprintf("%.1f%%", app.CPU)
+			mem = formatBytes(app.Memory)
 		}
-		t.AppendRow(table.Row{
-			app.ID, app.Name, pid, uptime, app.Restarts,
-			statusText(app, color),
-			fmt.Sprintf("%.1f%%", app.CPU),
-			formatBytes(app.Memory),
-		})
+		t.AppendRow(table.Row{app.ID, app.Name, pid, uptime, app.Restarts, statusText(app, color), cpu, mem})
 	}
 	if len(apps) == 0 {
 		fmt.Fprintln(w, "no apps (start one with 'opm start <script-or-command>')")

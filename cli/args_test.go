@@ -1,0 +1,94 @@
+package cli
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestReorderArgs(t *testing.T) {
+	app := NewApp(Options{}).app
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"flag after positional", []string{"opm", "start", "app.js", "--name", "web"},
+			[]string{"opm", "start", "--name", "web", "--", "app.js"}},
+		{"flag with equals", []string{"opm", "start", "app.js", "--name=web"},
+			[]string{"opm", "start", "--name=web", "--", "app.js"}},
+		{"short alias and repeated env", []string{"opm", "start", "app.js", "-n", "web", "--env", "A=1", "-e", "B=2"},
+			[]string{"opm", "start", "-n", "web", "--env", "A=1", "-e", "B=2", "--", "app.js"}},
+		{"args after dashes kept", []string{"opm", "start", "srv", "--name", "web", "--", "--port", "80"},
+			[]string{"opm", "start", "--name", "web", "--", "srv", "--", "--port", "80"}},
+		{"dashes without positional", []string{"opm", "start", "--", "x"},
+			[]string{"opm", "start", "--", "--", "x"}},
+		{"bool flag does not take the next arg", []string{"opm", "list", "--json"},
+			[]string{"opm", "list", "--json"}},
+		{"bool flag before target", []string{"opm", "info", "--json", "web"},
+			[]string{"opm", "info", "--json", "--", "web"}},
+		{"alias", []string{"opm", "ls", "--json"}, []string{"opm", "ls", "--json"}},
+		{"subcommand", []string{"opm", "daemon", "status", "--json"},
+			[]string{"opm", "daemon", "status", "--json"}},
+		{"subcommand alias", []string{"opm", "daemon", "health", "--json"},
+			[]string{"opm", "daemon", "health", "--json"}},
+		{"int flag after target", []string{"opm", "logs", "web", "--lines", "5", "-f"},
+			[]string{"opm", "logs", "--lines", "5", "-f", "--", "web"}},
+		{"unknown command untouched", []string{"opm", "frobnicate", "--x", "y"},
+			[]string{"opm", "frobnicate", "--x", "y"}},
+		{"unknown flag kept as flag", []string{"opm", "stop", "web", "--bogus"},
+			[]string{"opm", "stop", "--bogus", "--", "web"}},
+		{"lone dash is positional", []string{"opm", "start", "-"},
+			[]string{"opm", "start", "--", "-"}},
+		{"completion untouched", []string{"opm", "start", "x", "--generate-bash-completion"},
+			[]string{"opm", "start", "x", "--generate-bash-completion"}},
+		{"value flag missing its value", []string{"opm", "start", "app.js", "--name"},
+			[]string{"opm", "start", "--name", "--", "app.js"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := reorderArgs(app, tt.in); !slices.Equal(got, tt.want) {
+				t.Errorf("reorderArgs(%q)\n got %q\nwant %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMergeEnv(t *testing.T) {
+	got, err := mergeEnv([]string{"A=1", "B=2"}, []string{"A=3", "C=x=y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"B=2", "A=3", "C=x=y"}; !slices.Equal(got, want) {
+		t.Errorf("mergeEnv = %q, want %q", got, want)
+	}
+	for _, bad := range []string{"A", "=1", "A B=1"} {
+		if _, err := mergeEnv(nil, []string{bad}); ExitCode(err) != ExitUsage {
+			t.Errorf("mergeEnv(%q): err %v, want a usage error", bad, err)
+		}
+	}
+}
+
+func TestTailStart(t *testing.T) {
+	tests := []struct {
+		data string
+		n    int
+		want string
+	}{
+		{"a\nb\nc\n", 2, "b\nc\n"},
+		{"a\nb\nc", 2, "b\nc"},
+		{"a\nb\nc\n", 5, "a\nb\nc\n"},
+		{"", 3, ""},
+		{"a\n", 1, "a\n"},
+	}
+	for _, tt := range tests {
+		r := strings.NewReader(tt.data)
+		start, err := tailStart(r, int64(len(tt.data)), tt.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := tt.data[start:]; got != tt.want {
+			t.Errorf("tail %d of %q = %q, want %q", tt.n, tt.data, got, tt.want)
+		}
+	}
+}

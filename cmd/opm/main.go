@@ -1,0 +1,24 @@
+// Command opm is a process manager: it keeps your apps running, exactly
+// once. See DESIGN.md for the commands.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"opm/cli"
+	"opm/daemon"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := cli.NewApp(cli.Options{RunDaemon: daemon.Main}).Run(ctx, os.Args)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "opm: %v\n", err)
+	}
+	os.Exit(cli.ExitCode(err))
+}
