@@ -40,8 +40,17 @@ func reorderLevel(flags []ucli.Flag, cmds []*ucli.Command, args []string, root b
 			break
 		}
 		if isFlagToken(a) {
+			f, value, hasValue := lookupFlag(flags, a)
+			if f != nil {
+				// urfave refuses "-e A=1 --env B=2" ("two forms of the
+				// same flag"); the canonical name makes them one.
+				a = "--" + f.Names()[0]
+				if hasValue {
+					a += "=" + value
+				}
+			}
 			flagArgs = append(flagArgs, a)
-			if !strings.Contains(a, "=") && takesValue(flags, a) && i+1 < len(args) {
+			if f != nil && !hasValue && takesValue(f) && i+1 < len(args) {
 				i++
 				flagArgs = append(flagArgs, args[i])
 			}
@@ -72,23 +81,26 @@ func reorderLevel(flags []ucli.Flag, cmds []*ucli.Command, args []string, root b
 // A lone "-" is a positional (conventionally stdin).
 func isFlagToken(a string) bool { return len(a) > 1 && a[0] == '-' }
 
-// takesValue reports whether the flag named by token (without "=value")
-// is defined in flags and takes a value. Unknown flags are treated as
-// boolean so that the parser reports them by name.
-func takesValue(flags []ucli.Flag, token string) bool {
-	name := strings.TrimLeft(token, "-")
+// lookupFlag finds the flag named by token ("--name", "-n=web") in flags;
+// nil when none is. Unknown flags are left for the parser to report.
+func lookupFlag(flags []ucli.Flag, token string) (f ucli.Flag, value string, hasValue bool) {
+	name, value, hasValue := strings.Cut(strings.TrimLeft(token, "-"), "=")
 	for _, f := range flags {
 		for _, n := range f.Names() {
-			if n != name {
-				continue
+			if n == name {
+				return f, value, hasValue
 			}
-			if df, ok := f.(ucli.DocGenerationFlag); ok {
-				return df.TakesValue()
-			}
-			return true
 		}
 	}
-	return false
+	return nil, "", false
+}
+
+// takesValue reports whether f takes a value (is not a boolean).
+func takesValue(f ucli.Flag) bool {
+	if df, ok := f.(ucli.DocGenerationFlag); ok {
+		return df.TakesValue()
+	}
+	return true
 }
 
 func findCommand(cmds []*ucli.Command, name string) *ucli.Command {

@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"opm/daemon/api"
+)
+
+// fastConfig makes restarts and stops take milliseconds.
+const fastConfig = `restart_delay = "20ms"
+restart_delay_max = "200ms"
+restart_reset_after = "30s"
+kill_timeout = "2s"
+max_restarts = 15
+`
+
+// cmdTimeout bounds one opm command; a hang fails the test instead of CI.
+const cmdTimeout = 60 * time.Second
+
+// env is one test's private opm: its own OPM_HOME and runtime directory,
+// its own daemon, and a marker in the environment of every process it
+// starts, so that leftovers can be found in /proc.
+type env struct {
+	t       *testing.T
+	home    string
+	runtime string
+	mark    string // OPM_TEST_MARK=<random>, inherited by daemon and apps
+	environ []string
+}
+
+// newEnv prepares an opm environment with a fast config. Cleanup stops the
+// daemon, dumps its log if the test failed, and fails the test if any
+// process carrying its marker survives.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvConfig(t, fastConfig)
+}
+
+func newEnvConfig(t *testing.T, config string) *env {
+	t.Helper()
+	rt, err := os.MkdirTemp("", "opm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{
+		t:       t,
+		home:    t.TempDir(),
+		runtime: rt,
+		mark:    "OPM_TEST_MARK=" + randomHex(8),
+	}
+	if err := os.WriteFile(filepath.Join(e.home, "config.toml"), []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OPM_") && !strings.HasPrefix(kv, "NO_COLOR=") {
+			base = append(base, kv)
+		}
+	}
+	e.environ = append(base, "OPM_HOME="+e.home, "OPM_RUNTIME_DIR="+e.runtime, "OPM_TEST_ROLE=opm", e.mark)
+	t.Cleanup(e.cleanup)
+	return e
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// result is what one opm command printed and its exit status.
+type result struct {
+	args   []string
+	stdout string
+	stderr string
+	code   int
+}
+
+func (r result) String() string {
+	return fmt.Sprintf("opm %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(r.args, " "), r.code, r.stdout, r.stderr)
+}
+
+// run runs opm with args in the test's environment.
+func (e *env) run(args ...string) result {
+	return e.runWith(nil, args...)
+}
+
+// runWith runs opm with extra environment variables.
+func (e *env) runWith(extra []string, args ...string) result {
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(append([]string(nil), e.environ...), extra...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			e.t.Fatalf("run opm %q: %v", args, err)
+		}
+		code = ee.ExitCode()
+	}
+	return result{args: args, stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// ok runs opm and fails the test unless it exits 0.
+func (e *env) ok(args ...string) result {
+	e.t.Helper()
+	r := e.run(args...)
+	if r.code != 0 {
+		e.t.Fatalf("%v", r)
+	}
+	return r
+}
+
+// startApp registers an app that runs this test binary in the given child
+// mode and returns it as the daemon reported it.
+func (e *env) startApp(name, mode string, flags ...string) api.App {
+	e.t.Helper()
+	args := append([]string{"start", os.Args[0], "--name", name, "--env", "OPM_TEST_CHILD=" + mode}, flags...)
+	e.ok(args...)
+	return e.app(name)
+}
+
+// list returns `opm list --json`.
+func (e *env) list() []api.App {
+	e.t.Helper()
+	r := e.ok("list", "--json")
+	var apps []api.App
+	if err := json.Unmarshal([]byte(r.stdout), &apps); err != nil {
+		e.t.Fatalf("decode opm list --json: %v\n%s", err, r.stdout)
+	}
+	return apps
+}
+
+// app returns the app named name from `opm list --json`.
+func (e *env) app(name string) api.App {
+	e.t.Helper()
+	for _, a := range e.list() {
+		if a.Name == name {
+			return a
+		}
+	}
+	e.t.Fatalf("no app %q in opm list", name)
+	return api.App{}
+}
+
+// waitFor polls cond until it holds or the deadline passes. Polling with a
+// deadline is how a test waits for another process to change state.
+func (e *env) waitFor(what string, within time.Duration, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(within)
+	delay := 5 * time.Millisecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out after %s waiting for %s", within, what)
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 100*time.Millisecond)
+	}
+}
+
+// waitStatus waits until the app named name has the given status and
+// returns it.
+func (e *env) waitStatus(name, status string, within time.Duration) api.App {
+	e.t.Helper()
+	var last api.App
+	e.waitFor(fmt.Sprintf("app %s to be %s", name, status), within, func() bool {
+		last = e.app(name)
+		return last.Status == status
+	})
+	return last
+}
+
+// daemonStatus returns `opm daemon status --json`.
+func (e *env) daemonStatus() api.DaemonStatus {
+	e.t.Helper()
+	r := e.ok("daemon", "status", "--json")
+	var st api.DaemonStatus
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+		e.t.Fatalf("decode daemon status: %v\n%s", err, r.stdout)
+	}
+	return st
+}
+
+// marked lists the live processes (not zombies) carrying this test's
+// marker in their environment.
+func (e *env) marked() []int {
+	return processesWith(e.mark)
+}
+
+func (e *env) cleanup() {
+	t := e.t
+	r := e.run("daemon", "stop")
+	if r.code != 0 {
+		t.Errorf("cleanup: %v", r)
+	}
+	// The daemon has exited; its apps were stopped before it. Give
+	// processes that are being reaped a moment to go.
+	deadline := time.Now().Add(5 * time.Second)
+	left := e.marked()
+	for len(left) > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		left = e.marked()
+	}
+	for _, pid := range left {
+		t.Errorf("leftover process %d: %s", pid, cmdline(pid))
+		_ = killPid(pid)
+	}
+	if t.Failed() {
+		if log, err := os.ReadFile(filepath.Join(e.home, api.DaemonLogName)); err == nil {
+			t.Logf("daemon.log:\n%s", log)
+		}
+	}
+	os.RemoveAll(e.runtime)
+}
