@@ -1,0 +1,79 @@
+package daemon
+
+import (
+	"time"
+
+	"opm/daemon/api"
+)
+
+// app is one row of the app table. Only the supervisor goroutine touches
+// it.
+type app struct {
+	id    int
+	spec  api.Spec
+	state State
+
+	// The running process, when Online or Stopping.
+	proc    process
+	pid     int
+	started time.Time
+	// seq numbers the spawns of this app; exit events carry it so that a
+	// late event from an old process is ignored.
+	seq uint64
+
+	// restarts counts restarts over the app's life (shown to users);
+	// burst counts those since it last stayed up for RestartResetAfter.
+	restarts int
+	burst    int
+	exitCode int
+	lastErr  string
+
+	// timer is the pending back-off or kill timer; timerSeq invalidates
+	// timer events that were already on their way when it was cancelled.
+	timer    timer
+	timerSeq uint64
+	timerDue time.Time
+
+	// restartAfterStop makes the exit of a Stopping app start it again
+	// (restart, or start during stop).
+	restartAfterStop bool
+	// removing is set while `remove` waits for the app to stop.
+	removing bool
+	// deferred is set while a Launching app waits for the restore flag.
+	deferred bool
+}
+
+// cancelTimer stops the pending timer, if any, and makes any event it
+// already sent stale.
+func (a *app) cancelTimer() {
+	if a.timer != nil {
+		a.timer.Stop()
+		a.timer = nil
+	}
+	a.timerSeq++
+	a.timerDue = time.Time{}
+}
+
+// running reports whether the app has a live process.
+func (a *app) running() bool { return a.state == Online || a.state == Stopping }
+
+// snapshot is the app as clients see it, without resource figures.
+func (a *app) snapshot(now time.Time) api.App {
+	out := api.App{
+		ID:       a.id,
+		Name:     a.spec.Name,
+		Status:   a.state.String(),
+		Restarts: a.restarts,
+		Command:  a.spec.Command,
+		ExitCode: a.exitCode,
+		Spec:     a.spec,
+	}
+	if a.running() {
+		out.PID = a.pid
+		out.UptimeMs = now.Sub(a.started).Milliseconds()
+	}
+	if a.state == Waiting && !a.timerDue.IsZero() {
+		out.NextRestartMs = max(a.timerDue.Sub(now).Milliseconds(), 0)
+	}
+	return out
+}

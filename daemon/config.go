@@ -1,0 +1,104 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ConfigName is the optional configuration file inside OPM_HOME.
+const ConfigName = "config.toml"
+
+// Config is everything Run needs. Durations come from config.toml so that
+// tests run in milliseconds.
+type Config struct {
+	// Home is OPM_HOME; RuntimeDir is the RAM directory holding the
+	// socket, the daemon lock, the restore flag and the runtime records.
+	Home       string `toml:"-"`
+	RuntimeDir string `toml:"-"`
+
+	// RestartDelay is the first back-off delay; it doubles per restart up
+	// to RestartDelayMax.
+	RestartDelay    time.Duration `toml:"restart_delay"`
+	RestartDelayMax time.Duration `toml:"restart_delay_max"`
+	// RestartResetAfter is the uptime after which an app's back-off and
+	// its count of recent restarts start again from zero.
+	RestartResetAfter time.Duration `toml:"restart_reset_after"`
+	// KillTimeout is the default wait between SIGTERM and SIGKILL.
+	KillTimeout time.Duration `toml:"kill_timeout"`
+	// MaxRestarts is the default number of restarts within the window
+	// after which an app is errored.
+	MaxRestarts int `toml:"max_restarts"`
+	// RestoreRecheck is how often deferred automatic starts look again at
+	// the restore flag while a restore holds it.
+	RestoreRecheck time.Duration `toml:"restore_recheck"`
+
+	// Logger receives one line per event; nil discards.
+	Logger *slog.Logger `toml:"-"`
+	// Ready, when set, is called once the socket is listening.
+	Ready func(pid int) `toml:"-"`
+}
+
+// DefaultConfig returns the defaults for home and runtimeDir.
+func DefaultConfig(home, runtimeDir string) Config {
+	return Config{
+		Home:              home,
+		RuntimeDir:        runtimeDir,
+		RestartDelay:      100 * time.Millisecond,
+		RestartDelayMax:   15 * time.Second,
+		RestartResetAfter: 30 * time.Second,
+		KillTimeout:       5 * time.Second,
+		MaxRestarts:       15,
+		RestoreRecheck:    200 * time.Millisecond,
+	}
+}
+
+// LoadConfig reads home/config.toml over the defaults. A missing file is
+// not an error.
+func LoadConfig(home, runtimeDir string) (Config, error) {
+	cfg := DefaultConfig(home, runtimeDir)
+	path := filepath.Join(home, ConfigName)
+	md, err := toml.DecodeFile(path, &cfg)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("read config %s: %w (fix or remove the file)", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return cfg, fmt.Errorf("read config %s: unknown key %q (known: restart_delay, restart_delay_max, restart_reset_after, kill_timeout, max_restarts, restore_recheck)", path, und[0].String())
+	}
+	if err := cfg.validate(); err != nil {
+		return cfg, fmt.Errorf("read config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+func (c *Config) validate() error {
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"restart_delay", c.RestartDelay},
+		{"restart_delay_max", c.RestartDelayMax},
+		{"restart_reset_after", c.RestartResetAfter},
+		{"kill_timeout", c.KillTimeout},
+		{"restore_recheck", c.RestoreRecheck},
+	} {
+		if d.v <= 0 {
+			return fmt.Errorf("%s must be a positive duration such as \"100ms\", got %s", d.name, d.v)
+		}
+	}
+	if c.RestartDelayMax < c.RestartDelay {
+		return fmt.Errorf("restart_delay_max (%s) must not be less than restart_delay (%s)", c.RestartDelayMax, c.RestartDelay)
+	}
+	if c.MaxRestarts < 0 {
+		return fmt.Errorf("max_restarts must be 0 or more, got %d", c.MaxRestarts)
+	}
+	return nil
+}

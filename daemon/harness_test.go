@@ -1,0 +1,290 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"opm/daemon/api"
+)
+
+// testDaemon is a real daemon running in the test process on a temporary
+// OPM_HOME and runtime directory.
+type testDaemon struct {
+	t        *testing.T
+	home, rt string
+	cfg      Config
+	cl       *api.Client
+	mark     string
+	log      *syncBuffer
+	cancel   context.CancelFunc
+	done     chan error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var markSeq atomic.Int64
+
+// waitFor polls cond until it holds or the deadline passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		<-tick.C
+	}
+}
+
+// shortTempDir is a temporary directory with a short path, for sockets.
+func shortTempDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "opm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func testConfig(t *testing.T) Config {
+	cfg := DefaultConfig(t.TempDir(), shortTempDir(t))
+	cfg.RestartDelay = 10 * time.Millisecond
+	cfg.RestartDelayMax = 80 * time.Millisecond
+	cfg.RestartResetAfter = 10 * time.Second
+	cfg.KillTimeout = 3 * time.Second
+	cfg.MaxRestarts = 3
+	cfg.RestoreRecheck = 10 * time.Millisecond
+	return cfg
+}
+
+// startDaemon runs a daemon until the test ends, then checks that it
+// stopped every app and left no goroutine, descriptor or process behind.
+func startDaemon(t *testing.T, mutate ...func(*Config)) *testDaemon {
+	t.Helper()
+	cfg := testConfig(t)
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	return runDaemon(t, cfg)
+}
+
+func runDaemon(t *testing.T, cfg Config) *testDaemon {
+	t.Helper()
+	d := &testDaemon{
+		t: t, home: cfg.Home, rt: cfg.RuntimeDir, log: &syncBuffer{},
+		mark: fmt.Sprintf("opmtest-%d-%d", os.Getpid(), markSeq.Add(1)),
+		done: make(chan error, 1),
+	}
+	fds, goroutines := countFDs(t), runtime.NumGoroutine()
+	cfg.Logger = slog.New(slog.NewTextHandler(d.log, nil))
+	ready := make(chan struct{})
+	cfg.Ready = func(int) { close(ready) }
+	d.cfg = cfg
+	ctx, cancel := context.WithCancel(context.Background())
+	d.cancel = cancel
+	go func() { d.done <- Run(ctx, cfg) }()
+	select {
+	case <-ready:
+	case err := <-d.done:
+		cancel()
+		t.Fatalf("daemon did not start: %v", err)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("daemon not ready after 10s")
+	}
+	d.cl = api.NewClient(api.SocketPath(cfg.RuntimeDir))
+	t.Cleanup(func() {
+		d.stop()
+		d.cl.CloseIdle()
+		waitFor(t, "no app process left", 5*time.Second, func() bool { return len(d.procs()) == 0 })
+		waitFor(t, "goroutines to end", 5*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines })
+		waitFor(t, "descriptors to close", 5*time.Second, func() bool { return countFDs(t) <= fds })
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", d.log.String())
+		}
+	})
+	return d
+}
+
+// stop cancels the daemon (it stops its apps) and waits for Run to end.
+func (d *testDaemon) stop() {
+	d.t.Helper()
+	d.cancel()
+	select {
+	case err := <-d.done:
+		if err != nil {
+			d.t.Errorf("daemon: %v", err)
+		}
+		d.done <- nil // later calls return at once
+	case <-time.After(10 * time.Second):
+		d.t.Fatal("daemon did not exit 10s after its context ended")
+	}
+}
+
+// req builds a start request for the test binary as an app in mode.
+func (d *testDaemon) req(name, mode string) api.StartRequest {
+	exe, err := os.Executable()
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	env := append(os.Environ(), "OPM_TEST_CHILD="+mode, "OPM_TEST_MARK="+d.mark)
+	return api.StartRequest{Command: exe, Name: name, Cwd: d.home, Env: env}
+}
+
+func (d *testDaemon) startReq(req api.StartRequest) (api.App, error) {
+	var app api.App
+	err := d.cl.Do(context.Background(), http.MethodPost, api.PathApps, req, &app)
+	return app, err
+}
+
+func (d *testDaemon) start(name, mode string) api.App {
+	d.t.Helper()
+	app, err := d.startReq(d.req(name, mode))
+	if err != nil {
+		d.t.Fatalf("start %s: %v", name, err)
+	}
+	return app
+}
+
+func (d *testDaemon) action(target, action string) ([]api.App, error) {
+	var apps []api.App
+	err := d.cl.Do(context.Background(), http.MethodPost, api.TargetPath(target)+"/"+action, nil, &apps)
+	return apps, err
+}
+
+func (d *testDaemon) list() []api.App {
+	d.t.Helper()
+	var apps []api.App
+	if err := d.cl.Do(context.Background(), http.MethodGet, api.PathApps, nil, &apps); err != nil {
+		d.t.Fatalf("list: %v", err)
+	}
+	return apps
+}
+
+func (d *testDaemon) get(target string) (api.App, error) {
+	var apps []api.App
+	if err := d.cl.Do(context.Background(), http.MethodGet, api.TargetPath(target), nil, &apps); err != nil {
+		return api.App{}, err
+	}
+	if len(apps) != 1 {
+		return api.App{}, fmt.Errorf("get %s: %d apps", target, len(apps))
+	}
+	return apps[0], nil
+}
+
+// waitApp polls app name until cond holds.
+func (d *testDaemon) waitApp(name, what string, cond func(api.App) bool) api.App {
+	d.t.Helper()
+	var last api.App
+	waitFor(d.t, name+" "+what, 10*time.Second, func() bool {
+		a, err := d.get(name)
+		if err != nil {
+			d.t.Fatalf("get %s: %v", name, err)
+		}
+		last = a
+		return cond(a)
+	})
+	return last
+}
+
+func (d *testDaemon) waitStatus(name, status string) api.App {
+	d.t.Helper()
+	return d.waitApp(name, "to be "+status, func(a api.App) bool { return a.Status == status })
+}
+
+// procs lists the live (non-zombie) processes carrying this daemon's mark.
+func (d *testDaemon) procs() []int {
+	return markedProcs(d.mark)
+}
+
+func markedProcs(mark string) []int {
+	ents, _ := os.ReadDir("/proc")
+	var pids []int
+	needle := []byte("OPM_TEST_MARK=" + mark + "\x00")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
+		if err != nil || !bytes.Contains(env, needle) {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
+			continue
+		}
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
+func countFDs(t *testing.T) int {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+func alive(pid int) bool {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(stat, ')')
+	return i > 0 && i+2 < len(stat) && stat[i+2] != 'Z'
+}
+
+func apiCode(err error) string {
+	var e *api.Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func count(s, sub string) int { return strings.Count(s, sub) }

@@ -1,0 +1,188 @@
+// Package proc reads the few /proc fields the daemon needs, cheaply: one
+// read of /proc/<pid>/stat per process gives its session, CPU ticks, RSS
+// and start time.
+package proc
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+)
+
+// TicksPerSecond is USER_HZ, the unit of the CPU times and start time in
+// /proc/<pid>/stat. It is 100 on every Linux architecture Go supports.
+const TicksPerSecond = 100
+
+// PageSize is the unit of the RSS field.
+var PageSize = int64(os.Getpagesize())
+
+// Stat is the part of /proc/<pid>/stat the daemon uses.
+type Stat struct {
+	PID     int
+	State   byte
+	PPID    int
+	PGID    int
+	Session int
+	// Utime and Stime are CPU times in clock ticks.
+	Utime, Stime uint64
+	// Start is the start time in clock ticks since boot.
+	Start uint64
+	// RSS is the resident set size in bytes.
+	RSS int64
+}
+
+// Ticks is the process's total CPU time in clock ticks.
+func (s Stat) Ticks() uint64 { return s.Utime + s.Stime }
+
+// ErrGone reports a process that does not exist (any more).
+var ErrGone = errors.New("no such process")
+
+// ReadStat reads /proc/<pid>/stat.
+func ReadStat(pid int) (Stat, error) {
+	var buf [512]byte
+	return readStat(pid, buf[:])
+}
+
+func readStat(pid int, buf []byte) (Stat, error) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return Stat{}, fmt.Errorf("read stat of pid %d: %w", pid, ErrGone)
+		}
+		return Stat{}, fmt.Errorf("read stat of pid %d: %w", pid, err)
+	}
+	n, err := f.Read(buf)
+	f.Close()
+	if err != nil {
+		// A process that exits between open and read answers ESRCH.
+		return Stat{}, fmt.Errorf("read stat of pid %d: %w", pid, ErrGone)
+	}
+	st, err := ParseStat(buf[:n])
+	if err != nil {
+		return Stat{}, fmt.Errorf("read stat of pid %d: %w", pid, err)
+	}
+	return st, nil
+}
+
+// ParseStat parses the text of /proc/<pid>/stat.
+func ParseStat(b []byte) (Stat, error) {
+	var st Stat
+	open := bytes.IndexByte(b, '(')
+	end := bytes.LastIndexByte(b, ')')
+	if open < 1 || end < open || end+2 >= len(b) {
+		return st, errors.New("malformed stat line")
+	}
+	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
+	if err != nil {
+		return st, errors.New("malformed stat line")
+	}
+	st.PID = pid
+	// Fields after the command, numbered as in proc(5): 3 is the state.
+	rest := b[end+2:]
+	field := 3
+	for len(rest) > 0 && field <= 24 {
+		i := bytes.IndexByte(rest, ' ')
+		var tok []byte
+		if i < 0 {
+			tok, rest = bytes.TrimSpace(rest), nil
+		} else {
+			tok, rest = rest[:i], rest[i+1:]
+		}
+		switch field {
+		case 3:
+			if len(tok) > 0 {
+				st.State = tok[0]
+			}
+		case 4:
+			st.PPID = atoi(tok)
+		case 5:
+			st.PGID = atoi(tok)
+		case 6:
+			st.Session = atoi(tok)
+		case 14:
+			st.Utime = atou(tok)
+		case 15:
+			st.Stime = atou(tok)
+		case 22:
+			st.Start = atou(tok)
+		case 24:
+			st.RSS = int64(atou(tok)) * PageSize
+		}
+		field++
+	}
+	if field <= 24 {
+		return st, errors.New("short stat line")
+	}
+	return st, nil
+}
+
+func atoi(b []byte) int {
+	n, neg := 0, false
+	if len(b) > 0 && b[0] == '-' {
+		neg, b = true, b[1:]
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+	}
+	if neg {
+		return -n
+	}
+	return n
+}
+
+func atou(b []byte) uint64 {
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n
+}
+
+// Scan reads the stat of every process on the system. Processes that exit
+// while it runs are skipped.
+func Scan() ([]Stat, error) {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("scan /proc: %w", err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		return nil, fmt.Errorf("scan /proc: %w", err)
+	}
+	out := make([]Stat, 0, len(names))
+	var buf [512]byte
+	for _, name := range names {
+		if name == "" || name[0] < '0' || name[0] > '9' {
+			continue
+		}
+		pid, err := strconv.Atoi(name)
+		if err != nil {
+			continue
+		}
+		st, err := readStat(pid, buf[:])
+		if err != nil {
+			continue
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// StartTime returns a process's start time in clock ticks since boot: with
+// the PID it names one process for the machine's uptime.
+func StartTime(pid int) (uint64, error) {
+	st, err := ReadStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return st.Start, nil
+}

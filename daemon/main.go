@@ -1,0 +1,64 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"opm/daemon/api"
+	"opm/shm"
+)
+
+// Main runs the daemon in the foreground for `opm daemon run`: it finds
+// OPM_HOME and the runtime directory, reads config.toml, logs to
+// $OPM_HOME/daemon.log and serves until ctx ends, SIGTERM/SIGINT arrive or
+// a client asks it to stop. When $OPM_READY_FD is set it reports on it
+// (see readiness). Another daemon already running is not an error.
+func Main(ctx context.Context) error {
+	ready := openReadiness()
+	err := mainRun(ctx, ready)
+	if errors.Is(err, ErrRunning) {
+		ready.running()
+		return nil
+	}
+	if err != nil {
+		ready.failed(err)
+	}
+	return err
+}
+
+func mainRun(ctx context.Context, ready *readiness) error {
+	home, err := shm.Home()
+	if err != nil {
+		return err
+	}
+	rt, err := shm.RuntimeDir(home)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return fmt.Errorf("create OPM_HOME %s: %w", home, err)
+	}
+	cfg, err := LoadConfig(home, rt)
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(home, api.DaemonLogName)
+	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("open daemon log %s: %w", logPath, err)
+	}
+	defer logf.Close()
+	cfg.Logger = slog.New(slog.NewTextHandler(logf, nil))
+	cfg.Ready = ready.ready
+
+	signal.Ignore(syscall.SIGHUP)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	return Run(ctx, cfg)
+}

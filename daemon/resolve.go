@@ -1,0 +1,185 @@
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"opm/daemon/api"
+)
+
+// interpreters maps script extensions to the program that runs them.
+var interpreters = map[string]string{
+	".js":  "node",
+	".mjs": "node",
+	".cjs": "node",
+	".py":  "python3",
+	".sh":  "bash",
+}
+
+// shellChars are the characters that make a command line need a shell.
+const shellChars = "|&;<>()$`\\\"'*?[]#~{}\n"
+
+// needsShell reports whether line uses shell syntax (pipes, redirections,
+// quotes, variables, globs, a leading VAR=value...).
+func needsShell(line string) bool {
+	if strings.ContainsAny(line, shellChars) {
+		return true
+	}
+	f := strings.Fields(line)
+	return len(f) > 0 && strings.Contains(f[0], "=")
+}
+
+// resolveCommand turns what the user typed into an executable and its
+// argument vector, the way a PM2 user expects: scripts by extension run
+// through their interpreter, executable files directly, plain command
+// lines split into words, and lines with shell syntax through /bin/sh.
+// PATH lookups use the app's own environment. A missing script or
+// interpreter is an error now, not a crash loop later.
+func resolveCommand(command string, args []string, cwd string, env []string) (spec api.Spec, err error) {
+	spec.Command = command
+	line := strings.TrimSpace(command)
+	if line == "" {
+		return spec, api.Errorf(api.CodeBadRequest, "no script or command to start (try 'opm start app.js' or 'opm start \"python3 -m http.server\"')")
+	}
+	path := envPath(env)
+	if needsShell(line) {
+		sh, err := lookPath("sh", path, cwd)
+		if err != nil {
+			sh = "/bin/sh"
+		}
+		argv := []string{sh, "-c", line}
+		if len(args) > 0 {
+			argv[2] = line + ` "$@"`
+			argv = append(append(argv, "sh"), args...)
+		}
+		spec.Exec, spec.Argv = sh, argv
+		return spec, nil
+	}
+	words := append(strings.Fields(line), args...)
+	first, rest := words[0], words[1:]
+
+	file := first
+	if !filepath.IsAbs(file) {
+		file = filepath.Join(cwd, file)
+	}
+	st, statErr := os.Stat(file)
+	isPath := strings.ContainsRune(first, '/') || (statErr == nil && st.Mode().IsRegular())
+	if !isPath {
+		exe, err := lookPath(first, path, cwd)
+		if err != nil {
+			return spec, api.Errorf(api.CodeBadRequest, "command %q not found in %s nor in PATH (check the spelling, or give the script's path)", first, cwd)
+		}
+		spec.Exec, spec.Argv = exe, append([]string{exe}, rest...)
+		return spec, nil
+	}
+	if statErr != nil {
+		return spec, api.Errorf(api.CodeBadRequest, "script %s not found (check the path; relative paths are from %s)", file, cwd)
+	}
+	if st.IsDir() {
+		return spec, api.Errorf(api.CodeBadRequest, "%s is a directory, not a script or program", file)
+	}
+	if interp, ok := interpreters[strings.ToLower(filepath.Ext(file))]; ok {
+		exe, err := lookPath(interp, path, cwd)
+		if err != nil {
+			return spec, api.Errorf(api.CodeBadRequest, "cannot run %s: interpreter %q not found in PATH (install it or put it on the PATH opm start runs with)", file, interp)
+		}
+		spec.Interpreter = interp
+		spec.Exec, spec.Argv = exe, append([]string{exe, file}, rest...)
+		return spec, nil
+	}
+	if st.Mode().Perm()&0o111 == 0 {
+		return spec, api.Errorf(api.CodeBadRequest, "%s is not executable (chmod +x it, or start it with its interpreter: opm start \"python3 %s\")", file, first)
+	}
+	spec.Exec, spec.Argv = file, append([]string{file}, rest...)
+	return spec, nil
+}
+
+// envPath returns PATH from env, or a sane default.
+func envPath(env []string) string {
+	for i := len(env) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(env[i], "PATH="); ok {
+			return v
+		}
+	}
+	return "/usr/local/bin:/usr/bin:/bin"
+}
+
+// lookPath finds an executable named name in the directories of path.
+func lookPath(name, path, cwd string) (string, error) {
+	for _, dir := range filepath.SplitList(path) {
+		if dir == "" {
+			dir = "."
+		}
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(cwd, dir)
+		}
+		p := filepath.Join(dir, name)
+		st, err := os.Stat(p)
+		if err == nil && st.Mode().IsRegular() && st.Mode().Perm()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("find %s: not in PATH", name)
+}
+
+// defaultName derives an app name from the command: the script or
+// program's base name without extension ("app.js" → "app").
+func defaultName(spec api.Spec) string {
+	var word string
+	if spec.Interpreter != "" && len(spec.Argv) > 1 {
+		word = spec.Argv[1]
+	} else if f := strings.Fields(spec.Command); len(f) > 0 {
+		word = f[0]
+	}
+	base := filepath.Base(word)
+	if ext := filepath.Ext(base); ext != "" && ext != base {
+		base = strings.TrimSuffix(base, ext)
+	}
+	base = strings.Map(func(r rune) rune {
+		if r == '/' || r == ',' || r <= ' ' || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, base)
+	if base == "" || base == "." || base == ".." {
+		return "app"
+	}
+	return base
+}
+
+// checkName refuses names that cannot be told from targets or that would
+// make bad log file names.
+func checkName(name string) error {
+	switch {
+	case name == "":
+		return api.Errorf(api.CodeBadRequest, "an app name cannot be empty (use --name)")
+	case name == "all":
+		return api.Errorf(api.CodeBadRequest, "\"all\" is reserved for targeting every app; pick another --name")
+	case isDigits(name):
+		return api.Errorf(api.CodeBadRequest, "app name %q is a number and would be mistaken for an id; pick another --name", name)
+	case strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-"):
+		return api.Errorf(api.CodeBadRequest, "app name %q cannot start with %q; pick another --name", name, name[:1])
+	case len(name) > 100:
+		return api.Errorf(api.CodeBadRequest, "app name is %d characters long; keep it to 100", len(name))
+	}
+	for _, r := range name {
+		if r == '/' || r == ',' || r <= ' ' || r == 0x7f {
+			return api.Errorf(api.CodeBadRequest, "app name %q contains %q; use letters, digits, '-', '_' or '.'", name, r)
+		}
+	}
+	return nil
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,87 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"opm/daemon/api"
+	"opm/shm"
+)
+
+// shutdownGrace bounds how long the API server waits for answers in
+// flight once the supervisor has ended.
+const shutdownGrace = 5 * time.Second
+
+// Run is the daemon: it takes the daemon lock (ErrRunning when another
+// daemon holds it), binds the socket, then supervises and serves until ctx
+// ends (apps are stopped) or a client asks it to stop. Config.Ready is
+// called once the socket is listening.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.Home, api.LogsDir), 0o700); err != nil {
+		return fmt.Errorf("create log directory: %w", err)
+	}
+	if err := shm.EnsureDir(cfg.RuntimeDir); err != nil {
+		return err
+	}
+	// The lock comes before the socket: whoever holds it owns the socket
+	// path, so two daemons never both bind it.
+	lock, err := lockDaemon(cfg.RuntimeDir)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+
+	flag, err := shm.OpenFlag(cfg.RuntimeDir)
+	if err != nil {
+		return fmt.Errorf("open restore flag: %w", err)
+	}
+	defer flag.Close()
+	devNull, err := os.Open(os.DevNull)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", os.DevNull, err)
+	}
+	defer devNull.Close()
+
+	sup := newSupervisor(cfg, log)
+	sup.flag = flag
+	sup.spawn = spawnProcess(devNull)
+
+	sock := api.SocketPath(cfg.RuntimeDir)
+	ln, err := listen(sock)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(sock) // before the lock is released (defers run LIFO)
+	srv := &server{sup: sup, cfg: cfg, log: log, sampler: newSampler()}
+	hs := srv.httpServer()
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+
+	log.Info("daemon started", "event", "daemon-started", "pid", os.Getpid(), "version", api.Version, "home", cfg.Home, "runtime_dir", cfg.RuntimeDir)
+	if cfg.Ready != nil {
+		cfg.Ready(os.Getpid())
+	}
+	sup.run(ctx)
+
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		hs.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("api server failed", "event", "daemon-error", "error", err)
+	}
+	log.Info("daemon exited", "event", "daemon-exited", "pid", os.Getpid())
+	return nil
+}

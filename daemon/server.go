@@ -1,0 +1,242 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+
+	"opm/daemon/api"
+)
+
+// server maps the HTTP API onto supervisor requests. Handlers never touch
+// the app table: they send requests and wait for replies.
+type server struct {
+	sup     *Supervisor
+	cfg     Config
+	log     *slog.Logger
+	sampler *sampler
+	// extra endpoints registered by later features (save, restore).
+	routes map[string]http.HandlerFunc
+}
+
+type ctxKey int
+
+const peerUIDKey ctxKey = 0
+
+// httpServer returns the http.Server for the API. Every connection's peer
+// uid is read once (SO_PEERCRED) and checked on every request.
+func (srv *server) httpServer() *http.Server {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+api.PathApps, srv.handleList)
+	mux.HandleFunc("POST "+api.PathApps, srv.handleStart)
+	mux.HandleFunc("GET "+api.PathApps+"/{target}", srv.handleList)
+	mux.HandleFunc("DELETE "+api.PathApps+"/{target}", srv.handleRemove)
+	mux.HandleFunc("POST "+api.PathApps+"/{target}/{action}", srv.handleAction)
+	mux.HandleFunc("POST "+api.PathFlush, srv.handleFlush)
+	mux.HandleFunc("GET "+api.PathDaemon, srv.handleStatus)
+	mux.HandleFunc("POST "+api.PathStop, srv.handleStop)
+	for pattern, h := range srv.routes {
+		mux.HandleFunc(pattern, h)
+	}
+	uid := os.Getuid()
+	return &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			peer, _ := r.Context().Value(peerUIDKey).(int)
+			if peer != uid {
+				writeError(w, api.Errorf(api.CodeForbidden, "this opm daemon belongs to uid %d; uid %d may not use it (run opm as that user, or set your own OPM_HOME)", uid, peer))
+				return
+			}
+			mux.ServeHTTP(w, r)
+		}),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			peer, err := peerUID(c)
+			if err != nil {
+				peer = -1
+			}
+			return context.WithValue(ctx, peerUIDKey, peer)
+		},
+		ErrorLog: slog.NewLogLogger(srv.log.Handler(), slog.LevelWarn),
+	}
+}
+
+func (srv *server) handleList(w http.ResponseWriter, r *http.Request) {
+	reply := make(chan result, 1)
+	res := srv.sup.ask(r.Context(), listReq{target: r.PathValue("target"), reply: reply}, reply)
+	if res.err != nil {
+		writeError(w, res.err)
+		return
+	}
+	srv.sampler.sample(res.apps)
+	if r.PathValue("target") == "" {
+		keep := make(map[int]bool, len(res.apps))
+		for _, a := range res.apps {
+			keep[a.ID] = true
+		}
+		srv.sampler.forget(keep)
+	}
+	writeJSON(w, http.StatusOK, res.apps)
+}
+
+func (srv *server) handleStart(w http.ResponseWriter, r *http.Request) {
+	var req api.StartRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	spec, err := buildSpec(req, srv.cfg)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	reply := make(chan result, 1)
+	res := srv.sup.ask(r.Context(), startReq{spec: spec, reply: reply}, reply)
+	if res.err != nil {
+		writeError(w, res.err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res.apps[0])
+}
+
+func (srv *server) handleAction(w http.ResponseWriter, r *http.Request) {
+	reply := make(chan result, 1)
+	res := srv.sup.ask(r.Context(), actionReq{target: r.PathValue("target"), action: r.PathValue("action"), reply: reply}, reply)
+	if res.err != nil {
+		writeError(w, res.err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res.apps)
+}
+
+func (srv *server) handleRemove(w http.ResponseWriter, r *http.Request) {
+	reply := make(chan result, 1)
+	res := srv.sup.ask(r.Context(), removeReq{target: r.PathValue("target"), reply: reply}, reply)
+	if res.err != nil {
+		writeError(w, res.err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res.apps)
+}
+
+func (srv *server) handleFlush(w http.ResponseWriter, r *http.Request) {
+	var req api.FlushRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	target := req.Target
+	if target == "all" {
+		target = ""
+	}
+	reply := make(chan result, 1)
+	res := srv.sup.ask(r.Context(), listReq{target: target, reply: reply}, reply)
+	if res.err != nil {
+		writeError(w, res.err)
+		return
+	}
+	for _, a := range res.apps {
+		if err := flushLogs(a.Spec); err != nil {
+			writeError(w, api.Errorf(api.CodeInternal, "%v", err))
+			return
+		}
+	}
+	srv.log.Info("logs flushed", "event", "flushed", "apps", len(res.apps))
+	writeJSON(w, http.StatusOK, res.apps)
+}
+
+func (srv *server) handleStatus(w http.ResponseWriter, r *http.Request) {
+	reply := make(chan result, 1)
+	res := srv.sup.ask(r.Context(), statusReq{reply: reply}, reply)
+	if res.err != nil {
+		writeError(w, res.err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res.status)
+}
+
+// stopRequest is the optional body of POST /v1/daemon/stop; keep_apps may
+// also be given as a query parameter (?keep_apps=1).
+type stopRequest struct {
+	KeepApps bool `json:"keep_apps"`
+}
+
+func (srv *server) handleStop(w http.ResponseWriter, r *http.Request) {
+	var req stopRequest
+	if err := decode(r, &req); err != nil {
+		writeError(w, err)
+		return
+	}
+	if v := r.URL.Query().Get("keep_apps"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			writeError(w, api.Errorf(api.CodeBadRequest, "keep_apps=%q is not a boolean (use 1 or 0)", v))
+			return
+		}
+		req.KeepApps = b
+	}
+	reply := make(chan result, 1)
+	// The stop goes on even if the client goes away.
+	res := srv.sup.ask(context.WithoutCancel(r.Context()), shutdownReq{keepApps: req.KeepApps, reply: reply}, reply)
+	if res.err != nil {
+		writeError(w, res.err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res.status)
+}
+
+// decode reads an optional JSON body into v.
+func decode(r *http.Request, v any) error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	if err != nil {
+		return api.Errorf(api.CodeBadRequest, "read request: %v", err)
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return api.Errorf(api.CodeBadRequest, "decode request: %v", err)
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, fmt.Errorf("encode answer: %w", err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_, _ = w.Write(append(data, '\n'))
+}
+
+// writeError answers with {"error", "code"} and the status for the code.
+func writeError(w http.ResponseWriter, err error) {
+	var e *api.Error
+	if !errors.As(err, &e) {
+		e = &api.Error{Code: api.CodeInternal, Message: err.Error()}
+	}
+	status := http.StatusInternalServerError
+	switch e.Code {
+	case api.CodeBadRequest:
+		status = http.StatusBadRequest
+	case api.CodeNotFound:
+		status = http.StatusNotFound
+	case api.CodeConflict:
+		status = http.StatusConflict
+	case api.CodeForbidden:
+		status = http.StatusForbidden
+	case api.CodeBusy:
+		status = http.StatusServiceUnavailable
+	}
+	data, _ := json.Marshal(e)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(data, '\n'))
+}

@@ -1,0 +1,71 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// maxSunPath is the longest socket path the kernel accepts (sun_path is
+// 108 bytes including the terminating NUL).
+const maxSunPath = len(unix.RawSockaddrUnix{}.Path) - 1
+
+// listen binds the daemon's socket, mode 0600. The caller holds the daemon
+// lock, so a socket already at path is a dead daemon's and is removed;
+// anything else at path is left alone and reported.
+func listen(path string) (*net.UnixListener, error) {
+	if len(path) > maxSunPath {
+		return nil, fmt.Errorf("socket path %s is %d bytes, more than the %d a Unix socket allows (set OPM_RUNTIME_DIR to a shorter directory)", path, len(path), maxSunPath)
+	}
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != fs.ModeSocket {
+			return nil, fmt.Errorf("bind socket: %s exists and is not a socket (move it away)", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("check socket path %s: %w", path, err)
+	}
+	var lc net.ListenConfig
+	l, err := lc.Listen(context.Background(), "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("bind socket %s: %w", path, err)
+	}
+	ul := l.(*net.UnixListener)
+	// Close must not unlink: the path may be a newer daemon's by then.
+	ul.SetUnlinkOnClose(false)
+	if err := os.Chmod(path, 0o600); err != nil {
+		ul.Close()
+		return nil, fmt.Errorf("chmod socket %s: %w", path, err)
+	}
+	return ul, nil
+}
+
+// peerUID returns the uid of the process at the other end of c.
+func peerUID(c net.Conn) (int, error) {
+	uc, ok := c.(*net.UnixConn)
+	if !ok {
+		return -1, errors.New("not a Unix socket")
+	}
+	raw, err := uc.SyscallConn()
+	if err != nil {
+		return -1, err
+	}
+	var cred *unix.Ucred
+	var serr error
+	if err := raw.Control(func(fd uintptr) {
+		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	}); err != nil {
+		return -1, err
+	}
+	if serr != nil {
+		return -1, fmt.Errorf("read peer credentials: %w", serr)
+	}
+	return int(cred.Uid), nil
+}
