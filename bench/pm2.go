@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// pm2Tool drives PM2 from the local install under bench/.pm2.
+type pm2Tool struct {
+	bin string
+}
+
+func (p *pm2Tool) Name() string { return "PM2" }
+
+func (p *pm2Tool) newSandbox() (*sandbox, error) { return newSandbox("PM2_HOME", "") }
+
+// pm2App is one entry of an ecosystem file: the same command as opm runs,
+// with PM2's restart limit lifted and no restart delay (its default).
+type pm2App struct {
+	Name        string   `json:"name"`
+	Script      string   `json:"script"`
+	Args        []string `json:"args"`
+	Interpreter string   `json:"interpreter"`
+	Autorestart bool     `json:"autorestart"`
+	MaxRestarts int      `json:"max_restarts"`
+	MinUptime   int      `json:"min_uptime"`
+	// RestartDelay is in ms.
+	RestartDelay int `json:"restart_delay"`
+}
+
+// start writes the apps to an ecosystem file and starts it with one
+// `pm2 start`: a PM2 CLI call costs ~0.5 s of Node start-up, so one call
+// per app would take minutes for 1000 apps. This is how PM2 users start
+// many apps.
+func (p *pm2Tool) start(ctx context.Context, sb *sandbox, from, to int) error {
+	var eco struct {
+		Apps []pm2App `json:"apps"`
+	}
+	for i := from; i < to; i++ {
+		eco.Apps = append(eco.Apps, pm2App{
+			Name: sb.w.name(i), Script: sb.w.Sleep, Args: sb.w.args(i),
+			Interpreter: "none", Autorestart: true, MaxRestarts: 1000000, MinUptime: 1,
+		})
+	}
+	b, err := json.Marshal(eco)
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(sb.scratch, fmt.Sprintf("apps-%d-%d.json", from, to))
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return err
+	}
+	return sb.run(ctx, bulkTimeout, p.bin, "start", path).error()
+}
+
+func (p *pm2Tool) listArgv() []string { return []string{p.bin, "jlist"} }
+
+func (p *pm2Tool) list(ctx context.Context, sb *sandbox) ([]listed, error) {
+	r := sb.run(ctx, cmdTimeout, p.listArgv()...)
+	if err := r.error(); err != nil {
+		return nil, err
+	}
+	return parsePM2List(r.Stdout)
+}
+
+// parsePM2List decodes `pm2 jlist`, skipping any banner before the array.
+func parsePM2List(b []byte) ([]listed, error) {
+	if i := bytes.IndexByte(b, '['); i > 0 {
+		b = b[i:]
+	}
+	var apps []struct {
+		Name   string `json:"name"`
+		PID    int    `json:"pid"`
+		PM2Env struct {
+			Status string `json:"status"`
+		} `json:"pm2_env"`
+	}
+	if err := json.Unmarshal(b, &apps); err != nil {
+		return nil, fmt.Errorf("parse pm2 jlist: %w", err)
+	}
+	out := make([]listed, len(apps))
+	for i, a := range apps {
+		out[i] = listed{Name: a.Name, PID: a.PID, Status: a.PM2Env.Status}
+	}
+	return out, nil
+}
+
+func (p *pm2Tool) save(ctx context.Context, sb *sandbox) error {
+	return sb.run(ctx, cmdTimeout, p.bin, "save").error()
+}
+
+func (p *pm2Tool) shutdown(ctx context.Context, sb *sandbox) error {
+	return sb.run(ctx, bulkTimeout, p.bin, "kill").error()
+}
+
+func (p *pm2Tool) restoreArgv() []string { return []string{p.bin, "resurrect"} }
+
+// isDaemon: PM2 titles its daemon "PM2 vX.Y.Z: God Daemon (<PM2_HOME>)".
+func (p *pm2Tool) isDaemon(sb *sandbox, argv []string) bool {
+	return strings.Contains(strings.Join(argv, " "), "God Daemon ("+sb.home+")")
+}

@@ -1,0 +1,215 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jedib0t/go-pretty/v6/table"
+)
+
+// report collects every figure of one run; it is printed as tables and
+// written as JSON.
+type report struct {
+	Machine machine   `json:"machine"`
+	Started time.Time `json:"started"`
+	Seconds float64   `json:"seconds"`
+	Quick   bool      `json:"quick"`
+	OPM     string    `json:"opm"`
+	PM2     string    `json:"pm2,omitempty"`
+	Params  params    `json:"params"`
+	Rows    []*row    `json:"rows"`
+	Races   []race    `json:"races,omitempty"`
+	Errors  []string  `json:"errors,omitempty"`
+	Notes   []string  `json:"notes,omitempty"`
+}
+
+// row is one metric, measured on opm and, when run, on PM2. Lower is
+// better for every metric with a PM2 column, so a ratio below 1 is opm
+// ahead.
+type row struct {
+	Scenario string   `json:"scenario"`
+	Metric   string   `json:"metric"`
+	Unit     string   `json:"unit"`
+	OPM      *float64 `json:"opm,omitempty"`
+	PM2      *float64 `json:"pm2,omitempty"`
+	Ratio    *float64 `json:"opm_per_pm2,omitempty"`
+	Target   string   `json:"target,omitempty"`
+	Met      *bool    `json:"met,omitempty"`
+
+	check func(r *row) (met, known bool)
+	// noRatio marks counts whose ratio means nothing.
+	noRatio bool
+}
+
+// set records value v of tool ("opm" or "PM2") for a metric.
+func (rep *report) set(scenario, metric, unit, tool string, v float64) *row {
+	var r *row
+	for _, x := range rep.Rows {
+		if x.Scenario == scenario && x.Metric == metric {
+			r = x
+		}
+	}
+	if r == nil {
+		r = &row{Scenario: scenario, Metric: metric, Unit: unit}
+		rep.Rows = append(rep.Rows, r)
+	}
+	if tool == "PM2" {
+		r.PM2 = &v
+	} else {
+		r.OPM = &v
+	}
+	return r
+}
+
+// target attaches a target to the row.
+func (r *row) target(desc string, check func(r *row) (met, known bool)) *row {
+	r.Target, r.check = desc, check
+	return r
+}
+
+// atMost is met when opm's value is at most limit.
+func atMost(limit float64) func(r *row) (bool, bool) {
+	return func(r *row) (bool, bool) {
+		if r.OPM == nil {
+			return false, false
+		}
+		return *r.OPM <= limit, true
+	}
+}
+
+// atLeast is met when opm's value is at least limit.
+func atLeast(limit float64) func(r *row) (bool, bool) {
+	return func(r *row) (bool, bool) {
+		if r.OPM == nil {
+			return false, false
+		}
+		return *r.OPM >= limit, true
+	}
+}
+
+// andRatio adds "opm/PM2 at most ratio" to check when PM2 ran.
+func andRatio(check func(r *row) (bool, bool), ratio float64) func(r *row) (bool, bool) {
+	return func(r *row) (bool, bool) {
+		met, known := check(r)
+		if known && r.Ratio != nil {
+			met = met && *r.Ratio <= ratio
+		}
+		return met, known
+	}
+}
+
+func (rep *report) errorf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	fmt.Fprintln(os.Stderr, "bench:", msg)
+	rep.Errors = append(rep.Errors, msg)
+}
+
+func (rep *report) notef(format string, args ...any) {
+	rep.Notes = append(rep.Notes, fmt.Sprintf(format, args...))
+}
+
+// finish computes ratios and target verdicts.
+func (rep *report) finish() {
+	rep.Seconds = math.Round(time.Since(rep.Started).Seconds()*10) / 10
+	for _, r := range rep.Rows {
+		r.Ratio, r.Met = nil, nil
+		if r.OPM != nil && r.PM2 != nil && *r.PM2 != 0 && !r.noRatio {
+			q := *r.OPM / *r.PM2
+			r.Ratio = &q
+		}
+		if r.check != nil {
+			if met, known := r.check(r); known {
+				r.Met = &met
+			}
+		}
+	}
+}
+
+// writeJSON writes the report to path.
+func (rep *report) writeJSON(path string) error {
+	b, err := json.MarshalIndent(rep, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// print writes the tables.
+func (rep *report) print(w io.Writer) {
+	fmt.Fprintf(w, "machine: %s\n", rep.Machine)
+	fmt.Fprintf(w, "opm: %s", rep.OPM)
+	if rep.PM2 != "" {
+		fmt.Fprintf(w, "; %s", rep.PM2)
+	}
+	fmt.Fprintf(w, "; run took %.1f s%s\n\n", rep.Seconds, map[bool]string{true: " (--quick)"}[rep.Quick])
+
+	t := table.NewWriter()
+	t.SetOutputMirror(w)
+	t.SetStyle(table.StyleLight)
+	hdr := table.Row{"scenario", "metric", "opm"}
+	if rep.PM2 != "" {
+		hdr = append(hdr, "PM2", "opm/PM2")
+	}
+	t.AppendHeader(append(hdr, "target", "met"))
+	for _, r := range rep.Rows {
+		line := table.Row{r.Scenario, r.Metric + " (" + r.Unit + ")", fmtPtr(r.OPM)}
+		if rep.PM2 != "" {
+			line = append(line, fmtPtr(r.PM2), fmtPtr(r.Ratio))
+		}
+		t.AppendRow(append(line, r.Target, fmtMet(r.Met)))
+	}
+	t.Render()
+	if len(rep.Races) > 0 {
+		fmt.Fprintln(w)
+		printRaces(w, rep.Races)
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintln(w, "note:", n)
+	}
+	for _, e := range rep.Errors {
+		fmt.Fprintln(w, "error:", e)
+	}
+}
+
+func fmtPtr(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmtNum(*v)
+}
+
+// fmtNum prints three significant digits, integers above 1000.
+func fmtNum(v float64) string {
+	switch a := math.Abs(v); {
+	case a >= 1000 || v == math.Trunc(v):
+		return fmt.Sprintf("%.0f", v)
+	default:
+		return strings.TrimSuffix(fmt.Sprintf("%.3g", v), ".0")
+	}
+}
+
+func fmtMet(m *bool) string {
+	switch {
+	case m == nil:
+		return ""
+	case *m:
+		return "yes"
+	default:
+		return "NO"
+	}
+}
+
+// below is met when opm's value is less than limit.
+func below(limit float64) func(r *row) (bool, bool) {
+	return func(r *row) (bool, bool) {
+		if r.OPM == nil {
+			return false, false
+		}
+		return *r.OPM < limit, true
+	}
+}

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Scenario 2: N saved apps, the daemon and its apps stopped, the runtime
+// directory emptied (a reboot or a fresh container), then one restore
+// command. The time runs from the command's start until it has returned
+// and /proc shows every app's process; /proc then shows whether each app
+// runs exactly once.
+
+const scenarioRestore = "2 restore"
+
+func runRestore(ctx context.Context, b *bench) error {
+	var errs []error
+	for _, n := range b.p.RestoreN {
+		for _, t := range b.tools() {
+			res, err := measureRestore(ctx, t, n)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s, %d apps: %w", t.Name(), n, err))
+				continue
+			}
+			r := b.rep.set(scenarioRestore, fmt.Sprintf("%d apps online", n), "ms", t.Name(), ms(res.online))
+			if n == 1000 {
+				r.target("≤ 1000, ≤ 0.1× PM2", andRatio(atMost(1000), 0.1))
+			}
+			b.rep.set(scenarioRestore, fmt.Sprintf("%d apps: command returned", n), "ms", t.Name(), ms(res.command))
+			b.rep.set(scenarioRestore, fmt.Sprintf("%d apps: not exactly once", n), "apps", t.Name(), float64(res.missing+res.duplicates)).
+				target("0", atMost(0))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+type restoreResult struct {
+	// command is how long the restore command ran; online, until it had
+	// returned and every app had a process.
+	command, online     time.Duration
+	missing, duplicates int
+}
+
+func measureRestore(ctx context.Context, t tool, n int) (res restoreResult, err error) {
+	err = withSandbox(t, func(sb *sandbox) error {
+		if err := prepareRestore(ctx, t, sb, n); err != nil {
+			return err
+		}
+		start := time.Now()
+		r := sb.run(ctx, bulkTimeout, t.restoreArgv()...)
+		if err := r.error(); err != nil {
+			return err
+		}
+		res.command, res.online = r.Dur, r.Dur
+		first := true
+		err := poll(ctx, onlineTimeout(n), 2*time.Millisecond, func() (bool, error) {
+			c, err := scanApps(sb.w)
+			if err != nil || !c.complete(n) {
+				first = false
+				return false, err
+			}
+			if !first { // not all there when the command returned
+				res.online = time.Since(start)
+			}
+			return true, nil
+		})
+		if err != nil {
+			return fmt.Errorf("wait for restored apps: %w", err)
+		}
+		// Let the tool finish its bookkeeping, then count processes.
+		errOnline := waitOnline(ctx, t, sb, n, onlineTimeout(n))
+		c, err := scanApps(sb.w)
+		if err != nil {
+			return err
+		}
+		if _, res.missing, res.duplicates = c.tally(n); res.missing+res.duplicates == 0 {
+			return errOnline
+		}
+		return nil
+	})
+	return res, err
+}
+
+// prepareRestore starts n apps, saves them, stops the tool and empties the
+// runtime directory.
+func prepareRestore(ctx context.Context, t tool, sb *sandbox, n int) error {
+	if err := startApps(ctx, t, sb, n); err != nil {
+		return err
+	}
+	if err := t.save(ctx, sb); err != nil {
+		return err
+	}
+	if err := t.shutdown(ctx, sb); err != nil {
+		return err
+	}
+	if err := waitStopped(ctx, t, sb, 30*time.Second); err != nil {
+		return err
+	}
+	return sb.emptyRuntime()
+}

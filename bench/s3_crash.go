@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"syscall"
+	"time"
+)
+
+// Scenario 3: one app, killed with SIGKILL again and again; each time the
+// clock runs from the kill until /proc shows the app's new process (its
+// argv, i.e. after exec). Back-off is at its minimum (opm: restart_delay
+// in config.toml; PM2: restart_delay 0, its default). The app lives
+// crashUptime between a restart and the next kill.
+
+const scenarioCrash = "3 crash→restart"
+
+const (
+	// crashPoll is the /proc poll interval: the timing resolution.
+	crashPoll = 100 * time.Microsecond
+	// crashUptime is how long each restarted app runs before the next kill.
+	crashUptime = 50 * time.Millisecond
+)
+
+func runCrash(ctx context.Context, b *bench) error {
+	var errs []error
+	for _, t := range b.tools() {
+		ds, err := measureCrash(ctx, t, b.p.CrashN)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.Name(), err))
+			continue
+		}
+		s := summarize(ds)
+		b.rep.set(scenarioCrash, fmt.Sprintf("median of %d", s.N), "ms", t.Name(), ms(s.Median)).target("≤ 2", atMost(2))
+		b.rep.set(scenarioCrash, "p99", "ms", t.Name(), ms(s.P99)).target("≤ 10", atMost(10))
+	}
+	return errors.Join(errs...)
+}
+
+func measureCrash(ctx context.Context, t tool, kills int) (ds []time.Duration, err error) {
+	err = withSandbox(t, func(sb *sandbox) error {
+		if err := startApps(ctx, t, sb, 1); err != nil {
+			return err
+		}
+		daemon, err := daemonPID(t, sb)
+		if err != nil {
+			return err
+		}
+		c, err := scanApps(sb.w)
+		if err != nil {
+			return err
+		}
+		pid := c[0][0]
+		w, err := newAppWatcher(sb.w, 0, daemon)
+		if err != nil {
+			return err
+		}
+		for i := range kills {
+			start := time.Now()
+			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+				return fmt.Errorf("kill app: %w", err)
+			}
+			var next int
+			err := poll(ctx, 10*time.Second, crashPoll, func() (bool, error) {
+				var err error
+				next, err = w.find(pid)
+				return next != 0, err
+			})
+			if err != nil {
+				return fmt.Errorf("kill %d: wait for the restarted app: %w", i+1, err)
+			}
+			ds = append(ds, time.Since(start))
+			pid = next
+			if err := pause(ctx, crashUptime); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return ds, err
+}

@@ -1,0 +1,77 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Scenario 4: N quiet apps; after a short settle the daemon is left alone
+// for a window, and its counters are read from /proc before and after:
+// CPU time (utime+stime of all threads from /proc/<pid>/stat, and the
+// finer schedstat of its live threads), write syscalls and bytes
+// (/proc/<pid>/io: syscw, wchar, write_bytes — any fd, disk or not), and
+// context switches summed over its threads (each voluntary one is a
+// wake-up after a sleep). RSS is read at the end.
+
+const scenarioIdle = "4 idle daemon"
+
+// idleSettle separates the window from the start-up commands.
+const idleSettle = time.Second
+
+func runIdle(ctx context.Context, b *bench) error {
+	var errs []error
+	n, window := b.p.IdleN, b.p.IdleWindow
+	perMin := 60 / window.Seconds()
+	for _, t := range b.tools() {
+		u, err := measureIdle(ctx, t, n, window)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", t.Name(), err))
+			continue
+		}
+		m := func(metric string) string { return fmt.Sprintf("%d apps: %s", n, metric) }
+		name := t.Name()
+		b.rep.set(scenarioIdle, m("RSS"), "MB", name, mb(u.after.RSS)).target("≤ 15, ≤ ¼ PM2", andRatio(atMost(15), 0.25))
+		b.rep.set(scenarioIdle, m("CPU utime+stime"), "s/min", name, float64(sub(u.after.CPUTicks, u.before.CPUTicks))/clockTicks*perMin).target("< 0.05", below(0.05))
+		b.rep.set(scenarioIdle, m("CPU schedstat"), "ms/min", name, float64(sub(u.after.SchedNs, u.before.SchedNs))/1e6*perMin)
+		b.rep.set(scenarioIdle, m("write syscalls"), "per window", name, float64(sub(u.after.Syscw, u.before.Syscw))).target("0", atMost(0))
+		b.rep.set(scenarioIdle, m("bytes written, any fd (wchar)"), "bytes", name, float64(sub(u.after.Wchar, u.before.Wchar)))
+		b.rep.set(scenarioIdle, m("bytes written to storage"), "bytes", name, float64(sub(u.after.WriteBytes, u.before.WriteBytes))).target("0", atMost(0))
+		b.rep.set(scenarioIdle, m("wake-ups (voluntary switches)"), "per min", name, float64(sub(u.after.Voluntary, u.before.Voluntary))*perMin)
+		b.rep.set(scenarioIdle, m("threads"), "count", name, float64(u.after.Threads))
+	}
+	b.rep.notef("scenario 4 window: %s after a %s settle; CPU ticks are 10 ms, so figures below ~%.2f s/min read as 0", window, idleSettle, 0.01*perMin)
+	return errors.Join(errs...)
+}
+
+type idleUsage struct{ before, after procUsage }
+
+func measureIdle(ctx context.Context, t tool, n int, window time.Duration) (u idleUsage, err error) {
+	err = withSandbox(t, func(sb *sandbox) error {
+		if err := startApps(ctx, t, sb, n); err != nil {
+			return err
+		}
+		pid, err := daemonPID(t, sb)
+		if err != nil {
+			return err
+		}
+		if err := pause(ctx, idleSettle); err != nil {
+			return err
+		}
+		if u.before, err = readUsage(pid); err != nil {
+			return err
+		}
+		if err := pause(ctx, window); err != nil {
+			return err
+		}
+		if u.after, err = readUsage(pid); err != nil {
+			return fmt.Errorf("daemon %d during the window: %w", pid, err)
+		}
+		if u.after.Start != u.before.Start {
+			return fmt.Errorf("daemon %d was replaced during the window", pid)
+		}
+		return checkOnce(sb, n)
+	})
+	return u, err
+}
