@@ -57,9 +57,9 @@ type bench struct {
 
 // scenario is one measurement; run records rows in b.rep.
 type scenario struct {
-	id, name string
+	id, name  string
 	needsTool bool
-	run      func(ctx context.Context, b *bench) error
+	run       func(ctx context.Context, b *bench) error
 }
 
 var scenarios = []scenario{
