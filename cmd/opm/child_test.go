@@ -15,7 +15,8 @@ import (
 //	block        print "block <pid>", wait for SIGTERM, then exit 0
 //	exit0        exit 0 at once
 //	exit1        exit 1 at once
-//	crash-on-usr1  wait; exit 1 on SIGUSR1, exit 0 on SIGTERM
+//	crash-on-usr1  print "armed <pid>" once signals are caught; exit 1
+//	             on SIGUSR1, exit 0 on SIGTERM
 //	ignore-term  ignore SIGTERM; wait for SIGKILL
 //	grandchild   start a grandchild (mode block) in the same process
 //	             group, print "grandchild <pid>", then block
@@ -34,6 +35,7 @@ func runChild(mode string) int {
 		fmt.Printf("block %d\n", os.Getpid())
 	case "crash-on-usr1":
 		signal.Notify(term, syscall.SIGTERM, syscall.SIGUSR1)
+		fmt.Printf("armed %d\n", os.Getpid())
 		if <-term == syscall.SIGUSR1 {
 			return 1
 		}
