@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"opm/daemon/api"
@@ -94,6 +96,9 @@ func (c *conn) ensureStatus(ctx context.Context) (*api.Client, api.DaemonStatus,
 		return nil, st, false, explain(err)
 	}
 	p, _, _ := c.resolve()
+	if err := checkSocketAccess(p.socket); err != nil {
+		return nil, st, false, err
+	}
 	if err := os.MkdirAll(p.home, 0o700); err != nil {
 		return nil, st, false, fmt.Errorf("create opm home: %w", err)
 	}
@@ -111,6 +116,21 @@ func (c *conn) ensureStatus(ctx context.Context) (*api.Client, api.DaemonStatus,
 		return nil, st, false, fmt.Errorf("the opm daemon started but does not answer at %s: %w (see %s)", p.socket, err, filepath.Join(p.home, api.DaemonLogName))
 	}
 	return cl, st, started, nil
+}
+
+// checkSocketAccess tells a socket we may not use (another user's daemon)
+// from one where no daemon listens, so that the former is reported
+// instead of starting a second daemon.
+func checkSocketAccess(socket string) error {
+	conn, err := net.Dial("unix", socket)
+	if err == nil {
+		conn.Close()
+		return nil
+	}
+	if errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM) {
+		return fmt.Errorf("%w at %s: permission denied; it belongs to another user (run opm as that user, or set OPM_HOME and OPM_RUNTIME_DIR to directories of your own)", api.ErrUnreachable, socket)
+	}
+	return nil
 }
 
 // waitAnswer pings the daemon until it answers or ctx ends, backing off

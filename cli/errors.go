@@ -65,7 +65,8 @@ func explain(err error) error {
 		return fmt.Errorf("the opm daemon did not answer in time (check 'opm daemon status' and %s): %w", api.DaemonLogName, err)
 	}
 	var ae *api.Error
-	if !errors.As(err, &ae) || strings.Contains(ae.Message, "'opm ") {
+	// A message that ends with a hint in parentheses already says what to do.
+	if !errors.As(err, &ae) || strings.HasSuffix(strings.TrimSpace(ae.Message), ")") {
 		return err
 	}
 	switch ae.Code {

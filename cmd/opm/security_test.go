@@ -1,0 +1,106 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+const nobody = 65534
+
+// Another user cannot use the daemon. Normally the 0700 runtime directory
+// and 0600 socket stop the connection itself; if they were opened up, the
+// daemon's peer-uid check refuses the request with 403. Both are errors
+// the user can read, and neither starts a second daemon.
+func TestOtherUserRefused(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a command as nobody")
+	}
+	e := newEnv(t)
+	e.ok("daemon", "start")
+	daemon := e.daemonStatus().PID
+	exe := copyExecutable(t)
+
+	r := runAs(t, e, exe, nobody, "list")
+	t.Logf("nobody, closed socket: exit %d: %s", r.code, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, "permission denied") || !strings.Contains(r.stderr, "another user") {
+		t.Errorf("as nobody, closed socket: %v", r)
+	}
+
+	// Open the directory and socket up, as a careless admin might.
+	sock := filepath.Join(e.runtime, "opm.sock")
+	chmod(t, e.runtime, 0o711)
+	chmod(t, sock, 0o666)
+	r = runAs(t, e, exe, nobody, "list")
+	chmod(t, sock, 0o600)
+	chmod(t, e.runtime, 0o700)
+	t.Logf("nobody, open socket: exit %d: %s", r.code, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, "uid") {
+		t.Errorf("as nobody, open socket: %v", r)
+	}
+	if procs := e.marked(); len(procs) != 1 || procs[0] != daemon {
+		t.Errorf("processes %v, want only the daemon %d", procs, daemon)
+	}
+}
+
+func chmod(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyExecutable copies the test binary where any user may run it.
+func copyExecutable(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "opmexe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	chmod(t, dir, 0o755)
+	src, err := os.Open(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	path := filepath.Join(dir, "opm")
+	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		t.Fatal(err)
+	}
+	if err := dst.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runAs runs the opm binary exe as uid/gid.
+func runAs(t *testing.T, e *env, exe string, uid uint32, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Env = e.environ
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %s as uid %d: %v", exe, uid, err)
+	}
+	return result{args: args, stdout: out.String(), stderr: errb.String(), code: code}
+}
