@@ -75,9 +75,13 @@ func (srv *server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	srv.sampler.sample(res.apps)
 	if r.PathValue("target") == "" {
+		// The whole table is a summary: environments (kilobytes per
+		// app) are left out to keep `opm list` fast with 1000 apps;
+		// GET /v1/apps/{target} has them.
 		keep := make(map[int]bool, len(res.apps))
-		for _, a := range res.apps {
-			keep[a.ID] = true
+		for i := range res.apps {
+			res.apps[i].Spec.Env = nil
+			keep[res.apps[i].ID] = true
 		}
 		srv.sampler.forget(keep)
 	}

@@ -1,0 +1,215 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"opm/daemon/api"
+)
+
+// spawnMain runs Main in a separate process, as `opm daemon run` does,
+// and returns the command and the line it wrote on $OPM_READY_FD.
+func spawnMain(t *testing.T, home, rt string) (*exec.Cmd, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	logf, err := os.OpenFile(filepath.Join(home, "daemon.stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "OPM_TEST_CHILD=daemon", "OPM_HOME="+home, "OPM_RUNTIME_DIR="+rt, "OPM_READY_FD=3")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	_ = r.SetReadDeadline(time.Now().Add(20 * time.Second))
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	return cmd, strings.TrimSpace(line)
+}
+
+func TestMainReadinessIdleAndStop(t *testing.T) {
+	home, rt := t.TempDir(), shortTempDir(t)
+	if err := os.WriteFile(filepath.Join(home, ConfigName), []byte("restart_delay = \"10ms\"\nkill_timeout = \"2s\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, line := spawnMain(t, home, rt)
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+		if t.Failed() {
+			t.Logf("daemon.log:\n%s%s", readFile(t, filepath.Join(home, "daemon.log")), readFile(t, filepath.Join(home, "daemon.stderr")))
+		}
+	})
+	if line != fmt.Sprintf("ready %d", cmd.Process.Pid) {
+		t.Fatalf("readiness line %q, want \"ready %d\"", line, cmd.Process.Pid)
+	}
+
+	// A second daemon for the same home says "running" and exits 0.
+	second, line2 := spawnMain(t, home, rt)
+	if err := second.Wait(); err != nil || line2 != "running" {
+		t.Fatalf("second daemon: line %q, exit %v", line2, err)
+	}
+
+	fi, err := os.Stat(api.SocketPath(rt))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("socket mode %v, %v; want 0600", fi.Mode(), err)
+	}
+
+	cl := api.NewClient(api.SocketPath(rt))
+	defer cl.CloseIdle()
+	mark := fmt.Sprintf("opmtest-%d-main", os.Getpid())
+	for i := range 3 {
+		req := api.StartRequest{Command: os.Args[0], Name: "idle" + strconv.Itoa(i), Cwd: home,
+			Env: append(os.Environ(), "OPM_TEST_CHILD=block", "OPM_TEST_MARK="+mark)}
+		if err := cl.Do(context.Background(), http.MethodPost, api.PathApps, req, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cl.CloseIdle()
+
+	// An idle daemon with apps makes no write syscalls and burns no CPU.
+	pid := cmd.Process.Pid
+	w0, c0 := syscw(t, pid), cpuTicks(t, pid)
+	time.Sleep(500 * time.Millisecond) // a measurement window, not synchronisation
+	w1, c1 := syscw(t, pid), cpuTicks(t, pid)
+	t.Logf("idle daemon over 500ms: %d write syscalls, %d CPU ticks", w1-w0, c1-c0)
+	if w1 != w0 {
+		t.Errorf("idle daemon made %d write syscalls", w1-w0)
+	}
+	if c1-c0 > 1 {
+		t.Errorf("idle daemon used %d CPU ticks in 500ms", c1-c0)
+	}
+
+	var st api.DaemonStatus
+	if err := cl.Do(context.Background(), http.MethodPost, api.PathStop, nil, &st); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("daemon exit: %v", err)
+	}
+	if n := len(markedProcs(mark)); n != 0 {
+		t.Fatalf("%d apps left after the daemon stopped", n)
+	}
+	log := readFile(t, filepath.Join(home, "daemon.log"))
+	if c := count(log, "event=started"); c != 3 {
+		t.Errorf("daemon log has %d started lines, want 3", c)
+	}
+}
+
+func TestMainReportsErrors(t *testing.T) {
+	home, rt := t.TempDir(), shortTempDir(t)
+	if err := os.WriteFile(filepath.Join(home, ConfigName), []byte("restart_delay = \"soon\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, line := spawnMain(t, home, rt)
+	err := cmd.Wait()
+	if !strings.HasPrefix(line, "error ") || !strings.Contains(line, ConfigName) || err == nil {
+		t.Fatalf("line %q, exit %v; want an error line naming the config and exit 1", line, err)
+	}
+}
+
+func syscw(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "syscw: "); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	t.Fatal("no syscw in /proc/<pid>/io")
+	return 0
+}
+
+func cpuTicks(t *testing.T, pid int) uint64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.LastIndexByte(b, ')')
+	f := strings.Fields(string(b[i+2:]))
+	u, _ := strconv.ParseUint(f[11], 10, 64)
+	s, _ := strconv.ParseUint(f[12], 10, 64)
+	return u + s
+}
+
+func TestOtherUserIsForbidden(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root to run a client as another user")
+	}
+	d := startDaemon(t)
+	// Let nobody reach the socket, so that the uid check is what refuses.
+	bindir := shortTempDir(t)
+	if err := os.Chmod(bindir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(bindir, "opmtest")
+	copyFile(t, os.Args[0], exe)
+	for _, p := range []string{d.rt} {
+		if err := os.Chmod(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(api.SocketPath(d.rt), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = []string{"OPM_TEST_CHILD=peer-status", "OPM_TEST_OUT=" + api.SocketPath(d.rt)}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("client as nobody: %v: %s", err, out)
+	}
+	if !strings.HasPrefix(string(out), "403 ") || !strings.Contains(string(out), `"code":"forbidden"`) {
+		t.Fatalf("nobody got %q, want 403 forbidden", out)
+	}
+	// Our own uid still gets in.
+	if _, err := d.cl.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	in, err := os.Open(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		t.Fatal(err)
+	}
+	if err := out.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,272 @@
+package daemon
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"syscall"
+	"testing"
+	"time"
+
+	"opm/daemon/api"
+)
+
+// fakeWorld drives a Supervisor through handle alone: no goroutines, no
+// processes, no real timers.
+type fakeWorld struct {
+	s       *Supervisor
+	now     time.Time
+	nextPID int
+	fail    error
+	timers  []*fakeTimer
+	signals []string
+}
+
+type fakeTimer struct {
+	d       time.Duration
+	ev      event
+	stopped bool
+}
+
+func (f *fakeTimer) Stop() bool { f.stopped = true; return true }
+
+type fakeProc struct{ pid int }
+
+func (p fakeProc) Pid() int           { return p.pid }
+func (p fakeProc) StartTicks() uint64 { return uint64(p.pid) }
+func (p fakeProc) Wait() exitStatus   { panic("fake processes are not waited for") }
+
+func newFakeWorld(t *testing.T) *fakeWorld {
+	cfg := DefaultConfig("/home", "/run")
+	cfg.RestartDelay = 100 * time.Millisecond
+	cfg.RestartDelayMax = time.Second
+	cfg.RestartResetAfter = 30 * time.Second
+	cfg.MaxRestarts = 3
+	w := &fakeWorld{now: time.Unix(1000, 0), nextPID: 100}
+	s := newSupervisor(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s.now = func() time.Time { return w.now }
+	s.spawn = func(api.Spec) (process, error) {
+		if w.fail != nil {
+			return nil, w.fail
+		}
+		w.nextPID++
+		return fakeProc{w.nextPID}, nil
+	}
+	s.signal = func(pid int, sig syscall.Signal) error {
+		w.signals = append(w.signals, sig.String())
+		return nil
+	}
+	s.after = func(d time.Duration, ev event) timer {
+		ft := &fakeTimer{d: d, ev: ev}
+		w.timers = append(w.timers, ft)
+		return ft
+	}
+	s.watch = func(int, uint64, process) {}
+	w.s = s
+	return w
+}
+
+// lastTimer returns the most recent live timer.
+func (w *fakeWorld) lastTimer(t *testing.T) *fakeTimer {
+	t.Helper()
+	for i := len(w.timers) - 1; i >= 0; i-- {
+		if !w.timers[i].stopped {
+			return w.timers[i]
+		}
+	}
+	t.Fatal("no live timer")
+	return nil
+}
+
+func (w *fakeWorld) start(t *testing.T, name string) *app {
+	t.Helper()
+	reply := make(chan result, 1)
+	w.s.handle(startReq{spec: api.Spec{Name: name, Restart: api.RestartAlways, MaxRestarts: 3, KillTimeoutMs: 500}, reply: reply})
+	r := <-reply
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	return w.s.apps[r.apps[0].ID]
+}
+
+func (w *fakeWorld) exit(a *app, code int) {
+	w.s.handle(exitEvent{id: a.id, seq: a.seq, status: exitStatus{Code: code, Known: true}})
+}
+
+func (w *fakeWorld) action(t *testing.T, target, action string) result {
+	t.Helper()
+	reply := make(chan result, 1)
+	w.s.handle(actionReq{target: target, action: action, reply: reply})
+	select {
+	case r := <-reply:
+		return r
+	default:
+		return result{err: errors.New("no reply yet")}
+	}
+}
+
+func TestHandleCrashBackoffErrored(t *testing.T) {
+	w := newFakeWorld(t)
+	a := w.start(t, "web")
+	if a.state != Online || a.pid != 101 {
+		t.Fatalf("after start: %s pid %d", a.state, a.pid)
+	}
+	wantDelays := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond}
+	for i, want := range wantDelays {
+		w.now = w.now.Add(time.Second)
+		w.exit(a, 1)
+		if a.state != Waiting {
+			t.Fatalf("crash %d: state %s, want waiting", i, a.state)
+		}
+		tm := w.lastTimer(t)
+		if tm.d != want {
+			t.Fatalf("crash %d: back-off %s, want %s", i, tm.d, want)
+		}
+		w.s.handle(tm.ev)
+		if a.state != Online || a.restarts != i+1 {
+			t.Fatalf("after back-off %d: %s, %d restarts", i, a.state, a.restarts)
+		}
+	}
+	w.exit(a, 1)
+	if a.state != Errored {
+		t.Fatalf("after %d restarts: %s, want errored", a.restarts, a.state)
+	}
+}
+
+func TestHandleUptimeResetsBackoff(t *testing.T) {
+	w := newFakeWorld(t)
+	a := w.start(t, "web")
+	for range 2 {
+		w.exit(a, 1)
+		w.s.handle(w.lastTimer(t).ev)
+	}
+	w.now = w.now.Add(time.Minute) // stayed up longer than RestartResetAfter
+	w.exit(a, 1)
+	if d := w.lastTimer(t).d; d != 100*time.Millisecond || a.burst != 1 {
+		t.Fatalf("after a long run: back-off %s burst %d, want 100ms and 1", d, a.burst)
+	}
+}
+
+func TestHandleStopCancelsBackoff(t *testing.T) {
+	w := newFakeWorld(t)
+	a := w.start(t, "web")
+	w.exit(a, 1)
+	tm := w.lastTimer(t)
+	r := w.action(t, "web", "stop")
+	if r.err != nil || a.state != Stopped {
+		t.Fatalf("stop during back-off: %v, %s", r.err, a.state)
+	}
+	if !tm.stopped {
+		t.Fatal("back-off timer still armed after stop")
+	}
+	// Even if the timer event was already on its way, it is stale.
+	w.s.handle(tm.ev)
+	if a.state != Stopped || w.nextPID != 101 {
+		t.Fatalf("stale timer restarted the app: %s, pid %d", a.state, w.nextPID)
+	}
+}
+
+func TestHandleExitDuringStopNeverRestarts(t *testing.T) {
+	w := newFakeWorld(t)
+	a := w.start(t, "web")
+	reply := make(chan result, 1)
+	w.s.handle(actionReq{target: "web", action: "stop", reply: reply})
+	if a.state != Stopping || len(reply) != 0 {
+		t.Fatalf("stop: state %s, replied early %v", a.state, len(reply) != 0)
+	}
+	if w.signals[0] != syscall.SIGTERM.String() {
+		t.Fatalf("signals %v, want SIGTERM first", w.signals)
+	}
+	kill := w.lastTimer(t)
+	if kill.d != 500*time.Millisecond {
+		t.Fatalf("kill timer %s, want the app's 500ms", kill.d)
+	}
+	w.s.handle(kill.ev)
+	if w.signals[len(w.signals)-1] != syscall.SIGKILL.String() {
+		t.Fatalf("signals %v, want SIGKILL after the kill timeout", w.signals)
+	}
+	w.exit(a, -1)
+	if a.state != Stopped {
+		t.Fatalf("exit while stopping: %s, want stopped", a.state)
+	}
+	if r := <-reply; r.err != nil || r.apps[0].Status != api.StatusStopped {
+		t.Fatalf("stop reply %+v", r)
+	}
+	if w.nextPID != 101 {
+		t.Fatal("an exit during stop started a new process")
+	}
+}
+
+func TestHandleLateExitIgnored(t *testing.T) {
+	w := newFakeWorld(t)
+	a := w.start(t, "web")
+	old := a.seq
+	reply := make(chan result, 1)
+	w.s.handle(actionReq{target: "web", action: "restart", reply: reply})
+	w.exit(a, 0)
+	if a.state != Online || a.pid != 102 {
+		t.Fatalf("after restart: %s pid %d", a.state, a.pid)
+	}
+	w.s.handle(exitEvent{id: a.id, seq: old, status: exitStatus{Code: 1, Known: true}})
+	if a.state != Online {
+		t.Fatalf("a late exit of the old process changed the app: %s", a.state)
+	}
+}
+
+func TestHandleFirstSpawnFailureForgetsApp(t *testing.T) {
+	w := newFakeWorld(t)
+	w.fail = errors.New("exec format error")
+	reply := make(chan result, 1)
+	w.s.handle(startReq{spec: api.Spec{Name: "bad"}, reply: reply})
+	if r := <-reply; api.CodeOf(r.err) != api.CodeBadRequest {
+		t.Fatalf("err = %v", r.err)
+	}
+	if len(w.s.apps) != 0 || len(w.s.byName) != 0 {
+		t.Fatal("failed app left in the table")
+	}
+}
+
+func TestHandleDeferredWhileRestoreHeld(t *testing.T) {
+	w := newFakeWorld(t)
+	held := true
+	w.s.hooks.holdStarts = func() bool { return held }
+	a := w.start(t, "web") // a user start is not deferred
+	w.exit(a, 1)
+	w.s.handle(w.lastTimer(t).ev) // back-off over, but the flag is held
+	if a.state != Launching || !a.deferred || w.nextPID != 101 {
+		t.Fatalf("automatic restart under a held flag: %s deferred=%v", a.state, a.deferred)
+	}
+	recheck := w.lastTimer(t)
+	w.s.handle(recheck.ev)
+	if a.state != Launching {
+		t.Fatal("started while still held")
+	}
+	held = false
+	w.s.handle(w.lastTimer(t).ev)
+	if a.state != Online || w.nextPID != 102 {
+		t.Fatalf("after release: %s", a.state)
+	}
+}
+
+func TestTransitions(t *testing.T) {
+	a := &app{spec: api.Spec{Name: "x"}}
+	if err := a.transition(Online); err == nil {
+		t.Fatal("stopped -> online allowed; must go through launching")
+	}
+	for _, to := range []State{Launching, Online, Stopping, Stopped} {
+		if err := a.transition(to); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if Waiting.String() != "waiting" || State(42).String() != "State(42)" {
+		t.Fatal("State.String")
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for n, want := range []time.Duration{10, 20, 40, 80, 100, 100} {
+		if got := backoff(10, 100, n); got != want {
+			t.Errorf("backoff(%d) = %d, want %d", n, got, want)
+		}
+	}
+}
