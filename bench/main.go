@@ -113,7 +113,7 @@ func (b *bench) setupOPM(ctx context.Context) {
 		return
 	}
 	o := &opmTool{bin: bin, jobs: b.p.Jobs, restartDelay: b.p.RestartDelay}
-	err = withSandbox(o, func(sb *sandbox) error {
+	err = b.withSandbox(o, func(sb *sandbox) error {
 		r := sb.run(ctx, 10*time.Second, bin, "version")
 		b.rep.OPM = strings.TrimSpace(string(r.Stdout))
 		return r.error()
@@ -139,15 +139,27 @@ func (b *bench) tools() []tool {
 }
 
 // withSandbox runs fn in a fresh sandbox of t and always cleans it up.
-func withSandbox(t tool, fn func(sb *sandbox) error) (err error) {
+// Cleanup problems do not void fn's measurements; they are reported:
+// as errors for opm (its shutdown must leave nothing behind), as notes
+// for PM2.
+func (b *bench) withSandbox(t tool, fn func(sb *sandbox) error) error {
 	sb, err := t.newSandbox()
 	if err != nil {
 		return err
 	}
 	defer func() {
-		if cerr := closeSandbox(t, sb); cerr != nil {
-			err = errors.Join(err, fmt.Errorf("clean up %s sandbox: %w", t.Name(), cerr))
+		if err := closeSandbox(t, sb); err != nil {
+			if t.Name() == "opm" {
+				b.rep.errorf("clean up opm sandbox: %v", err)
+			} else {
+				b.rep.notef("clean up %s sandbox: %v", t.Name(), err)
+			}
 		}
 	}()
 	return fn(sb)
+}
+
+// logf prints progress to stderr.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
 }

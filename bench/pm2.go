@@ -28,7 +28,6 @@ type pm2App struct {
 	Interpreter string   `json:"interpreter"`
 	Autorestart bool     `json:"autorestart"`
 	MaxRestarts int      `json:"max_restarts"`
-	MinUptime   int      `json:"min_uptime"`
 	// RestartDelay is in ms.
 	RestartDelay int `json:"restart_delay"`
 }
@@ -44,7 +43,7 @@ func (p *pm2Tool) start(ctx context.Context, sb *sandbox, from, to int) error {
 	for i := from; i < to; i++ {
 		eco.Apps = append(eco.Apps, pm2App{
 			Name: sb.w.name(i), Script: sb.w.Sleep, Args: sb.w.args(i),
-			Interpreter: "none", Autorestart: true, MaxRestarts: 1000000, MinUptime: 1,
+			Interpreter: "none", Autorestart: true, MaxRestarts: 1000000,
 		})
 	}
 	b, err := json.Marshal(eco)

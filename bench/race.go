@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/jedib0t/go-pretty/v6/text"
 )
 
 // The restore race: N saved apps, the daemon stopped, the runtime
@@ -21,7 +22,7 @@ import (
 const scenarioRace = "race"
 
 const (
-	raceTimeout = 60 * time.Second
+	raceTimeout = 30 * time.Second
 	// raceQuiet is how long the process census must stay unchanged before
 	// it is taken as final.
 	raceQuiet = time.Second
@@ -47,7 +48,7 @@ func runRace(ctx context.Context, b *bench) error {
 	for _, t := range b.tools() {
 		var sum race
 		for round := 1; round <= b.p.RaceRounds; round++ {
-			r, err := raceRound(ctx, t, b.p.RaceN, b.p.RaceK)
+			r, err := raceRound(ctx, b, t, b.p.RaceN, b.p.RaceK)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s round %d: %w", t.Name(), round, err))
 				continue
@@ -71,9 +72,9 @@ func runRace(ctx context.Context, b *bench) error {
 	return errors.Join(errs...)
 }
 
-func raceRound(ctx context.Context, t tool, n, k int) (r race, err error) {
+func raceRound(ctx context.Context, b *bench, t tool, n, k int) (r race, err error) {
 	r = race{Tool: t.Name(), Restorers: k, Apps: n}
-	err = withSandbox(t, func(sb *sandbox) error {
+	err = b.withSandbox(t, func(sb *sandbox) error {
 		if err := prepareRestore(ctx, t, sb, n); err != nil {
 			return err
 		}
@@ -88,6 +89,7 @@ func raceRound(ctx context.Context, t tool, n, k int) (r race, err error) {
 				r.Failed++
 			}
 		}
+		logf("%s race: %d restores returned after %.1f s (%d hung, %d failed)", t.Name(), k, r.Seconds, r.Hung, r.Failed)
 		c, d, err := settledCensus(ctx, t, sb)
 		if err != nil {
 			return err
@@ -163,6 +165,7 @@ func printRaces(w io.Writer, races []race) {
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
 	t.SetStyle(table.StyleLight)
+	t.Style().Format.Header = text.FormatDefault
 	t.SetTitle("restore race: concurrent restores right after the daemon stopped")
 	t.AppendHeader(table.Row{"tool", "round", "restorers", "apps", "daemons", "running", "missing", "duplicates", "hung", "failed", "s"})
 	for _, r := range races {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jedib0t/go-pretty/v6/table"
+	"github.com/jedib0t/go-pretty/v6/text"
 )
 
 // report collects every figure of one run; it is printed as tables and
@@ -151,6 +152,7 @@ func (rep *report) print(w io.Writer) {
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
 	t.SetStyle(table.StyleLight)
+	t.Style().Format.Header = text.FormatDefault
 	hdr := table.Row{"scenario", "metric", "opm"}
 	if rep.PM2 != "" {
 		hdr = append(hdr, "PM2", "opm/PM2")

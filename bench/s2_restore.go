@@ -19,7 +19,7 @@ func runRestore(ctx context.Context, b *bench) error {
 	var errs []error
 	for _, n := range b.p.RestoreN {
 		for _, t := range b.tools() {
-			res, err := measureRestore(ctx, t, n)
+			res, err := measureRestore(ctx, b, t, n)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s, %d apps: %w", t.Name(), n, err))
 				continue
@@ -43,8 +43,8 @@ type restoreResult struct {
 	missing, duplicates int
 }
 
-func measureRestore(ctx context.Context, t tool, n int) (res restoreResult, err error) {
-	err = withSandbox(t, func(sb *sandbox) error {
+func measureRestore(ctx context.Context, b *bench, t tool, n int) (res restoreResult, err error) {
+	err = b.withSandbox(t, func(sb *sandbox) error {
 		if err := prepareRestore(ctx, t, sb, n); err != nil {
 			return err
 		}

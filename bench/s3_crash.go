@@ -26,7 +26,7 @@ const (
 func runCrash(ctx context.Context, b *bench) error {
 	var errs []error
 	for _, t := range b.tools() {
-		ds, err := measureCrash(ctx, t, b.p.CrashN)
+		ds, err := measureCrash(ctx, b, t, b.p.CrashN)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t.Name(), err))
 			continue
@@ -38,8 +38,8 @@ func runCrash(ctx context.Context, b *bench) error {
 	return errors.Join(errs...)
 }
 
-func measureCrash(ctx context.Context, t tool, kills int) (ds []time.Duration, err error) {
-	err = withSandbox(t, func(sb *sandbox) error {
+func measureCrash(ctx context.Context, b *bench, t tool, kills int) (ds []time.Duration, err error) {
+	err = b.withSandbox(t, func(sb *sandbox) error {
 		if err := startApps(ctx, t, sb, 1); err != nil {
 			return err
 		}

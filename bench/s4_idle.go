@@ -25,7 +25,7 @@ func runIdle(ctx context.Context, b *bench) error {
 	n, window := b.p.IdleN, b.p.IdleWindow
 	perMin := 60 / window.Seconds()
 	for _, t := range b.tools() {
-		u, err := measureIdle(ctx, t, n, window)
+		u, err := measureIdle(ctx, b, t, n, window)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t.Name(), err))
 			continue
@@ -47,8 +47,8 @@ func runIdle(ctx context.Context, b *bench) error {
 
 type idleUsage struct{ before, after procUsage }
 
-func measureIdle(ctx context.Context, t tool, n int, window time.Duration) (u idleUsage, err error) {
-	err = withSandbox(t, func(sb *sandbox) error {
+func measureIdle(ctx context.Context, b *bench, t tool, n int, window time.Duration) (u idleUsage, err error) {
+	err = b.withSandbox(t, func(sb *sandbox) error {
 		if err := startApps(ctx, t, sb, n); err != nil {
 			return err
 		}

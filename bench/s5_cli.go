@@ -17,7 +17,7 @@ func runCLI(ctx context.Context, b *bench) error {
 	var errs []error
 	for _, n := range b.p.CLIN {
 		for _, t := range b.tools() {
-			ds, err := measureList(ctx, t, n, b.p.CLIRuns)
+			ds, err := measureList(ctx, b, t, n, b.p.CLIRuns)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s, %d apps: %w", t.Name(), n, err))
 				continue
@@ -36,8 +36,8 @@ func runCLI(ctx context.Context, b *bench) error {
 	return errors.Join(errs...)
 }
 
-func measureList(ctx context.Context, t tool, n, runs int) (ds []time.Duration, err error) {
-	err = withSandbox(t, func(sb *sandbox) error {
+func measureList(ctx context.Context, b *bench, t tool, n, runs int) (ds []time.Duration, err error) {
+	err = b.withSandbox(t, func(sb *sandbox) error {
 		if err := startApps(ctx, t, sb, n); err != nil {
 			return err
 		}

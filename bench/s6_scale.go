@@ -19,7 +19,7 @@ func runScale(ctx context.Context, b *bench) error {
 	steps = slices.Compact(steps)
 	var errs []error
 	for _, t := range b.tools() {
-		rss, err := measureScale(ctx, t, steps)
+		rss, err := measureScale(ctx, b, t, steps)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t.Name(), err))
 			continue
@@ -36,8 +36,8 @@ func runScale(ctx context.Context, b *bench) error {
 	return errors.Join(errs...)
 }
 
-func measureScale(ctx context.Context, t tool, steps []int) (rss []uint64, err error) {
-	err = withSandbox(t, func(sb *sandbox) error {
+func measureScale(ctx context.Context, b *bench, t tool, steps []int) (rss []uint64, err error) {
+	err = b.withSandbox(t, func(sb *sandbox) error {
 		have := 0
 		for _, n := range steps {
 			if err := t.start(ctx, sb, have, n); err != nil {

@@ -95,8 +95,11 @@ func (r cmdResult) error() error {
 		return nil
 	}
 	msg := strings.TrimSpace(string(r.Stderr))
+	if msg == "" { // PM2 reports errors on stdout
+		msg = strings.TrimSpace(string(r.Stdout))
+	}
 	if len(msg) > 400 {
-		msg = msg[:400] + "..."
+		msg = "..." + msg[len(msg)-400:]
 	}
 	if msg == "" {
 		return fmt.Errorf("%s: %w", strings.Join(r.Argv, " "), r.Err)
