@@ -47,6 +47,7 @@ func runRace(ctx context.Context, b *bench) error {
 	var errs []error
 	for _, t := range b.tools() {
 		var sum race
+		rounds := 0
 		for round := 1; round <= b.p.RaceRounds; round++ {
 			r, err := raceRound(ctx, b, t, b.p.RaceN, b.p.RaceK)
 			if err != nil {
@@ -54,6 +55,7 @@ func runRace(ctx context.Context, b *bench) error {
 				continue
 			}
 			r.Round = round
+			rounds++
 			b.rep.Races = append(b.rep.Races, r)
 			if r.Daemons != 1 {
 				sum.Daemons++
@@ -62,9 +64,12 @@ func runRace(ctx context.Context, b *bench) error {
 			sum.Duplicates += r.Duplicates
 			sum.Hung += r.Hung
 		}
+		if rounds == 0 {
+			continue
+		}
 		name := t.Name()
-		scen := fmt.Sprintf("%s ×%d, %d rounds", scenarioRace, b.p.RaceK, b.p.RaceRounds)
-		b.rep.set(scen, "daemons ≠ 1", "rounds", name, float64(sum.Daemons)).target("0", atMost(0)).noRatio = true
+		scen := fmt.Sprintf("%s ×%d, %d apps", scenarioRace, b.p.RaceK, b.p.RaceN)
+		b.rep.set(scen, "rounds with daemons ≠ 1", "rounds", name, float64(sum.Daemons)).target("0", atMost(0)).noRatio = true
 		b.rep.set(scen, "duplicate apps", "processes", name, float64(sum.Duplicates)).target("0", atMost(0)).noRatio = true
 		b.rep.set(scen, "missing apps", "apps", name, float64(sum.Missing)).target("0", atMost(0)).noRatio = true
 		b.rep.set(scen, "hung commands", "commands", name, float64(sum.Hung)).target("0", atMost(0)).noRatio = true
