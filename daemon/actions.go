@@ -7,64 +7,40 @@ import (
 	"opm/daemon/api"
 )
 
-// startNew registers a new app and starts it. The app is in the table
-// before its process exists, so its exit can never be unknown.
-func (s *Supervisor) startNew(spec api.Spec) result {
+// startNew registers a new app and starts it; it answers once the process
+// runs (or failed to start). The app is in the table before its process
+// exists, so its exit can never be unknown.
+func (s *Supervisor) startNew(ev startReq) {
+	spec := ev.spec
 	if s.stopping {
-		return result{err: errDaemonStopping}
+		ev.reply <- result{err: errDaemonStopping}
+		return
 	}
 	if old := s.byName[spec.Name]; old != nil {
-		return result{err: api.Errorf(api.CodeConflict, "an app named %q already exists (id %d); pick another --name, or use 'opm restart %s'", spec.Name, old.id, spec.Name)}
+		ev.reply <- result{err: api.Errorf(api.CodeConflict, "an app named %q already exists (id %d); pick another --name, or use 'opm restart %s'", spec.Name, old.id, spec.Name)}
+		return
 	}
+	a := s.register(spec)
+	a.firstStart = true
+	_ = a.transition(Launching)
+	s.launch(a, true)
+	s.wait([]int{a.id}, func() {
+		if s.apps[a.id] != a {
+			ev.reply <- result{err: api.Errorf(api.CodeBadRequest, "cannot start %q: %s", spec.Name, a.lastErr)}
+			return
+		}
+		ev.reply <- result{apps: []api.App{a.snapshot(s.now())}}
+	})
+}
+
+// register adds a stopped app under a new id. Ids are never reused.
+func (s *Supervisor) register(spec api.Spec) *app {
 	a := &app{id: s.nextID, spec: spec, state: Stopped}
 	s.nextID++
+	s.writeNextID()
 	s.apps[a.id] = a
 	s.byName[spec.Name] = a
-	if err := a.transition(Launching); err != nil {
-		return result{err: err}
-	}
-	if err := s.launch(a, true); err != nil {
-		// A first start that fails leaves nothing behind: the user
-		// fixes the command and starts it again under the same name.
-		s.forget(a)
-		return result{err: api.Errorf(api.CodeBadRequest, "cannot start %q: %v", spec.Name, err)}
-	}
-	return result{apps: []api.App{a.snapshot(s.now())}}
-}
-
-// launch starts the process of a Launching app. Automatic starts (user
-// false) wait while a restore holds the restore flag.
-func (s *Supervisor) launch(a *app, user bool) error {
-	if !user && s.hooks.holdStarts != nil && s.hooks.holdStarts() {
-		a.deferred = true
-		s.log.Info("start deferred while a restore runs", "event", "deferred", "app", a.spec.Name)
-		s.scheduleRecheck()
-		return nil
-	}
-	a.deferred = false
-	p, err := s.spawn(a.spec)
-	if err != nil {
-		a.lastErr = err.Error()
-		a.exitCode = -1
-		_ = a.transition(Errored)
-		s.log.Error("app failed to start", "event", "errored", "app", a.spec.Name, "pid", 0, "error", err)
-		return err
-	}
-	s.adoptProcess(a, p, s.now())
-	s.log.Info("app started", "event", "started", "app", a.spec.Name, "pid", a.pid)
-	return nil
-}
-
-// adoptProcess makes p the app's running process and watches it.
-func (s *Supervisor) adoptProcess(a *app, p process, started time.Time) {
-	a.seq++
-	a.proc, a.pid, a.started = p, p.Pid(), started
-	a.lastErr = ""
-	_ = a.transition(Online)
-	if s.hooks.spawned != nil {
-		s.hooks.spawned(a)
-	}
-	s.watch(a.id, a.seq, p)
+	return a
 }
 
 // onAction handles start/stop/restart/reload of existing apps. Stop and
@@ -117,16 +93,10 @@ func (s *Supervisor) startApp(a *app) error {
 		a.cancelTimer()
 		a.burst = 0
 		_ = a.transition(Launching)
-		if err := s.launch(a, true); err != nil {
-			return api.Errorf(api.CodeInternal, "cannot start %q: %v", a.spec.Name, err)
-		}
+		s.launch(a, true)
 	case Launching:
-		if a.deferred {
-			// The user asked: do not wait for the restore flag.
-			if err := s.launch(a, true); err != nil {
-				return api.Errorf(api.CodeInternal, "cannot start %q: %v", a.spec.Name, err)
-			}
-		}
+		// A deferred start goes now: the user asked.
+		s.launch(a, true)
 	case Stopping:
 		a.restartAfterStop = true
 	}
@@ -199,9 +169,7 @@ func (s *Supervisor) forget(a *app) {
 	a.cancelTimer()
 	delete(s.apps, a.id)
 	delete(s.byName, a.spec.Name)
-	if s.hooks.removed != nil {
-		s.hooks.removed(a)
-	}
+	s.dropRecord(a)
 }
 
 // schedule arms the app's timer; its event is stale once the timer is

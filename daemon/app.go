@@ -39,6 +39,13 @@ type app struct {
 	restartAfterStop bool
 	// removing is set while `remove` waits for the app to stop.
 	removing bool
+	// spawning is set while a process is being created for seq;
+	// firstStart while the app has never run (a failed first start
+	// removes it).
+	spawning   bool
+	firstStart bool
+	// dirty is set when the runtime record needs writing.
+	dirty bool
 	// deferred is set while a Launching app waits for the restore flag.
 	deferred bool
 }

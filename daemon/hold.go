@@ -15,13 +15,25 @@ func (s *Supervisor) scheduleRecheck() {
 // onRecheck starts the deferred apps once the flag is free.
 func (s *Supervisor) onRecheck() {
 	s.recheck = nil
+	if s.flag != nil {
+		// Off the fast path: a flag whose owner died is cleared here
+		// (compare-and-swap on the value seen, so never a newer owner's).
+		if o, cleared, err := s.flag.ClearIfStale(); err != nil {
+			s.log.Warn("cannot check the restore flag's owner", "event", "flag-check-failed", "error", err)
+		} else if cleared {
+			s.log.Info("cleared a restore flag left by a dead restore", "event", "flag-cleared", "pid", o.PID)
+		}
+	}
 	if s.hooks.holdStarts != nil && s.hooks.holdStarts() {
 		s.scheduleRecheck()
 		return
 	}
+	if s.stopping {
+		return
+	}
 	for _, id := range s.allIDs() {
 		if a := s.apps[id]; a.state == Launching && a.deferred {
-			_ = s.launch(a, false)
+			s.launch(a, false)
 		}
 	}
 }

@@ -33,9 +33,6 @@ func (s *Supervisor) onExit(ev exitEvent) {
 	// restart never runs next to a leftover of the previous run.
 	_ = s.signal(pid, syscall.SIGKILL)
 	s.log.Info("app exited", "event", "exited", "app", a.spec.Name, "pid", pid, "status", ev.status.String(), "uptime_ms", uptime.Milliseconds())
-	if s.hooks.exited != nil {
-		s.hooks.exited(a)
-	}
 
 	if a.state == Stopping {
 		if a.restartAfterStop && !s.stopping {
@@ -43,7 +40,7 @@ func (s *Supervisor) onExit(ev exitEvent) {
 			a.burst = 0
 			a.restarts++
 			_ = a.transition(Launching)
-			_ = s.launch(a, true)
+			s.launch(a, true)
 			return
 		}
 		_ = a.transition(Stopped)
@@ -102,7 +99,7 @@ func (s *Supervisor) onTimer(ev timerEvent) {
 	case ev.kind == restartTimer && a.state == Waiting:
 		a.restarts++
 		_ = a.transition(Launching)
-		_ = s.launch(a, false)
+		s.launch(a, false)
 	case ev.kind == killTimer && a.state == Stopping:
 		s.log.Warn("app ignored SIGTERM, killing it", "event", "killing", "app", a.spec.Name, "pid", a.pid)
 		_ = s.signal(a.pid, syscall.SIGKILL)

@@ -53,9 +53,17 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer devNull.Close()
 
+	recDir := filepath.Join(cfg.RuntimeDir, RecordsDir)
+	if err := shm.EnsureDir(recDir); err != nil {
+		return err
+	}
 	sup := newSupervisor(cfg, log)
 	sup.flag = flag
+	sup.hooks.holdStarts = flag.InProgress
 	sup.spawn = spawnProcess(devNull)
+	sup.records = &records{dir: recDir}
+	// Take over from a previous daemon before anyone can ask anything.
+	sup.recoverApps()
 
 	sock := api.SocketPath(cfg.RuntimeDir)
 	ln, err := listen(sock)
@@ -73,6 +81,7 @@ func Run(ctx context.Context, cfg Config) error {
 		cfg.Ready(os.Getpid())
 	}
 	sup.run(ctx)
+	sup.releaseWatches()
 
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()

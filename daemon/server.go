@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"strconv"
+	"sync"
 
 	"opm/daemon/api"
 )
@@ -22,8 +23,8 @@ type server struct {
 	cfg     Config
 	log     *slog.Logger
 	sampler *sampler
-	// extra endpoints registered by later features (save, restore).
-	routes map[string]http.HandlerFunc
+	// saveMu serialises writes of the dump.
+	saveMu sync.Mutex
 }
 
 type ctxKey int
@@ -42,9 +43,8 @@ func (srv *server) httpServer() *http.Server {
 	mux.HandleFunc("POST "+api.PathFlush, srv.handleFlush)
 	mux.HandleFunc("GET "+api.PathDaemon, srv.handleStatus)
 	mux.HandleFunc("POST "+api.PathStop, srv.handleStop)
-	for pattern, h := range srv.routes {
-		mux.HandleFunc(pattern, h)
-	}
+	mux.HandleFunc("POST "+api.PathSave, srv.handleSave)
+	mux.HandleFunc("POST "+api.PathRestore, srv.handleRestore)
 	uid := os.Getuid()
 	return &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -71,5 +71,6 @@ func (a *app) transition(to State) error {
 		return fmt.Errorf("app %q: illegal transition %s -> %s", a.spec.Name, a.state, to)
 	}
 	a.state = to
+	a.dirty = true
 	return nil
 }

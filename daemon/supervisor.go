@@ -39,22 +39,23 @@ type Supervisor struct {
 	exit     bool
 
 	// Hooks, replaced by unit tests that drive handle directly.
-	now    func() time.Time
-	spawn  spawner
-	signal func(pid int, sig syscall.Signal) error
-	after  func(d time.Duration, ev event) timer
-	watch  func(id int, seq uint64, p process)
-	hooks  hooks
+	now   func() time.Time
+	spawn spawner
+	// startSpawn runs spawn off the loop (spawnAsync); spawnSem bounds
+	// how many run at once.
+	startSpawn func(id int, seq uint64, spec api.Spec)
+	spawnSem   chan struct{}
+	signal     func(pid int, sig syscall.Signal) error
+	after      func(d time.Duration, ev event) timer
+	watch      func(id int, seq uint64, p process)
+	hooks      hooks
+	// records keeps the runtime records (nil: none, in unit tests).
+	records *records
 }
 
 // hooks are optional side effects (runtime records, restore flag) that
 // later features plug in; zero values do nothing.
 type hooks struct {
-	// spawned and exited are called after an app's process started or
-	// ended.
-	spawned func(a *app)
-	exited  func(a *app)
-	removed func(a *app)
 	// holdStarts reports whether automatic starts must wait (a restore
 	// holds the restore flag).
 	holdStarts func() bool
@@ -91,9 +92,11 @@ type timerEvent struct {
 
 // result is the answer to a request.
 type result struct {
-	apps   []api.App
-	status api.DaemonStatus
-	err    error
+	apps    []api.App
+	status  api.DaemonStatus
+	dump    []dumpApp
+	restore api.RestoreResult
+	err     error
 }
 
 // Requests, each with a buffered reply channel so that the loop never
@@ -124,8 +127,8 @@ type (
 	}
 )
 
-// waiter answers a request once every app it names has settled (is no
-// longer Stopping).
+// waiter answers a request once every app it names has settled: no
+// process being stopped or being spawned.
 type waiter struct {
 	ids  []int
 	done func()
@@ -146,6 +149,8 @@ func newSupervisor(cfg Config, log *slog.Logger) *Supervisor {
 	s.after = func(d time.Duration, ev event) timer {
 		return time.AfterFunc(d, func() { s.post(ev) })
 	}
+	s.spawnSem = make(chan struct{}, maxParallelSpawns)
+	s.startSpawn = s.spawnAsync
 	s.watch = func(id int, seq uint64, p process) {
 		go func() { s.post(exitEvent{id: id, seq: seq, status: p.Wait()}) }()
 	}
@@ -211,10 +216,12 @@ func (s *Supervisor) handle(ev event) {
 	switch ev := ev.(type) {
 	case exitEvent:
 		s.onExit(ev)
+	case spawnedEvent:
+		s.onSpawned(ev)
 	case timerEvent:
 		s.onTimer(ev)
 	case startReq:
-		ev.reply <- s.startNew(ev.spec)
+		s.startNew(ev)
 	case actionReq:
 		s.onAction(ev)
 	case removeReq:
@@ -225,10 +232,15 @@ func (s *Supervisor) handle(ev event) {
 		ev.reply <- result{status: s.status()}
 	case shutdownReq:
 		s.onShutdown(ev)
+	case saveReq:
+		ev.reply <- result{dump: s.dumpApps()}
+	case restoreReq:
+		s.restore(ev)
 	default:
 		s.log.Error("unknown event", "event", "internal", "type", typeName(ev))
 	}
 	s.settleWaiters()
+	s.flushRecords()
 }
 
 // settleWaiters completes the waiters whose apps have all settled.
@@ -247,7 +259,7 @@ func (s *Supervisor) settleWaiters() {
 
 func (s *Supervisor) settled(ids []int) bool {
 	for _, id := range ids {
-		if a := s.apps[id]; a != nil && a.state == Stopping {
+		if a := s.apps[id]; a != nil && (a.state == Stopping || a.spawning) {
 			return false
 		}
 	}
@@ -292,8 +304,11 @@ func (s *Supervisor) onShutdown(ev shutdownReq) {
 		}
 	}
 	if ev.keepApps {
+		// Spawns in flight finish first, so that every process the
+		// next daemon finds has its runtime record.
 		s.log.Info("daemon exiting, apps keep running", "event", "daemon-exit", "apps", len(s.apps))
-		reply()
+		s.stopping = true
+		s.wait(s.allIDs(), reply)
 		return
 	}
 	if !s.stopping {

@@ -20,6 +20,17 @@ type fakeWorld struct {
 	fail    error
 	timers  []*fakeTimer
 	signals []string
+	pending []spawnedEvent
+}
+
+// handle runs ev, then the spawns it started, as the loop would.
+func (w *fakeWorld) handle(ev event) {
+	w.s.handle(ev)
+	for len(w.pending) > 0 {
+		next := w.pending[0]
+		w.pending = w.pending[1:]
+		w.s.handle(next)
+	}
 }
 
 type fakeTimer struct {
@@ -62,6 +73,10 @@ func newFakeWorld(t *testing.T) *fakeWorld {
 		return ft
 	}
 	s.watch = func(int, uint64, process) {}
+	s.startSpawn = func(id int, seq uint64, spec api.Spec) {
+		p, err := s.spawn(spec)
+		w.pending = append(w.pending, spawnedEvent{id: id, seq: seq, proc: p, err: err})
+	}
 	w.s = s
 	return w
 }
@@ -81,7 +96,7 @@ func (w *fakeWorld) lastTimer(t *testing.T) *fakeTimer {
 func (w *fakeWorld) start(t *testing.T, name string) *app {
 	t.Helper()
 	reply := make(chan result, 1)
-	w.s.handle(startReq{spec: api.Spec{Name: name, Restart: api.RestartAlways, MaxRestarts: 3, KillTimeoutMs: 500}, reply: reply})
+	w.handle(startReq{spec: api.Spec{Name: name, Restart: api.RestartAlways, MaxRestarts: 3, KillTimeoutMs: 500}, reply: reply})
 	r := <-reply
 	if r.err != nil {
 		t.Fatal(r.err)
@@ -90,13 +105,13 @@ func (w *fakeWorld) start(t *testing.T, name string) *app {
 }
 
 func (w *fakeWorld) exit(a *app, code int) {
-	w.s.handle(exitEvent{id: a.id, seq: a.seq, status: exitStatus{Code: code, Known: true}})
+	w.handle(exitEvent{id: a.id, seq: a.seq, status: exitStatus{Code: code, Known: true}})
 }
 
 func (w *fakeWorld) action(t *testing.T, target, action string) result {
 	t.Helper()
 	reply := make(chan result, 1)
-	w.s.handle(actionReq{target: target, action: action, reply: reply})
+	w.handle(actionReq{target: target, action: action, reply: reply})
 	select {
 	case r := <-reply:
 		return r
@@ -122,7 +137,7 @@ func TestHandleCrashBackoffErrored(t *testing.T) {
 		if tm.d != want {
 			t.Fatalf("crash %d: back-off %s, want %s", i, tm.d, want)
 		}
-		w.s.handle(tm.ev)
+		w.handle(tm.ev)
 		if a.state != Online || a.restarts != i+1 {
 			t.Fatalf("after back-off %d: %s, %d restarts", i, a.state, a.restarts)
 		}
@@ -138,7 +153,7 @@ func TestHandleUptimeResetsBackoff(t *testing.T) {
 	a := w.start(t, "web")
 	for range 2 {
 		w.exit(a, 1)
-		w.s.handle(w.lastTimer(t).ev)
+		w.handle(w.lastTimer(t).ev)
 	}
 	w.now = w.now.Add(time.Minute) // stayed up longer than RestartResetAfter
 	w.exit(a, 1)
@@ -160,7 +175,7 @@ func TestHandleStopCancelsBackoff(t *testing.T) {
 		t.Fatal("back-off timer still armed after stop")
 	}
 	// Even if the timer event was already on its way, it is stale.
-	w.s.handle(tm.ev)
+	w.handle(tm.ev)
 	if a.state != Stopped || w.nextPID != 101 {
 		t.Fatalf("stale timer restarted the app: %s, pid %d", a.state, w.nextPID)
 	}
@@ -170,7 +185,7 @@ func TestHandleExitDuringStopNeverRestarts(t *testing.T) {
 	w := newFakeWorld(t)
 	a := w.start(t, "web")
 	reply := make(chan result, 1)
-	w.s.handle(actionReq{target: "web", action: "stop", reply: reply})
+	w.handle(actionReq{target: "web", action: "stop", reply: reply})
 	if a.state != Stopping || len(reply) != 0 {
 		t.Fatalf("stop: state %s, replied early %v", a.state, len(reply) != 0)
 	}
@@ -181,7 +196,7 @@ func TestHandleExitDuringStopNeverRestarts(t *testing.T) {
 	if kill.d != 500*time.Millisecond {
 		t.Fatalf("kill timer %s, want the app's 500ms", kill.d)
 	}
-	w.s.handle(kill.ev)
+	w.handle(kill.ev)
 	if w.signals[len(w.signals)-1] != syscall.SIGKILL.String() {
 		t.Fatalf("signals %v, want SIGKILL after the kill timeout", w.signals)
 	}
@@ -202,12 +217,12 @@ func TestHandleLateExitIgnored(t *testing.T) {
 	a := w.start(t, "web")
 	old := a.seq
 	reply := make(chan result, 1)
-	w.s.handle(actionReq{target: "web", action: "restart", reply: reply})
+	w.handle(actionReq{target: "web", action: "restart", reply: reply})
 	w.exit(a, 0)
 	if a.state != Online || a.pid != 102 {
 		t.Fatalf("after restart: %s pid %d", a.state, a.pid)
 	}
-	w.s.handle(exitEvent{id: a.id, seq: old, status: exitStatus{Code: 1, Known: true}})
+	w.handle(exitEvent{id: a.id, seq: old, status: exitStatus{Code: 1, Known: true}})
 	if a.state != Online {
 		t.Fatalf("a late exit of the old process changed the app: %s", a.state)
 	}
@@ -217,7 +232,7 @@ func TestHandleFirstSpawnFailureForgetsApp(t *testing.T) {
 	w := newFakeWorld(t)
 	w.fail = errors.New("exec format error")
 	reply := make(chan result, 1)
-	w.s.handle(startReq{spec: api.Spec{Name: "bad"}, reply: reply})
+	w.handle(startReq{spec: api.Spec{Name: "bad"}, reply: reply})
 	if r := <-reply; api.CodeOf(r.err) != api.CodeBadRequest {
 		t.Fatalf("err = %v", r.err)
 	}
@@ -232,17 +247,17 @@ func TestHandleDeferredWhileRestoreHeld(t *testing.T) {
 	w.s.hooks.holdStarts = func() bool { return held }
 	a := w.start(t, "web") // a user start is not deferred
 	w.exit(a, 1)
-	w.s.handle(w.lastTimer(t).ev) // back-off over, but the flag is held
+	w.handle(w.lastTimer(t).ev) // back-off over, but the flag is held
 	if a.state != Launching || !a.deferred || w.nextPID != 101 {
 		t.Fatalf("automatic restart under a held flag: %s deferred=%v", a.state, a.deferred)
 	}
 	recheck := w.lastTimer(t)
-	w.s.handle(recheck.ev)
+	w.handle(recheck.ev)
 	if a.state != Launching {
 		t.Fatal("started while still held")
 	}
 	held = false
-	w.s.handle(w.lastTimer(t).ev)
+	w.handle(w.lastTimer(t).ev)
 	if a.state != Online || w.nextPID != 102 {
 		t.Fatalf("after release: %s", a.state)
 	}

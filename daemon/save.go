@@ -1,0 +1,45 @@
+package daemon
+
+import (
+	"net/http"
+	"path/filepath"
+
+	"opm/daemon/api"
+)
+
+// saveReq asks the loop for the dump of the current table.
+type saveReq struct {
+	reply chan result
+}
+
+// dumpApps lists every app's definition and whether it should run.
+func (s *Supervisor) dumpApps() []dumpApp {
+	out := make([]dumpApp, 0, len(s.apps))
+	for _, id := range s.allIDs() {
+		a := s.apps[id]
+		out = append(out, dumpApp{Spec: a.spec, Running: recordOf(a).Want != wantStopped})
+	}
+	return out
+}
+
+// handleSave writes the dump. Saves are serialised; the file is replaced
+// atomically, so a failed save leaves the previous dump intact.
+func (srv *server) handleSave(w http.ResponseWriter, r *http.Request) {
+	reply := make(chan result, 1)
+	res := srv.sup.ask(r.Context(), saveReq{reply: reply}, reply)
+	if res.err != nil {
+		writeError(w, res.err)
+		return
+	}
+	path := filepath.Join(srv.cfg.Home, api.DumpName)
+	srv.saveMu.Lock()
+	err := writeDump(path, dumpFile{Version: DumpVersion, SavedAt: srv.sup.now().UTC(), Apps: res.dump})
+	srv.saveMu.Unlock()
+	if err != nil {
+		srv.log.Error("save failed", "event", "save-failed", "error", err)
+		writeError(w, api.Errorf(api.CodeInternal, "cannot save: %v; the previous dump is intact (check free space and permissions of %s)", err, srv.cfg.Home))
+		return
+	}
+	srv.log.Info("apps saved", "event", "saved", "apps", len(res.dump), "path", path)
+	writeJSON(w, http.StatusOK, api.SaveResult{Path: path, Apps: len(res.dump)})
+}
