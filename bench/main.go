@@ -23,6 +23,9 @@ import (
 )
 
 func main() {
+	if len(os.Args) > 2 && os.Args[1] == floorArg {
+		bareSupervise(os.Args[2:])
+	}
 	p, err := parseParams(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"syscall"
 	"time"
 )
@@ -25,6 +26,13 @@ const (
 
 func runCrash(ctx context.Context, b *bench) error {
 	var errs []error
+	if ds, err := measureCrashFloor(ctx, b.p.CrashN); err != nil {
+		errs = append(errs, fmt.Errorf("floor: %w", err))
+	} else {
+		s := summarize(ds)
+		b.rep.set(scenarioCrash, "floor (bare Go Wait→Start loop): median", "ms", "opm", ms(s.Median))
+		b.rep.set(scenarioCrash, "floor (bare Go Wait→Start loop): p99", "ms", "opm", ms(s.P99))
+	}
 	for _, t := range b.tools() {
 		ds, err := measureCrash(ctx, b, t, b.p.CrashN)
 		if err != nil {
@@ -47,36 +55,80 @@ func measureCrash(ctx context.Context, b *bench, t tool, kills int) (ds []time.D
 		if err != nil {
 			return err
 		}
-		c, err := scanApps(sb.w)
-		if err != nil {
-			return err
-		}
-		pid := c[0][0]
-		w, err := newAppWatcher(sb.w, 0, daemon)
-		if err != nil {
-			return err
-		}
-		for i := range kills {
-			start := time.Now()
-			if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-				return fmt.Errorf("kill app: %w", err)
-			}
-			var next int
-			err := poll(ctx, 10*time.Second, crashPoll, func() (bool, error) {
-				var err error
-				next, err = w.find(pid)
-				return next != 0, err
-			})
-			if err != nil {
-				return fmt.Errorf("kill %d: wait for the restarted app: %w", i+1, err)
-			}
-			ds = append(ds, time.Since(start))
-			pid = next
-			if err := pause(ctx, crashUptime); err != nil {
-				return err
-			}
-		}
-		return nil
+		ds, err = crashLoop(ctx, sb, daemon, kills)
+		return err
 	})
 	return ds, err
+}
+
+// measureCrashFloor times this harness re-executed as a bare supervisor.
+func measureCrashFloor(ctx context.Context, kills int) (ds []time.Duration, err error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	sb, err := newSandbox("OPM_HOME", "")
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, sb.killAll(10*time.Second), sb.remove()) }()
+	argv := append([]string{self, floorArg, sb.w.Sleep}, sb.w.args(0)...)
+	cmd, outs, err := sb.command(ctx, time.Hour, argv)
+	if err != nil {
+		return nil, err
+	}
+	defer outs.close()
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); <-done }()
+	if err := poll(ctx, 10*time.Second, time.Millisecond, func() (bool, error) {
+		c, err := scanApps(sb.w)
+		return len(c[0]) > 0, err
+	}); err != nil {
+		return nil, fmt.Errorf("bare supervisor did not start its app: %w", err)
+	}
+	return crashLoop(ctx, sb, cmd.Process.Pid, kills)
+}
+
+// crashLoop kills app 0 of sb kills times and times each restart by
+// daemon.
+func crashLoop(ctx context.Context, sb *sandbox, daemon, kills int) ([]time.Duration, error) {
+	c, err := scanApps(sb.w)
+	if err != nil {
+		return nil, err
+	}
+	if len(c[0]) != 1 {
+		return nil, fmt.Errorf("app 0 runs %d times", len(c[0]))
+	}
+	pid := c[0][0]
+	w, err := newAppWatcher(sb.w, 0, daemon)
+	if err != nil {
+		return nil, err
+	}
+	defer w.close()
+	var ds []time.Duration
+	for i := range kills {
+		start := time.Now()
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			return ds, fmt.Errorf("kill app: %w", err)
+		}
+		var next int
+		err := poll(ctx, 10*time.Second, crashPoll, func() (bool, error) {
+			var err error
+			next, err = w.find(pid)
+			return next != 0, err
+		})
+		if err != nil {
+			return ds, fmt.Errorf("kill %d: wait for the restarted app: %w", i+1, err)
+		}
+		ds = append(ds, time.Since(start))
+		pid = next
+		if err := pause(ctx, crashUptime); err != nil {
+			return ds, err
+		}
+	}
+	return ds, nil
 }
