@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"opm/shm"
 )
 
 // The test binary doubles as the managed app and as the daemon:
@@ -58,6 +60,18 @@ func child(mode string) int {
 		if err := os.WriteFile(os.Getenv("OPM_TEST_OUT"), []byte(strconv.Itoa(cmd.Process.Pid)), 0o600); err != nil {
 			return 3
 		}
+		return waitTerm()
+	case "hold-flag":
+		// Holds the restore flag of $OPM_RUNTIME_DIR until killed.
+		f, err := shm.OpenFlag(os.Getenv("OPM_RUNTIME_DIR"))
+		if err == nil {
+			_, err = f.Acquire()
+		}
+		if err != nil {
+			fmt.Println("error", err)
+			return 1
+		}
+		fmt.Println("held")
 		return waitTerm()
 	case "daemon":
 		// The real daemon, as `opm daemon run` runs it.

@@ -271,3 +271,16 @@ func (s *Supervisor) removeFile(path string) {
 		s.log.Error("cannot remove file", "event", "record-failed", "path", path, "error", err)
 	}
 }
+
+// clearRecords removes every runtime record, once the daemon has stopped
+// all its apps and is about to exit.
+func (s *Supervisor) clearRecords() {
+	if s.records == nil {
+		return
+	}
+	for _, a := range s.apps {
+		a.dirty = false
+		s.dropRecord(a)
+	}
+	s.removeFile(filepath.Join(s.records.dir, nextIDName))
+}

@@ -319,7 +319,13 @@ func (s *Supervisor) onShutdown(ev shutdownReq) {
 	for _, id := range ids {
 		s.stopApp(s.apps[id])
 	}
-	s.wait(ids, reply)
+	s.wait(ids, func() {
+		// The table dies with the daemon, as with PM2's kill: the
+		// next daemon starts empty and 'opm restore' brings the apps
+		// back.
+		s.clearRecords()
+		reply()
+	})
 }
 
 // errDaemonStopping refuses starts while the daemon shuts down.

@@ -1,0 +1,260 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"opm/daemon/api"
+	"opm/shm"
+)
+
+func (d *testDaemon) save() api.SaveResult {
+	d.t.Helper()
+	var res api.SaveResult
+	if err := d.cl.Do(context.Background(), http.MethodPost, api.PathSave, nil, &res); err != nil {
+		d.t.Fatalf("save: %v", err)
+	}
+	return res
+}
+
+func (d *testDaemon) restore() (api.RestoreResult, error) {
+	var res api.RestoreResult
+	err := d.cl.Do(context.Background(), http.MethodPost, api.PathRestore, nil, &res)
+	return res, err
+}
+
+// freshRuntime is the same OPM_HOME after a container restart: an empty
+// runtime directory.
+func freshRuntime(t *testing.T, cfg Config) Config {
+	cfg.RuntimeDir = shortTempDir(t)
+	return cfg
+}
+
+func TestSaveThenRestoreOnFreshRuntime(t *testing.T) {
+	d1 := startDaemon(t)
+	d1.start("a", "block")
+	d1.start("b", "block")
+	d1.start("c", "block")
+	if _, err := d1.action("c", "stop"); err != nil {
+		t.Fatal(err)
+	}
+	res := d1.save()
+	if res.Apps != 3 || res.Path != filepath.Join(d1.home, api.DumpName) {
+		t.Fatalf("save = %+v", res)
+	}
+	raw := readFile(t, res.Path)
+	var df map[string]any
+	if err := json.Unmarshal([]byte(raw), &df); err != nil || df["version"] != float64(DumpVersion) {
+		t.Fatalf("dump has no version %d: %v\n%s", DumpVersion, err, raw)
+	}
+	if strings.Contains(raw, `"pid"`) {
+		t.Fatal("the dump holds pids")
+	}
+	d1.stop()
+
+	d2 := runDaemon(t, freshRuntime(t, d1.cfg))
+	d2.mark = d1.mark
+	if n := len(d2.list()); n != 0 {
+		t.Fatalf("fresh daemon has %d apps", n)
+	}
+	r, err := d2.restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(r.Started)
+	if !slices.Equal(r.Started, []string{"a", "b"}) || !slices.Equal(r.Stopped, []string{"c"}) || len(r.AlreadyRunning) != 0 || len(r.Failed) != 0 {
+		t.Fatalf("restore = %+v", r)
+	}
+	if n := len(d2.procs()); n != 2 {
+		t.Fatalf("%d processes after restore, want 2", n)
+	}
+	// Restoring again starts nothing.
+	r, err = d2.restore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(r.AlreadyRunning)
+	if len(r.Started) != 0 || !slices.Equal(r.AlreadyRunning, []string{"a", "b"}) {
+		t.Fatalf("second restore = %+v", r)
+	}
+	if n := len(d2.procs()); n != 2 {
+		t.Fatalf("%d processes after a second restore, want 2", n)
+	}
+}
+
+// Many restores at once against one daemon start each app exactly once.
+func TestConcurrentRestoresStartEachAppOnce(t *testing.T) {
+	const apps, restorers = 12, 8
+	d1 := startDaemon(t)
+	for i := range apps {
+		d1.start(fmt.Sprintf("app%d", i), "block")
+	}
+	d1.save()
+	d1.stop()
+
+	d2 := runDaemon(t, freshRuntime(t, d1.cfg))
+	d2.mark = d1.mark
+	var wg sync.WaitGroup
+	results := make([]api.RestoreResult, restorers)
+	for i := range restorers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := d2.restore()
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = r
+		}()
+	}
+	wg.Wait()
+	started := 0
+	for _, r := range results {
+		started += len(r.Started)
+		if len(r.Started)+len(r.AlreadyRunning) != apps {
+			t.Errorf("a restore accounted for %d apps, want %d: %+v", len(r.Started)+len(r.AlreadyRunning), apps, r)
+		}
+	}
+	if started != apps {
+		t.Errorf("restores started %d apps in total, want %d", started, apps)
+	}
+	if n := len(d2.procs()); n != apps {
+		t.Fatalf("%d processes, want exactly %d", n, apps)
+	}
+}
+
+func TestRestoreCorruptDump(t *testing.T) {
+	cases := map[string]string{
+		"truncated":       `{"version":1,"apps":[{"spec":{"name":"a"`,
+		"not json":        "hello",
+		"unknown version": `{"version":99,"apps":[]}`,
+	}
+	d := startDaemon(t)
+	path := filepath.Join(d.home, api.DumpName)
+	for name, content := range cases {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := d.restore()
+			if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), ".corrupt-") {
+				t.Fatalf("restore err = %v, want an error naming %s and the copy", err, path)
+			}
+			if got := readFile(t, path); got != content {
+				t.Fatalf("dump changed to %q", got)
+			}
+			copies, _ := filepath.Glob(path + ".corrupt-*")
+			found := false
+			for _, c := range copies {
+				found = found || readFile(t, c) == content
+			}
+			if !found {
+				t.Fatalf("no copy with the corrupt content among %v", copies)
+			}
+		})
+	}
+	if _, err := d.cl.Ping(context.Background()); err != nil {
+		t.Fatalf("daemon gone after corrupt dumps: %v", err)
+	}
+	os.Remove(path)
+	if _, err := d.restore(); apiCode(err) != api.CodeNotFound || !strings.Contains(err.Error(), "opm save") {
+		t.Fatalf("restore without a dump: %v", err)
+	}
+}
+
+func TestSaveFailureKeepsOldDump(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, api.DumpName)
+	old := dumpFile{Version: DumpVersion, Apps: []dumpApp{{Spec: api.Spec{Name: "old"}, Running: true}}}
+	if err := writeDump(path, old); err != nil {
+		t.Fatal(err)
+	}
+	before := readFile(t, path)
+	// A dump whose directory vanished cannot be written...
+	if err := writeDump(filepath.Join(dir, "gone", api.DumpName), old); err == nil {
+		t.Fatal("writeDump into a missing directory succeeded")
+	}
+	// ...and a rename that fails leaves the old file and no temp file.
+	blocked := filepath.Join(dir, "blocked")
+	if err := os.MkdirAll(filepath.Join(blocked, "x"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeDump(blocked, old); err == nil {
+		t.Fatal("writeDump over a non-empty directory succeeded")
+	}
+	if got := readFile(t, path); got != before {
+		t.Fatal("old dump changed")
+	}
+	if tmps, _ := filepath.Glob(filepath.Join(dir, "*.tmp-*")); len(tmps) != 0 {
+		t.Fatalf("temp files left: %v", tmps)
+	}
+}
+
+// holdFlag acquires the restore flag in another process and returns it;
+// killing it leaves a stale flag behind.
+func holdFlag(t *testing.T, runtimeDir string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), "OPM_TEST_CHILD=hold-flag", "OPM_RUNTIME_DIR="+runtimeDir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if strings.TrimSpace(line) != "held" {
+		t.Fatalf("flag holder said %q", line)
+	}
+	return cmd
+}
+
+func TestNoAutomaticStartsWhileRestoreHoldsFlag(t *testing.T) {
+	d := startDaemon(t)
+	a := d.start("svc", "block")
+	holder := holdFlag(t, d.rt)
+	if st, _ := d.cl.Ping(context.Background()); !st.Restore.InProgress || st.Restore.OwnerPID != holder.Process.Pid {
+		t.Fatalf("status shows restore %+v, want held by %d", st.Restore, holder.Process.Pid)
+	}
+	if err := syscall.Kill(a.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	d.waitApp("svc", "to be deferred", func(x api.App) bool { return x.Status == api.StatusLaunching })
+	if n := len(d.procs()); n != 0 {
+		t.Fatalf("%d processes started while the flag was held", n)
+	}
+	// The holder dies without releasing: the daemon clears the stale flag
+	// and carries on.
+	if err := holder.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = holder.Wait()
+	d.waitStatus("svc", api.StatusOnline)
+	if !strings.Contains(d.log.String(), "event=flag-cleared") {
+		t.Error("daemon log lacks the stale flag clearing")
+	}
+	f, err := shm.OpenFlag(d.rt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.InProgress() {
+		t.Fatal("flag still set")
+	}
+}

@@ -1,0 +1,195 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"opm/daemon/api"
+	"opm/daemon/internal/proc"
+)
+
+// stopKeepingApps makes the daemon exit without stopping its apps, as
+// `opm daemon restart` does, and waits for it to end.
+func (d *testDaemon) stopKeepingApps() {
+	d.t.Helper()
+	if err := d.cl.Do(context.Background(), http.MethodPost, api.PathStop+"?keep_apps=1", nil, nil); err != nil {
+		d.t.Fatal(err)
+	}
+	d.cl.CloseIdle()
+	d.stop()
+}
+
+func TestTakeoverAdoptsLiveApps(t *testing.T) {
+	d1 := startDaemon(t)
+	a := d1.start("a", "block")
+	b := d1.start("b", "block")
+	d1.start("c", "block")
+	if _, err := d1.action("c", "stop"); err != nil {
+		t.Fatal(err)
+	}
+	d1.stopKeepingApps()
+	if !alive(a.PID) || !alive(b.PID) {
+		t.Fatal("apps died with a daemon that was told to keep them")
+	}
+
+	d2 := runDaemon(t, d1.cfg)
+	d2.mark = d1.mark
+	list := d2.list()
+	if len(list) != 3 {
+		t.Fatalf("new daemon has %d apps, want 3: %+v", len(list), list)
+	}
+	want := map[string]struct {
+		id, pid int
+		status  string
+	}{"a": {0, a.PID, api.StatusOnline}, "b": {1, b.PID, api.StatusOnline}, "c": {2, 0, api.StatusStopped}}
+	for _, app := range list {
+		w := want[app.Name]
+		if app.ID != w.id || app.PID != w.pid || app.Status != w.status {
+			t.Errorf("app %s: id %d pid %d %s, want id %d pid %d %s", app.Name, app.ID, app.PID, app.Status, w.id, w.pid, w.status)
+		}
+	}
+	if n := len(d2.procs()); n != 2 {
+		t.Fatalf("%d app processes after takeover, want 2 (no duplicates)", n)
+	}
+	if !strings.Contains(d2.log.String(), "event=adopted") {
+		t.Error("daemon log lacks the adoption")
+	}
+
+	// An adopted app that crashes is restarted, once.
+	if err := syscall.Kill(a.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	got := d2.waitApp("a", "to be restarted", func(x api.App) bool { return x.Status == api.StatusOnline && x.PID != a.PID })
+	if got.Restarts != 1 {
+		t.Fatalf("restarts = %d, want 1", got.Restarts)
+	}
+	if n := len(d2.procs()); n != 2 {
+		t.Fatalf("%d app processes after the restart, want 2", n)
+	}
+	// New ids continue after the old ones.
+	if c := d2.start("d", "block"); c.ID != 3 {
+		t.Fatalf("new app id %d, want 3", c.ID)
+	}
+	// Stopping an adopted app stops its process.
+	if _, err := d2.action("b", "stop"); err != nil {
+		t.Fatal(err)
+	}
+	if alive(b.PID) {
+		t.Fatal("adopted app survived its stop")
+	}
+}
+
+func TestTakeoverRestartsAppsThatDied(t *testing.T) {
+	d1 := startDaemon(t)
+	a := d1.start("a", "block")
+	d1.stopKeepingApps()
+	if err := syscall.Kill(a.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "app to die", 5*time.Second, func() bool { return !alive(a.PID) })
+	d2 := runDaemon(t, d1.cfg)
+	d2.mark = d1.mark
+	got := d2.waitStatus("a", api.StatusOnline)
+	if got.PID == a.PID || got.Restarts != 1 {
+		t.Fatalf("app after takeover: %+v", got)
+	}
+}
+
+// A record whose PID now names another process (its start time differs)
+// is never adopted and that process is never signalled.
+func TestTakeoverIgnoresReusedPID(t *testing.T) {
+	cfg := testConfig(t)
+	stranger := exec.Command(os.Args[0])
+	mark := "opmtest-stranger-" + filepath.Base(cfg.RuntimeDir)
+	stranger.Env = append(os.Environ(), "OPM_TEST_CHILD=block", "OPM_TEST_MARK="+mark)
+	stranger.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = stranger.Process.Kill()
+		_ = stranger.Wait()
+	})
+	st, err := proc.ReadStat(stranger.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-reuse-" + filepath.Base(cfg.RuntimeDir)}
+	req := probe.req("web", "block")
+	spec, err := buildSpec(req, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: spec, Want: wantRunning, PID: stranger.Process.Pid, Start: st.Start + 7})
+
+	d := runDaemon(t, cfg)
+	d.mark = probe.mark
+	got := d.waitStatus("web", api.StatusOnline)
+	if got.PID == stranger.Process.Pid {
+		t.Fatal("adopted a process whose start time differs from the record")
+	}
+	if !alive(stranger.Process.Pid) {
+		t.Fatal("the unrelated process was signalled")
+	}
+	d.stop()
+	if !alive(stranger.Process.Pid) {
+		t.Fatal("the unrelated process was stopped with the daemon")
+	}
+}
+
+func TestCorruptRecordsAreIgnored(t *testing.T) {
+	cfg := testConfig(t)
+	dir := filepath.Join(cfg.RuntimeDir, RecordsDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{
+		"0.json":     "{not json",
+		"1.json":     `{"version":99,"id":1}`,
+		"2.json":     `{"version":1,"id":5,"want":"running"}`,
+		"junk":       "x",
+		"3.json.tmp": "half",
+		"4.json":     "",
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := runDaemon(t, cfg)
+	if n := len(d.list()); n != 0 {
+		t.Fatalf("%d apps from corrupt records", n)
+	}
+	if c := count(d.log.String(), "event=record-corrupt"); c != 5 {
+		t.Errorf("%d corrupt-record log lines, want 5:\n%s", c, d.log.String())
+	}
+	// The daemon works and its records are sane.
+	a := d.start("ok", "block")
+	recs, bad, err := records{dir: dir}.readAll()
+	if err != nil || len(bad) != 0 || len(recs) != 1 || recs[0].PID != a.PID {
+		t.Fatalf("records after start: %+v, bad %+v, %v", recs, bad, err)
+	}
+}
+
+func writeRecordFile(t *testing.T, runtimeDir string, rec record) {
+	t.Helper()
+	dir := filepath.Join(runtimeDir, RecordsDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(records{dir: dir}.path(rec.ID), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
