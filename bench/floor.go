@@ -1,39 +1,112 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"syscall"
+	"time"
 )
 
 // floorArg, as the first argument, makes the harness binary a bare
-// supervisor: it runs the command after it, waits for it to exit and
-// starts it again at once, forever. Scenario 3 times it like opm and
-// PM2, which gives the floor this machine puts under any restart time:
-// process teardown, wake-up, fork and exec.
+// supervisor: one goroutine per app that starts it with os/exec, waits
+// for it to exit and starts it again at once, forever. Scenarios 2 and 3
+// time it exactly like opm and PM2: it is the floor this machine puts
+// under any supervisor written in Go (fork, exec, wake-up on exit),
+// without an API, a table, logs or a restore flag.
 const floorArg = "__bare-supervisor"
 
-// bareSupervise never returns; SIGTERM ends it with its child.
-func bareSupervise(argv []string) {
+// bareSupervise runs `<n> <sleep> <tag>` and never returns; SIGTERM
+// ends it (the sandbox kills the apps).
+func bareSupervise(args []string) {
+	if len(args) != 3 {
+		fmt.Fprintln(os.Stderr, "bare supervisor: want <apps> <sleep> <tag>")
+		os.Exit(2)
+	}
+	n, err := strconv.Atoi(args[0])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bare supervisor:", err)
+		os.Exit(2)
+	}
+	w := workload{Sleep: args[1], Tag: args[2]}
+	for i := range n {
+		go func() {
+			for {
+				cmd := exec.Command(w.Sleep, w.args(i)...)
+				cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+				if err := cmd.Start(); err != nil {
+					fmt.Fprintln(os.Stderr, "bare supervisor:", err)
+					os.Exit(1)
+				}
+				cmd.Wait()
+			}
+		}()
+	}
 	term := make(chan os.Signal, 1)
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
-	for {
-		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-		if err := cmd.Start(); err != nil {
-			fmt.Fprintln(os.Stderr, "bare supervisor:", err)
-			os.Exit(1)
-		}
-		done := make(chan struct{})
-		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-term:
-			cmd.Process.Kill()
-			<-done
-			os.Exit(0)
-		}
+	<-term
+	os.Exit(0)
+}
+
+// bareRun is a running bare supervisor in its own sandbox.
+type bareRun struct {
+	sb    *sandbox
+	pid   int
+	start time.Time
+	stop  func() error
+}
+
+// startBare starts a bare supervisor of n apps.
+func startBare(ctx context.Context, n int) (*bareRun, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
 	}
+	sb, err := newSandbox("OPM_HOME", "")
+	if err != nil {
+		return nil, err
+	}
+	argv := []string{self, floorArg, strconv.Itoa(n), sb.w.Sleep, sb.w.Tag}
+	cmd, outs, err := sb.command(ctx, time.Hour, argv)
+	if err != nil {
+		sb.remove()
+		return nil, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		outs.close()
+		sb.remove()
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	stop := func() error {
+		cmd.Process.Signal(syscall.SIGTERM)
+		<-done
+		outs.close()
+		return errors.Join(sb.killAll(10*time.Second), sb.remove())
+	}
+	return &bareRun{sb: sb, pid: cmd.Process.Pid, start: start, stop: stop}, nil
+}
+
+// waitApps polls /proc until apps 0..n-1 all run and returns the time
+// since the bare supervisor started.
+func (r *bareRun) waitApps(ctx context.Context, n int) (time.Duration, error) {
+	var d time.Duration
+	err := poll(ctx, onlineTimeout(n), 2*time.Millisecond, func() (bool, error) {
+		c, err := scanApps(r.sb.w)
+		if err != nil || !c.complete(n) {
+			return false, err
+		}
+		d = time.Since(r.start)
+		return true, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("bare supervisor: wait for %d apps: %w", n, err)
+	}
+	return d, nil
 }

@@ -23,7 +23,7 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 2 && os.Args[1] == floorArg {
+	if len(os.Args) > 1 && os.Args[1] == floorArg {
 		bareSupervise(os.Args[2:])
 	}
 	p, err := parseParams(os.Args[1:])

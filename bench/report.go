@@ -117,6 +117,7 @@ func (rep *report) notef(format string, args ...any) {
 // finish computes ratios and target verdicts.
 func (rep *report) finish() {
 	rep.Seconds = math.Round(time.Since(rep.Started).Seconds()*10) / 10
+	rep.Machine.LoadEnd = loadAvg()
 	for _, r := range rep.Rows {
 		r.Ratio, r.Met = nil, nil
 		if r.OPM != nil && r.PM2 != nil && *r.PM2 != 0 && !r.noRatio {

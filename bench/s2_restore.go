@@ -18,6 +18,11 @@ const scenarioRestore = "2 restore"
 func runRestore(ctx context.Context, b *bench) error {
 	var errs []error
 	for _, n := range b.p.RestoreN {
+		if d, err := measureStartFloor(ctx, n); err != nil {
+			errs = append(errs, fmt.Errorf("floor, %d apps: %w", n, err))
+		} else {
+			b.rep.set(scenarioRestore, fmt.Sprintf("floor (bare Go spawner): %d apps online", n), "ms", "opm", ms(d))
+		}
 		for _, t := range b.tools() {
 			res, err := measureRestore(ctx, b, t, n)
 			if err != nil {
@@ -99,4 +104,15 @@ func prepareRestore(ctx context.Context, t tool, sb *sandbox, n int) error {
 		return err
 	}
 	return sb.emptyRuntime()
+}
+
+// measureStartFloor times a bare supervisor from its exec until its n
+// apps run.
+func measureStartFloor(ctx context.Context, n int) (d time.Duration, err error) {
+	r, err := startBare(ctx, n)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { err = errors.Join(err, r.stop()) }()
+	return r.waitApps(ctx, n)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"syscall"
 	"time"
 )
@@ -61,36 +60,17 @@ func measureCrash(ctx context.Context, b *bench, t tool, kills int) (ds []time.D
 	return ds, err
 }
 
-// measureCrashFloor times this harness re-executed as a bare supervisor.
+// measureCrashFloor times a bare supervisor of one app.
 func measureCrashFloor(ctx context.Context, kills int) (ds []time.Duration, err error) {
-	self, err := os.Executable()
+	r, err := startBare(ctx, 1)
 	if err != nil {
 		return nil, err
 	}
-	sb, err := newSandbox("OPM_HOME", "")
-	if err != nil {
+	defer func() { err = errors.Join(err, r.stop()) }()
+	if _, err := r.waitApps(ctx, 1); err != nil {
 		return nil, err
 	}
-	defer func() { err = errors.Join(err, sb.killAll(10*time.Second), sb.remove()) }()
-	argv := append([]string{self, floorArg, sb.w.Sleep}, sb.w.args(0)...)
-	cmd, outs, err := sb.command(ctx, time.Hour, argv)
-	if err != nil {
-		return nil, err
-	}
-	defer outs.close()
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	defer func() { cmd.Process.Signal(syscall.SIGTERM); <-done }()
-	if err := poll(ctx, 10*time.Second, time.Millisecond, func() (bool, error) {
-		c, err := scanApps(sb.w)
-		return len(c[0]) > 0, err
-	}); err != nil {
-		return nil, fmt.Errorf("bare supervisor did not start its app: %w", err)
-	}
-	return crashLoop(ctx, sb, cmd.Process.Pid, kills)
+	return crashLoop(ctx, r.sb, r.pid, kills)
 }
 
 // crashLoop kills app 0 of sb kills times and times each restart by
