@@ -44,6 +44,8 @@ type app struct {
 	// removes it).
 	spawning   bool
 	firstStart bool
+	// spawnToken names the latest spawn (see SpawnTokenEnv).
+	spawnToken string
 	// dirty is set when the runtime record needs writing.
 	dirty bool
 	// deferred is set while a Launching app waits for the restore flag.

@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"fmt"
+	"strings"
 	"syscall"
 	"time"
 
@@ -12,6 +14,10 @@ import (
 // launch marks the app spawning and hands the job to a goroutine; the
 // result comes back as a spawnedEvent. The app is in the table (Launching)
 // before its process exists.
+
+// SpawnTokenEnv is set in every app's environment to a token naming
+// the spawn that created it.
+const SpawnTokenEnv = "OPM_SPAWN_TOKEN"
 
 // spawnedEvent: a spawn finished, with a process or an error.
 type spawnedEvent struct {
@@ -41,7 +47,21 @@ func (s *Supervisor) launch(a *app, user bool) {
 	a.deferred = false
 	a.spawning = true
 	a.seq++
-	s.startSpawn(a.id, a.seq, a.spec)
+	// The token goes into the runtime record before the process exists
+	// and into the process's environment: if this daemon dies before it
+	// learns the PID, the next one finds the process by its token
+	// instead of starting a second one.
+	a.spawnToken = fmt.Sprintf("%s.%d.%d", s.instance, a.id, a.seq)
+	s.saveRecord(a)
+	spec := a.spec
+	spec.Env = make([]string, 0, len(a.spec.Env)+1)
+	for _, kv := range a.spec.Env {
+		if !strings.HasPrefix(kv, SpawnTokenEnv+"=") {
+			spec.Env = append(spec.Env, kv)
+		}
+	}
+	spec.Env = append(spec.Env, SpawnTokenEnv+"="+a.spawnToken)
+	s.startSpawn(a.id, a.seq, spec)
 }
 
 // spawnAsync runs one spawn on its own goroutine, at most

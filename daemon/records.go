@@ -34,6 +34,8 @@ type record struct {
 	PID      int    `json:"pid,omitempty"`
 	Start    uint64 `json:"start,omitempty"` // clock ticks since boot
 	Restarts int    `json:"restarts"`
+	// Spawning is the token of a spawn in flight (see SpawnTokenEnv).
+	Spawning string `json:"spawning,omitempty"`
 }
 
 const (
@@ -197,6 +199,9 @@ func recordOf(a *app) record {
 	}
 	if a.running() && a.proc != nil {
 		rec.PID, rec.Start = a.pid, a.proc.StartTicks()
+	}
+	if a.spawning {
+		rec.Spawning = a.spawnToken
 	}
 	return rec
 }

@@ -1,7 +1,13 @@
 package daemon
 
 import (
+	"bytes"
+	"os"
+	"strconv"
+	"syscall"
 	"time"
+
+	"opm/daemon/internal/proc"
 )
 
 // recoverApps rebuilds the app table from the runtime records a previous
@@ -34,9 +40,17 @@ func (s *Supervisor) recoverApps() {
 		s.apps[a.id] = a
 		s.byName[a.spec.Name] = a
 		s.nextID = max(s.nextID, a.id+1)
+		if rec.Want != wantRunning && rec.Spawning != "" {
+			// Started by a daemon that died right after the app was
+			// stopped: nobody wants that process.
+			if pid, _, ok := findSpawn(rec.Spawning); ok {
+				_ = s.signal(pid, syscall.SIGKILL)
+				s.log.Info("killed a process started for a stopped app", "event", "discarded", "app", a.spec.Name, "pid", pid)
+			}
+		}
 		switch rec.Want {
 		case wantStopped:
-			a.dirty = false
+			a.dirty = true
 		case wantErrored:
 			_ = a.transition(Launching)
 			_ = a.transition(Errored)
@@ -52,6 +66,13 @@ func (s *Supervisor) recoverApps() {
 
 func (s *Supervisor) recoverRunning(a *app, rec record) {
 	_ = a.transition(Launching)
+	if rec.Spawning != "" {
+		// The old daemon died while starting it: the process may exist
+		// without the record knowing its PID.
+		if pid, start, ok := findSpawn(rec.Spawning); ok {
+			rec.PID, rec.Start = pid, start
+		}
+	}
 	if rec.PID > 0 {
 		p, err := openAdopted(rec.PID, rec.Start)
 		if err == nil {
@@ -77,4 +98,31 @@ func startedAt(ticks uint64) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return bt.Add(time.Duration(ticks) * (time.Second / 100)), true
+}
+
+// findSpawn looks for the live session leader whose environment carries
+// the spawn token. It scans /proc, so it only runs at takeover and only
+// for records of spawns that were in flight.
+func findSpawn(token string) (pid int, start uint64, ok bool) {
+	needle := []byte(SpawnTokenEnv + "=" + token + "\x00")
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, 0, false
+	}
+	for _, e := range ents {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
+		if err != nil || !bytes.Contains(env, needle) {
+			continue
+		}
+		st, err := proc.ReadStat(p)
+		if err != nil || st.Session != p || st.State == 'Z' {
+			continue
+		}
+		return p, st.Start, true
+	}
+	return 0, 0, false
 }

@@ -61,12 +61,44 @@ func TestListScale(t *testing.T) {
 	}
 	rss := readFile(t, filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "status"))
 	t.Logf("GET /v1/apps with %d apps: best of 10 %s; daemon %s", n, best, grep(rss, "VmRSS"))
+	if err := cl.Do(context.Background(), http.MethodPost, api.PathSave, nil, nil); err != nil {
+		t.Fatal(err)
+	}
 	t2 := time.Now()
 	if err := cl.Do(context.Background(), http.MethodPost, api.PathStop, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	_ = cmd.Wait()
 	t.Logf("daemon stop with %d apps: %s", n, time.Since(t2))
+	cl.CloseIdle()
+
+	// The same home after a container restart: restore them all.
+	rt2 := shortTempDir(t)
+	cmd2, line := spawnMain(t, home, rt2)
+	t.Cleanup(func() {
+		if cmd2.ProcessState == nil {
+			_ = cmd2.Process.Kill()
+			_ = cmd2.Wait()
+		}
+	})
+	if line == "" || line[:5] != "ready" {
+		t.Fatalf("readiness %q", line)
+	}
+	cl2 := api.NewClient(api.SocketPath(rt2))
+	defer cl2.CloseIdle()
+	var res api.RestoreResult
+	t3 := time.Now()
+	if err := cl2.Do(context.Background(), http.MethodPost, api.PathRestore, nil, &res); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restore of %d apps: %s (%d started, %d failed)", n, time.Since(t3), len(res.Started), len(res.Failed))
+	if len(res.Started) != n || len(markedProcs(mark)) != n {
+		t.Fatalf("restore started %d, %d processes; want %d", len(res.Started), len(markedProcs(mark)), n)
+	}
+	if err := cl2.Do(context.Background(), http.MethodPost, api.PathStop, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd2.Wait()
 }
 
 func grep(s, prefix string) string {

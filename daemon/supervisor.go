@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"syscall"
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/internal/proc"
 	"opm/shm"
 )
 
@@ -25,6 +27,8 @@ type Supervisor struct {
 	// (nil in unit tests).
 	startedAt time.Time
 	flag      *shm.Flag
+	// instance names this daemon process in spawn tokens.
+	instance string
 
 	apps   map[int]*app
 	byName map[string]*app
@@ -144,6 +148,7 @@ func newSupervisor(cfg Config, log *slog.Logger) *Supervisor {
 		byName:    make(map[string]*app),
 		now:       time.Now,
 		startedAt: time.Now(),
+		instance:  daemonInstance(),
 		signal:    killGroup,
 	}
 	s.after = func(d time.Duration, ev event) timer {
@@ -332,3 +337,10 @@ func (s *Supervisor) onShutdown(ev shutdownReq) {
 var errDaemonStopping = api.Errorf(api.CodeBusy, "the opm daemon is shutting down; run the command again once it has exited")
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
+
+// daemonInstance names this process for the machine's uptime: its PID
+// and start time.
+func daemonInstance() string {
+	start, _ := proc.StartTime(os.Getpid())
+	return fmt.Sprintf("%d-%d", os.Getpid(), start)
+}

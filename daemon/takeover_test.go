@@ -193,3 +193,37 @@ func writeRecordFile(t *testing.T, runtimeDir string, rec record) {
 		t.Fatal(err)
 	}
 }
+
+// A daemon that died between starting a process and learning its PID left
+// a record with the spawn's token: the next daemon finds that process by
+// its token and adopts it instead of starting a second one.
+func TestTakeoverFindsSpawnInFlight(t *testing.T) {
+	cfg := testConfig(t)
+	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-inflight-" + filepath.Base(cfg.RuntimeDir)}
+	spec, err := buildSpec(probe.req("web", "block"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := "1-2.0.1"
+	orphan := exec.Command(spec.Exec)
+	orphan.Env = append(spec.Env, SpawnTokenEnv+"="+token)
+	orphan.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := orphan.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = orphan.Process.Kill()
+		_ = orphan.Wait()
+	})
+	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: spec, Want: wantRunning, Spawning: token})
+
+	d := runDaemon(t, cfg)
+	d.mark = probe.mark
+	got := d.waitStatus("web", api.StatusOnline)
+	if got.PID != orphan.Process.Pid {
+		t.Fatalf("app pid %d, want the orphan %d adopted", got.PID, orphan.Process.Pid)
+	}
+	if n := len(d.procs()); n != 1 {
+		t.Fatalf("%d processes, want 1", n)
+	}
+}
