@@ -64,11 +64,14 @@ func newEnvConfig(t *testing.T, config string) *env {
 	}
 	base := []string{}
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "OPM_") && !strings.HasPrefix(kv, "NO_COLOR=") {
+		if !strings.HasPrefix(kv, "OPM_") && !strings.HasPrefix(kv, "NO_COLOR=") && !strings.HasPrefix(kv, "GORACE=") {
 			base = append(base, kv)
 		}
 	}
-	e.environ = append(base, "OPM_HOME="+e.home, "OPM_RUNTIME_DIR="+e.runtime, "OPM_TEST_ROLE=opm", e.mark)
+	// A race-enabled binary sleeps 1 s at exit by default; every opm
+	// command and app here is one.
+	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
+	e.environ = append(base, "GORACE="+gorace, "OPM_HOME="+e.home, "OPM_RUNTIME_DIR="+e.runtime, "OPM_TEST_ROLE=opm", e.mark)
 	t.Cleanup(e.cleanup)
 	return e
 }
