@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os/exec"
 	"time"
 )
 
@@ -15,6 +16,9 @@ const scenarioCLI = "5 CLI list"
 
 func runCLI(ctx context.Context, b *bench) error {
 	var errs []error
+	if err := measureExecFloor(ctx, b); err != nil {
+		errs = append(errs, err)
+	}
 	for _, n := range b.p.CLIN {
 		for _, t := range b.tools() {
 			ds, err := measureList(ctx, b, t, n, b.p.CLIRuns)
@@ -66,4 +70,37 @@ func parseList(t tool, b []byte) ([]listed, error) {
 		return parsePM2List(b)
 	}
 	return parseOpmList(b)
+}
+
+// measureExecFloor times, like the listings, two commands that do not talk
+// to a daemon: true(1), the cost of any exec on this machine, and
+// `opm version`, the opm binary's own start-up.
+func measureExecFloor(ctx context.Context, b *bench) error {
+	sb, err := newSandbox("OPM_HOME", "OPM_RUNTIME_DIR")
+	if err != nil {
+		return err
+	}
+	defer func() { sb.killAll(10 * time.Second); sb.remove() }()
+	truePath, err := exec.LookPath("true")
+	if err != nil {
+		return err
+	}
+	for _, c := range []struct {
+		metric string
+		argv   []string
+	}{
+		{"floor: exec true(1)", []string{truePath}},
+		{"opm version (start-up, no daemon)", []string{b.opm.bin, "version"}},
+	} {
+		var ds []time.Duration
+		for range b.p.CLIRuns {
+			r := sb.run(ctx, cmdTimeout, c.argv...)
+			if err := r.error(); err != nil {
+				return err
+			}
+			ds = append(ds, r.Dur)
+		}
+		b.rep.set(scenarioCLI, fmt.Sprintf("%s, median of %d", c.metric, len(ds)), "ms", "opm", ms(summarize(ds).Median))
+	}
+	return nil
 }
