@@ -24,6 +24,13 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv("OPM_TEST_CHILD"); mode != "" {
 		os.Exit(child(mode))
 	}
+	// Race-detector builds sleep 1 s at exit by default; children that
+	// exit on purpose must not.
+	gorace := "atexit_sleep_ms=0"
+	if v := os.Getenv("GORACE"); v != "" {
+		gorace = v + " " + gorace
+	}
+	os.Setenv("GORACE", gorace)
 	os.Exit(m.Run())
 }
 
