@@ -171,15 +171,6 @@ func readUsage(pid int) (procUsage, error) {
 	return u, nil
 }
 
-// readRSS returns VmRSS of pid in bytes.
-func readRSS(pid int) (uint64, error) {
-	status, err := readKV(fmt.Sprintf("/proc/%d/status", pid), ":")
-	if err != nil {
-		return 0, err
-	}
-	return parseKB(status["VmRSS"]), nil
-}
-
 // readKV reads a "key<sep> value" file such as /proc/<pid>/status.
 func readKV(path, sep string) (map[string]string, error) {
 	f, err := os.Open(path)

@@ -39,7 +39,7 @@ func runIdle(ctx context.Context, b *bench) error {
 		b.rep.set(scenarioIdle, m("bytes written, any fd (wchar)"), "bytes", name, float64(sub(u.after.Wchar, u.before.Wchar)))
 		b.rep.set(scenarioIdle, m("bytes written to storage"), "bytes", name, float64(sub(u.after.WriteBytes, u.before.WriteBytes))).target("0", atMost(0))
 		b.rep.set(scenarioIdle, m("wake-ups (voluntary switches)"), "per min", name, float64(sub(u.after.Voluntary, u.before.Voluntary))*perMin)
-		b.rep.set(scenarioIdle, m("threads"), "count", name, float64(u.after.Threads))
+		b.rep.set(scenarioIdle, m("threads"), "count", name, float64(u.after.Threads)).noRatio = true
 	}
 	b.rep.notef("scenario 4 window: %s after a %s settle; CPU ticks are 10 ms, so figures below ~%.2f s/min read as 0", window, idleSettle, 0.01*perMin)
 	return errors.Join(errs...)

@@ -19,13 +19,14 @@ func runScale(ctx context.Context, b *bench) error {
 	steps = slices.Compact(steps)
 	var errs []error
 	for _, t := range b.tools() {
-		rss, err := measureScale(ctx, b, t, steps)
+		rss, threads, err := measureScale(ctx, b, t, steps)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", t.Name(), err))
 			continue
 		}
 		for i, n := range steps {
 			b.rep.set(scenarioScale, fmt.Sprintf("RSS at %d apps", n), "MB", t.Name(), mb(rss[i]))
+			b.rep.set(scenarioScale, fmt.Sprintf("threads at %d apps", n), "count", t.Name(), float64(threads[i])).noRatio = true
 		}
 		if len(steps) > 1 {
 			first, last := 0, len(steps)-1
@@ -36,7 +37,7 @@ func runScale(ctx context.Context, b *bench) error {
 	return errors.Join(errs...)
 }
 
-func measureScale(ctx context.Context, b *bench, t tool, steps []int) (rss []uint64, err error) {
+func measureScale(ctx context.Context, b *bench, t tool, steps []int) (rss []uint64, threads []int, err error) {
 	err = b.withSandbox(t, func(sb *sandbox) error {
 		have := 0
 		for _, n := range steps {
@@ -51,13 +52,13 @@ func measureScale(ctx context.Context, b *bench, t tool, steps []int) (rss []uin
 			if err != nil {
 				return err
 			}
-			r, err := readRSS(pid)
+			u, err := readUsage(pid)
 			if err != nil {
 				return err
 			}
-			rss = append(rss, r)
+			rss, threads = append(rss, u.RSS), append(threads, u.Threads)
 		}
 		return nil
 	})
-	return rss, err
+	return rss, threads, err
 }
