@@ -24,7 +24,7 @@ func (s *Supervisor) onRecheck() {
 			s.log.Info("cleared a restore flag left by a dead restore", "event", "flag-cleared", "pid", o.PID)
 		}
 	}
-	if s.hooks.holdStarts != nil && s.hooks.holdStarts() {
+	if s.holdStarts != nil && s.holdStarts() {
 		s.scheduleRecheck()
 		return
 	}

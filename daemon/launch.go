@@ -36,7 +36,7 @@ func (s *Supervisor) launch(a *app, user bool) {
 	if a.spawning {
 		return // the spawn in flight will bring it online
 	}
-	if !user && s.hooks.holdStarts != nil && s.hooks.holdStarts() {
+	if !user && s.holdStarts != nil && s.holdStarts() {
 		if !a.deferred {
 			a.deferred = true
 			s.log.Info("start deferred while a restore runs", "event", "deferred", "app", a.spec.Name)

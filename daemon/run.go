@@ -59,7 +59,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sup := newSupervisor(cfg, log)
 	sup.flag = flag
-	sup.hooks.holdStarts = flag.InProgress
+	sup.holdStarts = flag.InProgress
 	sup.spawn = spawnProcess(devNull)
 	sup.records = &records{dir: recDir}
 	// Take over from a previous daemon before anyone can ask anything.

@@ -52,84 +52,12 @@ type Supervisor struct {
 	signal     func(pid int, sig syscall.Signal) error
 	after      func(d time.Duration, ev event) timer
 	watch      func(id int, seq uint64, p process)
-	hooks      hooks
+	// holdStarts reports whether automatic starts must wait (a restore
+	// holds the restore flag); nil never holds.
+	holdStarts func() bool
 	// records keeps the runtime records (nil: none, in unit tests).
 	records *records
 }
-
-// hooks are optional side effects (runtime records, restore flag) that
-// later features plug in; zero values do nothing.
-type hooks struct {
-	// holdStarts reports whether automatic starts must wait (a restore
-	// holds the restore flag).
-	holdStarts func() bool
-}
-
-// timer is a pending timer event.
-type timer interface{ Stop() bool }
-
-// event is anything the supervisor loop handles.
-type event any
-
-// exitEvent: a watched process ended.
-type exitEvent struct {
-	id     int
-	seq    uint64
-	status exitStatus
-}
-
-// timerKind tells a back-off timer from a kill timer.
-type timerKind int
-
-const (
-	restartTimer timerKind = iota
-	killTimer
-	recheckTimer
-)
-
-// timerEvent: a timer fired.
-type timerEvent struct {
-	id   int
-	seq  uint64
-	kind timerKind
-}
-
-// result is the answer to a request.
-type result struct {
-	apps    []api.App
-	status  api.DaemonStatus
-	dump    []dumpApp
-	restore api.RestoreResult
-	err     error
-}
-
-// Requests, each with a buffered reply channel so that the loop never
-// blocks on a reply.
-type (
-	startReq struct {
-		spec  api.Spec
-		reply chan result
-	}
-	actionReq struct {
-		target, action string
-		reply          chan result
-	}
-	removeReq struct {
-		target string
-		reply  chan result
-	}
-	listReq struct {
-		target string // "" for all
-		reply  chan result
-	}
-	statusReq struct {
-		reply chan result
-	}
-	shutdownReq struct {
-		keepApps bool
-		reply    chan result // nil when the context ended
-	}
-)
 
 // waiter answers a request once every app it names has settled: no
 // process being stopped or being spawned.
@@ -300,41 +228,6 @@ func (s *Supervisor) list(target string) result {
 	}
 	return result{apps: s.snapshots(ids)}
 }
-
-func (s *Supervisor) onShutdown(ev shutdownReq) {
-	reply := func() {
-		s.exit = true
-		if ev.reply != nil {
-			ev.reply <- result{status: s.status()}
-		}
-	}
-	if ev.keepApps {
-		// Spawns in flight finish first, so that every process the
-		// next daemon finds has its runtime record.
-		s.log.Info("daemon exiting, apps keep running", "event", "daemon-exit", "apps", len(s.apps))
-		s.stopping = true
-		s.wait(s.allIDs(), reply)
-		return
-	}
-	if !s.stopping {
-		s.log.Info("daemon stopping all apps", "event", "daemon-stop", "apps", len(s.apps))
-	}
-	s.stopping = true
-	ids := s.allIDs()
-	for _, id := range ids {
-		s.stopApp(s.apps[id])
-	}
-	s.wait(ids, func() {
-		// The table dies with the daemon, as with PM2's kill: the
-		// next daemon starts empty and 'opm restore' brings the apps
-		// back.
-		s.clearRecords()
-		reply()
-	})
-}
-
-// errDaemonStopping refuses starts while the daemon shuts down.
-var errDaemonStopping = api.Errorf(api.CodeBusy, "the opm daemon is shutting down; run the command again once it has exited")
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
 

@@ -244,7 +244,7 @@ func TestHandleFirstSpawnFailureForgetsApp(t *testing.T) {
 func TestHandleDeferredWhileRestoreHeld(t *testing.T) {
 	w := newFakeWorld(t)
 	held := true
-	w.s.hooks.holdStarts = func() bool { return held }
+	w.s.holdStarts = func() bool { return held }
 	a := w.start(t, "web") // a user start is not deferred
 	w.exit(a, 1)
 	w.handle(w.lastTimer(t).ev) // back-off over, but the flag is held

@@ -1,0 +1,73 @@
+package daemon
+
+import "opm/daemon/api"
+
+// Everything the supervisor loop handles is an event: a watched process
+// ended, a spawn finished, a timer fired, or an API request arrived with
+// its reply channel.
+
+// timer is a pending timer event.
+type timer interface{ Stop() bool }
+
+// event is anything the supervisor loop handles.
+type event any
+
+// exitEvent: a watched process ended.
+type exitEvent struct {
+	id     int
+	seq    uint64
+	status exitStatus
+}
+
+// timerKind tells a back-off timer from a kill timer.
+type timerKind int
+
+const (
+	restartTimer timerKind = iota
+	killTimer
+	recheckTimer
+)
+
+// timerEvent: a timer fired.
+type timerEvent struct {
+	id   int
+	seq  uint64
+	kind timerKind
+}
+
+// result is the answer to a request.
+type result struct {
+	apps    []api.App
+	status  api.DaemonStatus
+	dump    []dumpApp
+	restore api.RestoreResult
+	err     error
+}
+
+// Requests, each with a buffered reply channel so that the loop never
+// blocks on a reply.
+type (
+	startReq struct {
+		spec  api.Spec
+		reply chan result
+	}
+	actionReq struct {
+		target, action string
+		reply          chan result
+	}
+	removeReq struct {
+		target string
+		reply  chan result
+	}
+	listReq struct {
+		target string // "" for all
+		reply  chan result
+	}
+	statusReq struct {
+		reply chan result
+	}
+	shutdownReq struct {
+		keepApps bool
+		reply    chan result // nil when the context ended
+	}
+)

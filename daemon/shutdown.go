@@ -1,0 +1,41 @@
+package daemon
+
+import "opm/daemon/api"
+
+// onShutdown ends the daemon: with keepApps it leaves the apps running
+// for the next daemon to adopt (`opm daemon restart`); otherwise it stops
+// every app first (`opm daemon stop`, SIGTERM) and forgets them.
+func (s *Supervisor) onShutdown(ev shutdownReq) {
+	reply := func() {
+		s.exit = true
+		if ev.reply != nil {
+			ev.reply <- result{status: s.status()}
+		}
+	}
+	if ev.keepApps {
+		// Spawns in flight finish first, so that every process the
+		// next daemon finds has its runtime record.
+		s.log.Info("daemon exiting, apps keep running", "event", "daemon-exit", "apps", len(s.apps))
+		s.stopping = true
+		s.wait(s.allIDs(), reply)
+		return
+	}
+	if !s.stopping {
+		s.log.Info("daemon stopping all apps", "event", "daemon-stop", "apps", len(s.apps))
+	}
+	s.stopping = true
+	ids := s.allIDs()
+	for _, id := range ids {
+		s.stopApp(s.apps[id])
+	}
+	s.wait(ids, func() {
+		// The table dies with the daemon, as with PM2's kill: the
+		// next daemon starts empty and 'opm restore' brings the apps
+		// back.
+		s.clearRecords()
+		reply()
+	})
+}
+
+// errDaemonStopping refuses starts while the daemon shuts down.
+var errDaemonStopping = api.Errorf(api.CodeBusy, "the opm daemon is shutting down; run the command again once it has exited")
