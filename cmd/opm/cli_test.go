@@ -12,6 +12,7 @@ import (
 
 // Flags typed after the positional argument work as PM2 users expect.
 func TestFlagsAfterPositionals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.ok("start", os.Args[0], "--name", "web", "--env", "OPM_TEST_CHILD=block", "--restart", "never")
 	web := e.app("web")
@@ -51,6 +52,7 @@ func equalTail(s, tail []string) bool {
 // Bad input exits 2 (or 1 for failures that are not typos) with a message
 // on stderr that says what to do.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.startApp("web", "block")
 	tests := []struct {
@@ -100,6 +102,7 @@ func TestBadInput(t *testing.T) {
 // The app gets the caller's environment plus --env, and runs in --cwd or
 // the caller's directory; `opm env` shows what it got.
 func TestStartEnvironmentAndCwd(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dir := t.TempDir()
 	r := e.runWith([]string{"CALLER_VAR=from-caller", "OVERRIDDEN=old"},
@@ -138,6 +141,7 @@ func TestStartEnvironmentAndCwd(t *testing.T) {
 // `opm list --json` is an array of objects with the documented fields,
 // numbers as numbers; the table has no colour when not on a terminal.
 func TestListOutput(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if r := e.ok("list", "--json"); strings.TrimSpace(r.stdout) != "[]" {
 		t.Errorf("empty list --json = %q, want []", r.stdout)
@@ -186,6 +190,7 @@ func TestListOutput(t *testing.T) {
 }
 
 func TestVersionAndCompletion(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if r := e.ok("version"); !strings.Contains(r.stdout, api.Version) {
 		t.Errorf("version = %q", r.stdout)

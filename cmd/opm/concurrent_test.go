@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
@@ -35,6 +36,7 @@ func (e *env) runAll(cmds [][]string) []result {
 
 // Ten `opm list` at once with no daemon: one daemon, ten right answers.
 func TestConcurrentListStartsOneDaemon(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	cmds := make([][]string, 10)
 	for i := range cmds {
@@ -45,7 +47,10 @@ func TestConcurrentListStartsOneDaemon(t *testing.T) {
 			t.Errorf("%v", r)
 		}
 	}
-	st := e.daemonStatus()
+	var st api.DaemonStatus
+	if r := e.ok("daemon", "status", "--json"); json.Unmarshal([]byte(r.stdout), &st) != nil || st.PID <= 0 {
+		t.Fatalf("daemon status --json: %v", r)
+	}
 	if procs := e.marked(); len(procs) != 1 || procs[0] != st.PID {
 		for _, pid := range procs {
 			t.Logf("process %d: %s", pid, cmdline(pid))
@@ -57,6 +62,7 @@ func TestConcurrentListStartsOneDaemon(t *testing.T) {
 // Fifty mixed commands at once leave a table that agrees with itself and
 // with the processes that actually run.
 func TestConcurrentCommandsConsistent(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	const apps = 20
 	var cmds [][]string

@@ -37,6 +37,7 @@ type env struct {
 	runtime string
 	mark    string // OPM_TEST_MARK=<random>, inherited by daemon and apps
 	environ []string
+	cl      *api.Client
 }
 
 // newEnv prepares an opm environment with a fast config. Cleanup stops the
@@ -149,15 +150,38 @@ func (e *env) list() []api.App {
 	return apps
 }
 
-// app returns the app named name from `opm list --json`.
+// apps returns the app table straight from the daemon's API. Waits and
+// checks of state use it: an opm process per poll would cost more CPU than
+// the test itself. What the CLI prints is tested through list and run.
+func (e *env) apps() []api.App {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	var apps []api.App
+	if err := e.client().Do(ctx, "GET", api.PathApps, nil, &apps); err != nil {
+		e.t.Fatalf("list apps through the API: %v", err)
+	}
+	return apps
+}
+
+// client is an API client for this environment's daemon; it does not
+// start one.
+func (e *env) client() *api.Client {
+	if e.cl == nil {
+		e.cl = api.NewClient(api.SocketPath(e.runtime))
+	}
+	return e.cl
+}
+
+// app returns the app named name, from the API.
 func (e *env) app(name string) api.App {
 	e.t.Helper()
-	for _, a := range e.list() {
+	for _, a := range e.apps() {
 		if a.Name == name {
 			return a
 		}
 	}
-	e.t.Fatalf("no app %q in opm list", name)
+	e.t.Fatalf("no app %q in the app table", name)
 	return api.App{}
 }
 
@@ -188,13 +212,14 @@ func (e *env) waitStatus(name, status string, within time.Duration) api.App {
 	return last
 }
 
-// daemonStatus returns `opm daemon status --json`.
+// daemonStatus returns the daemon's status, from the API.
 func (e *env) daemonStatus() api.DaemonStatus {
 	e.t.Helper()
-	r := e.ok("daemon", "status", "--json")
-	var st api.DaemonStatus
-	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
-		e.t.Fatalf("decode daemon status: %v\n%s", err, r.stdout)
+	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+	defer cancel()
+	st, err := e.client().Ping(ctx)
+	if err != nil {
+		e.t.Fatalf("daemon status through the API: %v", err)
 	}
 	return st
 }
@@ -227,6 +252,9 @@ func (e *env) cleanup() {
 		if log, err := os.ReadFile(filepath.Join(e.home, api.DaemonLogName)); err == nil {
 			t.Logf("daemon.log:\n%s", log)
 		}
+	}
+	if e.cl != nil {
+		e.cl.CloseIdle()
 	}
 	os.RemoveAll(e.runtime)
 }

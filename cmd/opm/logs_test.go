@@ -14,6 +14,7 @@ import (
 // `opm logs --follow` prints lines as the app writes them, also after the
 // log was flushed, and ends cleanly on Ctrl-C.
 func TestLogsFollow(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	e.startApp("talk", "crash-on-usr1")
 	pid := e.waitLogPID("talk", "armed ", 1)

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 // A crashing app is restarted with growing back-off, then errored after
 // --max-restarts, and stays down.
 func TestCrashRestartsThenErrored(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	begin := time.Now()
 	e.startApp("crash", "exit1", "--max-restarts", "3")
@@ -47,6 +49,7 @@ func TestCrashRestartsThenErrored(t *testing.T) {
 
 // on-failure restarts after a failure only; never does not restart.
 func TestRestartPolicies(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name, policy, mode string
 		restarts           bool
@@ -90,6 +93,7 @@ func TestRestartPolicies(t *testing.T) {
 
 // Stopping an app while it waits to be restarted cancels the restart.
 func TestStopDuringBackoff(t *testing.T) {
+	t.Parallel()
 	e := newEnvConfig(t, `restart_delay = "400ms"
 restart_delay_max = "400ms"
 kill_timeout = "2s"
@@ -112,6 +116,7 @@ kill_timeout = "2s"
 // latency, from the daemon's own log (exit event to start event), is
 // logged for the record.
 func TestCrashRestartLatency(t *testing.T) {
+	t.Parallel()
 	e := newEnvConfig(t, `restart_delay = "1ms"
 restart_delay_max = "1ms"
 `)
@@ -152,10 +157,11 @@ restart_delay_max = "1ms"
 func (e *env) waitLogPID(name, prefix string, count int) int {
 	e.t.Helper()
 	pid := 0
-	e.waitFor(fmt.Sprintf("%d lines %q in the log of %s", count, prefix, name), 10*time.Second, func() bool {
-		out := e.ok("logs", name, "--lines", "1000").stdout
+	path := filepath.Join(e.home, "logs", name+"-out.log")
+	e.waitFor(fmt.Sprintf("%d lines %q in %s", count, prefix, path), 10*time.Second, func() bool {
+		data, _ := os.ReadFile(path)
 		seen := 0
-		for _, line := range strings.Split(out, "\n") {
+		for _, line := range strings.Split(string(data), "\n") {
 			if v, ok := strings.CutPrefix(line, prefix); ok {
 				seen++
 				pid, _ = strconv.Atoi(strings.TrimSpace(v))

@@ -19,6 +19,7 @@ const nobody = 65534
 // daemon's peer-uid check refuses the request with 403. Both are errors
 // the user can read, and neither starts a second daemon.
 func TestOtherUserRefused(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run a command as nobody")
 	}

@@ -10,6 +10,7 @@ import (
 // Stop signals the whole process group: grandchildren die too, even one
 // that ignores SIGTERM (SIGKILL after the kill timeout).
 func TestStopKillsGrandchild(t *testing.T) {
+	t.Parallel()
 	tests := []struct{ mode, killTimeout string }{
 		{"grandchild", "2s"},
 		{"grandchild-stubborn", "300ms"},
