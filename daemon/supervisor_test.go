@@ -21,12 +21,14 @@ type fakeWorld struct {
 	timers  []*fakeTimer
 	signals []string
 	pending []spawnedEvent
+	// hold keeps spawns pending until the test releases them.
+	hold bool
 }
 
 // handle runs ev, then the spawns it started, as the loop would.
 func (w *fakeWorld) handle(ev event) {
 	w.s.handle(ev)
-	for len(w.pending) > 0 {
+	for !w.hold && len(w.pending) > 0 {
 		next := w.pending[0]
 		w.pending = w.pending[1:]
 		w.s.handle(next)
@@ -283,5 +285,35 @@ func TestBackoff(t *testing.T) {
 		if got := backoff(10, 100, n); got != want {
 			t.Errorf("backoff(%d) = %d, want %d", n, got, want)
 		}
+	}
+}
+
+func TestHandleStopWhileSpawningDiscardsProcess(t *testing.T) {
+	w := newFakeWorld(t)
+	a := w.start(t, "web")
+	w.hold = true
+	w.action(t, "web", "restart")
+	w.exit(a, 0) // the old process ends; the new one is being spawned
+	if a.state != Launching || !a.spawning {
+		t.Fatalf("during the spawn: %s spawning=%v", a.state, a.spawning)
+	}
+	reply := make(chan result, 1)
+	w.handle(actionReq{target: "web", action: "stop", reply: reply})
+	if a.state != Stopped || len(reply) != 0 {
+		t.Fatalf("stop during spawn: %s, replied before the spawn ended: %v", a.state, len(reply) != 0)
+	}
+	w.hold = false
+	w.signals = nil
+	next := w.pending[0]
+	w.pending = nil
+	w.handle(next)
+	if a.state != Stopped || a.pid != 0 {
+		t.Fatalf("after the spawn: %s pid %d, want stopped", a.state, a.pid)
+	}
+	if len(w.signals) != 1 || w.signals[0] != syscall.SIGKILL.String() {
+		t.Fatalf("signals %v, want the unwanted process killed", w.signals)
+	}
+	if r := <-reply; r.err != nil || r.apps[0].Status != api.StatusStopped {
+		t.Fatalf("stop reply %+v", r)
 	}
 }
