@@ -49,7 +49,7 @@ func (p fakeProc) Pid() int           { return p.pid }
 func (p fakeProc) StartTicks() uint64 { return uint64(p.pid) }
 func (p fakeProc) Wait() exitStatus   { panic("fake processes are not waited for") }
 
-func newFakeWorld(t *testing.T) *fakeWorld {
+func newFakeWorld(testing.TB) *fakeWorld {
 	cfg := DefaultConfig("/home", "/run")
 	cfg.RestartDelay = 100 * time.Millisecond
 	cfg.RestartDelayMax = time.Second
