@@ -2,7 +2,6 @@ package cli
 
 import (
 	"slices"
-	"strings"
 	"testing"
 )
 
@@ -53,44 +52,5 @@ func TestReorderArgs(t *testing.T) {
 				t.Errorf("reorderArgs(%q)\n got %q\nwant %q", tt.in, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestMergeEnv(t *testing.T) {
-	got, err := mergeEnv([]string{"A=1", "B=2"}, []string{"A=3", "C=x=y"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := []string{"B=2", "A=3", "C=x=y"}; !slices.Equal(got, want) {
-		t.Errorf("mergeEnv = %q, want %q", got, want)
-	}
-	for _, bad := range []string{"A", "=1", "A B=1"} {
-		if _, err := mergeEnv(nil, []string{bad}); ExitCode(err) != ExitUsage {
-			t.Errorf("mergeEnv(%q): err %v, want a usage error", bad, err)
-		}
-	}
-}
-
-func TestTailStart(t *testing.T) {
-	tests := []struct {
-		data string
-		n    int
-		want string
-	}{
-		{"a\nb\nc\n", 2, "b\nc\n"},
-		{"a\nb\nc", 2, "b\nc"},
-		{"a\nb\nc\n", 5, "a\nb\nc\n"},
-		{"", 3, ""},
-		{"a\n", 1, "a\n"},
-	}
-	for _, tt := range tests {
-		r := strings.NewReader(tt.data)
-		start, err := tailStart(r, int64(len(tt.data)), tt.n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := tt.data[start:]; got != tt.want {
-			t.Errorf("tail %d of %q = %q, want %q", tt.n, tt.data, got, tt.want)
-		}
 	}
 }

@@ -30,8 +30,10 @@ func renderApps(w io.Writer, apps []api.App) {
 		if app.PID > 0 {
 			pid = strconv.Itoa(app.PID)
 			uptime = formatUptime(app.UptimeMs)
-			cpu = fmt.Sprintf("%.1f%%", app.CPU)
-			mem = formatBytes(app.Memory)
+			if app.Memory > 0 { // sampled
+				cpu = fmt.Sprintf("%.1f%%", app.CPU)
+				mem = formatBytes(app.Memory)
+			}
 		}
 		t.AppendRow(table.Row{app.ID, app.Name, pid, uptime, app.Restarts, statusText(app, color), cpu, mem})
 	}
