@@ -62,10 +62,10 @@ func (o *opmTool) list(ctx context.Context, sb *sandbox) ([]listed, error) {
 	if err := r.error(); err != nil {
 		return nil, err
 	}
-	return parseOpmList(r.Stdout)
+	return o.parseList(r.Stdout)
 }
 
-func parseOpmList(b []byte) ([]listed, error) {
+func (o *opmTool) parseList(b []byte) ([]listed, error) {
 	var apps []struct {
 		Name   string `json:"name"`
 		PID    int    `json:"pid"`

@@ -56,11 +56,11 @@ func TestWorkloadIndex(t *testing.T) {
 }
 
 func TestParseLists(t *testing.T) {
-	opm, err := parseOpmList([]byte(`[{"id":0,"name":"a","pid":12,"status":"online","restarts":0}]`))
+	opm, err := (&opmTool{}).parseList([]byte(`[{"id":0,"name":"a","pid":12,"status":"online","restarts":0}]`))
 	if err != nil || !slices.Equal(opm, []listed{{"a", 12, "online"}}) {
 		t.Fatalf("parseOpmList = %v, %v", opm, err)
 	}
-	pm2, err := parsePM2List([]byte("banner\n" + `[{"pid":13,"name":"b","pm2_env":{"status":"stopped"}}]`))
+	pm2, err := (&pm2Tool{}).parseList([]byte("banner\n" + `[{"pid":13,"name":"b","pm2_env":{"status":"stopped"}}]`))
 	if err != nil || !slices.Equal(pm2, []listed{{"b", 13, "stopped"}}) {
 		t.Fatalf("parsePM2List = %v, %v", pm2, err)
 	}

@@ -64,11 +64,11 @@ func (p *pm2Tool) list(ctx context.Context, sb *sandbox) ([]listed, error) {
 	if err := r.error(); err != nil {
 		return nil, err
 	}
-	return parsePM2List(r.Stdout)
+	return p.parseList(r.Stdout)
 }
 
-// parsePM2List decodes `pm2 jlist`, skipping any banner before the array.
-func parsePM2List(b []byte) ([]listed, error) {
+// parseList decodes `pm2 jlist`, skipping any banner before the array.
+func (p *pm2Tool) parseList(b []byte) ([]listed, error) {
 	if i := bytes.IndexByte(b, '['); i > 0 {
 		b = b[i:]
 	}

@@ -50,7 +50,7 @@ func measureList(ctx context.Context, b *bench, t tool, n, runs int) (ds []time.
 			if err := r.error(); err != nil {
 				return err
 			}
-			apps, err := parseList(t, r.Stdout)
+			apps, err := t.parseList(r.Stdout)
 			if err != nil {
 				return err
 			}
@@ -62,14 +62,6 @@ func measureList(ctx context.Context, b *bench, t tool, n, runs int) (ds []time.
 		return nil
 	})
 	return ds, err
-}
-
-// parseList decodes the output of t.listArgv.
-func parseList(t tool, b []byte) ([]listed, error) {
-	if _, ok := t.(*pm2Tool); ok {
-		return parsePM2List(b)
-	}
-	return parseOpmList(b)
 }
 
 // measureExecFloor times, like the listings, two commands that do not talk

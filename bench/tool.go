@@ -18,8 +18,10 @@ type tool interface {
 	start(ctx context.Context, sb *sandbox, from, to int) error
 	// list returns the app table as the tool's JSON listing reports it.
 	list(ctx context.Context, sb *sandbox) ([]listed, error)
-	// listArgv is the command that lists apps as JSON.
+	// listArgv is the command that lists apps as JSON; parseList decodes
+	// its output.
 	listArgv() []string
+	parseList(out []byte) ([]listed, error)
 	// save writes the tool's dump.
 	save(ctx context.Context, sb *sandbox) error
 	// shutdown stops the daemon and its apps.
