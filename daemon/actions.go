@@ -37,7 +37,7 @@ func (s *Supervisor) startNew(ev startReq) {
 func (s *Supervisor) register(spec api.Spec) *app {
 	a := &app{id: s.nextID, spec: spec, state: Stopped}
 	s.nextID++
-	s.writeNextID()
+	s.nextIDDirty = true
 	s.apps[a.id] = a
 	s.byName[spec.Name] = a
 	return a

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -82,6 +83,12 @@ func child(mode string) int {
 		return waitTerm()
 	case "daemon":
 		// The real daemon, as `opm daemon run` runs it.
+		if path := os.Getenv("OPM_TEST_CPUPROFILE"); path != "" {
+			f, err := os.Create(path)
+			if err == nil && pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
 		if err := Main(context.Background()); err != nil {
 			fmt.Fprintln(os.Stderr, "daemon:", err)
 			return 1

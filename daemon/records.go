@@ -218,12 +218,17 @@ func (s *Supervisor) saveRecord(a *app) {
 	}
 }
 
-// flushRecords writes the records of the apps changed by the last event.
+// flushRecords writes the records of the apps changed by the last event,
+// and the next id if it moved.
 func (s *Supervisor) flushRecords() {
 	for _, a := range s.apps {
 		if a.dirty {
 			s.saveRecord(a)
 		}
+	}
+	if s.nextIDDirty {
+		s.nextIDDirty = false
+		s.writeNextID()
 	}
 }
 
@@ -256,7 +261,7 @@ func (s *Supervisor) readNextID() int {
 	return n
 }
 
-// writeNextID records s.nextID; it runs when an app is registered.
+// writeNextID records s.nextID, after events that registered apps.
 func (s *Supervisor) writeNextID() {
 	if s.records == nil {
 		return

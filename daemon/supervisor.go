@@ -33,6 +33,8 @@ type Supervisor struct {
 	apps   map[int]*app
 	byName map[string]*app
 	nextID int
+	// nextIDDirty is set when nextID must be written to the records.
+	nextIDDirty bool
 
 	waiters []*waiter
 	// recheck is the pending restore-flag recheck timer, if any.
