@@ -43,9 +43,15 @@ func (s *Supervisor) register(spec api.Spec) *app {
 	return a
 }
 
-// onAction handles start/stop/restart/reload of existing apps. Stop and
-// restart answer once the apps have settled.
+// onAction handles start/stop/restart/reload of existing apps. It answers
+// once the apps have settled: stopped, or started (or failed to).
 func (s *Supervisor) onAction(ev actionReq) {
+	switch ev.action {
+	case "start", "stop", "restart", "reload":
+	default:
+		ev.reply <- result{err: api.Errorf(api.CodeBadRequest, "unknown action %q (use start, stop, restart or reload)", ev.action)}
+		return
+	}
 	ids, err := s.resolve(ev.target)
 	if err != nil {
 		ev.reply <- result{err: err}
@@ -55,30 +61,31 @@ func (s *Supervisor) onAction(ev actionReq) {
 		ev.reply <- result{err: errDaemonStopping}
 		return
 	}
-	var errs []error
+	var refused error
 	for _, id := range ids {
 		a := s.apps[id]
 		if a.removing && ev.action != "stop" {
-			errs = append(errs, api.Errorf(api.CodeConflict, "app %q is being removed", a.spec.Name))
+			refused = api.Errorf(api.CodeConflict, "app %q is being removed", a.spec.Name)
 			continue
 		}
 		switch ev.action {
 		case "start":
-			errs = append(errs, s.startApp(a))
+			s.startApp(a)
 		case "stop":
 			s.stopApp(a)
 		case "restart", "reload":
-			errs = append(errs, s.restartApp(a))
-		default:
-			ev.reply <- result{err: api.Errorf(api.CodeBadRequest, "unknown action %q (use start, stop, restart or reload)", ev.action)}
-			return
+			s.restartApp(a)
 		}
 	}
 	s.wait(ids, func() {
-		r := result{apps: s.snapshots(ids)}
-		for _, err := range errs {
-			if err != nil {
-				r.err = err
+		r := result{apps: s.snapshots(ids), err: refused}
+		if ev.action == "stop" {
+			ev.reply <- r
+			return
+		}
+		for _, id := range ids {
+			if a := s.apps[id]; a != nil && a.state == Errored && a.lastErr != "" {
+				r.err = api.Errorf(api.CodeInternal, "cannot start %q: %s", a.spec.Name, a.lastErr)
 				break
 			}
 		}
@@ -87,7 +94,7 @@ func (s *Supervisor) onAction(ev actionReq) {
 }
 
 // startApp starts an existing app that is not running.
-func (s *Supervisor) startApp(a *app) error {
+func (s *Supervisor) startApp(a *app) {
 	switch a.state {
 	case Stopped, Errored, Waiting:
 		a.cancelTimer()
@@ -100,22 +107,20 @@ func (s *Supervisor) startApp(a *app) error {
 	case Stopping:
 		a.restartAfterStop = true
 	}
-	return nil
 }
 
 // restartApp stops a running app and starts it again once it has exited;
 // an app that is not running is simply started.
-func (s *Supervisor) restartApp(a *app) error {
+func (s *Supervisor) restartApp(a *app) {
 	switch a.state {
 	case Online:
 		s.stopApp(a)
 		a.restartAfterStop = true
-		return nil
 	case Stopping:
 		a.restartAfterStop = true
-		return nil
+	default:
+		s.startApp(a)
 	}
-	return s.startApp(a)
 }
 
 // stopApp asks a running app to stop (SIGTERM to its process group, then

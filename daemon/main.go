@@ -23,7 +23,9 @@ func Main(ctx context.Context) error {
 	ready := openReadiness()
 	err := mainRun(ctx, ready)
 	if errors.Is(err, ErrRunning) {
-		ready.running()
+		if !ready.running() {
+			fmt.Fprintln(os.Stderr, "opm: the daemon is already running for this OPM_HOME (see 'opm daemon status')")
+		}
 		return nil
 	}
 	if err != nil {

@@ -33,18 +33,21 @@ func openReadiness() *readiness {
 	return &readiness{f: os.NewFile(uintptr(fd), "readiness")}
 }
 
-func (r *readiness) send(format string, args ...any) {
+// send writes the line; it reports false when there is no pipe (or the
+// line was already sent).
+func (r *readiness) send(format string, args ...any) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.f == nil {
-		return
+		return false
 	}
 	line := strings.ReplaceAll(fmt.Sprintf(format, args...), "\n", " ")
 	_, _ = r.f.WriteString(line + "\n")
 	r.f.Close()
 	r.f = nil
+	return true
 }
 
 func (r *readiness) ready(pid int)    { r.send("ready %d", pid) }
-func (r *readiness) running()         { r.send("running") }
+func (r *readiness) running() bool    { return r.send("running") }
 func (r *readiness) failed(err error) { r.send("error %v", err) }
