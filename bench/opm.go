@@ -95,3 +95,7 @@ func (o *opmTool) restoreArgv() []string { return []string{o.bin, "restore"} }
 func (o *opmTool) isDaemon(_ *sandbox, argv []string) bool {
 	return len(argv) >= 3 && argv[1] == "daemon" && argv[2] == "run"
 }
+
+// stopOnCleanup: every sandbox checks that `opm daemon stop` leaves
+// nothing behind.
+func (o *opmTool) stopOnCleanup() bool { return true }

@@ -103,3 +103,7 @@ func (p *pm2Tool) restoreArgv() []string { return []string{p.bin, "resurrect"} }
 func (p *pm2Tool) isDaemon(sb *sandbox, argv []string) bool {
 	return strings.Contains(strings.Join(argv, " "), "God Daemon ("+sb.home+")")
 }
+
+// stopOnCleanup: `pm2 kill` stops apps one by one and takes minutes with
+// 1000 apps; cleanup SIGKILLs PM2's processes instead.
+func (p *pm2Tool) stopOnCleanup() bool { return false }

@@ -30,17 +30,20 @@ const (
 
 // race is the outcome of one round.
 type race struct {
-	Tool       string  `json:"tool"`
-	Round      int     `json:"round"`
-	Restorers  int     `json:"restorers"`
-	Apps       int     `json:"apps"`
-	Daemons    int     `json:"daemons"`
-	Running    int     `json:"running"`
-	Missing    int     `json:"missing"`
-	Duplicates int     `json:"duplicates"`
-	Hung       int     `json:"hung"`
-	Failed     int     `json:"failed"`
-	Seconds    float64 `json:"seconds"`
+	Tool       string `json:"tool"`
+	Round      int    `json:"round"`
+	Restorers  int    `json:"restorers"`
+	Apps       int    `json:"apps"`
+	Daemons    int    `json:"daemons"`
+	Running    int    `json:"running"`
+	Missing    int    `json:"missing"`
+	Duplicates int    `json:"duplicates"`
+	Hung       int    `json:"hung"`
+	Failed     int    `json:"failed"`
+	// LeftAfterStop counts the daemons still running after the tool's
+	// stop command (opm daemon stop, pm2 kill) that followed the race.
+	LeftAfterStop int     `json:"left_after_stop"`
+	Seconds       float64 `json:"seconds"`
 }
 
 func runRace(ctx context.Context, b *bench) error {
@@ -80,7 +83,7 @@ func runRace(ctx context.Context, b *bench) error {
 func raceRound(ctx context.Context, b *bench, t tool, n, k int) (r race, err error) {
 	r = race{Tool: t.Name(), Restorers: k, Apps: n}
 	err = b.withSandbox(t, func(sb *sandbox) error {
-		if err := prepareRestore(ctx, t, sb, n); err != nil {
+		if _, err := prepareRestore(ctx, t, sb, n); err != nil {
 			return err
 		}
 		start := time.Now()
@@ -101,7 +104,8 @@ func raceRound(ctx context.Context, b *bench, t tool, n, k int) (r race, err err
 		}
 		r.Daemons = d
 		r.Running, r.Missing, r.Duplicates = c.tally(n)
-		return nil
+		r.LeftAfterStop, err = leftAfterStop(ctx, t, sb)
+		return err
 	})
 	return r, err
 }
@@ -166,15 +170,35 @@ func settledCensus(ctx context.Context, t tool, sb *sandbox) (appCensus, int, er
 	return c, len(d), err
 }
 
+// leftAfterStop runs the tool's stop command and counts the daemons that
+// survive it.
+func leftAfterStop(ctx context.Context, t tool, sb *sandbox) (int, error) {
+	sctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	defer cancel()
+	if err := t.shutdown(sctx, sb); err != nil {
+		logf("%s: stop after the race: %v", t.Name(), err)
+	}
+	var d []int
+	err := poll(ctx, 5*time.Second, 20*time.Millisecond, func() (bool, error) {
+		var err error
+		d, err = daemons(t, sb)
+		return len(d) == 0, err
+	})
+	if errors.Is(err, errDeadline) {
+		err = nil
+	}
+	return len(d), err
+}
+
 func printRaces(w io.Writer, races []race) {
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
 	t.SetStyle(table.StyleLight)
 	t.Style().Format.Header = text.FormatDefault
 	t.SetTitle("restore race: concurrent restores right after the daemon stopped")
-	t.AppendHeader(table.Row{"tool", "round", "restorers", "apps", "daemons", "running", "missing", "duplicates", "hung", "failed", "s"})
+	t.AppendHeader(table.Row{"tool", "round", "restorers", "apps", "daemons", "running", "missing", "duplicates", "hung", "failed", "s", "daemons left after stop"})
 	for _, r := range races {
-		t.AppendRow(table.Row{r.Tool, r.Round, r.Restorers, r.Apps, r.Daemons, r.Running, r.Missing, r.Duplicates, r.Hung, r.Failed, fmtNum(r.Seconds)})
+		t.AppendRow(table.Row{r.Tool, r.Round, r.Restorers, r.Apps, r.Daemons, r.Running, r.Missing, r.Duplicates, r.Hung, r.Failed, fmtNum(r.Seconds), r.LeftAfterStop})
 	}
 	t.Render()
 }

@@ -34,6 +34,7 @@ func runRestore(ctx context.Context, b *bench) error {
 				r.target("≤ 1000, ≤ 0.1× PM2", andRatio(atMost(1000), 0.1))
 			}
 			b.rep.set(scenarioRestore, fmt.Sprintf("%d apps: command returned", n), "ms", t.Name(), ms(res.command))
+			b.rep.set(scenarioRestore, fmt.Sprintf("%d apps: stop daemon and apps before", n), "ms", t.Name(), ms(res.stop))
 			b.rep.set(scenarioRestore, fmt.Sprintf("%d apps: not exactly once", n), "apps", t.Name(), float64(res.missing+res.duplicates)).
 				target("0", atMost(0))
 		}
@@ -44,13 +45,16 @@ func runRestore(ctx context.Context, b *bench) error {
 type restoreResult struct {
 	// command is how long the restore command ran; online, until it had
 	// returned and every app had a process.
-	command, online     time.Duration
+	command, online time.Duration
+	// stop is how long the daemon took to stop with its apps.
+	stop                time.Duration
 	missing, duplicates int
 }
 
 func measureRestore(ctx context.Context, b *bench, t tool, n int) (res restoreResult, err error) {
 	err = b.withSandbox(t, func(sb *sandbox) error {
-		if err := prepareRestore(ctx, t, sb, n); err != nil {
+		var err error
+		if res.stop, err = prepareRestore(ctx, t, sb, n); err != nil {
 			return err
 		}
 		start := time.Now()
@@ -60,7 +64,7 @@ func measureRestore(ctx context.Context, b *bench, t tool, n int) (res restoreRe
 		}
 		res.command, res.online = r.Dur, r.Dur
 		first := true
-		err := poll(ctx, onlineTimeout(n), 2*time.Millisecond, func() (bool, error) {
+		err = poll(ctx, onlineTimeout(n), 2*time.Millisecond, func() (bool, error) {
 			c, err := scanApps(sb.w)
 			if err != nil || !c.complete(n) {
 				first = false
@@ -88,22 +92,25 @@ func measureRestore(ctx context.Context, b *bench, t tool, n int) (res restoreRe
 	return res, err
 }
 
-// prepareRestore starts n apps, saves them, stops the tool and empties the
+// prepareRestore starts n apps, saves them, stops the tool (returning how
+// long the stop took until /proc showed nothing left) and empties the
 // runtime directory.
-func prepareRestore(ctx context.Context, t tool, sb *sandbox, n int) error {
+func prepareRestore(ctx context.Context, t tool, sb *sandbox, n int) (time.Duration, error) {
 	if err := startApps(ctx, t, sb, n); err != nil {
-		return err
+		return 0, err
 	}
 	if err := t.save(ctx, sb); err != nil {
-		return err
+		return 0, err
 	}
+	start := time.Now()
 	if err := t.shutdown(ctx, sb); err != nil {
-		return err
+		return 0, err
 	}
 	if err := waitStopped(ctx, t, sb, 30*time.Second); err != nil {
-		return err
+		return 0, err
 	}
-	return sb.emptyRuntime()
+	stop := time.Since(start)
+	return stop, sb.emptyRuntime()
 }
 
 // measureStartFloor times a bare supervisor from its exec until its n

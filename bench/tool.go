@@ -30,6 +30,10 @@ type tool interface {
 	restoreArgv() []string
 	// isDaemon reports whether argv is this sandbox's daemon.
 	isDaemon(sb *sandbox, argv []string) bool
+	// stopOnCleanup reports whether cleanup shuts the tool down before
+	// killing what is left (and reports leftovers), rather than killing
+	// everything at once.
+	stopOnCleanup() bool
 }
 
 // listed is one app of a tool's JSON listing.
@@ -133,15 +137,17 @@ func onlineTimeout(n int) time.Duration {
 	return max(30*time.Second, time.Duration(n)*50*time.Millisecond)
 }
 
-// closeSandbox shuts the tool down, kills whatever is left and removes the
-// directories. It reports processes the shutdown left behind.
+// closeSandbox shuts the tool down (when t.stopOnCleanup), kills
+// whatever is left and removes the directories. It reports processes a
+// successful shutdown left behind.
 func closeSandbox(t tool, sb *sandbox) error {
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	errShutdown := t.shutdown(ctx, sb)
 	var errLeft error
-	if errShutdown == nil {
-		errLeft = waitStopped(ctx, t, sb, 10*time.Second)
+	if t.stopOnCleanup() {
+		ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+		if t.shutdown(ctx, sb) == nil {
+			errLeft = waitStopped(ctx, t, sb, 10*time.Second)
+		}
+		cancel()
 	}
 	errKill := sb.killAll(10 * time.Second)
 	errRemove := sb.remove()
