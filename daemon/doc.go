@@ -1,0 +1,33 @@
+// Package daemon is opm's supervisor: the per-user daemon that owns the
+// app table, spawns and watches apps, restarts them by policy, serves the
+// HTTP/JSON API on <runtime>/opm.sock, and saves and restores the app list.
+//
+// One goroutine (Supervisor.run) owns the table. Everything else sends it
+// events (events.go): API requests with reply channels, exits from the
+// per-process watcher goroutines, finished spawns, and timers (back-off,
+// kill timeout, restore-flag recheck). Supervisor.handle is a plain method,
+// so unit tests drive the state machine without goroutines.
+//
+// Where things live:
+//
+//	main.go, run.go        Main (for `opm daemon run`) and Run: dirs, lock, socket, serve
+//	config.go              config.toml and defaults
+//	lock.go, socket.go     the daemon lock (flock) and the socket (peer uid check)
+//	ready.go               the $OPM_READY_FD readiness line
+//	server.go              HTTP handlers → supervisor requests
+//	supervisor.go          the loop, handle, waiters
+//	state.go, app.go       the typed state machine and the app record
+//	actions.go             start/stop/restart/remove
+//	launch.go, spawn.go    spawning off the loop; the process itself
+//	policy.go              exits: restart policy, back-off, errored
+//	resolve.go, spec.go    command resolution and start-request checks
+//	target.go              id/name/comma list/all
+//	sample.go              CPU and memory on demand (internal/proc)
+//	logs.go                app log files and flush
+//	records.go             RAM runtime records for takeover
+//	recover.go, adopt.go   takeover at start: adopt live apps via pidfd
+//	hold.go                no automatic starts while a restore holds the flag
+//	dump.go, save.go,      the dump: atomic save, restore exactly once
+//	restore.go
+//	shutdown.go            daemon stop (apps stopped) or exit keeping apps
+package daemon
