@@ -216,3 +216,86 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// The daemon is SIGKILLed with apps running; the next daemon adopts the
+// same processes (which are no longer its children), starts nothing new,
+// and restarts an adopted app that crashes, once.
+func TestDaemonKilledAppsAdopted(t *testing.T) {
+	home, rt := t.TempDir(), shortTempDir(t)
+	if err := os.WriteFile(filepath.Join(home, ConfigName), []byte("restart_delay = \"10ms\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mark := fmt.Sprintf("opmtest-%d-killed", os.Getpid())
+	var cmds []*exec.Cmd
+	t.Cleanup(func() {
+		for _, c := range cmds {
+			if c.ProcessState == nil {
+				_ = c.Process.Kill()
+				_ = c.Wait()
+			}
+		}
+		for _, pid := range markedProcs(mark) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		if t.Failed() {
+			t.Logf("daemon.log:\n%s", readFile(t, filepath.Join(home, "daemon.log")))
+		}
+	})
+	d1, line := spawnMain(t, home, rt)
+	cmds = append(cmds, d1)
+	if !strings.HasPrefix(line, "ready") {
+		t.Fatalf("readiness %q", line)
+	}
+	cl := api.NewClient(api.SocketPath(rt))
+	defer cl.CloseIdle()
+	pids := map[string]int{}
+	for _, name := range []string{"a", "b"} {
+		var app api.App
+		req := api.StartRequest{Command: os.Args[0], Name: name, Cwd: home, Env: append(os.Environ(), "OPM_TEST_CHILD=block", "OPM_TEST_MARK="+mark)}
+		if err := cl.Do(context.Background(), http.MethodPost, api.PathApps, req, &app); err != nil {
+			t.Fatal(err)
+		}
+		pids[name] = app.PID
+	}
+	cl.CloseIdle()
+	if err := d1.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = d1.Wait()
+
+	d2, line := spawnMain(t, home, rt)
+	cmds = append(cmds, d2)
+	if !strings.HasPrefix(line, "ready") {
+		t.Fatalf("readiness of the second daemon %q", line)
+	}
+	var apps []api.App
+	if err := cl.Do(context.Background(), http.MethodGet, api.PathApps, nil, &apps); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range apps {
+		if a.Status != api.StatusOnline || a.PID != pids[a.Name] {
+			t.Errorf("app %s: %s pid %d, want online with pid %d", a.Name, a.Status, a.PID, pids[a.Name])
+		}
+	}
+	if n := len(markedProcs(mark)); n != 2 {
+		t.Fatalf("%d app processes after takeover, want 2", n)
+	}
+	if err := syscall.Kill(pids["a"], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a restarted", 10*time.Second, func() bool {
+		var got []api.App
+		err := cl.Do(context.Background(), http.MethodGet, api.TargetPath("a"), nil, &got)
+		return err == nil && got[0].Status == api.StatusOnline && got[0].PID != pids["a"] && got[0].Restarts == 1
+	})
+	if n := len(markedProcs(mark)); n != 2 {
+		t.Fatalf("%d app processes after the restart, want 2", n)
+	}
+	if err := cl.Do(context.Background(), http.MethodPost, api.PathStop, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "apps to stop", 10*time.Second, func() bool { return len(markedProcs(mark)) == 0 })
+}
