@@ -61,6 +61,8 @@ func runChild(mode string) int {
 			return 3
 		}
 		fmt.Printf("grandchild %d\n", gc.Process.Pid)
+	case "hold-flag":
+		return holdFlag()
 	case "print-env":
 		signal.Notify(term, syscall.SIGTERM)
 		wd, _ := os.Getwd()
