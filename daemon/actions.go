@@ -35,7 +35,7 @@ func (s *Supervisor) startNew(ev startReq) {
 
 // register adds a stopped app under a new id. Ids are never reused.
 func (s *Supervisor) register(spec api.Spec) *app {
-	a := &app{id: s.nextID, spec: spec, state: Stopped}
+	a := &app{id: s.nextID, spec: spec, state: Stopped, exitCode: -1}
 	s.nextID++
 	s.nextIDDirty = true
 	s.apps[a.id] = a

@@ -36,7 +36,7 @@ func (s *Supervisor) recoverApps() {
 			s.removeFile(s.records.path(rec.ID))
 			continue
 		}
-		a := &app{id: rec.ID, spec: rec.Spec, state: Stopped, restarts: rec.Restarts}
+		a := &app{id: rec.ID, spec: rec.Spec, state: Stopped, restarts: rec.Restarts, exitCode: -1}
 		s.apps[a.id] = a
 		s.byName[a.spec.Name] = a
 		s.nextID = max(s.nextID, a.id+1)
