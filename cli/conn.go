@@ -17,8 +17,10 @@ import (
 
 // Deadlines for reaching the daemon.
 const (
-	pingTimeout    = 2 * time.Second  // one probe of a daemon that may be busy
-	startTimeout   = 15 * time.Second // spawning a daemon until it answers
+	// A daemon that does not listen refuses at once; these bound a daemon
+	// that listens but is slow, e.g. on a loaded CI machine.
+	pingTimeout    = 10 * time.Second // one probe
+	startTimeout   = 30 * time.Second // spawning a daemon until it answers
 	requestTimeout = 60 * time.Second // an ordinary request
 )
 
