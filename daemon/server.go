@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"time"
 
 	"opm/daemon/api"
 )
@@ -63,6 +64,10 @@ func (srv *server) httpServer() *http.Server {
 			return context.WithValue(ctx, peerUIDKey, peer)
 		},
 		ErrorLog: slog.NewLogLogger(srv.log.Handler(), slog.LevelWarn),
+		// A client that hangs mid-request or idles forever does not
+		// keep a connection (and its descriptor) for ever.
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
 	}
 }
 
