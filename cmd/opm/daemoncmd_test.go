@@ -1,0 +1,74 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// `opm daemon start|status|stop` as a user sees them, and a daemon that is
+// properly detached: its own session, no terminal, stdin /dev/null,
+// stdout and stderr into daemon.log.
+func TestDaemonCommands(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if r := e.run("daemon", "status"); r.code != 1 || !strings.Contains(r.stderr, "not running") || !strings.Contains(r.stderr, "opm daemon start") {
+		t.Errorf("status with no daemon: %v", r)
+	}
+	if r := e.run("daemon", "stop"); r.code != 0 || !strings.Contains(r.stdout, "not running") {
+		t.Errorf("stop with no daemon: %v", r)
+	}
+	if len(e.marked()) != 0 {
+		t.Fatalf("status or stop started a daemon")
+	}
+	if r := e.ok("daemon", "start"); !strings.Contains(r.stdout, "started") {
+		t.Errorf("first start: %v", r)
+	}
+	if r := e.ok("daemon", "start"); !strings.Contains(r.stdout, "already running") {
+		t.Errorf("second start: %v", r)
+	}
+	pid := e.daemonStatus().PID
+	r := e.ok("daemon", "health")
+	for _, want := range []string{fmt.Sprint(pid), e.runtime, "restore flag", "idle"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("daemon status lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	if sid, err := unix.Getsid(pid); err != nil || sid != pid {
+		t.Errorf("daemon session %d (%v), want its own (%d)", sid, err, pid)
+	}
+	if tty := statField(t, pid, 7); tty != "0" {
+		t.Errorf("daemon has controlling terminal %s", tty)
+	}
+	wantFD := map[int]string{0: os.DevNull, 1: filepath.Join(e.home, "daemon.log"), 2: filepath.Join(e.home, "daemon.log")}
+	for fd, want := range wantFD {
+		if got, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", pid, fd)); err != nil || got != want {
+			t.Errorf("daemon fd %d -> %q (%v), want %s", fd, got, err, want)
+		}
+	}
+
+	if r := e.ok("daemon", "stop"); !strings.Contains(r.stdout, "stopped") {
+		t.Errorf("stop: %v", r)
+	}
+	if alive(pid) {
+		t.Errorf("daemon %d still alive after opm daemon stop returned", pid)
+	}
+}
+
+// statField returns field n (1-based, as in proc(5)) of /proc/<pid>/stat.
+func statField(t *testing.T, pid, n int) string {
+	t.Helper()
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	fields := strings.Fields(s[i+1:]) // fields 3 onwards
+	return fields[n-3]
+}
