@@ -42,6 +42,9 @@ func openAdopted(pid int, start uint64) (*adoptedProc, error) {
 }
 
 func sameProcess(pid int, start uint64) error {
+	if pid <= 1 || pid == os.Getpid() {
+		return errNotSame
+	}
 	st, err := proc.ReadStat(pid)
 	if err != nil {
 		return err

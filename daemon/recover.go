@@ -111,7 +111,7 @@ func findSpawn(token string) (pid int, start uint64, ok bool) {
 	}
 	for _, e := range ents {
 		p, err := strconv.Atoi(e.Name())
-		if err != nil {
+		if err != nil || p <= 1 || p == os.Getpid() {
 			continue
 		}
 		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")

@@ -103,8 +103,9 @@ func spawnProcess(devNull *os.File) spawner {
 // killGroup sends sig to the process group led by pid. A group that is
 // already gone is not an error.
 func killGroup(pid int, sig syscall.Signal) error {
-	if pid <= 0 {
-		return nil
+	// kill(-1) would signal every process we may signal: never.
+	if pid <= 1 {
+		return fmt.Errorf("signal process group %d: refused", pid)
 	}
 	err := syscall.Kill(-pid, sig)
 	if errors.Is(err, syscall.ESRCH) {

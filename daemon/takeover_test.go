@@ -227,3 +227,27 @@ func TestTakeoverFindsSpawnInFlight(t *testing.T) {
 		t.Fatalf("%d processes, want 1", n)
 	}
 }
+
+// Records naming init or the daemon itself are never adopted, and no
+// process group below 2 is ever signalled (kill(-1) would hit everyone).
+func TestNeverAdoptOrSignalInit(t *testing.T) {
+	st, err := proc.ReadStat(1)
+	if err != nil {
+		t.Skip("no /proc/1")
+	}
+	if err := sameProcess(1, st.Start); err == nil {
+		t.Fatal("init passes as an app process")
+	}
+	self, err := proc.ReadStat(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sameProcess(os.Getpid(), self.Start); err == nil {
+		t.Fatal("the daemon passes as an app process")
+	}
+	for _, pid := range []int{-1, 0, 1} {
+		if err := killGroup(pid, 0); err == nil {
+			t.Fatalf("killGroup(%d) accepted", pid)
+		}
+	}
+}
