@@ -40,13 +40,8 @@ func (s *Supervisor) recoverApps() {
 		s.apps[a.id] = a
 		s.byName[a.spec.Name] = a
 		s.nextID = max(s.nextID, a.id+1)
-		if rec.Want != wantRunning && rec.Spawning != "" {
-			// Started by a daemon that died right after the app was
-			// stopped: nobody wants that process.
-			if pid, _, ok := findSpawn(rec.Spawning); ok {
-				_ = s.signal(pid, syscall.SIGKILL)
-				s.log.Info("killed a process started for a stopped app", "event", "discarded", "app", a.spec.Name, "pid", pid)
-			}
+		if rec.Want != wantRunning {
+			s.finishStop(a, rec)
 		}
 		switch rec.Want {
 		case wantStopped:
@@ -62,6 +57,22 @@ func (s *Supervisor) recoverApps() {
 		s.nextID = n
 	}
 	s.flushRecords()
+}
+
+// finishStop kills what a dead daemon left of an app that should not run:
+// a process it was stopping, or one it was starting when the app was
+// stopped. Only a process whose start time matches is signalled.
+func (s *Supervisor) finishStop(a *app, rec record) {
+	if rec.PID > 0 && sameProcess(rec.PID, rec.Start) == nil {
+		_ = s.signal(rec.PID, syscall.SIGKILL)
+		s.log.Info("killed the process of a stopped app", "event", "discarded", "app", a.spec.Name, "pid", rec.PID)
+	}
+	if rec.Spawning != "" {
+		if pid, _, ok := findSpawn(rec.Spawning); ok {
+			_ = s.signal(pid, syscall.SIGKILL)
+			s.log.Info("killed a process started for a stopped app", "event", "discarded", "app", a.spec.Name, "pid", pid)
+		}
+	}
 }
 
 func (s *Supervisor) recoverRunning(a *app, rec record) {

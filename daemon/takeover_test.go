@@ -251,3 +251,39 @@ func TestNeverAdoptOrSignalInit(t *testing.T) {
 		}
 	}
 }
+
+// A daemon that died while stopping an app leaves a record saying
+// "stopped" with the PID: the next daemon finishes the stop.
+func TestTakeoverFinishesStop(t *testing.T) {
+	cfg := testConfig(t)
+	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-finish-" + filepath.Base(cfg.RuntimeDir)}
+	spec, err := buildSpec(probe.req("web", "ignore-term"), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left := exec.Command(spec.Exec)
+	left.Env = spec.Env
+	left.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := left.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = left.Wait(); close(done) }()
+	t.Cleanup(func() { _ = left.Process.Kill(); <-done })
+	st, err := proc.ReadStat(left.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: spec, Want: wantStopped, PID: left.Process.Pid, Start: st.Start})
+
+	d := runDaemon(t, cfg)
+	d.mark = probe.mark
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the process of the stopped app was left running")
+	}
+	if a, err := d.get("web"); err != nil || a.Status != api.StatusStopped {
+		t.Fatalf("web = %+v, %v; want stopped", a, err)
+	}
+}
