@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -93,16 +94,30 @@ func TestSaveThenRestoreOnFreshRuntime(t *testing.T) {
 	}
 }
 
-// Many restores at once against one daemon start each app exactly once.
+// Many restores at once against a fresh daemon (an empty runtime
+// directory, as after a container restart) start each app exactly once.
+// OPM_TEST_ROUNDS repeats it (default 3).
 func TestConcurrentRestoresStartEachAppOnce(t *testing.T) {
-	const apps, restorers = 12, 8
+	const apps = 12
 	d1 := startDaemon(t)
 	for i := range apps {
 		d1.start(fmt.Sprintf("app%d", i), "block")
 	}
 	d1.save()
 	d1.stop()
+	rounds := 3
+	if v, err := strconv.Atoi(os.Getenv("OPM_TEST_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	for round := range rounds {
+		t.Run(fmt.Sprintf("round%d", round), func(t *testing.T) {
+			concurrentRestores(t, d1, apps)
+		})
+	}
+}
 
+func concurrentRestores(t *testing.T, d1 *testDaemon, apps int) {
+	const restorers = 8
 	d2 := runDaemon(t, freshRuntime(t, d1.cfg))
 	d2.mark = d1.mark
 	var wg sync.WaitGroup
