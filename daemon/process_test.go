@@ -105,6 +105,17 @@ func TestMainReadinessIdleAndStop(t *testing.T) {
 		t.Errorf("idle daemon used %d CPU ticks in 1s", c1-c0)
 	}
 
+	// Apps start with default signal dispositions: nothing the daemon
+	// ignores leaks into them.
+	var sigs api.App
+	if err := cl.Do(context.Background(), http.MethodPost, api.PathApps, api.StartRequest{Command: "grep SigIgn /proc/self/status", Name: "sigs", Cwd: home, Env: os.Environ(), Restart: api.RestartNever}, &sigs); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "sigs output", 5*time.Second, func() bool { return strings.Contains(readFile(t, sigs.Spec.OutLog), "SigIgn") })
+	if got := strings.TrimSpace(readFile(t, sigs.Spec.OutLog)); got != "SigIgn:\t0000000000000000" {
+		t.Errorf("an app started with ignored signals: %q", got)
+	}
+
 	var st api.DaemonStatus
 	if err := cl.Do(context.Background(), http.MethodPost, api.PathStop, nil, &st); err != nil {
 		t.Fatal(err)
@@ -116,8 +127,8 @@ func TestMainReadinessIdleAndStop(t *testing.T) {
 		t.Fatalf("%d apps left after the daemon stopped", n)
 	}
 	log := readFile(t, filepath.Join(home, "daemon.log"))
-	if c := count(log, "event=started"); c != 3 {
-		t.Errorf("daemon log has %d started lines, want 3", c)
+	if c := count(log, "event=started"); c != 4 {
+		t.Errorf("daemon log has %d started lines, want 4", c)
 	}
 }
 
