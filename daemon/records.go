@@ -103,8 +103,7 @@ func (r records) readAll() ([]record, []badRecord, error) {
 			continue
 		}
 		if strings.HasSuffix(name, ".tmp") {
-			os.Remove(path) // a write cut short by the old daemon's death
-			continue
+			continue // a write cut short; the next write replaces it
 		}
 		id, err := strconv.Atoi(strings.TrimSuffix(name, ".json"))
 		if !strings.HasSuffix(name, ".json") || err != nil || id < 0 {
@@ -290,7 +289,13 @@ func (s *Supervisor) clearRecords() {
 	}
 	for _, a := range s.apps {
 		a.dirty = false
-		s.dropRecord(a)
 	}
-	s.removeFile(filepath.Join(s.records.dir, nextIDName))
+	ents, err := os.ReadDir(s.records.dir)
+	if err != nil {
+		s.log.Error("cannot clear runtime records", "event", "record-failed", "error", err)
+		return
+	}
+	for _, e := range ents {
+		s.removeFile(filepath.Join(s.records.dir, e.Name()))
+	}
 }

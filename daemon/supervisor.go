@@ -174,6 +174,9 @@ func (s *Supervisor) handle(ev event) {
 	default:
 		s.log.Error("unknown event", "event", "internal", "type", typeName(ev))
 	}
+	// Records first: when a client hears that an app started, the next
+	// daemon could already adopt it.
+	s.flushRecords()
 	s.settleWaiters()
 	s.flushRecords()
 }
