@@ -345,6 +345,10 @@ func TestShutdownStopsAppsAndRemovesSocket(t *testing.T) {
 	if _, err := os.Lstat(api.SocketPath(d.rt)); !os.IsNotExist(err) {
 		t.Fatalf("socket left behind: %v", err)
 	}
+	// The table dies with the daemon: no record is left to adopt.
+	if ents, err := os.ReadDir(filepath.Join(d.rt, RecordsDir)); err != nil || len(ents) != 0 {
+		t.Fatalf("runtime records left: %v, %v", ents, err)
+	}
 }
 
 func TestStatus(t *testing.T) {
