@@ -93,7 +93,7 @@ func TestMainReadinessIdleAndStop(t *testing.T) {
 	// Measurement windows, not synchronisation: let the Go runtime finish
 	// the work the starts left (GC, scavenger), then watch a quiet second.
 	pid := cmd.Process.Pid
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(500 * time.Millisecond)
 	w0, c0 := syscw(t, pid), cpuTicks(t, pid)
 	time.Sleep(time.Second)
 	w1, c1 := syscw(t, pid), cpuTicks(t, pid)
