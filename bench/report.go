@@ -41,6 +41,8 @@ type row struct {
 	Ratio    *float64 `json:"opm_per_pm2,omitempty"`
 	Target   string   `json:"target,omitempty"`
 	Met      *bool    `json:"met,omitempty"`
+	// Detail says which part of a two-part target was missed.
+	Detail string `json:"detail,omitempty"`
 
 	check func(r *row) (met, known bool)
 	// noRatio marks counts whose ratio means nothing.
@@ -97,10 +99,17 @@ func atLeast(limit float64) func(r *row) (bool, bool) {
 func andRatio(check func(r *row) (bool, bool), ratio float64) func(r *row) (bool, bool) {
 	return func(r *row) (bool, bool) {
 		met, known := check(r)
-		if known && r.Ratio != nil {
-			met = met && *r.Ratio <= ratio
+		if !known || r.Ratio == nil {
+			return met, known
 		}
-		return met, known
+		ratioMet := *r.Ratio <= ratio
+		switch {
+		case met && !ratioMet:
+			r.Detail = "limit met, ratio to PM2 missed"
+		case !met && ratioMet:
+			r.Detail = "limit missed, ratio to PM2 met"
+		}
+		return met && ratioMet, true
 	}
 }
 
@@ -119,7 +128,7 @@ func (rep *report) finish() {
 	rep.Seconds = math.Round(time.Since(rep.Started).Seconds()*10) / 10
 	rep.Machine.LoadEnd = loadAvg()
 	for _, r := range rep.Rows {
-		r.Ratio, r.Met = nil, nil
+		r.Ratio, r.Met, r.Detail = nil, nil, ""
 		if r.OPM != nil && r.PM2 != nil && *r.PM2 != 0 && !r.noRatio {
 			q := *r.OPM / *r.PM2
 			r.Ratio = &q
@@ -164,7 +173,11 @@ func (rep *report) print(w io.Writer) {
 		if rep.PM2 != "" {
 			line = append(line, fmtPtr(r.PM2), fmtPtr(r.Ratio))
 		}
-		t.AppendRow(append(line, r.Target, fmtMet(r.Met)))
+		met := fmtMet(r.Met)
+		if r.Detail != "" {
+			met += " (" + r.Detail + ")"
+		}
+		t.AppendRow(append(line, r.Target, met))
 	}
 	t.Render()
 	if len(rep.Races) > 0 {
