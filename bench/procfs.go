@@ -117,8 +117,9 @@ func pids() ([]int, error) {
 
 // procUsage is a snapshot of a process's resource counters.
 type procUsage struct {
-	// RSS is VmRSS in bytes.
-	RSS uint64
+	// RSS is VmRSS in bytes: RSSAnon (private memory) plus RSSFile
+	// (pages of the executable and libraries, shared with the page cache).
+	RSS, RSSAnon, RSSFile uint64
 	// CPUTicks is utime+stime of all threads, live and dead.
 	CPUTicks uint64
 	// SchedNs is the on-CPU time of the live threads from schedstat, in ns
@@ -145,7 +146,7 @@ func readUsage(pid int) (procUsage, error) {
 	if err != nil {
 		return u, err
 	}
-	u.RSS = parseKB(status["VmRSS"])
+	u.RSS, u.RSSAnon, u.RSSFile = parseKB(status["VmRSS"]), parseKB(status["RssAnon"]), parseKB(status["RssFile"])
 	io, err := readKV(fmt.Sprintf("/proc/%d/io", pid), ":")
 	if err != nil {
 		return u, fmt.Errorf("read io counters (needs same uid or root): %w", err)

@@ -33,9 +33,11 @@ func runIdle(ctx context.Context, b *bench) error {
 		m := func(metric string) string { return fmt.Sprintf("%d apps: %s", n, metric) }
 		name := t.Name()
 		b.rep.set(scenarioIdle, m("RSS"), "MB", name, mb(u.after.RSS)).target("≤ 15, ≤ ¼ PM2", andRatio(atMost(15), 0.25))
+		b.rep.set(scenarioIdle, m("RSS anonymous (private)"), "MB", name, mb(u.after.RSSAnon))
+		b.rep.set(scenarioIdle, m("RSS file-backed (executable)"), "MB", name, mb(u.after.RSSFile))
 		b.rep.set(scenarioIdle, m("CPU utime+stime"), "s/min", name, float64(sub(u.after.CPUTicks, u.before.CPUTicks))/clockTicks*perMin).target("< 0.05", below(0.05))
 		b.rep.set(scenarioIdle, m("CPU schedstat"), "ms/min", name, float64(sub(u.after.SchedNs, u.before.SchedNs))/1e6*perMin)
-		b.rep.set(scenarioIdle, m("write syscalls"), "per window", name, float64(sub(u.after.Syscw, u.before.Syscw))).target("0", atMost(0))
+		b.rep.set(scenarioIdle, m("write syscalls in window"), "count", name, float64(sub(u.after.Syscw, u.before.Syscw))).target("0", atMost(0))
 		b.rep.set(scenarioIdle, m("bytes written, any fd (wchar)"), "bytes", name, float64(sub(u.after.Wchar, u.before.Wchar)))
 		b.rep.set(scenarioIdle, m("bytes written to storage"), "bytes", name, float64(sub(u.after.WriteBytes, u.before.WriteBytes))).target("0", atMost(0))
 		b.rep.set(scenarioIdle, m("wake-ups (voluntary switches)"), "per min", name, float64(sub(u.after.Voluntary, u.before.Voluntary))*perMin)
