@@ -44,11 +44,11 @@ func (srv *server) httpServer() *http.Server {
 	mux.HandleFunc("POST "+api.PathFlush, srv.handleFlush)
 	mux.HandleFunc("GET "+api.PathDaemon, srv.handleStatus)
 	mux.HandleFunc("POST "+api.PathStop, srv.handleStop)
+	mux.HandleFunc("POST "+api.PathSave, srv.handleSave)
+	mux.HandleFunc("POST "+api.PathRestore, srv.handleRestore)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no endpoint %s %s in this opm daemon (version %s); are opm and its daemon the same version? ('opm daemon restart')", r.Method, r.URL.Path, api.Version))
 	})
-	mux.HandleFunc("POST "+api.PathSave, srv.handleSave)
-	mux.HandleFunc("POST "+api.PathRestore, srv.handleRestore)
 	uid := os.Getuid()
 	return &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
