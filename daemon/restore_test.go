@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"opm/daemon/api"
 	"opm/shm"
@@ -271,5 +273,49 @@ func TestNoAutomaticStartsWhileRestoreHoldsFlag(t *testing.T) {
 	defer f.Close()
 	if f.InProgress() {
 		t.Fatal("flag still set")
+	}
+}
+
+// Daemons started at the same instant on a fresh runtime directory: the
+// kernel lock lets exactly one serve; the others report ErrRunning.
+func TestSimultaneousDaemonsOneWins(t *testing.T) {
+	cfg := testConfig(t)
+	const n = 6
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	results := make(chan error, n)
+	ready := make(chan int, n)
+	var start sync.WaitGroup
+	start.Add(1)
+	for i := range n {
+		c := cfg
+		c.Ready = func(int) { ready <- i }
+		go func() {
+			start.Wait()
+			results <- Run(ctx, c)
+		}()
+	}
+	start.Done()
+	for range n - 1 {
+		if err := <-results; !errors.Is(err, ErrRunning) {
+			t.Fatalf("a losing daemon returned %v, want ErrRunning", err)
+		}
+	}
+	select {
+	case <-ready:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the winning daemon never became ready")
+	}
+	if len(ready) != 0 {
+		t.Fatal("two daemons became ready")
+	}
+	cl := api.NewClient(api.SocketPath(cfg.RuntimeDir))
+	if _, err := cl.Ping(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cl.CloseIdle()
+	cancel()
+	if err := <-results; err != nil {
+		t.Fatal(err)
 	}
 }
