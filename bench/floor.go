@@ -10,14 +10,18 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // floorArg, as the first argument, makes the harness binary a bare
 // supervisor: one goroutine per app that starts it with os/exec, waits
-// for it to exit and starts it again at once, forever. Scenarios 2 and 3
-// time it exactly like opm and PM2: it is the floor this machine puts
-// under any supervisor written in Go (fork, exec, wake-up on exit),
-// without an API, a table, logs or a restore flag.
+// for it to exit and starts it again at once, forever. It waits on a
+// pidfd in the runtime's poller rather than in a blocking wait(2), so it
+// needs no thread per app. Scenarios 2 and 3 time it exactly like opm and
+// PM2: it is the floor this machine puts under any supervisor written in
+// Go (fork, exec, wake-up on exit), without an API, a table, logs or a
+// restore flag.
 const floorArg = "__bare-supervisor"
 
 // bareSupervise runs `<n> <sleep> <tag>` and never returns; SIGTERM
@@ -42,7 +46,11 @@ func bareSupervise(args []string) {
 					fmt.Fprintln(os.Stderr, "bare supervisor:", err)
 					os.Exit(1)
 				}
-				cmd.Wait()
+				if err := waitPidfd(cmd.Process.Pid); err != nil {
+					fmt.Fprintln(os.Stderr, "bare supervisor:", err)
+					os.Exit(1)
+				}
+				cmd.Process.Release()
 			}
 		}()
 	}
@@ -50,6 +58,27 @@ func bareSupervise(args []string) {
 	signal.Notify(term, syscall.SIGTERM, syscall.SIGINT)
 	<-term
 	os.Exit(0)
+}
+
+// waitPidfd parks until child pid exits and reaps it.
+func waitPidfd(pid int) error {
+	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("pidfd_open: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var werr error
+	err = rc.Read(func(fd uintptr) bool {
+		var info unix.Siginfo
+		werr = unix.Waitid(unix.P_PIDFD, int(fd), &info, unix.WEXITED|unix.WNOHANG, nil)
+		return werr != nil || info.Signo != 0
+	})
+	return errors.Join(err, werr)
 }
 
 // bareRun is a running bare supervisor in its own sandbox.

@@ -29,8 +29,8 @@ func runCrash(ctx context.Context, b *bench) error {
 		errs = append(errs, fmt.Errorf("floor: %w", err))
 	} else {
 		s := summarize(ds)
-		b.rep.set(scenarioCrash, "floor (bare Go Wait→Start loop): median", "ms", "opm", ms(s.Median))
-		b.rep.set(scenarioCrash, "floor (bare Go Wait→Start loop): p99", "ms", "opm", ms(s.P99))
+		b.rep.set(scenarioCrash, "floor (bare Go supervisor): median", "ms", "opm", ms(s.Median))
+		b.rep.set(scenarioCrash, "floor (bare Go supervisor): p99", "ms", "opm", ms(s.P99))
 	}
 	for _, t := range b.tools() {
 		ds, err := measureCrash(ctx, b, t, b.p.CrashN)
