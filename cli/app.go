@@ -43,7 +43,6 @@ func NewApp(opts Options) *App {
 		Name:                 "opm",
 		Usage:                "a process manager: keeps your apps running, exactly once",
 		Version:              api.Version,
-		HideVersion:          true,
 		EnableBashCompletion: true,
 		Writer:               opts.Stdout,
 		ErrWriter:            opts.Stderr,

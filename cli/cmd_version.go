@@ -14,7 +14,7 @@ func (a *App) versionCommand() *ucli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
-			a.printf("opm %s\n", api.Version)
+			a.printf("opm version %s\n", api.Version)
 			return nil
 		},
 	}
