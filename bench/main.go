@@ -76,7 +76,7 @@ var scenarios = []scenario{
 }
 
 func run(ctx context.Context, p params) *report {
-	rep := &report{Machine: describeMachine(), Started: time.Now().UTC(), Quick: p.Quick, Params: p}
+	rep := &report{Machine: describeMachine(), Started: time.Now().UTC(), Quick: p.Quick, Params: p, Load: map[string]float64{}}
 	b := &bench{p: p, rep: rep}
 	b.setupOPM(ctx)
 	if p.PM2 {
@@ -95,6 +95,7 @@ func run(ctx context.Context, p params) *report {
 			continue // opm's absence is already reported
 		}
 		fmt.Fprintf(os.Stderr, "bench: scenario %s: %s\n", s.id, s.name)
+		rep.Load[s.id] = loadAvg()
 		start := time.Now()
 		if err := s.run(ctx, b); err != nil {
 			rep.errorf("scenario %s (%s): %v", s.id, s.name, err)

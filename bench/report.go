@@ -25,8 +25,10 @@ type report struct {
 	Params  params    `json:"params"`
 	Rows    []*row    `json:"rows"`
 	Races   []race    `json:"races,omitempty"`
-	Errors  []string  `json:"errors,omitempty"`
-	Notes   []string  `json:"notes,omitempty"`
+	// Load is the 1-minute load average as each scenario started.
+	Load   map[string]float64 `json:"load_by_scenario,omitempty"`
+	Errors []string           `json:"errors,omitempty"`
+	Notes  []string           `json:"notes,omitempty"`
 }
 
 // row is one metric, measured on opm and, when run, on PM2. Lower is
@@ -180,6 +182,15 @@ func (rep *report) print(w io.Writer) {
 		t.AppendRow(append(line, r.Target, met))
 	}
 	t.Render()
+	if len(rep.Load) > 0 {
+		fmt.Fprint(w, "load average as each scenario started:")
+		for _, s := range scenarios {
+			if l, ok := rep.Load[s.id]; ok {
+				fmt.Fprintf(w, " %s: %.1f", s.id, l)
+			}
+		}
+		fmt.Fprintln(w)
+	}
 	if len(rep.Races) > 0 {
 		fmt.Fprintln(w)
 		printRaces(w, rep.Races)
