@@ -19,12 +19,10 @@ func TestIdleDaemonWritesNothing(t *testing.T) {
 	}
 	e.list()
 	pid := e.daemonStatus().PID
-	// Let the last request's connection close down before measuring.
-	time.Sleep(100 * time.Millisecond)
-	before, err := procIO(pid, "syscw")
-	if err != nil {
-		t.Fatal(err)
-	}
+	e.client().CloseIdle()
+	// The window starts once the work just asked for has been written
+	// (log lines, replies): two readings 100 ms apart agree.
+	before := settle(t, "the daemon's write count", func() (int64, error) { return procIO(pid, "syscw") })
 	time.Sleep(quietWindow)
 	after, err := procIO(pid, "syscw")
 	if err != nil {
@@ -43,27 +41,47 @@ func TestDaemonNoFDLeak(t *testing.T) {
 	e := newEnv(t)
 	e.ok("daemon", "start")
 	pid := e.daemonStatus().PID
-	before, err := fdCount(pid)
-	if err != nil {
-		t.Fatal(err)
+	count := func() (int64, error) { n, err := fdCount(pid); return int64(n), err }
+	e.client().CloseIdle()
+	before := settle(t, "the daemon's descriptors", count)
+	for i := range 4 {
+		e.startApp(fmt.Sprintf("fd%d", i), "block")
 	}
-	for round := range 1 {
-		for i := range 4 {
-			e.startApp(fmt.Sprintf("fd%d-%d", round, i), "block")
-		}
-		e.startApp(fmt.Sprintf("fdcrash%d", round), "exit1", "--max-restarts", "2")
-		e.list()
-		e.ok("restart", "all")
-		e.ok("info", "all")
-		e.ok("flush")
-		e.ok("logs", "all", "--lines", "3")
-		e.ok("stop", "all")
-		e.ok("remove", "all")
-	}
-	var after int
-	e.waitFor("the daemon's descriptors to settle", 5*time.Second, func() bool {
-		after, err = fdCount(pid)
-		return err == nil && after <= before
+	e.startApp("fdcrash", "exit1", "--max-restarts", "2")
+	e.list()
+	e.ok("restart", "all")
+	e.ok("info", "all")
+	e.ok("flush")
+	e.ok("logs", "all", "--lines", "3")
+	e.ok("stop", "all")
+	e.ok("remove", "all")
+	e.client().CloseIdle()
+	var after int64
+	e.waitFor("the daemon's descriptors to come back down", 5*time.Second, func() bool {
+		after, _ = count()
+		return after <= before
 	})
 	t.Logf("daemon fds: %d before, %d after", before, after)
+}
+
+// settle reads a counter until two readings 100 ms apart agree, and
+// returns it. It fails the test when the counter keeps moving for 10 s.
+func settle(t *testing.T, what string, read func() (int64, error)) int64 {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	prev, err := read()
+	for {
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond)
+		cur, err2 := read()
+		if err2 == nil && cur == prev {
+			return cur
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s keeps changing: %d -> %d", what, prev, cur)
+		}
+		prev, err = cur, err2
+	}
 }
