@@ -7,6 +7,9 @@ PREFIX  ?= $(HOME)/.local
 DEMO    := $(CURDIR)/.demo
 DEMOENV := OPM_HOME=$(DEMO)/home OPM_RUNTIME_DIR=$(DEMO)/run
 FUZZTIME ?= 5s
+# urfave_cli_no_docs leaves out urfave/cli's man-page generator (and its
+# markdown parser), whose package init every short-lived opm command paid.
+BUILDFLAGS ?= -trimpath -tags urfave_cli_no_docs -ldflags '-s -w'
 
 export PATH := $(PATH):/usr/local/go/bin
 
@@ -17,7 +20,7 @@ help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build the opm binary into bin/opm
-	$(GO) build -o $(BIN) ./cmd/opm
+	$(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/opm
 
 test: lint unit fuzz ## gofmt check, go vet, staticcheck, race tests, brief fuzzing
 	@echo "make test: all checks passed"
