@@ -38,7 +38,11 @@ func openAdopted(pid int, start uint64) (*adoptedProc, error) {
 		unix.Close(fd)
 		return nil, err
 	}
-	return &adoptedProc{pid: pid, start: start, fd: os.NewFile(uintptr(fd), "pidfd")}, nil
+	f, err := pollableFD(fd)
+	if err != nil {
+		return nil, fmt.Errorf("watch pidfd of %d: %w", pid, err)
+	}
+	return &adoptedProc{pid: pid, start: start, fd: f}, nil
 }
 
 func sameProcess(pid int, start uint64) error {
@@ -61,16 +65,7 @@ func (p *adoptedProc) StartTicks() uint64 { return p.start }
 // Wait blocks until the process exits or Close is called.
 func (p *adoptedProc) Wait() exitStatus {
 	defer p.fd.Close()
-	rc, err := p.fd.SyscallConn()
-	if err != nil {
-		return exitStatus{Code: -1}
-	}
-	// The runtime poller waits for the pidfd to become readable.
-	_ = rc.Read(func(fd uintptr) bool {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-		n, err := unix.Poll(fds, 0)
-		return err != nil && !errors.Is(err, unix.EINTR) || n > 0
-	})
+	awaitExit(p.fd, pidfdReadable)
 	return exitStatus{Code: -1}
 }
 

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"golang.org/x/sys/unix"
+
 	"opm/daemon/api"
 )
 
@@ -14,13 +16,21 @@ func logPaths(home, name string) (out, err string) {
 	return filepath.Join(dir, name+"-out.log"), filepath.Join(dir, name+"-err.log")
 }
 
-// openLog opens a log file for appending, creating it when needed.
-func openLog(path string) (*os.File, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
-	if err != nil {
-		return nil, fmt.Errorf("open log %s: %w", path, err)
+// openLog opens a log file for appending, creating it when needed. It
+// returns a raw descriptor (close-on-exec; the spawn dups it into the
+// child): the daemon never reads or writes it, so os.OpenFile's poller
+// registration would be wasted system calls on every (re)start.
+func openLog(path string) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, fmt.Errorf("open log %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
+		}
+		return fd, nil
 	}
-	return f, nil
 }
 
 // flushLogs empties an app's log files. The app keeps writing to them:

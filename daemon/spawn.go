@@ -6,6 +6,8 @@ import (
 	"os"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"opm/daemon/api"
 	"opm/daemon/internal/proc"
 )
@@ -44,21 +46,51 @@ func (e exitStatus) String() string {
 // spawner starts an app's process; tests replace it.
 type spawner func(spec api.Spec) (process, error)
 
-// childProc is a process the daemon started and therefore waits for.
+// childProc is a process the daemon started and therefore reaps: it waits
+// on the pidfd obtained at the fork, in the runtime poller, then reads the
+// exit status with a non-blocking wait4.
 type childProc struct {
-	p     *os.Process
+	pid   int
 	start uint64
+	fd    *os.File
 }
 
-func (c *childProc) Pid() int           { return c.p.Pid }
+func (c *childProc) Pid() int           { return c.pid }
 func (c *childProc) StartTicks() uint64 { return c.start }
 
 func (c *childProc) Wait() exitStatus {
-	st, err := c.p.Wait()
-	if err != nil {
-		return exitStatus{Code: -1}
+	defer c.fd.Close()
+	st := exitStatus{Code: -1}
+	awaitExit(c.fd, func(fd int) bool {
+		var ws syscall.WaitStatus
+		pid, err := wait4(c.pid, &ws, syscall.WNOHANG)
+		if err == nil && pid == 0 {
+			if !pidfdReadable(fd) {
+				return false // still running: park until the pidfd fires
+			}
+			// Exited but not yet waitable (never seen): the zombie is
+			// there, so a blocking wait returns at once.
+			pid, err = wait4(c.pid, &ws, 0)
+		}
+		if err != nil || pid != c.pid {
+			return true // unknown status; nothing left to wait for
+		}
+		st = statusOf(ws)
+		return true
+	})
+	return st
+}
+
+func wait4(pid int, ws *syscall.WaitStatus, opts int) (int, error) {
+	for {
+		got, err := syscall.Wait4(pid, ws, opts, nil)
+		if err != syscall.EINTR {
+			return got, err
+		}
 	}
-	ws, _ := st.Sys().(syscall.WaitStatus)
+}
+
+func statusOf(ws syscall.WaitStatus) exitStatus {
 	if ws.Signaled() {
 		return exitStatus{Code: -1, Signal: ws.Signal(), Known: true}
 	}
@@ -68,35 +100,45 @@ func (c *childProc) Wait() exitStatus {
 // spawnProcess starts spec in its own session with stdin on /dev/null and
 // stdout/stderr appended straight to its log files: the app's output never
 // passes through the daemon, and the files stay open in the app when the
-// daemon goes away.
+// daemon goes away. The fork also returns a pidfd, which the watch uses.
 func spawnProcess(devNull *os.File) spawner {
+	null := devNull.Fd()
 	return func(spec api.Spec) (process, error) {
 		out, err := openLog(spec.OutLog)
 		if err != nil {
 			return nil, err
 		}
-		defer out.Close()
+		defer unix.Close(out)
 		errf, err := openLog(spec.ErrLog)
 		if err != nil {
 			return nil, err
 		}
-		defer errf.Close()
-		p, err := os.StartProcess(spec.Exec, spec.Argv, &os.ProcAttr{
+		defer unix.Close(errf)
+		pidfd := -1
+		pid, err := syscall.ForkExec(spec.Exec, spec.Argv, &syscall.ProcAttr{
 			Dir:   spec.Cwd,
 			Env:   spec.Env,
-			Files: []*os.File{devNull, out, errf},
-			Sys:   &syscall.SysProcAttr{Setsid: true},
+			Files: []uintptr{null, uintptr(out), uintptr(errf)},
+			Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd},
 		})
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", spec.Exec, err)
 		}
-		start, err := proc.StartTime(p.Pid)
+		f, err := pollableFD(pidfd)
+		if err != nil {
+			// Without a watch the child would go unsupervised.
+			_ = killGroup(pid, syscall.SIGKILL)
+			var ws syscall.WaitStatus
+			_, _ = wait4(pid, &ws, 0)
+			return nil, fmt.Errorf("start %s: watch its pidfd: %w", spec.Exec, err)
+		}
+		start, err := proc.StartTime(pid)
 		if err != nil {
 			// The child is ours and unreaped, so /proc/<pid> exists
 			// even if it already exited; this is not expected.
 			start = 0
 		}
-		return &childProc{p: p, start: start}, nil
+		return &childProc{pid: pid, start: start, fd: f}, nil
 	}
 }
 
