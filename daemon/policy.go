@@ -32,9 +32,12 @@ func (s *Supervisor) onExit(ev exitEvent) {
 	// Whatever the leader left behind in its group goes with it, so a
 	// restart never runs next to a leftover of the previous run.
 	_ = s.signal(pid, syscall.SIGKILL)
-	s.log.Info("app exited", "event", "exited", "app", a.spec.Name, "pid", pid, "status", ev.status.String(), "uptime_ms", uptime.Milliseconds())
+	logExit := func() {
+		s.log.Info("app exited", "event", "exited", "app", a.spec.Name, "pid", pid, "status", ev.status.String(), "uptime_ms", uptime.Milliseconds())
+	}
 
 	if a.state == Stopping {
+		logExit()
 		if a.restartAfterStop && !s.stopping {
 			a.restartAfterStop = false
 			a.burst = 0
@@ -47,18 +50,25 @@ func (s *Supervisor) onExit(ev exitEvent) {
 		s.log.Info("app stopped", "event", "stopped", "app", a.spec.Name, "pid", pid)
 		return
 	}
-	s.afterCrash(a, ev.status, uptime)
+	s.afterCrash(a, ev.status, uptime, logExit)
 }
 
+// immediateRestart is the back-off under which a crashed app is started
+// again in the same event, without a timer: below the timers' resolution
+// a timer only adds a goroutine hop and a second event to the restart.
+const immediateRestart = time.Millisecond
+
 // afterCrash applies the restart policy to an app whose process ended on
-// its own.
-func (s *Supervisor) afterCrash(a *app, st exitStatus, uptime time.Duration) {
+// its own. logExit writes the exit to the daemon log; it runs after a
+// restart is under way, so the log write is not on the crash-to-fork path.
+func (s *Supervisor) afterCrash(a *app, st exitStatus, uptime time.Duration, logExit func()) {
 	failed := !st.success()
 	restart := a.spec.Restart == api.RestartAlways ||
 		(a.spec.Restart == api.RestartOnFailure && failed) ||
 		// An adopted app's status is unknown: treat on-failure as failed.
 		(a.spec.Restart == api.RestartOnFailure && !st.Known)
 	if !restart {
+		logExit()
 		if failed && st.Known {
 			_ = a.transition(Errored)
 			s.log.Info("app errored, not restarting", "event", "errored", "app", a.spec.Name, "pid", 0, "policy", a.spec.Restart)
@@ -72,6 +82,7 @@ func (s *Supervisor) afterCrash(a *app, st exitStatus, uptime time.Duration) {
 		a.burst = 0
 	}
 	if a.burst >= a.spec.MaxRestarts {
+		logExit()
 		_ = a.transition(Errored)
 		s.log.Warn("app errored: too many restarts", "event", "errored", "app", a.spec.Name, "pid", 0, "restarts", a.burst, "window", s.cfg.RestartResetAfter.String())
 		return
@@ -79,8 +90,25 @@ func (s *Supervisor) afterCrash(a *app, st exitStatus, uptime time.Duration) {
 	d := backoff(s.cfg.RestartDelay, s.cfg.RestartDelayMax, a.burst)
 	a.burst++
 	_ = a.transition(Waiting)
-	s.schedule(a, d, restartTimer)
+	// No record write for Waiting: the record still names the process
+	// that just ended, by PID and start time, which a takeover finds dead
+	// and treats exactly like no process. The restart's own write (the
+	// spawn token, before the fork) is the one that matters.
+	a.dirty = false
+	if d < immediateRestart {
+		s.restartNow(a)
+	} else {
+		s.schedule(a, d, restartTimer)
+	}
+	logExit()
 	s.log.Info("app restarting", "event", "restarting", "app", a.spec.Name, "pid", 0, "delay_ms", d.Milliseconds())
+}
+
+// restartNow starts a Waiting app's next process.
+func (s *Supervisor) restartNow(a *app) {
+	a.restarts++
+	_ = a.transition(Launching)
+	s.launch(a, false)
 }
 
 // onTimer handles a back-off or kill timer.
@@ -97,9 +125,7 @@ func (s *Supervisor) onTimer(ev timerEvent) {
 	a.timerDue = time.Time{}
 	switch {
 	case ev.kind == restartTimer && a.state == Waiting:
-		a.restarts++
-		_ = a.transition(Launching)
-		s.launch(a, false)
+		s.restartNow(a)
 	case ev.kind == killTimer && a.state == Stopping:
 		s.log.Warn("app ignored SIGTERM, killing it", "event", "killing", "app", a.spec.Name, "pid", a.pid)
 		_ = s.signal(a.pid, syscall.SIGKILL)
