@@ -44,13 +44,17 @@ func (s *sampler) sample(apps []api.App) {
 	if !want {
 		return
 	}
-	stats, err := proc.Scan()
-	if err != nil {
+	tree := make(map[int]*totals, len(apps))
+	for _, a := range apps {
+		if a.PID > 0 {
+			tree[a.PID] = &totals{}
+		}
+	}
+	if err := proc.Each(func(st *proc.Stat) { addTo(tree, st) }); err != nil {
 		return
 	}
 	now := s.now()
 	up := uptimeTicks()
-	tree := treeTotals(stats)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -59,9 +63,9 @@ func (s *sampler) sample(apps []api.App) {
 		if a.PID <= 0 {
 			continue
 		}
-		t, ok := tree[a.PID]
-		if !ok {
-			continue
+		t := tree[a.PID]
+		if !t.leader {
+			continue // gone, or no longer leading its session
 		}
 		a.Memory = uint64(t.rss)
 		mark := cpuMark{pid: a.PID, start: t.start, ticks: t.ticks, at: now}
@@ -98,36 +102,22 @@ type totals struct {
 	ticks uint64
 	rss   int64
 	start uint64 // of the leader
+	// leader is set once the session leader itself was seen.
+	leader bool
 }
 
-// treeTotals sums CPU ticks and RSS over the processes of each session,
-// by session leader.
-func treeTotals(stats []proc.Stat) map[int]totals {
-	byPID := make(map[int]*proc.Stat, len(stats))
-	for i := range stats {
-		byPID[stats[i].PID] = &stats[i]
+// addTo adds st to the totals of its session, if tree has one: each app
+// leads its own session, so an app's process tree is its session.
+func addTo(tree map[int]*totals, st *proc.Stat) {
+	t := tree[st.Session]
+	if t == nil || st.Session == 0 {
+		return
 	}
-	out := make(map[int]totals)
-	for i := range stats {
-		st := &stats[i]
-		if st.Session == st.PID {
-			t := out[st.PID]
-			t.start = st.Start
-			out[st.PID] = t
-		}
+	if st.PID == st.Session {
+		t.start, t.leader = st.Start, true
 	}
-	for i := range stats {
-		st := &stats[i]
-		leader := st.Session
-		if _, ok := out[leader]; !ok || leader == 0 {
-			continue
-		}
-		t := out[leader]
-		t.ticks += st.Ticks()
-		t.rss += st.RSS
-		out[leader] = t
-	}
-	return out
+	t.ticks += st.Ticks()
+	t.rss += st.RSS
 }
 
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

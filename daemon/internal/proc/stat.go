@@ -86,10 +86,11 @@ func ParseStat(b []byte) (Stat, error) {
 	if open < 1 || end < open || end+2 >= len(b) {
 		return st, errors.New("malformed stat line")
 	}
-	pid, err := strconv.Atoi(string(bytes.TrimSpace(b[:open])))
-	if err != nil {
+	num := bytes.TrimSpace(b[:open])
+	if len(num) == 0 || len(num) > 10 || bytes.ContainsFunc(num, func(r rune) bool { return r < '0' || r > '9' }) {
 		return st, errors.New("malformed stat line")
 	}
+	pid := atoi(num)
 	st.PID = pid
 	// Fields after the command, numbered as in proc(5): 3 is the state.
 	rest := b[end+2:]
@@ -161,32 +162,58 @@ func atou(b []byte) uint64 {
 // Scan reads the stat of every process on the system. Processes that exit
 // while it runs are skipped.
 func Scan() ([]Stat, error) {
+	var out []Stat
+	err := Each(func(st *Stat) { out = append(out, *st) })
+	return out, err
+}
+
+// Each calls fn with the stat of every process on the system, in one
+// pass that allocates little: the stat files are opened relative to one
+// descriptor of /proc, read into one buffer, and fn's *Stat is reused
+// (copy it to keep it). Processes that exit while it runs are skipped.
+func Each(fn func(*Stat)) error {
 	d, err := os.Open("/proc")
 	if err != nil {
-		return nil, fmt.Errorf("scan /proc: %w", err)
+		return fmt.Errorf("scan /proc: %w", err)
 	}
 	defer d.Close()
 	names, err := d.Readdirnames(-1)
 	if err != nil {
-		return nil, fmt.Errorf("scan /proc: %w", err)
+		return fmt.Errorf("scan /proc: %w", err)
 	}
-	out := make([]Stat, 0, len(names))
+	dirfd := int(d.Fd())
 	var buf [512]byte
+	path := make([]byte, 0, 32)
 	for _, name := range names {
 		if name == "" || name[0] < '0' || name[0] > '9' {
 			continue
 		}
-		pid, err := strconv.Atoi(name)
+		path = append(append(path[:0], name...), "/stat"...)
+		fd, err := openat(dirfd, string(path))
 		if err != nil {
 			continue
 		}
-		st, err := readStat(pid, buf[:])
+		n, err := unix.Read(fd, buf[:])
+		unix.Close(fd)
+		if err != nil || n <= 0 {
+			continue
+		}
+		st, err := ParseStat(buf[:n])
 		if err != nil {
 			continue
 		}
-		out = append(out, st)
+		fn(&st)
 	}
-	return out, nil
+	return nil
+}
+
+func openat(dirfd int, path string) (int, error) {
+	for {
+		fd, err := unix.Openat(dirfd, path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			return fd, err
+		}
+	}
 }
 
 // StartTime returns a process's start time in clock ticks since boot: with
