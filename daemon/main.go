@@ -59,11 +59,7 @@ func mainRun(ctx context.Context, ready *readiness) error {
 	cfg.Logger = slog.New(slog.NewTextHandler(logf, nil))
 	cfg.Ready = ready.ready
 
-	// Absorb SIGHUP with a handler rather than ignoring it: an ignored
-	// signal stays ignored in every app the daemon starts, a handled one
-	// is reset to its default at exec. (Notify also undoes a SIGHUP
-	// ignored by whoever started the daemon, e.g. nohup.)
-	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
+	defaultSignals()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return Run(ctx, cfg)
