@@ -19,6 +19,7 @@
 //	state.go, app.go       the typed state machine and the app record
 //	actions.go             start/stop/restart/remove
 //	launch.go, spawn.go    spawning off the loop; the process itself
+//	pidfd.go               waiting for any app process on a pidfd, threadless
 //	policy.go              exits: restart policy, back-off, errored
 //	resolve.go, spec.go    command resolution and start-request checks
 //	target.go              id/name/comma list/all
