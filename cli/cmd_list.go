@@ -1,6 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+
 	ucli "github.com/urfave/cli/v2"
 
 	"opm/daemon/api"
@@ -16,15 +20,23 @@ func (a *App) listCommand() *ucli.Command {
 			if err := noArgs(c); err != nil {
 				return err
 			}
+			if c.Bool("json") {
+				// The daemon's answer is already the JSON array of
+				// api.App: print it as it came, without decoding
+				// hundreds of apps only to encode them again.
+				var raw json.RawMessage
+				if err := a.call(c.Context, http.MethodGet, api.PathApps, nil, &raw); err != nil {
+					return err
+				}
+				if string(raw) == "null" {
+					raw = json.RawMessage("[]")
+				}
+				_, err := fmt.Fprintf(a.out(), "%s\n", raw)
+				return err
+			}
 			apps, err := a.apps(c.Context, "all")
 			if err != nil {
 				return err
-			}
-			if c.Bool("json") {
-				if apps == nil {
-					apps = []api.App{}
-				}
-				return writeJSON(a.out(), apps)
 			}
 			renderApps(a.out(), apps)
 			return nil
