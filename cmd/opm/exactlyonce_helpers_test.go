@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -151,4 +153,24 @@ func holdFlag() int {
 	signal.Notify(never, syscall.SIGUSR2) // never sent: block until killed
 	<-never
 	return 0
+}
+
+// holdFlag starts a process that takes the restore flag like a restorer
+// and keeps it until killed; it returns once the flag is held.
+func (e *env) holdFlag() *exec.Cmd {
+	e.t.Helper()
+	holder := exec.Command(os.Args[0], "-test.run=^$")
+	holder.Env = append(append([]string(nil), e.environ...), "OPM_TEST_CHILD=hold-flag", "OPM_TEST_FLAG_DIR="+e.runtime)
+	out, err := holder.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := holder.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
+	if l, err := bufio.NewReader(out).ReadString('\n'); err != nil || l != "held\n" {
+		e.t.Fatalf("flag holder said %q, %v", l, err)
+	}
+	return holder
 }

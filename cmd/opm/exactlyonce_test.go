@@ -100,19 +100,7 @@ func TestKilledRestoreDoesNotBlockRestarts(t *testing.T) {
 	e := newEnv(t)
 	e.startMarked("web")
 	before := e.app("web")
-	holder := exec.Command(os.Args[0], "-test.run=^$")
-	holder.Env = append(append([]string(nil), e.environ...), "OPM_TEST_CHILD=hold-flag", "OPM_TEST_FLAG_DIR="+e.runtime)
-	out, err := holder.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line := make([]byte, 5)
-	if _, err := out.Read(line); err != nil || string(line) != "held\n" {
-		t.Fatalf("flag holder said %q, %v", line, err)
-	}
+	holder := e.holdFlag()
 	_ = holder.Process.Kill()
 	_ = holder.Wait()
 	if !e.flagInProgress() {

@@ -19,19 +19,7 @@ func TestRestoreWaitsForOwner(t *testing.T) {
 	names := e.savedApps(2)
 	e.freshContainer(names)
 
-	holder := exec.Command(os.Args[0], "-test.run=^$")
-	holder.Env = append(append([]string(nil), e.environ...), "OPM_TEST_CHILD=hold-flag", "OPM_TEST_FLAG_DIR="+e.runtime)
-	hout, err := holder.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
-	if l, err := bufio.NewReader(hout).ReadString('\n'); err != nil || l != "held\n" {
-		t.Fatalf("flag holder said %q, %v", l, err)
-	}
+	holder := e.holdFlag()
 
 	restore := exec.Command(os.Args[0], "restore")
 	restore.Env = e.environ
