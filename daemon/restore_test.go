@@ -98,7 +98,7 @@ func TestSaveThenRestoreOnFreshRuntime(t *testing.T) {
 
 // Many restores at once against a fresh daemon (an empty runtime
 // directory, as after a container restart) start each app exactly once.
-// OPM_TEST_ROUNDS repeats it (default 3).
+// OPM_STRESS_ROUNDS repeats it (default 3).
 func TestConcurrentRestoresStartEachAppOnce(t *testing.T) {
 	const apps = 12
 	d1 := startDaemon(t)
@@ -108,7 +108,7 @@ func TestConcurrentRestoresStartEachAppOnce(t *testing.T) {
 	d1.save()
 	d1.stop()
 	rounds := 3
-	if v, err := strconv.Atoi(os.Getenv("OPM_TEST_ROUNDS")); err == nil && v > 0 {
+	if v, err := strconv.Atoi(os.Getenv("OPM_STRESS_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
 	for round := range rounds {
