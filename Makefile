@@ -58,7 +58,6 @@ install: build ## install opm into $(PREFIX)/bin
 	install -D -m 0755 $(BIN) $(PREFIX)/bin/opm
 
 demo: build ## build, start the daemon and two example apps, show opm list
-	@mkdir -p $(DEMO)/run && chmod 700 $(DEMO)/run
 	$(DEMOENV) $(BIN) start "sleep 3600" --name sleeper
 	$(DEMOENV) $(BIN) start "sh -c 'while true; do date; sleep 5; done'" --name clock
 	$(DEMOENV) $(BIN) list
