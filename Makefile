@@ -3,9 +3,10 @@
 GO      ?= go
 BIN     := bin/opm
 PREFIX  ?= $(HOME)/.local
-# The demo runs under its own home and runtime dir, never the user's ~/.opm.
+# The demo runs under its own home, never the user's ~/.opm; its runtime
+# dir (under /dev/shm) is derived from that home, so it is its own too.
 DEMO    := $(CURDIR)/.demo
-DEMOENV := OPM_HOME=$(DEMO)/home OPM_RUNTIME_DIR=$(DEMO)/run
+DEMOENV := OPM_HOME=$(DEMO)/home
 # A count, not a duration: go1.26's fuzz coordinator can report a bare
 # "context deadline exceeded" at the end of a timed run on a loaded machine
 # (golang/go#75804); a count has no deadline to race.
