@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"opm/daemon/api"
-	"opm/daemon/internal/proc"
+	"opm/shm"
 )
 
 // process is a running app process the supervisor can watch and signal.
@@ -132,7 +132,7 @@ func spawnProcess(devNull *os.File) spawner {
 			_, _ = wait4(pid, &ws, 0)
 			return nil, fmt.Errorf("start %s: watch its pidfd: %w", spec.Exec, err)
 		}
-		start, err := proc.StartTime(pid)
+		start, err := shm.ProcStartTime(pid)
 		if err != nil {
 			// The child is ours and unreaped, so /proc/<pid> exists
 			// even if it already exited; this is not expected.

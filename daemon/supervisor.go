@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"opm/daemon/api"
-	"opm/daemon/internal/proc"
 	"opm/shm"
 )
 
@@ -239,6 +238,6 @@ func typeName(v any) string { return fmt.Sprintf("%T", v) }
 // daemonInstance names this process for the machine's uptime: its PID
 // and start time.
 func daemonInstance() string {
-	start, _ := proc.StartTime(os.Getpid())
+	start, _ := shm.ProcStartTime(os.Getpid())
 	return fmt.Sprintf("%d-%d", os.Getpid(), start)
 }

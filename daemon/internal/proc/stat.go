@@ -215,13 +215,3 @@ func openat(dirfd int, path string) (int, error) {
 		}
 	}
 }
-
-// StartTime returns a process's start time in clock ticks since boot: with
-// the PID it names one process for the machine's uptime.
-func StartTime(pid int) (uint64, error) {
-	st, err := ReadStat(pid)
-	if err != nil {
-		return 0, err
-	}
-	return st.Start, nil
-}
