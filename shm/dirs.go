@@ -6,7 +6,6 @@ import (
 	"hash/fnv"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // Home returns opm's home directory: $OPM_HOME, or ~/.opm. The path is
@@ -59,29 +58,5 @@ func EnsureDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create runtime directory: %w", err)
 	}
-	return checkPrivateDir(dir)
-}
-
-func checkPrivateDir(dir string) error {
-	fi, err := os.Lstat(dir)
-	if err != nil {
-		return fmt.Errorf("check runtime directory: %w", err)
-	}
-	if fi.Mode()&os.ModeSymlink != 0 {
-		return fmt.Errorf("runtime directory %s is a symlink; refusing it (remove it, or set OPM_RUNTIME_DIR to a private directory)", dir)
-	}
-	if !fi.IsDir() {
-		return fmt.Errorf("runtime directory %s is not a directory (remove it, or set OPM_RUNTIME_DIR)", dir)
-	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fmt.Errorf("check runtime directory %s: no owner information", dir)
-	}
-	if int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("runtime directory %s belongs to uid %d, not to you (uid %d); refusing it (remove it, or set OPM_RUNTIME_DIR)", dir, st.Uid, os.Geteuid())
-	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("runtime directory %s has mode %04o and is open to other users; refusing it (run 'chmod 700 %s')", dir, perm, dir)
-	}
-	return nil
+	return CheckPrivateDir(dir)
 }

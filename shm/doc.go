@@ -19,5 +19,11 @@
 // gone, whatever its PID has been recycled into. kill(pid, 0) is not used:
 // it succeeds on zombies and on recycled PIDs.
 //
+// It also locates opm's directories and decides whether to trust them
+// (trust.go): OPM_HOME, the runtime directory and the files opm opens in
+// them are checked on the object — owner, mode, type, no symlink followed —
+// never trusted for where they lie; and it keeps the home's secret, from
+// which names other users can neither predict nor forge are made.
+//
 // This package imports nothing else of opm.
 package shm

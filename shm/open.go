@@ -25,7 +25,7 @@ var ErrRefused = errors.New("refused")
 // magic, version or mode is rebuilt (f.Rebuilt says why); a symlink or a
 // file owned by someone else is refused with ErrRefused.
 func OpenFlag(runtimeDir string) (*Flag, error) {
-	if err := checkPrivateDir(runtimeDir); err != nil {
+	if err := CheckPrivateDir(runtimeDir); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(runtimeDir, FlagName)

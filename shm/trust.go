@@ -1,0 +1,226 @@
+package shm
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Nothing is trusted because of where it lies: opm's home, its logs
+// directory, the dump and the runtime directory are checked on the object
+// itself (owner, mode, type; symlinks are not followed where the object is
+// opened) before anything is read from or written to them. The checks are
+// those ssh makes of ~/.ssh.
+
+// CheckHome checks that home, opm's home directory, can be trusted: its
+// real path (symlinks resolved) is a directory owned by the caller and not
+// writable by group or others, and every directory above it is owned by
+// the caller or root and not writable by others unless sticky (as /tmp
+// is), so that nobody else can swap it for another. It refuses, with a
+// message that says how to fix it; it changes nothing.
+func CheckHome(home string) error {
+	real, err := filepath.EvalSymlinks(home)
+	if err != nil {
+		return fmt.Errorf("check OPM_HOME %s: %w", home, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(real, &st); err != nil {
+		return fmt.Errorf("check OPM_HOME %s: %w", home, err)
+	}
+	euid := os.Geteuid()
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("OPM_HOME %s is not a directory (set OPM_HOME to a directory of your own)", home)
+	case int(st.Uid) != euid:
+		return fmt.Errorf("OPM_HOME %s belongs to uid %d, not to you (uid %d); opm refuses it, as ssh refuses another user's ~/.ssh (run opm as uid %d, or set OPM_HOME to a directory of your own; with sudo, drop -E or use -H)", home, st.Uid, euid, st.Uid)
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("OPM_HOME %s has mode %04o: other users may write to it; opm refuses it (run 'chmod go-w %s')", home, st.Mode&0o7777, real)
+	}
+	for dir := filepath.Dir(real); ; dir = filepath.Dir(dir) {
+		if err := unix.Stat(dir, &st); err != nil {
+			return fmt.Errorf("check %s, above OPM_HOME: %w", dir, err)
+		}
+		if st.Uid != 0 && int(st.Uid) != euid {
+			return fmt.Errorf("%s, above OPM_HOME %s, belongs to uid %d, who could replace OPM_HOME; opm refuses it (set OPM_HOME to a directory under one of your own)", dir, home, st.Uid)
+		}
+		if st.Mode&0o002 != 0 && st.Mode&unix.S_ISVTX == 0 {
+			return fmt.Errorf("%s, above OPM_HOME %s, may be written by anyone (mode %04o), who could replace OPM_HOME; opm refuses it (run 'chmod o-w %s', or set OPM_HOME elsewhere)", dir, home, st.Mode&0o7777, dir)
+		}
+		if dir == "/" {
+			return nil
+		}
+	}
+}
+
+// CheckPrivateDir checks that dir is a private directory of the caller: a
+// real directory, not a symlink, owned by the caller, with no group or
+// other permissions. Anything else is refused with an error that says how
+// to fix it; nothing is changed behind the user's back.
+func CheckPrivateDir(dir string) error {
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("check directory %s: %w", dir, err)
+	}
+	return privateDirError(dir, &st)
+}
+
+// privateDirError says what is wrong with the directory dir whose status
+// is st, or nil when it is a private directory of the caller.
+func privateDirError(dir string, st *unix.Stat_t) error {
+	euid := os.Geteuid()
+	switch {
+	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
+		return fmt.Errorf("%s is a symlink; opm refuses it (remove it, or point opm elsewhere)", dir)
+	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+		return fmt.Errorf("%s is not a directory (remove it, or point opm elsewhere)", dir)
+	case int(st.Uid) != euid:
+		return fmt.Errorf("%s belongs to uid %d, not to you (uid %d); opm refuses it (remove it, or point opm elsewhere)", dir, st.Uid, euid)
+	case st.Mode&0o077 != 0:
+		return fmt.Errorf("%s has mode %04o and is open to other users; opm refuses it (run 'chmod 700 %s')", dir, st.Mode&0o7777, dir)
+	}
+	return nil
+}
+
+// EnsurePrivateDir creates dir (mode 0700) when it does not exist and
+// checks that it is a private directory of the caller (CheckPrivateDir).
+// Only the last element is created: its parent must exist.
+func EnsurePrivateDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create directory %s: %w", dir, err)
+	}
+	return CheckPrivateDir(dir)
+}
+
+// OpenOwned opens the file at path without following a symlink in its last
+// element (O_NOFOLLOW, close-on-exec) and checks the opened file: a
+// regular file owned by the caller, not writable by group or others, and
+// not hard-linked elsewhere. flag and perm are as for open(2); O_CREAT
+// creates the file with perm. It returns the raw descriptor.
+func OpenOwned(path string, flag int, perm uint32) (int, error) {
+	var fd int
+	var err error
+	for {
+		fd, err = unix.Open(path, flag|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY, perm)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if errors.Is(err, unix.ELOOP) {
+		return -1, fmt.Errorf("%s is a symlink; opm refuses to follow it (remove it)", path)
+	}
+	if err != nil {
+		return -1, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	if err := CheckOwnedFD(fd, path); err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
+// OpenOwnedFile is OpenOwned returning an *os.File.
+func OpenOwnedFile(path string, flag int, perm uint32) (*os.File, error) {
+	fd, err := OpenOwned(path, flag, perm)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}
+
+// CheckOwnedFD checks the open file fd (found at path) as OpenOwned does.
+func CheckOwnedFD(fd int, path string) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return fmt.Errorf("check %s: %w", path, err)
+	}
+	euid := os.Geteuid()
+	switch {
+	case st.Mode&unix.S_IFMT != unix.S_IFREG:
+		return fmt.Errorf("%s is not a regular file; opm refuses it (remove it)", path)
+	case int(st.Uid) != euid:
+		return fmt.Errorf("%s belongs to uid %d, not to you (uid %d); opm refuses it (remove it)", path, st.Uid, euid)
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("%s has mode %04o: other users may write to it; opm refuses it (run 'chmod go-w %s')", path, st.Mode&0o7777, path)
+	case st.Nlink > 1:
+		return fmt.Errorf("%s has %d hard links; opm refuses a file that is also elsewhere (remove it)", path, st.Nlink)
+	}
+	return nil
+}
+
+// SecretName is the file in OPM_HOME that holds this home's secret.
+const SecretName = "secret"
+
+// secretSize is the secret's length in bytes.
+const secretSize = 32
+
+// Secret returns this home's secret: 32 random bytes kept in
+// <home>/secret (mode 0600, created once). It makes names that other users
+// cannot predict or forge: a runtime directory nobody can squat, and the
+// token that marks an app's processes. home must have passed CheckHome.
+func Secret(home string) ([]byte, error) {
+	path := filepath.Join(home, SecretName)
+	for range 3 {
+		b, err := readSecret(path)
+		if err == nil {
+			return b, nil
+		}
+		if !errors.Is(err, os.ErrNotExist) {
+			return nil, err
+		}
+		if err := createSecret(path); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("read the secret %s: it keeps changing; try again", path)
+}
+
+func readSecret(path string) ([]byte, error) {
+	f, err := OpenOwnedFile(path, unix.O_RDONLY, 0)
+	if err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil, os.ErrNotExist
+		}
+		return nil, fmt.Errorf("read the secret: %w", err)
+	}
+	defer f.Close()
+	b := make([]byte, secretSize+1)
+	n, err := io.ReadFull(f, b)
+	if n == secretSize && errors.Is(err, io.ErrUnexpectedEOF) {
+		return b[:n], nil
+	}
+	return nil, fmt.Errorf("the secret %s is %d bytes, want %d (remove it; opm makes a new one)", path, n, secretSize)
+}
+
+// createSecret writes a new secret to a temp file and renames it into
+// place unless one is there already (RENAME_NOREPLACE), so that a reader
+// never sees half of one.
+func createSecret(path string) error {
+	b := make([]byte, secretSize)
+	if _, err := rand.Read(b); err != nil {
+		return fmt.Errorf("create the secret: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), SecretName+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create the secret: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, werr := tmp.Write(b)
+	serr := tmp.Sync()
+	cerr := tmp.Close()
+	if err := errors.Join(werr, serr, cerr); err != nil {
+		return fmt.Errorf("write the secret: %w", err)
+	}
+	err = unix.Renameat2(unix.AT_FDCWD, tmp.Name(), unix.AT_FDCWD, path, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EEXIST) {
+		return os.ErrExist
+	}
+	if err != nil {
+		return fmt.Errorf("create the secret %s: %w", path, err)
+	}
+	return nil
+}
