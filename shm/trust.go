@@ -72,6 +72,19 @@ func CheckPrivateDir(dir string) error {
 // privateDirError says what is wrong with the directory dir whose status
 // is st, or nil when it is a private directory of the caller.
 func privateDirError(dir string, st *unix.Stat_t) error {
+	if err := ownedDirError(dir, st); err != nil {
+		return err
+	}
+	if st.Mode&0o077 != 0 {
+		return fmt.Errorf("%s has mode %04o and is open to other users; opm refuses it (run 'chmod 700 %s')", dir, st.Mode&0o7777, dir)
+	}
+	return nil
+}
+
+// ownedDirError says what is wrong with the directory dir whose status is
+// st, or nil when it is a real directory of the caller that nobody else
+// may write to.
+func ownedDirError(dir string, st *unix.Stat_t) error {
 	euid := os.Geteuid()
 	switch {
 	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
@@ -80,10 +93,25 @@ func privateDirError(dir string, st *unix.Stat_t) error {
 		return fmt.Errorf("%s is not a directory (remove it, or point opm elsewhere)", dir)
 	case int(st.Uid) != euid:
 		return fmt.Errorf("%s belongs to uid %d, not to you (uid %d); opm refuses it (remove it, or point opm elsewhere)", dir, st.Uid, euid)
-	case st.Mode&0o077 != 0:
-		return fmt.Errorf("%s has mode %04o and is open to other users; opm refuses it (run 'chmod 700 %s')", dir, st.Mode&0o7777, dir)
+	case st.Mode&0o022 != 0:
+		return fmt.Errorf("%s has mode %04o: other users may write to it; opm refuses it (run 'chmod go-w %s')", dir, st.Mode&0o7777, dir)
 	}
 	return nil
+}
+
+// EnsureOwnedDir creates dir (mode 0700) when it does not exist and checks
+// that it is a real directory of the caller (not a symlink) that nobody
+// else may write to; group or others may read it. Only the last element
+// is created: its parent must exist.
+func EnsureOwnedDir(dir string) error {
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return fmt.Errorf("create directory %s: %w", dir, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Lstat(dir, &st); err != nil {
+		return fmt.Errorf("check directory %s: %w", dir, err)
+	}
+	return ownedDirError(dir, &st)
 }
 
 // EnsurePrivateDir creates dir (mode 0700) when it does not exist and
