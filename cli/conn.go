@@ -104,6 +104,9 @@ func (c *conn) ensureStatus(ctx context.Context) (*api.Client, api.DaemonStatus,
 	if err := os.MkdirAll(p.home, 0o700); err != nil {
 		return nil, st, false, fmt.Errorf("create opm home: %w", err)
 	}
+	if err := shm.CheckHome(p.home); err != nil {
+		return nil, st, false, err
+	}
 	if err := shm.EnsureDir(p.runtime); err != nil {
 		return nil, st, false, err
 	}

@@ -13,7 +13,10 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"opm/daemon/api"
+	"opm/shm"
 )
 
 // spawnDaemon starts `opm daemon run` detached from this command: its own
@@ -28,7 +31,7 @@ func spawnDaemon(ctx context.Context, p paths) (started bool, err error) {
 		return false, fmt.Errorf("find the opm executable: %w", err)
 	}
 	logPath := filepath.Join(p.home, api.DaemonLogName)
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	logf, err := shm.OpenOwnedFile(logPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
 	if err != nil {
 		return false, fmt.Errorf("open the daemon log: %w", err)
 	}

@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"golang.org/x/sys/unix"
+
+	"opm/shm"
 )
 
 // ConfigName is the optional configuration file inside OPM_HOME.
@@ -63,10 +66,15 @@ func DefaultConfig(home, runtimeDir string) Config {
 func LoadConfig(home, runtimeDir string) (Config, error) {
 	cfg := DefaultConfig(home, runtimeDir)
 	path := filepath.Join(home, ConfigName)
-	md, err := toml.DecodeFile(path, &cfg)
+	f, err := shm.OpenOwnedFile(path, unix.O_RDONLY, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return cfg, nil
 	}
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	md, err := toml.NewDecoder(f).Decode(&cfg)
 	if err != nil {
 		return cfg, fmt.Errorf("read config %s: %w (fix or remove the file)", path, err)
 	}

@@ -2,14 +2,21 @@ package daemon
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"opm/daemon/api"
+	"opm/shm"
 )
 
 // The dump ($OPM_HOME/dump.json) is the saved app list: each app's full
@@ -79,10 +86,12 @@ func writeDump(path string, d dumpFile) error {
 // errNoDump reports that there is no dump to restore.
 var errNoDump = errors.New("no dump")
 
-// readDump reads and checks the dump at path.
+// readDump reads and checks the dump at path. The file must be the
+// user's own and writable by nobody else (shm.OpenOwned): a dump names
+// programs the daemon runs.
 func readDump(path string) (dumpFile, error) {
 	var d dumpFile
-	data, err := os.ReadFile(path)
+	data, err := readOwned(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return d, errNoDump
 	}
@@ -102,15 +111,31 @@ func readDump(path string) (dumpFile, error) {
 	return d, nil
 }
 
+// readOwned reads the whole file at path through shm.OpenOwned.
+func readOwned(path string) ([]byte, error) {
+	f, err := shm.OpenOwnedFile(path, unix.O_RDONLY, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
 // setAside copies a dump that cannot be read next to it, as
-// <path>.corrupt-<time>, leaving the original untouched.
-func setAside(path string, now time.Time) (string, error) {
-	data, err := os.ReadFile(path)
+// <path>.corrupt-<hash of its content>, leaving the original untouched.
+// One copy is kept per distinct content: failing again on the same dump
+// writes nothing.
+func setAside(path string) (string, error) {
+	data, err := readOwned(path)
 	if err != nil {
 		return "", err
 	}
-	dst := path + ".corrupt-" + now.UTC().Format("20060102T150405.000000000Z")
-	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	sum := sha256.Sum256(data)
+	dst := path + ".corrupt-" + hex.EncodeToString(sum[:6])
+	f, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return dst, nil
+	}
 	if err != nil {
 		return "", err
 	}
@@ -123,4 +148,16 @@ func setAside(path string, now time.Time) (string, error) {
 		return "", err
 	}
 	return dst, f.Close()
+}
+
+// removeStaleTemps removes the temp files of saves cut short (a daemon
+// killed while saving). It runs as the daemon starts, holding the daemon
+// lock, so no save is in progress.
+func removeStaleTemps(home string, log *slog.Logger) {
+	tmps, _ := filepath.Glob(filepath.Join(home, api.DumpName+".tmp-*"))
+	for _, p := range tmps {
+		if err := os.Remove(p); err == nil {
+			log.Info("removed the temp file of a save cut short", "event", "cleanup", "path", p)
+		}
+	}
 }

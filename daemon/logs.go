@@ -1,13 +1,15 @@
 package daemon
 
 import (
+	"errors"
 	"fmt"
-	"os"
+	"io/fs"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
 	"opm/daemon/api"
+	"opm/shm"
 )
 
 // logPaths returns an app's stdout and stderr log files.
@@ -16,28 +18,44 @@ func logPaths(home, name string) (out, err string) {
 	return filepath.Join(dir, name+"-out.log"), filepath.Join(dir, name+"-err.log")
 }
 
+// ownLogPaths sets spec's log paths to the ones derived from its name
+// under home. Paths the daemon writes to are never taken from a file (the
+// dump, a runtime record): whoever could change the file could otherwise
+// make the daemon write anywhere its user may.
+func ownLogPaths(spec *api.Spec, home string) {
+	spec.OutLog, spec.ErrLog = logPaths(home, spec.Name)
+}
+
 // openLog opens a log file for appending, creating it when needed. It
-// returns a raw descriptor (close-on-exec; the spawn dups it into the
-// child): the daemon never reads or writes it, so os.OpenFile's poller
-// registration would be wasted system calls on every (re)start.
+// never follows a symlink and refuses a file that is not the user's own
+// (shm.OpenOwned), so a planted link cannot make the daemon write an app's
+// output into another file. It returns a raw descriptor (close-on-exec;
+// the spawn dups it into the child): the daemon never reads or writes it,
+// so os.OpenFile's poller registration would be wasted system calls on
+// every (re)start.
 func openLog(path string) (int, error) {
-	for {
-		fd, err := unix.Open(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT|unix.O_CLOEXEC, 0o644)
-		if err == unix.EINTR {
+	fd, err := shm.OpenOwned(path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o644)
+	if err != nil {
+		return -1, fmt.Errorf("open log: %w", err)
+	}
+	return fd, nil
+}
+
+// flushLogs empties an app's log files through descriptors opened without
+// following symlinks. The app keeps writing to them: they are open with
+// O_APPEND, so its next line lands at the new end.
+func flushLogs(spec api.Spec) error {
+	for _, p := range []string{spec.OutLog, spec.ErrLog} {
+		fd, err := shm.OpenOwned(p, unix.O_WRONLY, 0)
+		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return -1, fmt.Errorf("open log %s: %w", path, &os.PathError{Op: "open", Path: path, Err: err})
+			return fmt.Errorf("flush log: %w", err)
 		}
-		return fd, nil
-	}
-}
-
-// flushLogs empties an app's log files. The app keeps writing to them:
-// they are open with O_APPEND, so its next line lands at the new end.
-func flushLogs(spec api.Spec) error {
-	for _, p := range []string{spec.OutLog, spec.ErrLog} {
-		if err := os.Truncate(p, 0); err != nil && !os.IsNotExist(err) {
+		err = unix.Ftruncate(fd, 0)
+		unix.Close(fd)
+		if err != nil {
 			return fmt.Errorf("flush log %s: %w", p, err)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"opm/daemon/api"
 	"opm/shm"
 )
@@ -46,14 +48,17 @@ func mainRun(ctx context.Context, ready *readiness) error {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return fmt.Errorf("create OPM_HOME %s: %w", home, err)
 	}
+	if err := shm.CheckHome(home); err != nil {
+		return err
+	}
 	cfg, err := LoadConfig(home, rt)
 	if err != nil {
 		return err
 	}
 	logPath := filepath.Join(home, api.DaemonLogName)
-	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	logf, err := shm.OpenOwnedFile(logPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
 	if err != nil {
-		return fmt.Errorf("open daemon log %s: %w", logPath, err)
+		return fmt.Errorf("open daemon log: %w", err)
 	}
 	defer logf.Close()
 	cfg.Logger = slog.New(slog.NewTextHandler(logf, nil))

@@ -173,8 +173,8 @@ func checkSpec(spec api.Spec) error {
 	if spec.Exec == "" || len(spec.Argv) == 0 || !filepath.IsAbs(spec.Exec) {
 		return fmt.Errorf("app %q has no absolute executable path", spec.Name)
 	}
-	if spec.OutLog == "" || spec.ErrLog == "" || spec.Cwd == "" {
-		return fmt.Errorf("app %q lacks its working directory or log paths", spec.Name)
+	if spec.Cwd == "" {
+		return fmt.Errorf("app %q lacks its working directory", spec.Name)
 	}
 	switch spec.Restart {
 	case api.RestartAlways, api.RestartOnFailure, api.RestartNever:

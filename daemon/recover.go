@@ -36,6 +36,7 @@ func (s *Supervisor) recoverApps() {
 			s.removeFile(s.records.path(rec.ID))
 			continue
 		}
+		ownLogPaths(&rec.Spec, s.cfg.Home)
 		a := &app{id: rec.ID, spec: rec.Spec, state: Stopped, restarts: rec.Restarts, exitCode: -1}
 		s.apps[a.id] = a
 		s.byName[a.spec.Name] = a

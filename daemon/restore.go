@@ -34,6 +34,7 @@ func (s *Supervisor) restore(ev restoreReq) {
 			res.Failed[name] = "saved definition unusable: " + err.Error()
 			continue
 		}
+		ownLogPaths(&d.Spec, s.cfg.Home)
 		if a := s.byName[name]; a != nil {
 			switch {
 			case a.state == Launching && a.deferred:
@@ -90,7 +91,7 @@ func (srv *server) handleRestore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		aside, cerr := setAside(path, srv.sup.now())
+		aside, cerr := setAside(path)
 		msg := "cannot restore from " + path + ": " + err.Error() + "; the file was left as it is"
 		if cerr == nil {
 			msg += " and a copy set aside as " + aside

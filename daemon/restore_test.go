@@ -179,6 +179,13 @@ func TestRestoreCorruptDump(t *testing.T) {
 			if !found {
 				t.Fatalf("no copy with the corrupt content among %v", copies)
 			}
+			// Failing again on the same content sets nothing more aside.
+			if _, err := d.restore(); err == nil {
+				t.Fatal("second restore of a corrupt dump succeeded")
+			}
+			if again, _ := filepath.Glob(path + ".corrupt-*"); len(again) != len(copies) {
+				t.Fatalf("a second failed restore of the same dump left %d copies, want %d", len(again), len(copies))
+			}
 		})
 	}
 	if _, err := d.cl.Ping(context.Background()); err != nil {
@@ -187,6 +194,26 @@ func TestRestoreCorruptDump(t *testing.T) {
 	os.Remove(path)
 	if _, err := d.restore(); apiCode(err) != api.CodeNotFound || !strings.Contains(err.Error(), "opm save") {
 		t.Fatalf("restore without a dump: %v", err)
+	}
+}
+
+// A daemon killed while saving leaves its temp file; the next daemon
+// removes it and leaves everything else alone.
+func TestStaleSaveTempsRemoved(t *testing.T) {
+	cfg := testConfig(t)
+	stale := filepath.Join(cfg.Home, api.DumpName+".tmp-123456")
+	other := filepath.Join(cfg.Home, "notes.txt")
+	for _, p := range []string{stale, other} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runDaemon(t, cfg)
+	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the stale temp file is still there: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another file was removed: %v", err)
 	}
 }
 

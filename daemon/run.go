@@ -28,8 +28,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if err := os.MkdirAll(filepath.Join(cfg.Home, api.LogsDir), 0o700); err != nil {
-		return fmt.Errorf("create log directory: %w", err)
+	// Nothing under OPM_HOME is trusted unless home and logs/ are the
+	// user's own and writable by nobody else.
+	if err := shm.CheckHome(cfg.Home); err != nil {
+		return err
+	}
+	if err := shm.EnsureOwnedDir(filepath.Join(cfg.Home, api.LogsDir)); err != nil {
+		return fmt.Errorf("log directory: %w", err)
 	}
 	if err := shm.EnsureDir(cfg.RuntimeDir); err != nil {
 		return err
@@ -41,6 +46,7 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer lock.Close()
+	removeStaleTemps(cfg.Home, log)
 
 	flag, err := shm.OpenFlag(cfg.RuntimeDir)
 	if err != nil {
