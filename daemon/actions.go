@@ -23,7 +23,7 @@ func (s *Supervisor) startNew(ev startReq) {
 	a := s.register(spec)
 	a.firstStart = true
 	_ = a.transition(Launching)
-	s.launch(a, true)
+	s.launch(a, false)
 	s.wait([]int{a.id}, func() {
 		if s.apps[a.id] != a {
 			ev.reply <- result{err: api.Errorf(api.CodeBadRequest, "cannot start %q: %s", spec.Name, a.lastErr)}
@@ -84,10 +84,16 @@ func (s *Supervisor) onAction(ev actionReq) {
 			return
 		}
 		for _, id := range ids {
-			if a := s.apps[id]; a != nil && a.state == Errored && a.lastErr != "" {
-				r.err = api.Errorf(api.CodeInternal, "cannot start %q: %s", a.spec.Name, a.lastErr)
-				break
+			a := s.apps[id]
+			if a == nil || a.lastErr == "" || a.state == Online {
+				continue
 			}
+			if a.state == Waiting {
+				r.err = api.Errorf(api.CodeInternal, "cannot start %q: %s; opm tries again in %s (see 'opm list'; 'opm stop %s' gives up)", a.spec.Name, a.lastErr, a.timerDue.Sub(s.now()).Round(time.Millisecond), a.spec.Name)
+			} else {
+				r.err = api.Errorf(api.CodeInternal, "cannot start %q: %s", a.spec.Name, a.lastErr)
+			}
+			break
 		}
 		ev.reply <- r
 	})
@@ -100,10 +106,10 @@ func (s *Supervisor) startApp(a *app) {
 		a.cancelTimer()
 		a.burst = 0
 		_ = a.transition(Launching)
-		s.launch(a, true)
+		s.launch(a, false)
 	case Launching:
 		// A deferred start goes now: the user asked.
-		s.launch(a, true)
+		s.launch(a, false)
 	case Stopping:
 		a.restartAfterStop = true
 	}

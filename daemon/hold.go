@@ -33,7 +33,7 @@ func (s *Supervisor) onRecheck() {
 	}
 	for _, id := range s.allIDs() {
 		if a := s.apps[id]; a.state == Launching && a.deferred {
-			s.launch(a, false)
+			s.launch(a, true)
 		}
 	}
 }

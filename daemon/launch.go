@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"fmt"
 	"strings"
 	"syscall"
 	"time"
@@ -15,10 +14,6 @@ import (
 // result comes back as a spawnedEvent. The app is in the table (Launching)
 // before its process exists.
 
-// SpawnTokenEnv is set in every app's environment to a token naming
-// the spawn that created it.
-const SpawnTokenEnv = "OPM_SPAWN_TOKEN"
-
 // spawnedEvent: a spawn finished, with a process or an error.
 type spawnedEvent struct {
 	id   int
@@ -30,13 +25,16 @@ type spawnedEvent struct {
 // maxParallelSpawns bounds concurrent fork+execs.
 const maxParallelSpawns = 4
 
-// launch starts the process of a Launching app. Automatic starts (user
-// false) wait while a restore holds the restore flag.
-func (s *Supervisor) launch(a *app, user bool) {
+// launch starts the process of a Launching app. Only the starts a daemon
+// makes of its own accord for apps it does not supervise yet — those it
+// takes over from a previous daemon — are deferrable: they wait while a
+// restore holds the restore flag. Crash restarts of apps it supervises
+// never wait, so a stalled restore cannot freeze supervision.
+func (s *Supervisor) launch(a *app, deferrable bool) {
 	if a.spawning {
 		return // the spawn in flight will bring it online
 	}
-	if !user && s.holdStarts != nil && s.holdStarts() {
+	if deferrable && s.holdStarts != nil && s.holdStarts() {
 		if !a.deferred {
 			a.deferred = true
 			s.log.Info("start deferred while a restore runs", "event", "deferred", "app", a.spec.Name)
@@ -45,23 +43,51 @@ func (s *Supervisor) launch(a *app, user bool) {
 		return
 	}
 	a.deferred = false
-	a.spawning = true
+	if s.adoptOrphan(a) {
+		return
+	}
 	a.seq++
 	// The token goes into the runtime record before the process exists
 	// and into the process's environment: if this daemon dies before it
 	// learns the PID, the next one finds the process by its token
-	// instead of starting a second one.
-	a.spawnToken = fmt.Sprintf("%s.%d.%d", s.instance, a.id, a.seq)
-	s.saveRecord(a)
+	// instead of starting a second one. No record, no process: a record
+	// that cannot be written fails this start like a failed fork.
+	a.spawnToken = s.tokens.token(a.spec.Name, s.daemonStart, a.seq)
+	a.spawning = true
+	if err := s.saveRecord(a); err != nil {
+		a.spawning = false
+		s.startFailed(a, err)
+		return
+	}
 	spec := a.spec
 	spec.Env = make([]string, 0, len(a.spec.Env)+1)
 	for _, kv := range a.spec.Env {
-		if !strings.HasPrefix(kv, SpawnTokenEnv+"=") {
+		if !strings.HasPrefix(kv, AppTokenEnv+"=") {
 			spec.Env = append(spec.Env, kv)
 		}
 	}
-	spec.Env = append(spec.Env, SpawnTokenEnv+"="+a.spawnToken)
+	spec.Env = append(spec.Env, AppTokenEnv+"="+a.spawnToken)
 	s.startSpawn(a.id, a.seq, spec)
+}
+
+// adoptOrphan makes a live process of a's app that no runtime record
+// claimed a's process, when the scan at start found one.
+func (s *Supervisor) adoptOrphan(a *app) bool {
+	key := s.tokens.appKey(a.spec.Name)
+	h, ok := s.orphans[key]
+	if !ok {
+		return false
+	}
+	delete(s.orphans, key)
+	p, err := openAdopted(h.pid, h.start)
+	if err != nil {
+		return false // it ended meanwhile: start the app as usual
+	}
+	a.seq++
+	a.firstStart = false
+	s.adoptProcess(a, p, processStarted(h.start, s.now()))
+	s.log.Info("adopted a live process of the app found by its token (it had no usable runtime record)", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
+	return true
 }
 
 // spawnAsync runs one spawn on its own goroutine, at most
@@ -90,18 +116,7 @@ func (s *Supervisor) onSpawned(ev spawnedEvent) {
 	}
 	a.spawning = false
 	if ev.err != nil {
-		a.lastErr = ev.err.Error()
-		a.exitCode = -1
-		s.log.Error("app failed to start", "event", "errored", "app", a.spec.Name, "pid", 0, "error", ev.err)
-		if a.firstStart {
-			// A first start that fails leaves nothing behind: the user
-			// fixes the command and starts it again under that name.
-			s.forget(a)
-			return
-		}
-		if a.state == Launching {
-			_ = a.transition(Errored)
-		}
+		s.startFailed(a, ev.err)
 		return
 	}
 	a.firstStart = false
@@ -112,6 +127,25 @@ func (s *Supervisor) onSpawned(ev spawnedEvent) {
 	}
 	s.adoptProcess(a, ev.proc, s.now())
 	s.log.Info("app started", "event", "started", "app", a.spec.Name, "pid", a.pid)
+}
+
+// startFailed handles a start that failed before the app's process ran:
+// the fork or exec failed, a log could not be opened, the runtime record
+// could not be written. A first start leaves nothing behind (the user
+// fixes the command and starts it again under that name); any other is
+// treated like a crash — back-off, retry, errored after the limit — since
+// the cause may pass (too many open files, no memory, a full tmpfs).
+func (s *Supervisor) startFailed(a *app, err error) {
+	a.lastErr = err.Error()
+	a.exitCode = -1
+	s.log.Error("app failed to start", "event", "start-failed", "app", a.spec.Name, "pid", 0, "error", err)
+	if a.firstStart {
+		s.forget(a)
+		return
+	}
+	if a.state == Launching {
+		s.afterStartFailure(a)
+	}
 }
 
 // discard kills and reaps a process nobody wants any more.

@@ -43,7 +43,7 @@ func (s *Supervisor) onExit(ev exitEvent) {
 			a.burst = 0
 			a.restarts++
 			_ = a.transition(Launching)
-			s.launch(a, true)
+			s.launch(a, false)
 			return
 		}
 		_ = a.transition(Stopped)
@@ -62,6 +62,36 @@ const immediateRestart = time.Millisecond
 // its own. logExit writes the exit to the daemon log; it runs after a
 // restart is under way, so the log write is not on the crash-to-fork path.
 func (s *Supervisor) afterCrash(a *app, st exitStatus, uptime time.Duration, logExit func()) {
+	d, ok := s.nextRestart(a, st, uptime, logExit)
+	if !ok {
+		return
+	}
+	if d < immediateRestart {
+		s.restartNow(a)
+	} else {
+		s.schedule(a, d, restartTimer)
+	}
+	logExit()
+	s.log.Info("app restarting", "event", "restarting", "app", a.spec.Name, "pid", 0, "delay_ms", d.Milliseconds())
+}
+
+// afterStartFailure applies the restart policy to an app whose process
+// could not be started, as to a failed exit. The retry always waits for
+// a timer: a start that fails at once must not loop within one event.
+func (s *Supervisor) afterStartFailure(a *app) {
+	d, ok := s.nextRestart(a, exitStatus{Code: -1, Known: true}, 0, func() {})
+	if !ok {
+		return
+	}
+	d = max(d, immediateRestart)
+	s.schedule(a, d, restartTimer)
+	s.log.Info("app restarting", "event", "restarting", "app", a.spec.Name, "pid", 0, "delay_ms", d.Milliseconds())
+}
+
+// nextRestart decides what follows the failure or end of a's process: it
+// returns the back-off before the next start and moves a to Waiting, or
+// moves a to Stopped or Errored (logExit first) and returns false.
+func (s *Supervisor) nextRestart(a *app, st exitStatus, uptime time.Duration, logExit func()) (time.Duration, bool) {
 	failed := !st.success()
 	restart := a.spec.Restart == api.RestartAlways ||
 		(a.spec.Restart == api.RestartOnFailure && failed) ||
@@ -76,7 +106,7 @@ func (s *Supervisor) afterCrash(a *app, st exitStatus, uptime time.Duration, log
 			_ = a.transition(Stopped)
 			s.log.Info("app stopped, not restarting", "event", "stopped", "app", a.spec.Name, "pid", 0, "policy", a.spec.Restart)
 		}
-		return
+		return 0, false
 	}
 	if uptime >= s.cfg.RestartResetAfter {
 		a.burst = 0
@@ -85,7 +115,7 @@ func (s *Supervisor) afterCrash(a *app, st exitStatus, uptime time.Duration, log
 		logExit()
 		_ = a.transition(Errored)
 		s.log.Warn("app errored: too many restarts", "event", "errored", "app", a.spec.Name, "pid", 0, "restarts", a.burst, "window", s.cfg.RestartResetAfter.String())
-		return
+		return 0, false
 	}
 	d := backoff(s.cfg.RestartDelay, s.cfg.RestartDelayMax, a.burst)
 	a.burst++
@@ -95,13 +125,7 @@ func (s *Supervisor) afterCrash(a *app, st exitStatus, uptime time.Duration, log
 	// and treats exactly like no process. The restart's own write (the
 	// spawn token, before the fork) is the one that matters.
 	a.dirty = false
-	if d < immediateRestart {
-		s.restartNow(a)
-	} else {
-		s.schedule(a, d, restartTimer)
-	}
-	logExit()
-	s.log.Info("app restarting", "event", "restarting", "app", a.spec.Name, "pid", 0, "delay_ms", d.Milliseconds())
+	return d, true
 }
 
 // restartNow starts a Waiting app's next process.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"opm/daemon/api"
 )
@@ -23,6 +24,12 @@ import (
 const RecordsDir = "apps"
 
 const recordVersion = 1
+
+// maxRecordSize is the largest record written or read: one app definition
+// at its limit (api.MaxSpecSize, enforced when the app is started) and the
+// few fields around it. Writer and reader share it, so a record that was
+// written can always be read back.
+const maxRecordSize = api.MaxSpecSize + 4<<10
 
 // record is one app's runtime record.
 type record struct {
@@ -58,6 +65,9 @@ func (r records) write(rec record) error {
 	data, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("encode runtime record: %w", err)
+	}
+	if len(data) > maxRecordSize {
+		return fmt.Errorf("write runtime record: %d bytes, more than the %d a record may hold", len(data), maxRecordSize)
 	}
 	path := r.path(rec.ID)
 	tmp := path + ".tmp"
@@ -140,8 +150,8 @@ func readRecord(path string) (record, error) {
 	if err != nil {
 		return rec, err
 	}
-	if !st.Mode().IsRegular() || st.Size() > 1<<20 {
-		return rec, errors.New("not a regular file of sane size")
+	if !st.Mode().IsRegular() || st.Size() > maxRecordSize {
+		return rec, fmt.Errorf("not a regular file of at most %d bytes", maxRecordSize)
 	}
 	dec := json.NewDecoder(f)
 	dec.DisallowUnknownFields()
@@ -168,6 +178,9 @@ func readRecord(path string) (record, error) {
 // checkSpec refuses a Spec that could not be started as is.
 func checkSpec(spec api.Spec) error {
 	if err := checkName(spec.Name); err != nil {
+		return err
+	}
+	if err := checkSpecSize(spec); err != nil {
 		return err
 	}
 	if spec.Exec == "" || len(spec.Argv) == 0 || !filepath.IsAbs(spec.Exec) {
@@ -206,15 +219,21 @@ func recordOf(a *app) record {
 }
 
 // saveRecord writes a's record, if the daemon keeps records. A failure is
-// logged: the app runs on, only a later takeover would miss it.
-func (s *Supervisor) saveRecord(a *app) {
+// logged and returned: before a spawn it fails the start (launch); after
+// any other change the app runs on, and a later takeover finds its
+// process by its token (token.go) instead.
+func (s *Supervisor) saveRecord(a *app) error {
 	a.dirty = false
 	if s.records == nil {
-		return
+		return nil
 	}
-	if err := s.records.write(recordOf(a)); err != nil {
+	err := s.records.write(recordOf(a))
+	if err != nil {
+		s.recordFailure = fmt.Sprintf("%s: %v", s.now().Format(time.RFC3339), err)
 		s.log.Error("cannot write runtime record", "event", "record-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
+		return fmt.Errorf("write its runtime record in %s: %w (free space there, or set OPM_RUNTIME_DIR)", s.records.dir, err)
 	}
+	return nil
 }
 
 // flushRecords writes the records of the apps changed by the last event,
@@ -222,7 +241,7 @@ func (s *Supervisor) saveRecord(a *app) {
 func (s *Supervisor) flushRecords() {
 	for _, a := range s.apps {
 		if a.dirty {
-			s.saveRecord(a)
+			_ = s.saveRecord(a)
 		}
 	}
 	if s.nextIDDirty {

@@ -1,9 +1,6 @@
 package daemon
 
 import (
-	"bytes"
-	"os"
-	"strconv"
 	"syscall"
 	"time"
 
@@ -11,20 +8,27 @@ import (
 )
 
 // recoverApps rebuilds the app table from the runtime records a previous
-// daemon left, before the API is served. An app whose recorded process is
-// still alive — same PID and same start time — is adopted and watched; a
-// PID that now names another process is never adopted nor signalled. An
-// app that should run but whose process is gone is started again (unless a
-// restore holds the flag: then it waits). Unusable records are logged and
-// removed.
+// daemon left, before the API is served. An app whose process is still
+// alive is adopted and watched: the process the record names, if it still
+// is that process (same PID and start time), else the live holder of the
+// app's token (token.go), found by one scan of /proc made before anything
+// is started — so a record that is stale, or missing, never leads to a
+// second copy. A PID that now names another process is never adopted nor
+// signalled. An app that should run but whose process is gone is started
+// again (unless a restore holds the flag: then it waits). Unusable records
+// are logged and removed; live holders no record claims are kept as
+// orphans, adopted when their app is started or restored.
 func (s *Supervisor) recoverApps() {
 	if s.records == nil {
 		return
 	}
+	var holders map[string]holder
+	if s.findHolders != nil {
+		holders = s.findHolders()
+	}
 	recs, bad, err := s.records.readAll()
 	if err != nil {
 		s.log.Error("cannot read runtime records; starting with an empty table", "event", "records-failed", "error", err)
-		return
 	}
 	for _, b := range bad {
 		s.log.Warn("ignoring corrupt runtime record", "event", "record-corrupt", "path", b.path, "error", b.err)
@@ -41,18 +45,24 @@ func (s *Supervisor) recoverApps() {
 		s.apps[a.id] = a
 		s.byName[a.spec.Name] = a
 		s.nextID = max(s.nextID, a.id+1)
-		if rec.Want != wantRunning {
-			s.finishStop(a, rec)
-		}
+		key := s.tokens.appKey(a.spec.Name)
+		h, held := holders[key]
+		delete(holders, key)
 		switch rec.Want {
 		case wantStopped:
+			s.finishStop(a, rec, h, held)
 			a.dirty = true
 		case wantErrored:
+			s.finishStop(a, rec, h, held)
 			_ = a.transition(Launching)
 			_ = a.transition(Errored)
 		case wantRunning:
-			s.recoverRunning(a, rec)
+			s.recoverRunning(a, rec, h, held)
 		}
+	}
+	if len(holders) > 0 {
+		s.orphans = holders
+		s.log.Warn("live app processes have no usable runtime record; each is adopted when its app is started or restored", "event", "orphans", "count", len(holders))
 	}
 	if n := s.readNextID(); n > s.nextID {
 		s.nextID = n
@@ -63,78 +73,51 @@ func (s *Supervisor) recoverApps() {
 // finishStop kills what a dead daemon left of an app that should not run:
 // a process it was stopping, or one it was starting when the app was
 // stopped. Only a process whose start time matches is signalled.
-func (s *Supervisor) finishStop(a *app, rec record) {
+func (s *Supervisor) finishStop(a *app, rec record, h holder, held bool) {
 	if rec.PID > 0 && sameProcess(rec.PID, rec.Start) == nil {
 		_ = s.signal(rec.PID, syscall.SIGKILL)
 		s.log.Info("killed the process of a stopped app", "event", "discarded", "app", a.spec.Name, "pid", rec.PID)
 	}
-	if rec.Spawning != "" {
-		if pid, _, ok := findSpawn(rec.Spawning); ok {
-			_ = s.signal(pid, syscall.SIGKILL)
-			s.log.Info("killed a process started for a stopped app", "event", "discarded", "app", a.spec.Name, "pid", pid)
-		}
+	if held && h.pid != rec.PID && sameProcess(h.pid, h.start) == nil {
+		_ = s.signal(h.pid, syscall.SIGKILL)
+		s.log.Info("killed a process started for a stopped app", "event", "discarded", "app", a.spec.Name, "pid", h.pid)
 	}
 }
 
-func (s *Supervisor) recoverRunning(a *app, rec record) {
+func (s *Supervisor) recoverRunning(a *app, rec record, h holder, held bool) {
 	_ = a.transition(Launching)
-	if rec.Spawning != "" {
-		// The old daemon died while starting it: the process may exist
-		// without the record knowing its PID.
-		if pid, start, ok := findSpawn(rec.Spawning); ok {
-			rec.PID, rec.Start = pid, start
-		}
-	}
 	if rec.PID > 0 {
-		p, err := openAdopted(rec.PID, rec.Start)
-		if err == nil {
-			started, ok := startedAt(rec.Start)
-			if !ok {
-				started = s.now()
-			}
-			a.seq++
-			s.adoptProcess(a, p, started)
+		if s.adoptLive(a, rec.PID, rec.Start) {
 			s.log.Info("app adopted", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
 			return
 		}
-		s.log.Info("app's process is gone; starting it again", "event", "lost", "app", a.spec.Name, "pid", rec.PID, "error", err)
+		s.log.Info("app's recorded process is gone", "event", "lost", "app", a.spec.Name, "pid", rec.PID)
+	}
+	if held && s.adoptLive(a, h.pid, h.start) {
+		s.log.Info("app adopted, found by its token", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
+		return
 	}
 	a.restarts++
-	s.launch(a, false)
+	s.launch(a, true)
 }
 
-// startedAt converts a process start time (ticks since boot) to wall time.
-func startedAt(ticks uint64) (time.Time, bool) {
+// adoptLive makes the live process pid, started at start, a's process.
+func (s *Supervisor) adoptLive(a *app, pid int, start uint64) bool {
+	p, err := openAdopted(pid, start)
+	if err != nil {
+		return false
+	}
+	a.seq++
+	s.adoptProcess(a, p, processStarted(start, s.now()))
+	return true
+}
+
+// processStarted converts a process start time (clock ticks since boot)
+// to wall time; fallback when the boot time is unknown.
+func processStarted(ticks uint64, fallback time.Time) time.Time {
 	bt, err := bootTime()
 	if err != nil {
-		return time.Time{}, false
+		return fallback
 	}
-	return bt.Add(time.Duration(ticks) * (time.Second / 100)), true
-}
-
-// findSpawn looks for the live session leader whose environment carries
-// the spawn token. It scans /proc, so it only runs at takeover and only
-// for records of spawns that were in flight.
-func findSpawn(token string) (pid int, start uint64, ok bool) {
-	needle := []byte(SpawnTokenEnv + "=" + token + "\x00")
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return 0, 0, false
-	}
-	for _, e := range ents {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil || p <= 1 || p == os.Getpid() {
-			continue
-		}
-		env, err := os.ReadFile("/proc/" + e.Name() + "/environ")
-		if err != nil || !bytes.Contains(env, needle) {
-			continue
-		}
-		st, err := proc.ReadStat(p)
-		if err != nil || st.Session != p || st.State == 'Z' {
-			continue
-		}
-		return p, st.Start, true
-	}
-	return 0, 0, false
+	return bt.Add(time.Duration(ticks) * (time.Second / proc.TicksPerSecond))
 }

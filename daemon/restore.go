@@ -39,7 +39,7 @@ func (s *Supervisor) restore(ev restoreReq) {
 			switch {
 			case a.state == Launching && a.deferred:
 				// Its automatic start waited for this restore.
-				s.launch(a, true)
+				s.launch(a, false)
 				launched = append(launched, a)
 			case a.state == Stopped || a.state == Errored:
 				res.Stopped = append(res.Stopped, name)
@@ -55,7 +55,7 @@ func (s *Supervisor) restore(ev restoreReq) {
 			continue
 		}
 		_ = a.transition(Launching)
-		s.launch(a, true)
+		s.launch(a, false)
 		launched = append(launched, a)
 	}
 	ids := make([]int, len(launched))

@@ -269,19 +269,38 @@ func holdFlag(t *testing.T, runtimeDir string) *exec.Cmd {
 	return cmd
 }
 
-func TestNoAutomaticStartsWhileRestoreHoldsFlag(t *testing.T) {
+// While a restore holds the flag, a daemon makes none of its own starts of
+// apps it does not supervise yet (those it takes over); but an app it
+// supervises is restarted on a crash as usual: a stalled restore never
+// freezes supervision.
+func TestRestoreFlagHoldsOnlyTakeoverStarts(t *testing.T) {
 	d := startDaemon(t)
 	a := d.start("svc", "block")
 	holder := holdFlag(t, d.rt)
 	if st, _ := d.cl.Ping(context.Background()); !st.Restore.InProgress || st.Restore.OwnerPID != holder.Process.Pid {
 		t.Fatalf("status shows restore %+v, want held by %d", st.Restore, holder.Process.Pid)
 	}
+	// A stalled restore: stopped, still holding the flag.
+	if err := holder.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
 	if err := syscall.Kill(a.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	d.waitApp("svc", "to be deferred", func(x api.App) bool { return x.Status == api.StatusLaunching })
-	if n := len(d.procs()); n != 0 {
-		t.Fatalf("%d processes started while the flag was held", n)
+	b := d.waitApp("svc", "to be restarted under the held flag", func(x api.App) bool {
+		return x.Status == api.StatusOnline && x.PID != a.PID
+	})
+
+	d.stopKeepingApps()
+	if err := syscall.Kill(b.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the app to die", 5*time.Second, func() bool { return !alive(b.PID) })
+	d2 := runDaemon(t, d.cfg)
+	d2.mark = d.mark
+	d2.waitApp("svc", "its takeover start to be deferred", func(x api.App) bool { return x.Status == api.StatusLaunching })
+	if n := len(d2.procs()); n != 0 {
+		t.Fatalf("%d processes started by a takeover while the flag was held", n)
 	}
 	// The holder dies without releasing: the daemon clears the stale flag
 	// and carries on.
@@ -289,11 +308,11 @@ func TestNoAutomaticStartsWhileRestoreHoldsFlag(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = holder.Wait()
-	d.waitStatus("svc", api.StatusOnline)
-	if !strings.Contains(d.log.String(), "event=flag-cleared") {
+	d2.waitStatus("svc", api.StatusOnline)
+	if !strings.Contains(d2.log.String(), "event=flag-cleared") {
 		t.Error("daemon log lacks the stale flag clearing")
 	}
-	f, err := shm.OpenFlag(d.rt)
+	f, err := shm.OpenFlag(d2.rt)
 	if err != nil {
 		t.Fatal(err)
 	}

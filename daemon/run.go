@@ -63,7 +63,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := shm.EnsureDir(recDir); err != nil {
 		return err
 	}
+	secret, err := shm.Secret(cfg.Home)
+	if err != nil {
+		return err
+	}
 	sup := newSupervisor(cfg, log)
+	sup.tokens = tokens{secret: secret}
+	sup.findHolders = scanHolders
 	sup.flag = flag
 	sup.holdStarts = flag.InProgress
 	sup.spawn = spawnProcess(devNull)

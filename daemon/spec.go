@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 
@@ -63,5 +64,21 @@ func buildSpec(req api.StartRequest, cfg Config) (api.Spec, error) {
 		return spec, err
 	}
 	spec.OutLog, spec.ErrLog = logPaths(cfg.Home, spec.Name)
-	return spec, nil
+	return spec, checkSpecSize(spec)
+}
+
+// checkSpecSize refuses a definition larger than api.MaxSpecSize.
+func checkSpecSize(spec api.Spec) error {
+	data, err := json.Marshal(spec)
+	if err != nil {
+		return api.Errorf(api.CodeBadRequest, "encode the definition of %q: %v", spec.Name, err)
+	}
+	if len(data) <= api.MaxSpecSize {
+		return nil
+	}
+	env := 0
+	for _, kv := range spec.Env {
+		env += len(kv) + 1
+	}
+	return api.Errorf(api.CodeBadRequest, "the definition of %q is %d bytes (its environment %d), more than opm's limit of %d; start it with a smaller environment (e.g. 'env -i PATH=$PATH opm start ...', or unset large variables)", spec.Name, len(data), env, api.MaxSpecSize)
 }

@@ -20,7 +20,8 @@ const (
 	Online
 	// Stopping: SIGTERM sent, waiting for the process to exit.
 	Stopping
-	// Waiting: it exited and a back-off timer will start it again.
+	// Waiting: it exited (or could not be started) and a back-off timer
+	// will start it again.
 	Waiting
 	// Errored: it failed too often (or could not be started) and stays
 	// down until the user acts.
@@ -48,7 +49,7 @@ func (s State) String() string {
 // legal lists, for each state, the states it may move to.
 var legal = map[State][]State{
 	Stopped:   {Launching},
-	Launching: {Online, Stopped, Errored},
+	Launching: {Online, Waiting, Stopped, Errored},
 	Online:    {Stopping, Waiting, Stopped, Errored},
 	Stopping:  {Stopped, Launching},
 	Waiting:   {Launching, Stopped},

@@ -26,8 +26,15 @@ type Supervisor struct {
 	// (nil in unit tests).
 	startedAt time.Time
 	flag      *shm.Flag
-	// instance names this daemon process in spawn tokens.
-	instance string
+	// tokens makes the token every app process carries (token.go);
+	// daemonStart, this daemon's start time, orders its spawns after
+	// those of earlier daemons.
+	tokens      tokens
+	daemonStart uint64
+	// orphans are live app processes found by their tokens at start
+	// that no runtime record claimed, by app key: an app registered
+	// under that name adopts its orphan instead of starting a copy.
+	orphans map[string]holder
 
 	apps   map[int]*app
 	byName map[string]*app
@@ -56,8 +63,13 @@ type Supervisor struct {
 	// holdStarts reports whether automatic starts must wait (a restore
 	// holds the restore flag); nil never holds.
 	holdStarts func() bool
-	// records keeps the runtime records (nil: none, in unit tests).
-	records *records
+	// findHolders scans for live holders of app tokens (scanHolders; nil
+	// in unit tests).
+	findHolders func() map[string]holder
+	// records keeps the runtime records (nil: none, in unit tests);
+	// recordFailure says when and why a record last failed to be written.
+	records       *records
+	recordFailure string
 }
 
 // waiter answers a request once every app it names has settled: no
@@ -69,16 +81,16 @@ type waiter struct {
 
 func newSupervisor(cfg Config, log *slog.Logger) *Supervisor {
 	s := &Supervisor{
-		cfg:       cfg,
-		log:       log,
-		events:    make(chan event, 64),
-		quit:      make(chan struct{}),
-		apps:      make(map[int]*app),
-		byName:    make(map[string]*app),
-		now:       time.Now,
-		startedAt: time.Now(),
-		instance:  daemonInstance(),
-		signal:    killGroup,
+		cfg:         cfg,
+		log:         log,
+		events:      make(chan event, 64),
+		quit:        make(chan struct{}),
+		apps:        make(map[int]*app),
+		byName:      make(map[string]*app),
+		now:         time.Now,
+		startedAt:   time.Now(),
+		daemonStart: ownStartTime(),
+		signal:      killGroup,
 	}
 	s.after = func(d time.Duration, ev event) timer {
 		return time.AfterFunc(d, func() { s.post(ev) })
@@ -235,9 +247,8 @@ func (s *Supervisor) list(target string) result {
 
 func typeName(v any) string { return fmt.Sprintf("%T", v) }
 
-// daemonInstance names this process for the machine's uptime: its PID
-// and start time.
-func daemonInstance() string {
+// ownStartTime is this process's start time in clock ticks since boot.
+func ownStartTime() uint64 {
 	start, _ := shm.ProcStartTime(os.Getpid())
-	return fmt.Sprintf("%d-%d", os.Getpid(), start)
+	return start
 }

@@ -249,9 +249,18 @@ func TestHandleDeferredWhileRestoreHeld(t *testing.T) {
 	w.s.holdStarts = func() bool { return held }
 	a := w.start(t, "web") // a user start is not deferred
 	w.exit(a, 1)
-	w.handle(w.lastTimer(t).ev) // back-off over, but the flag is held
-	if a.state != Launching || !a.deferred || w.nextPID != 101 {
-		t.Fatalf("automatic restart under a held flag: %s deferred=%v", a.state, a.deferred)
+	w.handle(w.lastTimer(t).ev) // back-off over: a crash restart is not held
+	if a.state != Online || w.nextPID != 102 {
+		t.Fatalf("crash restart under a held flag: %s deferred=%v", a.state, a.deferred)
+	}
+	// A start of the daemon's own accord for an app it does not run yet
+	// (a takeover's) waits for the flag.
+	w.handle(actionReq{target: "web", action: "stop", reply: make(chan result, 1)})
+	w.exit(a, 0)
+	_ = a.transition(Launching)
+	w.s.launch(a, true)
+	if a.state != Launching || !a.deferred || w.nextPID != 102 {
+		t.Fatalf("deferrable start under a held flag: %s deferred=%v", a.state, a.deferred)
 	}
 	recheck := w.lastTimer(t)
 	w.handle(recheck.ev)
@@ -260,7 +269,7 @@ func TestHandleDeferredWhileRestoreHeld(t *testing.T) {
 	}
 	held = false
 	w.handle(w.lastTimer(t).ev)
-	if a.state != Online || w.nextPID != 102 {
+	if a.state != Online || w.nextPID != 103 {
 		t.Fatalf("after release: %s", a.state)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/internal/proc"
+	"opm/shm"
 )
 
 // stopKeepingApps makes the daemon exit without stopping its apps, as
@@ -204,9 +205,13 @@ func TestTakeoverFindsSpawnInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := "1-2.0.1"
+	secret, err := shm.Secret(cfg.Home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := tokens{secret: secret}.token("web", 2, 1)
 	orphan := exec.Command(spec.Exec)
-	orphan.Env = append(spec.Env, SpawnTokenEnv+"="+token)
+	orphan.Env = append(spec.Env, AppTokenEnv+"="+token)
 	orphan.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := orphan.Start(); err != nil {
 		t.Fatal(err)
