@@ -40,6 +40,12 @@ type Config struct {
 	// RestoreRecheck is how often deferred automatic starts look again at
 	// the restore flag while a restore holds it.
 	RestoreRecheck time.Duration `toml:"restore_recheck"`
+	// APIReadTimeout bounds how long a client may take to send a request
+	// (headers and body); APIMaxConnections caps the connections served
+	// at once (more wait in the socket's backlog). Together they keep
+	// slow or stuck clients from holding the daemon's descriptors.
+	APIReadTimeout    time.Duration `toml:"api_read_timeout"`
+	APIMaxConnections int           `toml:"api_max_connections"`
 
 	// Logger receives one line per event; nil discards.
 	Logger *slog.Logger `toml:"-"`
@@ -58,6 +64,8 @@ func DefaultConfig(home, runtimeDir string) Config {
 		KillTimeout:       5 * time.Second,
 		MaxRestarts:       15,
 		RestoreRecheck:    200 * time.Millisecond,
+		APIReadTimeout:    10 * time.Second,
+		APIMaxConnections: 128,
 	}
 }
 
@@ -79,7 +87,7 @@ func LoadConfig(home, runtimeDir string) (Config, error) {
 		return cfg, fmt.Errorf("read config %s: %w (fix or remove the file)", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return cfg, fmt.Errorf("read config %s: unknown key %q (known: restart_delay, restart_delay_max, restart_reset_after, kill_timeout, max_restarts, restore_recheck)", path, und[0].String())
+		return cfg, fmt.Errorf("read config %s: unknown key %q (known: restart_delay, restart_delay_max, restart_reset_after, kill_timeout, max_restarts, restore_recheck, api_read_timeout, api_max_connections)", path, und[0].String())
 	}
 	if err := cfg.validate(); err != nil {
 		return cfg, fmt.Errorf("read config %s: %w", path, err)
@@ -97,6 +105,7 @@ func (c *Config) validate() error {
 		{"restart_reset_after", c.RestartResetAfter},
 		{"kill_timeout", c.KillTimeout},
 		{"restore_recheck", c.RestoreRecheck},
+		{"api_read_timeout", c.APIReadTimeout},
 	} {
 		if d.v <= 0 {
 			return fmt.Errorf("%s must be a positive duration such as \"100ms\", got %s", d.name, d.v)
@@ -104,6 +113,9 @@ func (c *Config) validate() error {
 	}
 	if c.RestartDelayMax < c.RestartDelay {
 		return fmt.Errorf("restart_delay_max (%s) must not be less than restart_delay (%s)", c.RestartDelayMax, c.RestartDelay)
+	}
+	if c.APIMaxConnections < 1 {
+		return fmt.Errorf("api_max_connections must be 1 or more, got %d", c.APIMaxConnections)
 	}
 	if c.MaxRestarts < 0 {
 		return fmt.Errorf("max_restarts must be 0 or more, got %d", c.MaxRestarts)

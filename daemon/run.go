@@ -86,7 +86,7 @@ func Run(ctx context.Context, cfg Config) error {
 	srv := &server{sup: sup, cfg: cfg, log: log, sampler: newSampler()}
 	hs := srv.httpServer()
 	served := make(chan error, 1)
-	go func() { served <- hs.Serve(ln) }()
+	go func() { served <- hs.Serve(newCapListener(ln, cfg.APIMaxConnections)) }()
 
 	log.Info("daemon started", "event", "daemon-started", "pid", os.Getpid(), "version", api.Version, "home", cfg.Home, "runtime_dir", cfg.RuntimeDir)
 	if cfg.Ready != nil {

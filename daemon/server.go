@@ -68,8 +68,10 @@ func (srv *server) httpServer() *http.Server {
 		},
 		ErrorLog: slog.NewLogLogger(srv.log.Handler(), slog.LevelWarn),
 		// A client that hangs mid-request or idles forever does not
-		// keep a connection (and its descriptor) for ever.
-		ReadHeaderTimeout: 10 * time.Second,
+		// keep a connection (and its descriptor) for ever; the listener
+		// caps how many are served at once (run.go).
+		ReadHeaderTimeout: srv.cfg.APIReadTimeout,
+		ReadTimeout:       srv.cfg.APIReadTimeout,
 		IdleTimeout:       time.Minute,
 	}
 }

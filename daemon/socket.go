@@ -49,8 +49,13 @@ func listen(path string) (*net.UnixListener, error) {
 
 // peerUID returns the uid of the process at the other end of c.
 func peerUID(c net.Conn) (int, error) {
-	uc, ok := c.(*net.UnixConn)
-	if !ok {
+	var uc *net.UnixConn
+	switch c := c.(type) {
+	case *net.UnixConn:
+		uc = c
+	case *peerConn:
+		uc = c.UnixConn
+	default:
 		return -1, errors.New("not a Unix socket")
 	}
 	raw, err := uc.SyscallConn()
