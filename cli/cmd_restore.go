@@ -128,7 +128,7 @@ func (a *App) restoreOwned(ctx context.Context, flag *shm.Flag) (res api.Restore
 	rctx, cancel := context.WithTimeout(ctx, restoreTimeout)
 	defer cancel()
 	err = cl.Do(rctx, http.MethodPost, api.PathRestore, nil, &res)
-	return res, explain(err)
+	return res, unanswered(err, http.MethodPost, restoreTimeout)
 }
 
 // reportRestore prints the summary and decides the exit status: success

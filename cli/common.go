@@ -2,7 +2,12 @@ package cli
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
 	"strings"
+	"time"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -16,9 +21,50 @@ func (a *App) call(ctx context.Context, method, path string, body, out any) erro
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	limit, err := requestTimeout()
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	return explain(cl.Do(ctx, method, path, body, out))
+	return unanswered(cl.Do(rctx, method, path, body, out), method, limit)
+}
+
+// TimeoutEnv names the variable that bounds how long a command waits for
+// the daemon's answer to one request.
+const TimeoutEnv = "OPM_TIMEOUT"
+
+// requestTimeout is $OPM_TIMEOUT (a duration such as 30s, or milliseconds)
+// or the default.
+func requestTimeout() (time.Duration, error) {
+	v := os.Getenv(TimeoutEnv)
+	if v == "" {
+		return defaultRequestTimeout, nil
+	}
+	d, err := parseMillis(v)
+	if err != nil {
+		return 0, usageErrorf("invalid %s=%q: %v (use e.g. 30s, 1500ms or 30000)", TimeoutEnv, v, err)
+	}
+	return d, nil
+}
+
+// unanswered explains a request the daemon did not answer before the
+// command gave up (its deadline, or Ctrl-C). A request that changes
+// something may still be carried out: the daemon got it and goes on.
+func unanswered(err error, method string, limit time.Duration) error {
+	var why string
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		why = fmt.Sprintf("the opm daemon did not answer within %s", limit)
+	case errors.Is(err, context.Canceled):
+		why = "interrupted before the opm daemon answered"
+	default:
+		return explain(err)
+	}
+	if method == http.MethodGet {
+		return fmt.Errorf("%s (check 'opm daemon status' and %s; %s sets how long to wait)", why, api.DaemonLogName, TimeoutEnv)
+	}
+	return fmt.Errorf("%s: the outcome is unknown, the daemon may still carry it out; check with 'opm list' (%s sets how long to wait)", why, TimeoutEnv)
 }
 
 // apps fetches the apps named by target ("all" for every app).

@@ -19,9 +19,11 @@ import (
 const (
 	// A daemon that does not listen refuses at once; these bound a daemon
 	// that listens but is slow, e.g. on a loaded CI machine.
-	pingTimeout    = 10 * time.Second // one probe
-	startTimeout   = 30 * time.Second // spawning a daemon until it answers
-	requestTimeout = 60 * time.Second // an ordinary request
+	pingTimeout  = 10 * time.Second // one probe
+	startTimeout = 30 * time.Second // spawning a daemon until it answers
+	// defaultRequestTimeout bounds an ordinary request; $OPM_TIMEOUT
+	// changes it.
+	defaultRequestTimeout = 60 * time.Second
 )
 
 // paths are where this user's opm lives, resolved once per command.

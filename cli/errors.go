@@ -62,7 +62,7 @@ func explain(err error) error {
 		return nil
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("the opm daemon did not answer in time (check 'opm daemon status' and %s): %w", api.DaemonLogName, err)
+		return fmt.Errorf("the opm daemon did not answer in time (check 'opm daemon status' and %s)", api.DaemonLogName)
 	}
 	var ae *api.Error
 	// A message that ends with a hint in parentheses already says what to do.
