@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -110,17 +111,17 @@ func startRequest(c *ucli.Context, command string) (api.StartRequest, error) {
 	}
 	if c.IsSet("max-restarts") {
 		n := c.Int("max-restarts")
-		if n < 0 {
-			return req, usageErrorf("invalid --max-restarts %d: use 0 or more", n)
+		if err := api.CheckMaxRestarts(n); err != nil {
+			return req, usageErrorf("invalid --max-restarts: %v", err)
 		}
 		req.MaxRestarts = &n
 	}
 	if c.IsSet("kill-timeout") {
-		d, err := parseMillis(c.String("kill-timeout"))
+		ms, err := parseKillTimeout(c.String("kill-timeout"))
 		if err != nil {
 			return req, usageErrorf("invalid --kill-timeout %q: %v (use e.g. 5s, 1500ms or 5000)", c.String("kill-timeout"), err)
 		}
-		req.KillTimeoutMs = d.Milliseconds()
+		req.KillTimeoutMs = ms
 	}
 	wd, err := os.Getwd()
 	if err != nil {
@@ -141,10 +142,27 @@ func startRequest(c *ucli.Context, command string) (api.StartRequest, error) {
 	return req, err
 }
 
+// parseKillTimeout reads --kill-timeout as Go syntax ("5s") or bare
+// milliseconds, in the range the daemon accepts.
+func parseKillTimeout(s string) (ms int64, err error) {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		// Checked as milliseconds: 2^63-1 of them is no duration.
+		return n, api.CheckKillTimeoutMs(n)
+	}
+	d, err := parseMillis(s)
+	if err != nil {
+		return 0, err
+	}
+	return d.Milliseconds(), api.CheckKillTimeout(d)
+}
+
 // parseMillis reads a duration as Go syntax ("5s") or bare milliseconds.
 func parseMillis(s string) (time.Duration, error) {
 	var d time.Duration
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n > math.MaxInt64/int64(time.Millisecond) {
+			return 0, errors.New("too long")
+		}
 		d = time.Duration(n) * time.Millisecond
 	} else if d, err = time.ParseDuration(s); err != nil {
 		return 0, errors.New("not a duration")

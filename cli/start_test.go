@@ -2,6 +2,7 @@ package cli
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -27,10 +28,27 @@ func TestParseMillis(t *testing.T) {
 			t.Errorf("parseMillis(%q) = %v, %v; want %v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"", "soon", "0", "-1s"} {
+	for _, bad := range []string{"", "soon", "0", "-1s", "9223372036854775807", "9223372036855"} {
 		if _, err := parseMillis(bad); err == nil {
 			t.Errorf("parseMillis(%q) accepted", bad)
 		}
+	}
+}
+
+func TestParseKillTimeout(t *testing.T) {
+	for in, want := range map[string]int64{"5000": 5000, "1500ms": 1500, "2s": 2000, "1": 1, "1ms": 1, "24h": 86_400_000, "86400000": 86_400_000} {
+		if got, err := parseKillTimeout(in); err != nil || got != want {
+			t.Errorf("parseKillTimeout(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "soon", "0", "-1s", "999us", "24h0m1s", "86400001", "9223372036854775807", "-9223372036854775808", "2562047h"} {
+		if _, err := parseKillTimeout(bad); err == nil {
+			t.Errorf("parseKillTimeout(%q) accepted", bad)
+		}
+	}
+	// Out of range says the range.
+	if _, err := parseKillTimeout("9223372036854775807"); err == nil || !strings.Contains(err.Error(), "between 1ms and 24h") {
+		t.Errorf("parseKillTimeout(2^63-1): %v, want the range in the message", err)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"golang.org/x/sys/unix"
 
+	"opm/daemon/api"
 	"opm/shm"
 )
 
@@ -103,13 +104,15 @@ func (c *Config) validate() error {
 		{"restart_delay", c.RestartDelay},
 		{"restart_delay_max", c.RestartDelayMax},
 		{"restart_reset_after", c.RestartResetAfter},
-		{"kill_timeout", c.KillTimeout},
 		{"restore_recheck", c.RestoreRecheck},
 		{"api_read_timeout", c.APIReadTimeout},
 	} {
-		if d.v <= 0 {
-			return fmt.Errorf("%s must be a positive duration such as \"100ms\", got %s", d.name, d.v)
+		if err := api.CheckSettingDuration(d.v); err != nil {
+			return fmt.Errorf("%s %w", d.name, err)
 		}
+	}
+	if err := api.CheckKillTimeout(c.KillTimeout); err != nil {
+		return fmt.Errorf("kill_timeout %w", err)
 	}
 	if c.RestartDelayMax < c.RestartDelay {
 		return fmt.Errorf("restart_delay_max (%s) must not be less than restart_delay (%s)", c.RestartDelayMax, c.RestartDelay)
@@ -117,8 +120,8 @@ func (c *Config) validate() error {
 	if c.APIMaxConnections < 1 {
 		return fmt.Errorf("api_max_connections must be 1 or more, got %d", c.APIMaxConnections)
 	}
-	if c.MaxRestarts < 0 {
-		return fmt.Errorf("max_restarts must be 0 or more, got %d", c.MaxRestarts)
+	if err := api.CheckMaxRestarts(c.MaxRestarts); err != nil {
+		return fmt.Errorf("max_restarts %w", err)
 	}
 	return nil
 }

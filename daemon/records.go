@@ -194,8 +194,11 @@ func checkSpec(spec api.Spec) error {
 	default:
 		return fmt.Errorf("app %q has unknown restart policy %q", spec.Name, spec.Restart)
 	}
-	if spec.MaxRestarts < 0 || spec.KillTimeoutMs <= 0 {
-		return fmt.Errorf("app %q has bad limits", spec.Name)
+	if err := api.CheckMaxRestarts(spec.MaxRestarts); err != nil {
+		return fmt.Errorf("app %q: max_restarts %w", spec.Name, err)
+	}
+	if err := api.CheckKillTimeoutMs(spec.KillTimeoutMs); err != nil {
+		return fmt.Errorf("app %q: kill_timeout_ms %w", spec.Name, err)
 	}
 	return nil
 }

@@ -43,16 +43,16 @@ func buildSpec(req api.StartRequest, cfg Config) (api.Spec, error) {
 	}
 	spec.MaxRestarts = cfg.MaxRestarts
 	if req.MaxRestarts != nil {
-		if *req.MaxRestarts < 0 {
-			return spec, api.Errorf(api.CodeBadRequest, "--max-restarts must be 0 or more, got %d", *req.MaxRestarts)
+		if err := api.CheckMaxRestarts(*req.MaxRestarts); err != nil {
+			return spec, api.Errorf(api.CodeBadRequest, "max_restarts %v (--max-restarts)", err)
 		}
 		spec.MaxRestarts = *req.MaxRestarts
 	}
 	spec.KillTimeoutMs = cfg.KillTimeout.Milliseconds()
-	if req.KillTimeoutMs < 0 {
-		return spec, api.Errorf(api.CodeBadRequest, "--kill-timeout must be positive, got %dms", req.KillTimeoutMs)
-	}
-	if req.KillTimeoutMs > 0 {
+	if req.KillTimeoutMs != 0 { // 0: the default
+		if err := api.CheckKillTimeoutMs(req.KillTimeoutMs); err != nil {
+			return spec, api.Errorf(api.CodeBadRequest, "kill_timeout_ms %v (--kill-timeout)", err)
+		}
 		spec.KillTimeoutMs = req.KillTimeoutMs
 	}
 

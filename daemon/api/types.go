@@ -1,9 +1,3 @@
-// Package api holds the types the opm daemon and its clients exchange over
-// the daemon's Unix socket, and the one client every command uses.
-//
-// The wire format is JSON over HTTP/1.1 on <runtime>/opm.sock, under
-// versioned paths (see paths.go). Errors are returned as an Error body with
-// a machine-readable Code that clients map to exit statuses.
 package api
 
 // Restart policies, as PM2 and systemd users know them.

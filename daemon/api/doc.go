@@ -1,0 +1,18 @@
+// Package api is the contract between the opm daemon and its clients: the
+// types they exchange over the daemon's Unix socket, the rules both sides
+// hold input to, and the one client every command uses. When the CLI
+// checks something early, it calls the function here that the daemon
+// calls too, so the two never drift.
+//
+// The wire format is JSON over HTTP/1.1 on <runtime>/opm.sock, under
+// versioned paths. Errors are returned as an Error body with a
+// machine-readable Code that clients map to exit statuses.
+//
+// Files:
+//
+//	types.go    requests and answers: StartRequest, Spec, App, DaemonStatus...
+//	paths.go    endpoints, file names in the runtime dir and OPM_HOME, Version
+//	errors.go   the Error body and its codes
+//	limits.go   ranges of numbers and durations, and the request size cap
+//	client.go   Client, the daemon's one client
+package api

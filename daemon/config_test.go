@@ -1,0 +1,46 @@
+package daemon
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// config.toml values are held to the same ranges as the API's.
+func TestLoadConfigRanges(t *testing.T) {
+	tests := []struct {
+		name, toml string
+		want       string // in the error; "" means accepted
+	}{
+		{"defaults", "", ""},
+		{"fast test values", "restart_delay = \"1ns\"\nrestart_delay_max = \"1ns\"\nkill_timeout = \"1ms\"\nmax_restarts = 0\n", ""},
+		{"top of the ranges", "restart_delay_max = \"24h\"\nrestart_reset_after = \"24h\"\nrestore_recheck = \"24h\"\nkill_timeout = \"24h\"\nmax_restarts = 1000000\n", ""},
+		{"kill timeout too long", "kill_timeout = \"25h\"\n", "kill_timeout must be between 1ms and 24h, got 25h"},
+		{"kill timeout below 1ms", "kill_timeout = \"10us\"\n", "kill_timeout must be between 1ms and 24h"},
+		{"max restarts too many", "max_restarts = 1000001\n", "max_restarts must be between 0 and 1000000"},
+		{"max restarts negative", "max_restarts = -1\n", "max_restarts must be between 0 and 1000000"},
+		{"restart delay max too long", "restart_delay_max = \"2562047h\"\n", "restart_delay_max must be a positive duration up to 24h"},
+		{"zero recheck", "restore_recheck = \"0s\"\n", "restore_recheck must be a positive duration"},
+		{"negative reset", "restart_reset_after = \"-1s\"\n", "restart_reset_after must be a positive duration"},
+		{"max below delay", "restart_delay = \"2s\"\nrestart_delay_max = \"1s\"\n", "must not be less than"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			home := t.TempDir()
+			if err := os.WriteFile(filepath.Join(home, ConfigName), []byte(tt.toml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadConfig(home, t.TempDir())
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), ConfigName) {
+				t.Fatalf("err = %v, want one naming %s and containing %q", err, ConfigName, tt.want)
+			}
+		})
+	}
+}
