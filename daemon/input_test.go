@@ -1,7 +1,11 @@
 package daemon
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"math"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -68,5 +72,33 @@ func TestCheckSpecRanges(t *testing.T) {
 		if err := checkSpec(s); err == nil || !strings.Contains(err.Error(), "must be between") {
 			t.Errorf("%s: err = %v, want the range", name, err)
 		}
+	}
+}
+
+// A body over the cap is answered "request too large" with the limit, not
+// as the broken JSON it was cut down to; a body of exactly the cap is
+// read and handled.
+func TestRequestTooLarge(t *testing.T) {
+	d := startDaemon(t)
+	// body is a JSON object of exactly n bytes: head, padding, tail.
+	body := func(n int, head, tail string) json.RawMessage {
+		return json.RawMessage(head + strings.Repeat("a", n-len(head)-len(tail)) + tail)
+	}
+	ctx := context.Background()
+	want := fmt.Sprintf("request too large (limit %d bytes)", api.MaxRequestBytes)
+	for _, size := range []int{api.MaxRequestBytes + 1, 3 * api.MaxRequestBytes} {
+		req := body(size, `{"command":"true","env":["A=`, `"]}`)
+		err := d.cl.Do(ctx, http.MethodPost, api.PathApps, req, nil)
+		if apiCode(err) != api.CodeBadRequest || err.Error() != want {
+			t.Errorf("start with a %d-byte body: err = %v, want bad_request %q", size, err, want)
+		}
+	}
+	atCap := body(api.MaxRequestBytes, `{"target":"`, `"}`)
+	err := d.cl.Do(ctx, http.MethodPost, api.PathFlush, atCap, nil)
+	if apiCode(err) != api.CodeNotFound {
+		t.Errorf("flush with a body of exactly the cap: err = %v, want not_found (no such app)", err)
+	}
+	if n := len(d.list()); n != 0 {
+		t.Errorf("%d apps registered by refused requests", n)
 	}
 }

@@ -204,11 +204,16 @@ func (srv *server) handleStop(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res.status)
 }
 
-// decode reads an optional JSON body into v.
+// decode reads an optional JSON body of at most api.MaxRequestBytes into
+// v. A larger body is refused as such, not cut short and then reported as
+// broken JSON.
 func decode(r *http.Request, v any) error {
-	data, err := io.ReadAll(io.LimitReader(r.Body, 8<<20))
+	data, err := io.ReadAll(io.LimitReader(r.Body, api.MaxRequestBytes+1))
 	if err != nil {
 		return api.Errorf(api.CodeBadRequest, "read request: %v", err)
+	}
+	if len(data) > api.MaxRequestBytes {
+		return api.Errorf(api.CodeBadRequest, "request too large (limit %d bytes)", api.MaxRequestBytes)
 	}
 	if len(data) == 0 {
 		return nil
