@@ -42,6 +42,7 @@ unit: ## go test -race over every package
 fuzz: ## run each fuzz target briefly (FUZZTIME executions, default 100000x)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHeader$$' -fuzztime $(FUZZTIME) ./shm
 	$(GO) test -run '^$$' -fuzz '^FuzzParseStartTime$$' -fuzztime $(FUZZTIME) ./shm
+	$(GO) test -run '^$$' -fuzz '^FuzzByteString$$' -fuzztime $(FUZZTIME) ./daemon/api
 
 stress: ## the exactly-once race tests with many more rounds (OPM_STRESS_ROUNDS)
 	OPM_STRESS_ROUNDS=$${OPM_STRESS_ROUNDS:-500} $(GO) test -race -count=1 -timeout 60m -run 'Race|Restore' ./...

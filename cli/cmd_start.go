@@ -31,7 +31,7 @@ list of them, or 'all'), that app is started instead.`,
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "the app's `NAME` (default: derived from the script)"},
 			&ucli.StringFlag{Name: "cwd", Usage: "working `DIR` (default: the current directory)"},
-			&ucli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, Usage: "set `K=V` in the app's environment (repeatable)"},
+			&ucli.GenericFlag{Name: "env", Aliases: []string{"e"}, Value: &envFlag{}, Usage: "set `K=V` in the app's environment (repeatable)"},
 			&ucli.StringFlag{Name: "restart", Usage: "restart `POLICY`: always, on-failure or never", Value: api.RestartAlways},
 			&ucli.IntFlag{Name: "max-restarts", Usage: "errored after `N` restarts in the window", DefaultText: "15"},
 			&ucli.StringFlag{Name: "kill-timeout", Usage: "wait `TIME` after SIGTERM before SIGKILL, e.g. 5s or 5000 (ms)"},
@@ -138,7 +138,7 @@ func startRequest(c *ucli.Context, command string) (api.StartRequest, error) {
 		}
 		req.Cwd = dir
 	}
-	req.Env, err = mergeEnv(os.Environ(), c.StringSlice("env"))
+	req.Env, err = mergeEnv(os.Environ(), envFlagValues(c, "env"))
 	return req, err
 }
 

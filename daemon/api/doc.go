@@ -11,6 +11,7 @@
 // Files:
 //
 //	types.go    requests and answers: StartRequest, Spec, App, DaemonStatus...
+//	bytesafe.go their JSON form: argv, environment and paths as bytes, losslessly
 //	paths.go    endpoints, file names in the runtime dir and OPM_HOME, Version
 //	errors.go   the Error body and its codes
 //	limits.go   ranges of numbers and durations, and the request size cap

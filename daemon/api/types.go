@@ -20,7 +20,8 @@ const (
 // StartRequest asks the daemon to register a new app and start it. The CLI
 // sends what the user typed plus the caller's context (cwd, environment);
 // the daemon resolves the command (interpreter by extension, PATH lookup,
-// shell when the line needs one) so that the CLI stays a thin client.
+// shell when the line needs one) so that the CLI stays a thin client. Its
+// byte-ish fields travel byte-safe (see bytesafe.go).
 type StartRequest struct {
 	// Command is the script path or command line as typed
 	// ("app.js", "./server", "python3 -m http.server 8000").
@@ -40,6 +41,7 @@ type StartRequest struct {
 
 // Spec is an app's full, resolved definition: everything needed to start it
 // again, and nothing of its runtime state. It is what `opm save` writes.
+// Its byte-ish fields travel byte-safe (see bytesafe.go).
 type Spec struct {
 	Name string `json:"name"`
 	// Command is what was typed, kept for display.

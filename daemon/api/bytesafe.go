@@ -1,0 +1,234 @@
+package api
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// On Linux, argv, the environment and paths are bytes, not text, and opm
+// carries them losslessly. JSON strings are Unicode: encoding/json turns
+// every byte that is not UTF-8 into U+FFFD. So the byte-ish fields of
+// StartRequest, Spec and App go on the wire as
+//
+//	"text"               when the value is valid UTF-8 (nearly always), and
+//	{"base64": "/w=="}   otherwise: the standard base64 of the bytes.
+//
+// Decoding accepts either form for every byte-ish field. Valid UTF-8
+// encodes exactly as a plain string field would, so a dump or record
+// written before this encoding reads the same. The Go fields stay plain
+// strings: each type's MarshalJSON and UnmarshalJSON embed the type's
+// own fields (under a method-less alias) and override only the byte-ish
+// ones, so a field added later travels as declared, and the test that
+// lists every string field fails until someone decides which kind it is.
+
+// byteString is a string of arbitrary bytes in its byte-safe JSON form.
+type byteString string
+
+// base64JSON is the object form of a byteString.
+type base64JSON struct {
+	Base64 *string `json:"base64"`
+}
+
+func (s byteString) MarshalJSON() ([]byte, error) {
+	if utf8.ValidString(string(s)) {
+		return json.Marshal(string(s))
+	}
+	enc := base64.StdEncoding.EncodeToString([]byte(s))
+	return json.Marshal(base64JSON{Base64: &enc})
+}
+
+func (s *byteString) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimLeft(data, " \t\r\n")
+	switch {
+	case len(data) == 0:
+		return errors.New("decode byte string: no value")
+	case data[0] == 'n': // null leaves the value as it was, as for a string
+		return json.Unmarshal(data, new(any))
+	case data[0] == '"':
+		var v string
+		if err := json.Unmarshal(data, &v); err != nil {
+			return err
+		}
+		*s = byteString(v)
+		return nil
+	case data[0] == '{':
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		var o base64JSON
+		if err := dec.Decode(&o); err != nil {
+			return fmt.Errorf("decode byte string: %w (want a string or {\"base64\": \"...\"})", err)
+		}
+		if o.Base64 == nil {
+			return errors.New("decode byte string: an object without \"base64\" (want a string or {\"base64\": \"...\"})")
+		}
+		b, err := base64.StdEncoding.Strict().DecodeString(*o.Base64)
+		if err != nil {
+			return fmt.Errorf("decode byte string: %w", err)
+		}
+		*s = byteString(b)
+		return nil
+	}
+	return fmt.Errorf("decode byte string: %.20q is neither a string nor {\"base64\": \"...\"}", data)
+}
+
+// byteStrings is a list of byteString; nil encodes as null, as a nil
+// []string does.
+type byteStrings []string
+
+func (ss byteStrings) MarshalJSON() ([]byte, error) {
+	if ss == nil {
+		return []byte("null"), nil
+	}
+	buf := []byte{'['}
+	for i, s := range ss {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		b, err := byteString(s).MarshalJSON()
+		if err != nil {
+			return nil, err
+		}
+		buf = append(buf, b...)
+	}
+	return append(buf, ']'), nil
+}
+
+func (ss *byteStrings) UnmarshalJSON(data []byte) error {
+	var list []byteString
+	if err := json.Unmarshal(data, &list); err != nil {
+		return err
+	}
+	if list == nil {
+		*ss = nil
+		return nil
+	}
+	out := make([]string, len(list))
+	for i, s := range list {
+		out[i] = string(s)
+	}
+	*ss = out
+	return nil
+}
+
+// startRequestFields is StartRequest without its methods.
+type startRequestFields StartRequest
+
+// startRequestJSON is StartRequest's wire form. The name is byte-safe
+// too, so that the daemon sees, and refuses, the bytes a client sent
+// rather than U+FFFD.
+type startRequestJSON struct {
+	startRequestFields
+	Command byteString  `json:"command"`
+	Args    byteStrings `json:"args,omitempty"`
+	Name    byteString  `json:"name,omitempty"`
+	Cwd     byteString  `json:"cwd"`
+	Env     byteStrings `json:"env"`
+}
+
+// MarshalJSON encodes r with its byte-ish fields byte-safe.
+func (r StartRequest) MarshalJSON() ([]byte, error) {
+	return json.Marshal(startRequestJSON{
+		startRequestFields: startRequestFields(r),
+		Command:            byteString(r.Command),
+		Args:               byteStrings(r.Args),
+		Name:               byteString(r.Name),
+		Cwd:                byteString(r.Cwd),
+		Env:                byteStrings(r.Env),
+	})
+}
+
+// UnmarshalJSON decodes either form of each byte-ish field.
+func (r *StartRequest) UnmarshalJSON(data []byte) error {
+	w := startRequestJSON{
+		startRequestFields: startRequestFields(*r),
+		Command:            byteString(r.Command),
+		Args:               byteStrings(r.Args),
+		Name:               byteString(r.Name),
+		Cwd:                byteString(r.Cwd),
+		Env:                byteStrings(r.Env),
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*r = StartRequest(w.startRequestFields)
+	r.Command, r.Args, r.Name, r.Cwd, r.Env = string(w.Command), w.Args, string(w.Name), string(w.Cwd), w.Env
+	return nil
+}
+
+// specFields is Spec without its methods.
+type specFields Spec
+
+// specJSON is Spec's wire form. Name is not byte-ish: every Spec the
+// daemon accepts has a name that CheckName passed.
+type specJSON struct {
+	specFields
+	Command     byteString  `json:"command"`
+	Interpreter byteString  `json:"interpreter,omitempty"`
+	Exec        byteString  `json:"exec"`
+	Argv        byteStrings `json:"argv"`
+	Cwd         byteString  `json:"cwd"`
+	Env         byteStrings `json:"env"`
+	OutLog      byteString  `json:"out_log"`
+	ErrLog      byteString  `json:"err_log"`
+}
+
+func newSpecJSON(s Spec) specJSON {
+	return specJSON{
+		specFields:  specFields(s),
+		Command:     byteString(s.Command),
+		Interpreter: byteString(s.Interpreter),
+		Exec:        byteString(s.Exec),
+		Argv:        byteStrings(s.Argv),
+		Cwd:         byteString(s.Cwd),
+		Env:         byteStrings(s.Env),
+		OutLog:      byteString(s.OutLog),
+		ErrLog:      byteString(s.ErrLog),
+	}
+}
+
+// MarshalJSON encodes s with its byte-ish fields byte-safe.
+func (s Spec) MarshalJSON() ([]byte, error) {
+	return json.Marshal(newSpecJSON(s))
+}
+
+// UnmarshalJSON decodes either form of each byte-ish field.
+func (s *Spec) UnmarshalJSON(data []byte) error {
+	w := newSpecJSON(*s)
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*s = Spec(w.specFields)
+	s.Command, s.Interpreter, s.Exec, s.Argv = string(w.Command), string(w.Interpreter), string(w.Exec), w.Argv
+	s.Cwd, s.Env, s.OutLog, s.ErrLog = string(w.Cwd), w.Env, string(w.OutLog), string(w.ErrLog)
+	return nil
+}
+
+// appFields is App without its methods.
+type appFields App
+
+// appJSON is App's wire form: Command is the Spec's, for display; the
+// Spec encodes itself.
+type appJSON struct {
+	appFields
+	Command byteString `json:"command"`
+}
+
+// MarshalJSON encodes a with its command byte-safe.
+func (a App) MarshalJSON() ([]byte, error) {
+	return json.Marshal(appJSON{appFields: appFields(a), Command: byteString(a.Command)})
+}
+
+// UnmarshalJSON decodes either form of the command.
+func (a *App) UnmarshalJSON(data []byte) error {
+	w := appJSON{appFields: appFields(*a), Command: byteString(a.Command)}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*a = App(w.appFields)
+	a.Command = string(w.Command)
+	return nil
+}
