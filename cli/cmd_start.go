@@ -98,11 +98,14 @@ func startRequest(c *ucli.Context, command string) (api.StartRequest, error) {
 	req := api.StartRequest{
 		Command: command,
 		Args:    afterDashes(c),
-		Name:    strings.TrimSpace(c.String("name")),
+		Name:    c.String("name"),
 		Restart: c.String("restart"),
 	}
-	if c.IsSet("name") && req.Name == "" {
-		return req, usageErrorf("--name must not be empty")
+	if c.IsSet("name") {
+		// The daemon's rule, checked before the environment is sent.
+		if err := api.CheckName(req.Name); err != nil {
+			return req, usageErrorf("invalid --name: %w", err)
+		}
 	}
 	switch req.Restart {
 	case api.RestartAlways, api.RestartOnFailure, api.RestartNever:

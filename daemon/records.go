@@ -177,7 +177,7 @@ func readRecord(path string) (record, error) {
 
 // checkSpec refuses a Spec that could not be started as is.
 func checkSpec(spec api.Spec) error {
-	if err := checkName(spec.Name); err != nil {
+	if err := api.CheckName(spec.Name); err != nil {
 		return err
 	}
 	if err := checkSpecSize(spec); err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"unicode/utf8"
 
 	"opm/daemon/api"
 )
@@ -138,8 +139,8 @@ func defaultName(spec api.Spec) string {
 		base = strings.TrimSuffix(base, ext)
 	}
 	base = strings.Map(func(r rune) rune {
-		if r == '/' || r == ',' || r <= ' ' || r == 0x7f {
-			return '_'
+		if r == utf8.RuneError || !api.IsNameRune(r) {
+			return '_' // a byte that is not UTF-8, or a rune no name may hold
 		}
 		return r
 	}, base)
@@ -147,39 +148,4 @@ func defaultName(spec api.Spec) string {
 		return "app"
 	}
 	return base
-}
-
-// checkName refuses names that cannot be told from targets or that would
-// make bad log file names.
-func checkName(name string) error {
-	switch {
-	case name == "":
-		return api.Errorf(api.CodeBadRequest, "an app name cannot be empty (use --name)")
-	case name == "all":
-		return api.Errorf(api.CodeBadRequest, "\"all\" is reserved for targeting every app; pick another --name")
-	case isDigits(name):
-		return api.Errorf(api.CodeBadRequest, "app name %q is a number and would be mistaken for an id; pick another --name", name)
-	case strings.HasPrefix(name, ".") || strings.HasPrefix(name, "-"):
-		return api.Errorf(api.CodeBadRequest, "app name %q cannot start with %q; pick another --name", name, name[:1])
-	case len(name) > 100:
-		return api.Errorf(api.CodeBadRequest, "app name is %d characters long; keep it to 100", len(name))
-	}
-	for _, r := range name {
-		if r == '/' || r == ',' || r <= ' ' || r == 0x7f {
-			return api.Errorf(api.CodeBadRequest, "app name %q contains %q; use letters, digits, '-', '_' or '.'", name, r)
-		}
-	}
-	return nil
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return true
 }

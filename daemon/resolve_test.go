@@ -69,28 +69,28 @@ func TestResolveCommand(t *testing.T) {
 	}
 }
 
-func TestDefaultNameAndCheckName(t *testing.T) {
+// A default name is derived from the command and is always a valid name:
+// what a name may not hold becomes '_'.
+func TestDefaultName(t *testing.T) {
 	for cmd, want := range map[string]string{
 		"app.js":                   "app",
 		"./dir/server":             "server",
 		"python3 -m http.server 1": "python3",
+		"./\u202eevil.js":          "_evil",
+		"./bad\xffname":            "bad_name",
+		"./zw\u200bname\u202e":     "zw_name_",
+		"./caf\u00e9":              "caf\u00e9",
 	} {
 		spec := api.Spec{Command: cmd}
 		if strings.HasSuffix(cmd, ".js") {
 			spec.Interpreter, spec.Argv = "node", []string{"/usr/bin/node", "/x/" + cmd}
 		}
-		if got := defaultName(spec); got != want {
+		got := defaultName(spec)
+		if got != want {
 			t.Errorf("defaultName(%q) = %q, want %q", cmd, got, want)
 		}
-	}
-	for _, bad := range []string{"", "all", "42", ".hidden", "-x", "a/b", "a,b", "a b"} {
-		if checkName(bad) == nil {
-			t.Errorf("checkName(%q) accepted", bad)
-		}
-	}
-	for _, good := range []string{"web", "web-1", "api_v2", "a.b", "3d"} {
-		if err := checkName(good); err != nil {
-			t.Errorf("checkName(%q): %v", good, err)
+		if err := api.CheckName(got); err != nil {
+			t.Errorf("defaultName(%q) = %q, refused: %v", cmd, got, err)
 		}
 	}
 }

@@ -60,7 +60,7 @@ func buildSpec(req api.StartRequest, cfg Config) (api.Spec, error) {
 	if spec.Name == "" {
 		spec.Name = defaultName(spec)
 	}
-	if err := checkName(spec.Name); err != nil {
+	if err := api.CheckName(spec.Name); err != nil {
 		return spec, err
 	}
 	spec.OutLog, spec.ErrLog = logPaths(cfg.Home, spec.Name)

@@ -45,13 +45,13 @@ func (s *Supervisor) resolve(target string) ([]int, error) {
 			}
 			continue
 		}
-		if a = s.byName[part]; a == nil && isDigits(part) {
+		if a = s.byName[part]; a == nil && api.IsID(part) {
 			if id, err := strconv.Atoi(part); err == nil {
 				a = s.apps[id]
 			}
 		}
 		if a == nil {
-			if isDigits(part) {
+			if api.IsID(part) {
 				return nil, api.Errorf(api.CodeNotFound, "no app with id %s (see 'opm list')", part)
 			}
 			return nil, api.Errorf(api.CodeNotFound, "no app named %q (see 'opm list')", part)

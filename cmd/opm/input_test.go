@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -31,5 +32,35 @@ func TestStartRangesRefused(t *testing.T) {
 	}
 	if apps := e.list(); len(apps) != 0 {
 		t.Errorf("refused starts registered apps: %+v", apps)
+	}
+}
+
+// Names that would print as something else (control, format or invalid
+// bytes) are refused with exit 2 and one line that says what to use, and
+// that line is itself printable.
+func TestStartUnprintableNameRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for _, tt := range []struct{ name, in, want string }{
+		{"C1 next line", "a\u0085b", "U+0085"},
+		{"bidi override", "\u202ebew", "U+202E"},
+		{"zero-width space", "we\u200bb", "U+200B"},
+		{"newline", "we\nb", "U+000A"},
+		{"trailing newline", "web\n", "U+000A"},
+		{"escape sequence", "\x1b[31mred", "U+001B"},
+		{"invalid UTF-8", "web\xff", "not valid UTF-8"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.run("start", os.Args[0], "--name", tt.in, "--env", "OPM_TEST_CHILD=block")
+			if r.code != 2 || !strings.HasPrefix(r.stderr, "opm: ") || !strings.Contains(r.stderr, tt.want) || !strings.Contains(r.stderr, "use letters, digits") {
+				t.Errorf("want exit 2 naming %s and saying what to use; %v", tt.want, r)
+			}
+			if strings.Count(r.stderr, "\n") != 1 || !printable(strings.TrimSuffix(r.stderr, "\n")) {
+				t.Errorf("stderr is not one printable line: %q", r.stderr)
+			}
+		})
+	}
+	if apps := e.list(); len(apps) != 0 {
+		t.Errorf("refused names registered apps: %+v", apps)
 	}
 }

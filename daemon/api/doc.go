@@ -15,5 +15,6 @@
 //	paths.go    endpoints, file names in the runtime dir and OPM_HOME, Version
 //	errors.go   the Error body and its codes
 //	limits.go   ranges of numbers and durations, and the request size cap
+//	name.go     what an app name may be (CheckName), and what is an id
 //	client.go   Client, the daemon's one client
 package api
