@@ -182,11 +182,11 @@ func (a *App) daemonStatus(c *ucli.Context) error {
 	a.printf("opm daemon running\n")
 	a.printf("  pid:          %d\n", st.PID)
 	a.printf("  uptime:       %s\n", formatUptime(st.UptimeMs))
-	a.printf("  version:      %s\n", st.Version)
+	a.printf("  version:      %s\n", Escape(st.Version))
 	a.printf("  apps:         %d\n", st.Apps)
-	a.printf("  home:         %s\n", st.Home)
-	a.printf("  runtime dir:  %s\n", st.RuntimeDir)
-	a.printf("  socket:       %s\n", st.Socket)
+	a.printf("  home:         %s\n", Escape(st.Home))
+	a.printf("  runtime dir:  %s\n", Escape(st.RuntimeDir))
+	a.printf("  socket:       %s\n", Escape(st.Socket))
 	a.printf("  restore flag: %s\n", flag)
 	return nil
 }

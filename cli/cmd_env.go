@@ -9,7 +9,7 @@ import (
 func (a *App) envCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "env",
-		Usage:     "print the environment an app runs with, one KEY=VALUE a line",
+		Usage:     "print the environment an app runs with, one KEY=VALUE a line (unprintable characters escaped)",
 		ArgsUsage: "<target>",
 		Action: func(c *ucli.Context) error {
 			target, err := targetArg(c)
@@ -23,8 +23,10 @@ func (a *App) envCommand() *ucli.Command {
 			if len(apps) != 1 {
 				return usageErrorf("%q names %d apps; opm env shows one (see 'opm list')", target, len(apps))
 			}
+			// One KEY=VALUE a line: a value holding a newline is
+			// escaped, so it cannot forge a line of its own.
 			for _, kv := range apps[0].Spec.Env {
-				fmt.Fprintln(a.out(), kv)
+				fmt.Fprintln(a.out(), Escape(kv))
 			}
 			return nil
 		},

@@ -29,7 +29,7 @@ func (a *App) flushCommand() *ucli.Command {
 				return err
 			}
 			for _, app := range apps {
-				a.printf("flushed the logs of %s (id %d)\n", app.Name, app.ID)
+				a.printf("flushed the logs of %s (id %d)\n", Escape(app.Name), app.ID)
 			}
 			return nil
 		},

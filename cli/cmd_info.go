@@ -50,7 +50,7 @@ func renderInfo(w io.Writer, app api.App) {
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
 	t.SetStyle(table.StyleLight)
-	t.SetTitle("%s (id %d)", app.Name, app.ID)
+	t.SetTitle("%s (id %d)", Escape(app.Name), app.ID)
 	s := app.Spec
 	pid, uptime := "-", "-"
 	if app.PID > 0 {
@@ -68,17 +68,17 @@ func renderInfo(w io.Writer, app api.App) {
 		{"last exit code", exit},
 		{"cpu", fmt.Sprintf("%.1f%%", app.CPU)},
 		{"memory", formatBytes(app.Memory)},
-		{"command", app.Command},
-		{"interpreter", orDash(s.Interpreter)},
-		{"exec", orDash(s.Exec)},
-		{"argv", orDash(strings.Join(s.Argv, " "))},
-		{"cwd", s.Cwd},
-		{"restart policy", s.Restart},
+		{"command", Escape(app.Command)},
+		{"interpreter", orDash(Escape(s.Interpreter))},
+		{"exec", orDash(Escape(s.Exec))},
+		{"argv", orDash(strings.Join(escapeEach(s.Argv), " "))},
+		{"cwd", Escape(s.Cwd)},
+		{"restart policy", Escape(s.Restart)},
 		{"max restarts", s.MaxRestarts},
 		{"kill timeout", fmt.Sprintf("%dms", s.KillTimeoutMs)},
-		{"out log", s.OutLog},
-		{"err log", s.ErrLog},
-		{"environment", fmt.Sprintf("%d variables (see 'opm env %s')", len(s.Env), app.Name)},
+		{"out log", Escape(s.OutLog)},
+		{"err log", Escape(s.ErrLog)},
+		{"environment", fmt.Sprintf("%d variables (see 'opm env %s')", len(s.Env), Escape(app.Name))},
 	}
 	t.AppendRows(rows)
 	t.Render()

@@ -52,7 +52,7 @@ func (a *App) removeCommand() *ucli.Command {
 				return err
 			}
 			for _, app := range apps {
-				a.printf("removed %s (id %d)\n", app.Name, app.ID)
+				a.printf("removed %s (id %d)\n", Escape(app.Name), app.ID)
 			}
 			return nil
 		},

@@ -31,7 +31,7 @@ func (a *App) listCommand() *ucli.Command {
 				if string(raw) == "null" {
 					raw = json.RawMessage("[]")
 				}
-				_, err := fmt.Fprintf(a.out(), "%s\n", raw)
+				_, err := fmt.Fprintf(a.out(), "%s\n", escapeJSON(raw))
 				return err
 			}
 			apps, err := a.apps(c.Context, "all")

@@ -58,7 +58,7 @@ func (a *App) logs(c *ucli.Context) error {
 	for _, app := range apps {
 		prefix := ""
 		if len(apps) > 1 {
-			prefix = app.Name + " | "
+			prefix = Escape(app.Name) + " | "
 		}
 		files = append(files,
 			logFile{path: app.Spec.OutLog, prefix: prefix, out: a.out()},

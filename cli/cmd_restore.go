@@ -157,16 +157,18 @@ func (a *App) reportRestore(c *ucli.Context, res api.RestoreResult, waited bool)
 			a.printf("the other restore finished; ")
 		}
 		a.printf("restored from %s: %d started, %d already running, %d stopped, %d failed\n",
-			res.Path, len(res.Started), len(res.AlreadyRunning), len(res.Stopped), len(res.Failed))
+			Escape(res.Path), len(res.Started), len(res.AlreadyRunning), len(res.Stopped), len(res.Failed))
 		a.printList("started", res.Started)
 		a.printList("already running", res.AlreadyRunning)
 		a.printList("stopped", res.Stopped)
 		failed := make([]string, 0, len(res.Failed))
 		for name, why := range res.Failed {
-			failed = append(failed, name+": "+why)
+			failed = append(failed, Escape(name)+": "+Escape(why))
 		}
 		sort.Strings(failed)
-		a.printList("failed", failed)
+		if len(failed) > 0 {
+			a.printf("  failed: %s\n", strings.Join(failed, ", "))
+		}
 	}
 	switch {
 	case len(res.Failed) > 0:
@@ -177,8 +179,9 @@ func (a *App) reportRestore(c *ucli.Context, res api.RestoreResult, waited bool)
 	return nil
 }
 
+// printList prints a labelled list of app names, escaped.
 func (a *App) printList(label string, names []string) {
 	if len(names) > 0 {
-		a.printf("  %s: %s\n", label, strings.Join(names, ", "))
+		a.printf("  %s: %s\n", label, strings.Join(escapeEach(names), ", "))
 	}
 }

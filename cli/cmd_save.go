@@ -24,7 +24,7 @@ func (a *App) saveCommand() *ucli.Command {
 			if c.Bool("json") {
 				return writeJSON(a.out(), res)
 			}
-			a.printf("saved %d apps to %s\n", res.Apps, res.Path)
+			a.printf("saved %d apps to %s\n", res.Apps, Escape(res.Path))
 			return nil
 		},
 	}

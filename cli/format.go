@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,11 +41,17 @@ func formatBytes(n uint64) string {
 	return fmt.Sprintf("%.1f%cb", float64(n)/float64(div), "kmgtpe"[exp])
 }
 
-// writeJSON prints v as indented JSON.
+// writeJSON prints v as indented JSON, with what a terminal would act on
+// escaped (escapeJSON).
 func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	_, err := w.Write(escapeJSON(b.Bytes()))
+	return err
 }
 
 // useColor reports whether w is a terminal and NO_COLOR is not set.

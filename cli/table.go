@@ -35,7 +35,7 @@ func renderApps(w io.Writer, apps []api.App) {
 				mem = formatBytes(app.Memory)
 			}
 		}
-		t.AppendRow(table.Row{app.ID, app.Name, pid, uptime, app.Restarts, statusText(app, color), cpu, mem})
+		t.AppendRow(table.Row{app.ID, Escape(app.Name), pid, uptime, app.Restarts, statusText(app, color), cpu, mem})
 	}
 	if len(apps) == 0 {
 		fmt.Fprintln(w, "no apps (start one with 'opm start <script-or-command>')")
@@ -46,7 +46,7 @@ func renderApps(w io.Writer, apps []api.App) {
 
 // statusText is an app's status, coloured on a terminal.
 func statusText(app api.App, color bool) string {
-	s := app.Status
+	s := Escape(app.Status)
 	if app.Status == api.StatusWaiting && app.NextRestartMs > 0 {
 		s = fmt.Sprintf("%s (%dms)", s, app.NextRestartMs)
 	}

@@ -18,7 +18,8 @@ func main() {
 	err := cli.NewApp(cli.Options{RunDaemon: daemon.Main}).Run(ctx, os.Args)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "opm: %v\n", err)
+		// Errors quote what the user typed: print them escaped.
+		fmt.Fprintf(os.Stderr, "opm: %s\n", cli.Escape(err.Error()))
 	}
 	os.Exit(cli.ExitCode(err))
 }
