@@ -117,8 +117,8 @@ func (c *Config) validate() error {
 	if c.RestartDelayMax < c.RestartDelay {
 		return fmt.Errorf("restart_delay_max (%s) must not be less than restart_delay (%s)", c.RestartDelayMax, c.RestartDelay)
 	}
-	if c.APIMaxConnections < 1 {
-		return fmt.Errorf("api_max_connections must be 1 or more, got %d", c.APIMaxConnections)
+	if err := api.CheckAPIConnections(c.APIMaxConnections); err != nil {
+		return fmt.Errorf("api_max_connections %w", err)
 	}
 	if err := api.CheckMaxRestarts(c.MaxRestarts); err != nil {
 		return fmt.Errorf("max_restarts %w", err)

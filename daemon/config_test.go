@@ -23,6 +23,10 @@ func TestLoadConfigRanges(t *testing.T) {
 		{"restart delay max too long", "restart_delay_max = \"2562047h\"\n", "restart_delay_max must be a positive duration up to 24h"},
 		{"zero recheck", "restore_recheck = \"0s\"\n", "restore_recheck must be a positive duration"},
 		{"negative reset", "restart_reset_after = \"-1s\"\n", "restart_reset_after must be a positive duration"},
+		{"api settings at the top", "api_read_timeout = \"24h\"\napi_max_connections = 65536\n", ""},
+		{"api read timeout too long", "api_read_timeout = \"25h\"\n", "api_read_timeout must be a positive duration up to 24h"},
+		{"no api connections", "api_max_connections = 0\n", "api_max_connections must be between 1 and 65536"},
+		{"too many api connections", "api_max_connections = 9223372036854775807\n", "api_max_connections must be between 1 and 65536"},
 		{"max below delay", "restart_delay = \"2s\"\nrestart_delay_max = \"1s\"\n", "must not be less than"},
 	}
 	for _, tt := range tests {

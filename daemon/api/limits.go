@@ -28,8 +28,14 @@ const (
 
 	// MaxSettingDuration bounds the daemon's other durations in
 	// config.toml (restart_delay, restart_delay_max, restart_reset_after,
-	// restore_recheck), which must also be positive.
+	// restore_recheck, api_read_timeout), which must also be positive.
 	MaxSettingDuration = 24 * time.Hour
+
+	// MinAPIConnections and MaxAPIConnections bound the connections the
+	// daemon serves at once (config.toml api_max_connections); each one
+	// holds a descriptor.
+	MinAPIConnections = 1
+	MaxAPIConnections = 1 << 16
 
 	// MaxRequestBytes caps the body of one API request; the daemon
 	// answers a larger one with CodeBadRequest, "request too large".
@@ -58,6 +64,15 @@ func CheckKillTimeoutMs(ms int64) error {
 func CheckMaxRestarts(n int) error {
 	if n < MinMaxRestarts || n > MaxMaxRestarts {
 		return rangeError(fmt.Sprint(n), fmt.Sprint(MinMaxRestarts), fmt.Sprint(MaxMaxRestarts))
+	}
+	return nil
+}
+
+// CheckAPIConnections reports whether n is a connection cap the daemon
+// accepts.
+func CheckAPIConnections(n int) error {
+	if n < MinAPIConnections || n > MaxAPIConnections {
+		return rangeError(fmt.Sprint(n), fmt.Sprint(MinAPIConnections), fmt.Sprint(MaxAPIConnections))
 	}
 	return nil
 }
