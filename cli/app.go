@@ -39,6 +39,7 @@ func NewApp(opts Options) *App {
 		opts.Stderr = os.Stderr
 	}
 	a := &App{opts: opts}
+	a.conn.warnings = opts.Stderr
 	a.app = &ucli.App{
 		Name:                 "opm",
 		Usage:                "a process manager: keeps your apps running, exactly once",

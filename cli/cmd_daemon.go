@@ -188,5 +188,8 @@ func (a *App) daemonStatus(c *ucli.Context) error {
 	a.printf("  runtime dir:  %s\n", Escape(st.RuntimeDir))
 	a.printf("  socket:       %s\n", Escape(st.Socket))
 	a.printf("  restore flag: %s\n", flag)
+	for _, note := range st.Notes {
+		a.printf("  warning:      %s\n", note)
+	}
 	return nil
 }

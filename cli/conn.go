@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -31,6 +32,8 @@ type paths struct {
 	home    string
 	runtime string
 	socket  string
+	// note says why runtime is a fallback, when it is one.
+	note string
 }
 
 // conn resolves opm's directories and holds the one client every command
@@ -40,10 +43,16 @@ type conn struct {
 	paths  paths
 	err    error
 	client *api.Client
+	// warnings receives a line when this command started a daemon whose
+	// runtime dir is a fallback.
+	warnings io.Writer
 }
 
 // resolve finds OPM_HOME and the runtime directory and builds the client.
-// It creates neither directory.
+// The runtime directory is checked before anything connects to it — a
+// directory of the caller's, mode 0700, not a symlink — and created when
+// missing; a default taken by another user is replaced by a fallback (see
+// shm.ResolveRuntimeDir, which the daemon uses too).
 func (c *conn) resolve() (paths, *api.Client, error) {
 	c.once.Do(func() {
 		home, err := shm.Home()
@@ -51,18 +60,18 @@ func (c *conn) resolve() (paths, *api.Client, error) {
 			c.err = err
 			return
 		}
-		rt, err := shm.RuntimeDir(home)
+		rt, err := shm.ResolveRuntimeDir(home)
 		if err != nil {
 			c.err = err
 			return
 		}
-		sock := api.SocketPath(rt)
+		sock := api.SocketPath(rt.Dir)
 		// sun_path holds 108 bytes including the terminating NUL.
 		if len(sock) > 107 {
 			c.err = fmt.Errorf("socket path %s is %d bytes, longer than the 107 a Unix socket allows (set OPM_RUNTIME_DIR to a shorter directory)", sock, len(sock))
 			return
 		}
-		c.paths = paths{home: home, runtime: rt, socket: sock}
+		c.paths = paths{home: home, runtime: rt.Dir, socket: sock, note: rt.Note}
 		c.client = api.NewClient(sock)
 	})
 	return c.paths, c.client, c.err
@@ -117,6 +126,9 @@ func (c *conn) ensureStatus(ctx context.Context) (*api.Client, api.DaemonStatus,
 	started, err := spawnDaemon(sctx, p)
 	if err != nil {
 		return nil, st, false, err
+	}
+	if started && p.note != "" && c.warnings != nil {
+		fmt.Fprintf(c.warnings, "opm: warning: %s\n", p.note)
 	}
 	st, err = waitAnswer(sctx, cl)
 	if err != nil {

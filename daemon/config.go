@@ -48,6 +48,11 @@ type Config struct {
 	APIReadTimeout    time.Duration `toml:"api_read_timeout"`
 	APIMaxConnections int           `toml:"api_max_connections"`
 
+	// Notes are warnings about how the daemon was set up, such as a
+	// runtime dir fallback: logged when it starts, shown by `opm daemon
+	// status`.
+	Notes []string `toml:"-"`
+
 	// Logger receives one line per event; nil discards.
 	Logger *slog.Logger `toml:"-"`
 	// Ready, when set, is called once the socket is listening.

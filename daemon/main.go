@@ -41,19 +41,22 @@ func mainRun(ctx context.Context, ready *readiness) error {
 	if err != nil {
 		return err
 	}
-	rt, err := shm.RuntimeDir(home)
-	if err != nil {
-		return err
-	}
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return fmt.Errorf("create OPM_HOME %s: %w", home, err)
 	}
 	if err := shm.CheckHome(home); err != nil {
 		return err
 	}
-	cfg, err := LoadConfig(home, rt)
+	rt, err := shm.ResolveRuntimeDir(home)
 	if err != nil {
 		return err
+	}
+	cfg, err := LoadConfig(home, rt.Dir)
+	if err != nil {
+		return err
+	}
+	if rt.Note != "" {
+		cfg.Notes = append(cfg.Notes, rt.Note)
 	}
 	logPath := filepath.Join(home, api.DaemonLogName)
 	logf, err := shm.OpenOwnedFile(logPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)

@@ -89,6 +89,9 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { served <- hs.Serve(newCapListener(ln, cfg.APIMaxConnections)) }()
 
 	log.Info("daemon started", "event", "daemon-started", "pid", os.Getpid(), "version", api.Version, "home", cfg.Home, "runtime_dir", cfg.RuntimeDir)
+	for _, note := range cfg.Notes {
+		log.Warn("runtime note", "event", "daemon-note", "note", note)
+	}
 	if cfg.Ready != nil {
 		cfg.Ready(os.Getpid())
 	}

@@ -23,7 +23,20 @@
 // (trust.go): OPM_HOME, the runtime directory and the files opm opens in
 // them are checked on the object — owner, mode, type, no symlink followed —
 // never trusted for where they lie; and it keeps the home's secret, from
-// which names other users can neither predict nor forge are made.
+// which names other users can neither predict nor forge are made. The CLI
+// and the daemon find the runtime directory with one function
+// (resolve.go), so they agree, also when another user has taken the
+// default name and opm falls back.
+//
+// Where things live:
+//
+//	flag.go        the Flag: fast path, acquire, release, stale cleanup
+//	page.go        the page layout, its header and the owner word
+//	open.go        opening, creating and rebuilding the page file
+//	proc.go        a process's start time, from /proc
+//	dirs.go        OPM_HOME, and creating a private directory
+//	resolve.go     where the runtime directory is, and the fallbacks
+//	trust.go       trust checks of directories and files, the home's secret
 //
 // This package imports nothing else of opm.
 package shm

@@ -72,11 +72,11 @@ func CheckPrivateDir(dir string) error {
 // privateDirError says what is wrong with the directory dir whose status
 // is st, or nil when it is a private directory of the caller.
 func privateDirError(dir string, st *unix.Stat_t) error {
-	if err := ownedDirError(dir, st); err != nil {
+	if err := foreignDirError(dir, st); err != nil {
 		return err
 	}
 	if st.Mode&0o077 != 0 {
-		return fmt.Errorf("%s has mode %04o and is open to other users; opm refuses it (run 'chmod 700 %s')", dir, st.Mode&0o7777, dir)
+		return &dirError{dir: dir, why: fmt.Sprintf("has mode %04o and is open to other users", st.Mode&0o7777), fix: fmt.Sprintf("run 'chmod 700 %s'", dir)}
 	}
 	return nil
 }
@@ -85,18 +85,40 @@ func privateDirError(dir string, st *unix.Stat_t) error {
 // st, or nil when it is a real directory of the caller that nobody else
 // may write to.
 func ownedDirError(dir string, st *unix.Stat_t) error {
+	if err := foreignDirError(dir, st); err != nil {
+		return err
+	}
+	if st.Mode&0o022 != 0 {
+		return &dirError{dir: dir, why: fmt.Sprintf("has mode %04o: other users may write to it", st.Mode&0o7777), fix: fmt.Sprintf("run 'chmod go-w %s'", dir)}
+	}
+	return nil
+}
+
+// foreignDirError says why dir, whose status is st, is not a real
+// directory of the caller's, or nil when it is one.
+func foreignDirError(dir string, st *unix.Stat_t) error {
 	euid := os.Geteuid()
 	switch {
 	case st.Mode&unix.S_IFMT == unix.S_IFLNK:
-		return fmt.Errorf("%s is a symlink; opm refuses it (remove it, or point opm elsewhere)", dir)
+		return &dirError{dir: dir, why: "is a symlink", fix: "remove it, or point opm elsewhere"}
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-		return fmt.Errorf("%s is not a directory (remove it, or point opm elsewhere)", dir)
+		return &dirError{dir: dir, why: "is not a directory", fix: "remove it, or point opm elsewhere"}
 	case int(st.Uid) != euid:
-		return fmt.Errorf("%s belongs to uid %d, not to you (uid %d); opm refuses it (remove it, or point opm elsewhere)", dir, st.Uid, euid)
-	case st.Mode&0o022 != 0:
-		return fmt.Errorf("%s has mode %04o: other users may write to it; opm refuses it (run 'chmod go-w %s')", dir, st.Mode&0o7777, dir)
+		return &dirError{dir: dir, why: fmt.Sprintf("belongs to uid %d, not to you (uid %d)", st.Uid, euid), fix: "remove it, or point opm elsewhere", foreign: true}
 	}
 	return nil
+}
+
+// dirError is a directory that opm refuses: what is wrong with it, and
+// how to fix that.
+type dirError struct {
+	dir, why, fix string
+	// foreign is set when the directory belongs to someone else.
+	foreign bool
+}
+
+func (e *dirError) Error() string {
+	return fmt.Sprintf("%s %s; opm refuses it (%s)", e.dir, e.why, e.fix)
 }
 
 // EnsureOwnedDir creates dir (mode 0700) when it does not exist and checks

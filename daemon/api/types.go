@@ -92,6 +92,10 @@ type DaemonStatus struct {
 	Socket     string `json:"socket"`
 	// Restore describes the restore flag.
 	Restore RestoreFlag `json:"restore"`
+	// Notes are warnings about how the daemon was set up, e.g. that its
+	// runtime dir is a fallback because the default was taken by another
+	// user.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // RestoreFlag is the restore flag's state for display.
