@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"opm/daemon/api"
 )
 
 // maxSunPath is the longest socket path the kernel accepts (sun_path is
@@ -47,30 +49,11 @@ func listen(path string) (*net.UnixListener, error) {
 	return ul, nil
 }
 
-// peerUID returns the uid of the process at the other end of c.
+// peerUID returns the uid of the process at the other end of c, a
+// connection the daemon accepted (see api.PeerUID).
 func peerUID(c net.Conn) (int, error) {
-	var uc *net.UnixConn
-	switch c := c.(type) {
-	case *net.UnixConn:
-		uc = c
-	case *peerConn:
-		uc = c.UnixConn
-	default:
-		return -1, errors.New("not a Unix socket")
+	if pc, ok := c.(*peerConn); ok {
+		c = pc.UnixConn
 	}
-	raw, err := uc.SyscallConn()
-	if err != nil {
-		return -1, err
-	}
-	var cred *unix.Ucred
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		cred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return -1, err
-	}
-	if serr != nil {
-		return -1, fmt.Errorf("read peer credentials: %w", serr)
-	}
-	return int(cred.Uid), nil
+	return api.PeerUID(c)
 }

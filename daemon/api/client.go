@@ -19,12 +19,24 @@ type Client struct {
 	http   *http.Client
 }
 
-// NewClient returns a client for the daemon listening on socket.
+// NewClient returns a client for the daemon listening on socket. Every
+// connection it makes is checked before a byte is sent on it: the process
+// that answers must run as this process's user (SO_PEERCRED), or the
+// request fails with a *PeerError. A request carries the user's
+// environment; it must never reach someone else's server.
 func NewClient(socket string) *Client {
 	tr := &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
+			c, err := d.DialContext(ctx, "unix", socket)
+			if err != nil {
+				return nil, err
+			}
+			if err := checkServer(c, socket); err != nil {
+				c.Close()
+				return nil, err
+			}
+			return c, nil
 		},
 		MaxIdleConns:    4,
 		IdleConnTimeout: 5 * time.Second,
@@ -55,6 +67,10 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
+		var pe *PeerError
+		if errors.As(err, &pe) {
+			return pe
+		}
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
