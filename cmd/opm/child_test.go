@@ -22,6 +22,8 @@ import (
 //	             group, print "grandchild <pid>", then block
 //	grandchild-stubborn  the same with a grandchild that ignores SIGTERM
 //	print-env    print "cwd=<dir>" and the environment, sorted, then block
+//	hold-flag    take the restore flag and keep it (exactlyonce_helpers_test.go)
+//	fake-server  another user's fake daemon (intruder_test.go)
 func runChild(mode string) int {
 	term := make(chan os.Signal, 1)
 	switch mode {
@@ -63,6 +65,8 @@ func runChild(mode string) int {
 		fmt.Printf("grandchild %d\n", gc.Process.Pid)
 	case "hold-flag":
 		return holdFlag()
+	case "fake-server":
+		return runFakeServer()
 	case "print-env":
 		signal.Notify(term, syscall.SIGTERM)
 		wd, _ := os.Getwd()
