@@ -19,11 +19,13 @@ import (
 const (
 	// restoreTimeout bounds the daemon's work on one restore request.
 	restoreTimeout = 5 * time.Minute
-	// restoreWait bounds waiting for another process's restore.
+	// restoreWait is the default bound on waiting for another process's
+	// restore (--wait).
 	restoreWait = 2 * time.Minute
-	// restorePoll is how often a waiting restore looks at the flag: one
-	// atomic load, plus a liveness probe of the owner.
-	restorePoll = 10 * time.Millisecond
+	// A waiting restore looks at the flag (one atomic load and one lock
+	// probe) with a back-off between these bounds.
+	restorePollMin = 2 * time.Millisecond
+	restorePollMax = 100 * time.Millisecond
 )
 
 func (a *App) restoreCommand() *ucli.Command {
@@ -34,9 +36,16 @@ func (a *App) restoreCommand() *ucli.Command {
 		Description: `Starts every app that 'opm save' recorded as running and that is not
 running now; apps saved as stopped are registered but stay stopped, and apps
 opm already knows are left alone. When another restore is in progress, this
-one starts nothing itself: it waits for that one to finish, then reports.
-Exits 0 when every app that should run is running.`,
-		Flags:  []ucli.Flag{jsonFlag()},
+one starts nothing itself: it waits for that one to finish (at most --wait),
+then reports. Exits 0 when every app that should run is running.`,
+		Flags: []ucli.Flag{
+			jsonFlag(),
+			&ucli.DurationFlag{
+				Name:  "wait",
+				Value: restoreWait,
+				Usage: "how long to wait for another restore holding the restore flag before giving up (e.g. 30s; 0 gives up at once)",
+			},
+		},
 		Action: a.restore,
 	}
 }
@@ -44,6 +53,10 @@ Exits 0 when every app that should run is running.`,
 func (a *App) restore(c *ucli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
+	}
+	wait := c.Duration("wait")
+	if wait < 0 {
+		return usageErrorf("--wait %s: want a duration of 0 or more, such as 30s (see 'opm restore --help')", wait)
 	}
 	p, _, err := a.conn.resolve()
 	if err != nil {
@@ -58,56 +71,83 @@ func (a *App) restore(c *ucli.Context) error {
 	}
 	defer flag.Close()
 
-	ctx := c.Context
-	deadline := time.Now().Add(restoreWait)
-	waited := false
+	w := &flagWait{flag: flag, deadline: time.Now().Add(wait), wait: wait, delay: restorePollMin}
 	for {
 		_, err := flag.Acquire()
 		if err == nil {
-			res, err := a.restoreOwned(ctx, flag)
+			res, err := a.restoreOwned(c.Context, flag)
 			if err != nil {
 				return err
 			}
-			return a.reportRestore(c, res, waited)
+			return a.reportRestore(c, res, w.waited)
 		}
 		var busy *shm.BusyError
 		if !errors.As(err, &busy) {
 			return fmt.Errorf("acquire the restore flag: %w", err)
 		}
-		if !waited {
-			fmt.Fprintf(a.errOut(), "opm: a restore by pid %d is in progress; waiting for it to finish\n", busy.Owner.PID)
-			waited = true
+		if !w.waited {
+			if busy.Owner.Word == 0 {
+				fmt.Fprintf(a.errOut(), "opm: the restore flag is locked by a process that names no owner in it (a restore starting or finishing?); waiting up to %s for it\n", wait)
+			} else {
+				fmt.Fprintf(a.errOut(), "opm: a restore by pid %d is in progress; waiting up to %s for it to finish\n", busy.Owner.PID, wait)
+			}
+			w.waited = true
 		}
 		// When the flag is free again, take it and ask the daemon: it
 		// starts only saved apps that are not in its table, so after a
 		// finished restore this starts nothing and reports the outcome,
 		// and after a restorer that died half-way it completes the work.
-		if err := waitFlagFree(ctx, flag, deadline, busy.Owner); err != nil {
+		if err := w.untilFree(c.Context); err != nil {
 			return err
 		}
 	}
 }
 
-// waitFlagFree waits until nobody holds the restore flag, clearing it when
-// its owner died.
-func waitFlagFree(ctx context.Context, flag *shm.Flag, deadline time.Time, owner shm.Owner) error {
-	t := time.NewTicker(restorePoll)
+// flagWait is a restore waiting for the restore flag to be free.
+type flagWait struct {
+	flag     *shm.Flag
+	deadline time.Time
+	wait     time.Duration
+	// delay is the next pause between looks; it grows across calls, so
+	// a flag that keeps being taken again is not polled in a hot loop.
+	delay  time.Duration
+	waited bool
+}
+
+// untilFree waits until nobody holds the restore flag — the owner word is
+// idle and nobody holds its lock — clearing it when its owner died. It
+// gives up at the deadline, and when ctx ends (SIGINT, SIGTERM).
+func (w *flagWait) untilFree(ctx context.Context) error {
+	t := time.NewTimer(time.Hour)
 	defer t.Stop()
 	for {
-		if !flag.InProgress() {
-			return nil
+		if ctx.Err() != nil {
+			return failuref("interrupted while waiting for the restore flag; this restore started nothing")
 		}
-		if _, cleared, err := flag.ClearIfStale(); err != nil {
+		var owner shm.Owner
+		free, err := w.flag.Free()
+		if err == nil && !free {
+			var cleared bool
+			owner, cleared, err = w.flag.ClearIfStale()
+			free = cleared
+		}
+		if err != nil {
 			return fmt.Errorf("check the restore flag: %w", err)
-		} else if cleared {
+		}
+		if free {
 			return nil
 		}
-		if time.Now().After(deadline) {
-			return failuref("the restore by pid %d is still running after %s; try again later (see 'opm daemon status')", owner.PID, restoreWait)
+		if !time.Now().Before(w.deadline) {
+			if owner.Word == 0 {
+				return failuref("gave up after %s: the restore flag %s is locked but names no owner: a restore is starting or finishing, or a process that is not 'opm restore' holds its lock (try again; if this persists, find what holds the file open, e.g. with 'fuser -v %s')", w.wait, w.flag.Path(), w.flag.Path())
+			}
+			return failuref("gave up after %s: the restore by pid %d is still running; try again later (see 'opm daemon status')", w.wait, owner.PID)
 		}
+		t.Reset(min(w.delay, time.Until(w.deadline)))
+		w.delay = min(2*w.delay, restorePollMax)
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return failuref("interrupted while waiting for the restore flag; this restore started nothing")
 		case <-t.C:
 		}
 	}

@@ -163,6 +163,19 @@ func (f *Flag) Release() error {
 	return nil
 }
 
+// Free reports whether nobody holds the flag: the owner word is idle and
+// no process holds the lease, which an acquirer takes before it sets the
+// word and keeps until after it clears it. One load and, when idle, one
+// lock probe (no lock is taken). A word left by a dead owner is not free:
+// ClearIfStale clears it.
+func (f *Flag) Free() (bool, error) {
+	if atomic.LoadUint64(f.word) != 0 {
+		return false, nil
+	}
+	held, err := f.leaseHeld()
+	return err == nil && !held, err
+}
+
 // ClearIfStale clears the flag if it is set and its owner is dead, and
 // returns the owner it saw. It costs one load when the flag is idle and one
 // lock probe (no lock is taken) when set; callers on a hot path should

@@ -23,6 +23,7 @@ import (
 //	grandchild-stubborn  the same with a grandchild that ignores SIGTERM
 //	print-env    print "cwd=<dir>" and the environment, sorted, then block
 //	hold-flag    take the restore flag and keep it (exactlyonce_helpers_test.go)
+//	lock-page    lock the flag page without naming an owner (restorewait_test.go)
 //	fake-server  another user's fake daemon (intruder_test.go)
 func runChild(mode string) int {
 	term := make(chan os.Signal, 1)
@@ -65,6 +66,8 @@ func runChild(mode string) int {
 		fmt.Printf("grandchild %d\n", gc.Process.Pid)
 	case "hold-flag":
 		return holdFlag()
+	case "lock-page":
+		return lockPage()
 	case "fake-server":
 		return runFakeServer()
 	case "print-env":
