@@ -53,6 +53,14 @@ func Run(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("open restore flag: %w", err)
 	}
 	defer flag.Close()
+	if flag.Rebuilt != "" {
+		log.Warn("restore flag rebuilt", "event", "flag-rebuilt", "note", flag.Rebuilt)
+	}
+	// A page that shrinks or is replaced under the daemon is mapped again
+	// (rebuilt when broken) wherever it is noticed; say so.
+	flag.OnRemap(func(note string) {
+		log.Warn("restore flag mapped again", "event", "flag-remapped", "note", note)
+	})
 	devNull, err := os.Open(os.DevNull)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", os.DevNull, err)

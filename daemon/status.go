@@ -19,6 +19,12 @@ func (s *Supervisor) status() api.DaemonStatus {
 		Notes:      s.cfg.Notes,
 	}
 	if s.flag != nil {
+		// Off the fast path: make sure the daemon maps the page restorers
+		// use now, should it have been truncated or replaced (OnRemap
+		// logs what happened).
+		if _, err := s.flag.Check(); err != nil {
+			s.log.Warn("cannot map the restore flag", "event", "flag-check-failed", "error", err)
+		}
 		o := s.flag.Owner()
 		st.Restore = api.RestoreFlag{
 			InProgress: o.Word != 0,

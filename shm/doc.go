@@ -10,6 +10,10 @@
 // compare-and-swap on the exact value seen, so a stale cleaner can never
 // wipe a newer owner's flag.
 //
+// A page file that shrinks under its mappings (truncated) would make any
+// access raise SIGBUS; every access is guarded instead, and the page is
+// mapped again — rebuilt when broken — so no reader ever crashes.
+//
 // Liveness: while it owns the flag, the owner holds an open-file-description
 // write lock (F_OFD_SETLK) on the page file. The kernel drops that lock when
 // the owner's last descriptor closes — at its death, before it becomes a
@@ -31,6 +35,7 @@
 // Where things live:
 //
 //	flag.go        the Flag: fast path, acquire, release, stale cleanup
+//	mapping.go     one mapped page; surviving a page that shrinks (SIGBUS)
 //	page.go        the page layout, its header and the owner word
 //	open.go        opening, creating and rebuilding the page file
 //	proc.go        a process's start time, from /proc

@@ -231,7 +231,7 @@ func TestLiveUnrelatedPIDIsStale(t *testing.T) {
 	for name, pid := range map[string]int{"unrelated process": other.Process.Pid, "this process": os.Getpid()} {
 		t.Run(name, func(t *testing.T) {
 			w := word(41, pid)
-			atomic.StoreUint64(f.word, w)
+			atomic.StoreUint64(f.cur.Load().word(), w)
 			if !f.InProgress() {
 				t.Fatal("forged owner not visible")
 			}
@@ -258,9 +258,9 @@ func TestLateReleaseKeepsNewOwner(t *testing.T) {
 	if _, err := old.Acquire(); err != nil {
 		t.Fatal(err)
 	}
-	seen := atomic.LoadUint64(old.word)
+	seen := atomic.LoadUint64(old.cur.Load().word())
 	// Make the old owner look dead (as if it had hung past its lease).
-	if err := old.lease(false); err != nil {
+	if err := old.cur.Load().lease(false); err != nil {
 		t.Fatal(err)
 	}
 	if _, stale, err := cleaner.ClearIfStale(); !stale || err != nil {
@@ -274,7 +274,7 @@ func TestLateReleaseKeepsNewOwner(t *testing.T) {
 		t.Fatalf("late Release = %v, want ErrNotOwner", err)
 	}
 	// A cleaner acting on the value it saw before: its CAS must fail.
-	if atomic.CompareAndSwapUint64(cleaner.word, seen, 0) {
+	if atomic.CompareAndSwapUint64(cleaner.cur.Load().word(), seen, 0) {
 		t.Fatal("a CAS on the old value cleared the new owner")
 	}
 	if o := cleaner.Owner(); o.Word != n.Word {

@@ -25,37 +25,47 @@ var ErrRefused = errors.New("refused")
 // magic, version or mode is rebuilt (f.Rebuilt says why); a symlink or a
 // file owned by someone else is refused with ErrRefused.
 func OpenFlag(runtimeDir string) (*Flag, error) {
-	if err := CheckPrivateDir(runtimeDir); err != nil {
+	m, rebuilt, err := mapPage(runtimeDir)
+	if err != nil {
 		return nil, err
 	}
+	f := &Flag{Rebuilt: rebuilt, dir: runtimeDir, path: filepath.Join(runtimeDir, FlagName)}
+	f.cur.Store(m)
+	return f, nil
+}
+
+// mapPage maps the page in runtimeDir as OpenFlag does; rebuilt says what
+// was wrong with a page it rebuilt.
+func mapPage(runtimeDir string) (m *mapping, rebuilt string, err error) {
+	if err := CheckPrivateDir(runtimeDir); err != nil {
+		return nil, "", err
+	}
 	path := filepath.Join(runtimeDir, FlagName)
-	var rebuilt string
 	// A few rounds: another process may create, or rebuild, the page
 	// between our steps; each round either maps a good page or repairs one.
 	for range 5 {
-		f, err := openPage(path)
+		m, err := openPage(path)
 		if err == nil {
-			f.Rebuilt = rebuilt
-			return f, nil
+			return m, rebuilt, nil
 		}
 		var bad *brokenPageError
 		switch {
 		case errors.As(err, &bad):
 			if err := rebuildPage(path, bad.ino); err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			rebuilt = fmt.Sprintf("restore flag page %s was broken (%s); rebuilt it", path, bad.why)
 		case errors.Is(err, os.ErrNotExist):
 			if err := createPage(path); err != nil && !errors.Is(err, os.ErrExist) {
-				return nil, err
+				return nil, "", err
 			}
 		case errors.Is(err, errReplaced):
 			// Replaced under us by a concurrent rebuild: open the new one.
 		default:
-			return nil, err
+			return nil, "", err
 		}
 	}
-	return nil, fmt.Errorf("open restore flag %s: it keeps changing under us (another process is rebuilding it?); try again", path)
+	return nil, "", fmt.Errorf("open restore flag %s: it keeps changing under us (another process is rebuilding it?); try again", path)
 }
 
 // brokenPageError is a page file that is ours but unusable.
@@ -71,7 +81,7 @@ var errReplaced = errors.New("page file replaced while opening")
 // openPage opens and maps an existing page, checking everything before the
 // mapping is touched: a short file must never be mapped (a read past its
 // end would raise SIGBUS).
-func openPage(path string) (*Flag, error) {
+func openPage(path string) (*mapping, error) {
 	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
 	switch {
 	case errors.Is(err, unix.ENOENT):
@@ -106,23 +116,28 @@ func openPage(path string) (*Flag, error) {
 	if st.Size != PageSize {
 		return nil, &brokenPageError{why: fmt.Sprintf("size %d bytes, want %d", st.Size, PageSize), ino: st.Ino}
 	}
-	m, err := mmap.Map(file, mmap.RDWR, 0)
+	mem, err := mmap.Map(file, mmap.RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("map restore flag %s: %w", path, err)
 	}
-	if _, err := decodeHeader(m); err != nil {
-		m.Unmap()
-		return nil, &brokenPageError{why: err.Error(), ino: st.Ino}
+	m := &mapping{file: file, mem: mem, page: mem, dev: st.Dev, ino: st.Ino}
+	var herr error
+	if !m.try(func() { _, herr = decodeHeader(mem) }) {
+		herr = errors.New("shrank while being opened")
+	}
+	if herr != nil {
+		mem.Unmap()
+		return nil, &brokenPageError{why: herr.Error(), ino: st.Ino}
 	}
 	// A concurrent rebuild may have renamed a new page over the path after
 	// we opened the old one; processes must all map the same page.
 	var now unix.Stat_t
 	if err := unix.Stat(path, &now); err != nil || now.Ino != st.Ino || now.Dev != st.Dev {
-		m.Unmap()
+		mem.Unmap()
 		return nil, errReplaced
 	}
 	ok = true
-	return newFlag(path, file, m), nil
+	return m, nil
 }
 
 // writeTemp writes a fresh page to a new file beside path, created with
