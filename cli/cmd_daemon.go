@@ -177,7 +177,14 @@ func (a *App) daemonStatus(c *ucli.Context) error {
 	}
 	flag := "idle"
 	if r := st.Restore; r.InProgress {
-		flag = fmt.Sprintf("restore in progress (owner pid %d, generation %d)", r.OwnerPID, r.Generation)
+		flag = fmt.Sprintf("restore in progress (owner pid %d, generation %d", r.OwnerPID, r.Generation)
+		if !r.HeldSince.IsZero() {
+			flag += ", held " + formatHeld(r.HeldMs)
+		}
+		if r.OwnerStopped {
+			flag += ", owner stopped"
+		}
+		flag += ")"
 	}
 	a.printf("opm daemon running\n")
 	a.printf("  pid:          %d\n", st.PID)

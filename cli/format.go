@@ -27,6 +27,16 @@ func formatUptime(ms int64) string {
 	return fmt.Sprintf("%dD", int(d/(24*time.Hour)))
 }
 
+// formatHeld prints how long the restore flag has been held: "350ms",
+// "42s", "2m10s", "3h5m0s".
+func formatHeld(ms int64) string {
+	d := time.Duration(ms) * time.Millisecond
+	if d < time.Second {
+		return d.String()
+	}
+	return d.Round(time.Second).String()
+}
+
 // formatBytes prints a size in binary units with one decimal.
 func formatBytes(n uint64) string {
 	const unit = 1024

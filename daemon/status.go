@@ -4,6 +4,8 @@ import (
 	"os"
 
 	"opm/daemon/api"
+	"opm/daemon/internal/proc"
+	"opm/shm"
 )
 
 // status describes the daemon for `opm daemon status`.
@@ -31,7 +33,25 @@ func (s *Supervisor) status() api.DaemonStatus {
 			OwnerPID:   o.PID,
 			OwnerStart: o.Start,
 			Generation: o.Gen,
+			HeldSince:  o.HeldSince,
+		}
+		if o.Word != 0 {
+			if !o.HeldSince.IsZero() {
+				st.Restore.HeldMs = max(0, s.now().Sub(o.HeldSince).Milliseconds())
+			}
+			st.Restore.OwnerStopped = stopped(o)
 		}
 	}
 	return st
+}
+
+// stopped reports whether the flag's owner is stopped (SIGSTOP, or a
+// debugger): alive, holding the flag, and not getting on with it. A PID
+// whose start time differs from the owner's is another process.
+func stopped(o shm.Owner) bool {
+	p, err := proc.ReadStat(o.PID)
+	if err != nil || (o.Start != 0 && p.Start != o.Start) {
+		return false
+	}
+	return p.State == 'T' || p.State == 't'
 }

@@ -79,7 +79,7 @@ func (f *Flag) inProgressAfterFault(m *mapping) bool {
 }
 
 // Owner returns the current owner (Word 0 when idle), with its start time
-// when the owner recorded it.
+// and when it took the flag, as far as the owner recorded them.
 func (f *Flag) Owner() Owner {
 	for range 3 {
 		m := f.cur.Load()
@@ -93,16 +93,27 @@ func (f *Flag) Owner() Owner {
 
 // owner reads the owner from m; ok is false when the read faulted.
 func (m *mapping) owner() (o Owner, ok bool) {
+	var heldAt uint64
 	ok = m.try(func() {
 		w := atomic.LoadUint64(m.word())
 		o = ownerOf(w)
-		if w != 0 && atomic.LoadUint64(m.u64(offInfoWord)) == w {
+		if w == 0 {
+			return
+		}
+		if atomic.LoadUint64(m.u64(offInfoWord)) == w {
 			o.Start = atomic.LoadUint64(m.u64(offInfoStat))
 			if atomic.LoadUint64(m.u64(offInfoWord)) != w {
 				o.Start = 0 // changed while we read it
 			}
 		}
+		if atomic.LoadUint64(m.u64(offTimeWord)) == w {
+			at := atomic.LoadUint64(m.u64(offHeldAt))
+			if atomic.LoadUint64(m.u64(offTimeWord)) == w {
+				heldAt = at
+			}
+		}
 	})
+	o.HeldSince = wallTime(heldAt)
 	return o, ok
 }
 
@@ -151,6 +162,7 @@ func (f *Flag) acquireOn(m *mapping) (o Owner, faulted bool, err error) {
 	}
 	pid := os.Getpid()
 	start, _ := ProcStartTime(pid)
+	now := bootNanos()
 	var mine uint64
 	ok := m.try(func() {
 		mine = word(atomic.AddUint32(m.gen(), 1), pid)
@@ -168,13 +180,16 @@ func (f *Flag) acquireOn(m *mapping) (o Owner, faulted bool, err error) {
 		atomic.StoreUint64(m.u64(offInfoPID), uint64(pid))
 		atomic.StoreUint64(m.u64(offInfoStat), start)
 		atomic.StoreUint64(m.u64(offInfoWord), mine)
+		atomic.StoreUint64(m.u64(offTimeWord), 0)
+		atomic.StoreUint64(m.u64(offHeldAt), now)
+		atomic.StoreUint64(m.u64(offTimeWord), mine)
 	})
 	if !ok {
 		_ = m.lease(false)
 		return Owner{}, true, nil
 	}
 	f.mine, f.held = mine, m
-	return Owner{PID: pid, Start: start, Gen: uint32(mine >> 32), Word: mine}, false, nil
+	return Owner{PID: pid, Start: start, Gen: uint32(mine >> 32), HeldSince: wallTime(now), Word: mine}, false, nil
 }
 
 // Release gives up ownership: compare-and-swap from the exact value this

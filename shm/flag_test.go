@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestAcquireRelease(t *testing.T) {
@@ -299,4 +300,41 @@ func waitZombie(t *testing.T, pid int) {
 		i := strings.LastIndexByte(string(b), ')')
 		return i > 0 && len(b) > i+2 && b[i+2] == 'Z'
 	})
+}
+
+// The owner records when it took the flag, for `opm daemon status` to
+// say how long a restore has held it; a page filled in by an older opm,
+// which does not record it, reads as unknown, never as a stale time.
+func TestHeldSince(t *testing.T) {
+	dir := runtimeDir(t)
+	a, b := openFlag(t, dir), openFlag(t, dir)
+	if o := b.Owner(); !o.HeldSince.IsZero() {
+		t.Fatalf("idle flag held since %v", o.HeldSince)
+	}
+	before := time.Now()
+	o, err := a.Acquire()
+	after := time.Now()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const slack = 50 * time.Millisecond // two clocks, read at different instants
+	seen := b.Owner()
+	for _, held := range []time.Time{o.HeldSince, seen.HeldSince} {
+		if held.Before(before.Add(-slack)) || held.After(after.Add(slack)) {
+			t.Fatalf("held since %v, want between %v and %v", held, before, after)
+		}
+	}
+	if err := a.Release(); err != nil {
+		t.Fatal(err)
+	}
+	// An older opm: it sets the word and the fields up to the start time,
+	// and leaves the time's tag as it was (the previous owner's).
+	m := b.cur.Load()
+	w := word(999, os.Getpid())
+	atomic.StoreUint64(m.u64(offInfoWord), w)
+	atomic.StoreUint64(m.word(), w)
+	if got := b.Owner(); got.Word != w || !got.HeldSince.IsZero() {
+		t.Fatalf("owner set by an older opm: %+v, want no acquisition time", got)
+	}
+	atomic.StoreUint64(m.word(), 0)
 }

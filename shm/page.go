@@ -3,6 +3,9 @@ package shm
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The page layout. All fields are host-endian: the page never leaves this
@@ -19,7 +22,13 @@ import (
 //	32     8     owner word the display fields below belong to (atomic)
 //	40     8     owner pid (display)
 //	48     8     owner start time, clock ticks since boot (display)
-//	56...        zero
+//	56     8     owner word the acquisition time belongs to (atomic)
+//	64     8     acquisition time, CLOCK_BOOTTIME nanoseconds (display)
+//	72...        zero
+//
+// The acquisition time has its own tag so that an older opm, which fills
+// in the fields up to 56 only, never lends its owner a stale time: pages
+// of either kind stay readable, and the layout version stays 1.
 const (
 	PageSize = 4096
 	Version  = 1
@@ -32,6 +41,8 @@ const (
 	offInfoWord = 32
 	offInfoPID  = 40
 	offInfoStat = 48
+	offTimeWord = 56
+	offHeldAt   = 64
 )
 
 var magic = [8]byte{'O', 'P', 'M', 'F', 'L', 'A', 'G', 0}
@@ -85,6 +96,9 @@ type Owner struct {
 	// owner died before recording it.
 	Start uint64 `json:"start,omitempty"`
 	Gen   uint32 `json:"generation"`
+	// HeldSince is when the owner took the flag; zero when it did not
+	// record it.
+	HeldSince time.Time `json:"held_since,omitzero"`
 	// Word is the raw owner word; 0 means idle.
 	Word uint64 `json:"-"`
 }
@@ -98,4 +112,26 @@ func (o Owner) String() string {
 		return "nobody"
 	}
 	return fmt.Sprintf("pid %d (generation %d)", o.PID, o.Gen)
+}
+
+// bootNanos is CLOCK_BOOTTIME in nanoseconds: the same for every process,
+// and, unlike the wall clock, never set back or forth. 0 if unknown.
+func bootNanos() uint64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
+		return 0
+	}
+	return uint64(ts.Nano())
+}
+
+// wallTime turns a CLOCK_BOOTTIME reading into the wall-clock time it was.
+func wallTime(boot uint64) time.Time {
+	if boot == 0 {
+		return time.Time{}
+	}
+	now := bootNanos()
+	if now == 0 || boot > now {
+		return time.Time{}
+	}
+	return time.Now().Add(-time.Duration(now - boot))
 }

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"opm/daemon/api"
 )
 
 // `opm daemon start|status|stop` as a user sees them, and a daemon that is
@@ -71,4 +76,47 @@ func statField(t *testing.T, pid, n int) string {
 	i := strings.LastIndexByte(s, ')')
 	fields := strings.Fields(s[i+1:]) // fields 3 onwards
 	return fields[n-3]
+}
+
+// A restore that holds the flag and is stopped (SIGSTOP) is reported by
+// `opm daemon status`: how long it has held the flag, and that its owner
+// is stopped; once it runs again, it is no longer called stopped.
+func TestStalledRestoreReported(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ok("daemon", "start")
+	before := time.Now()
+	holder := e.holdFlag()
+	pid := holder.Process.Pid
+	if err := holder.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Process.Signal(syscall.SIGCONT)
+	e.waitFor("the flag holder to stop", 10*time.Second, func() bool { return procState(pid) == "T" })
+
+	r := e.ok("daemon", "status")
+	t.Logf("%s", r.stdout)
+	for _, want := range []string{"restore in progress", fmt.Sprintf("owner pid %d", pid), "held ", "owner stopped"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("daemon status lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var st api.DaemonStatus
+	if err := json.Unmarshal([]byte(e.ok("daemon", "status", "--json").stdout), &st); err != nil {
+		t.Fatal(err)
+	}
+	const slack = time.Second // the daemon's clocks and ours, read apart
+	if f := st.Restore; !f.InProgress || f.OwnerPID != pid || !f.OwnerStopped ||
+		f.HeldSince.Before(before.Add(-slack)) || f.HeldSince.After(time.Now().Add(slack)) ||
+		f.HeldMs < 0 || time.Duration(f.HeldMs)*time.Millisecond > time.Since(before)+slack {
+		t.Errorf("daemon status --json restore = %+v, want held by stopped pid %d since about %v", f, pid, before)
+	}
+
+	if err := holder.Process.Signal(syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the flag holder to run again", 10*time.Second, func() bool { return procState(pid) != "T" })
+	if r := e.ok("daemon", "status"); !strings.Contains(r.stdout, "restore in progress") || strings.Contains(r.stdout, "stopped") {
+		t.Errorf("daemon status with the holder running again:\n%s", r.stdout)
+	}
 }

@@ -1,5 +1,7 @@
 package api
 
+import "time"
+
 // Restart policies, as PM2 and systemd users know them.
 const (
 	RestartAlways    = "always"
@@ -105,6 +107,13 @@ type RestoreFlag struct {
 	// OwnerStart is the owner's start time in clock ticks since boot.
 	OwnerStart uint64 `json:"owner_start,omitempty"`
 	Generation uint32 `json:"generation,omitempty"`
+	// HeldSince is when the owner took the flag, and HeldMs how long ago
+	// that was; unknown (zero) when the owner did not record it.
+	HeldSince time.Time `json:"held_since,omitzero"`
+	HeldMs    int64     `json:"held_ms,omitempty"`
+	// OwnerStopped is set when the owner is alive but stopped (SIGSTOP, a
+	// debugger): the restore is not getting on.
+	OwnerStopped bool `json:"owner_stopped,omitempty"`
 }
 
 // SaveResult answers `opm save`.
