@@ -75,7 +75,10 @@ func runFlagCheck(ctx context.Context, b *bench) error {
 			allocs.target("0", atMost(0))
 		}
 	}
-	b.rep.set(scenarioFlag, "stat marker / flag", "×", "opm", ns[1]/ns[0]).target("≥ 1000×", atLeast(1000))
+	// The read is one atomic load inside a guard that turns a fault
+	// (the page file truncated under its mapping: SIGBUS) into a remap;
+	// the guard, not the load, is most of its ~10 ns.
+	b.rep.set(scenarioFlag, "stat marker / flag", "×", "opm", ns[1]/ns[0]).target("≥ 100×", atLeast(100))
 	b.rep.set(scenarioFlag, "read+parse marker / flag", "×", "opm", ns[2]/ns[0])
 	return nil
 }
