@@ -322,6 +322,23 @@ func TestSecondDaemonSeesLock(t *testing.T) {
 	}
 }
 
+// One daemon per OPM_HOME even when two commands resolved different
+// runtime directories for it: the second is refused and told where the
+// first one serves.
+func TestSecondDaemonOfHomeElsewhereRefused(t *testing.T) {
+	d := startDaemon(t)
+	cfg := d.cfg
+	cfg.Ready = nil
+	cfg.RuntimeDir = shortTempDir(t)
+	err := Run(context.Background(), cfg)
+	if err == nil || errors.Is(err, ErrRunning) || !strings.Contains(err.Error(), d.rt) {
+		t.Fatalf("second Run elsewhere = %v, want an error naming %s", err, d.rt)
+	}
+	if _, err := os.Stat(api.SocketPath(cfg.RuntimeDir)); err == nil {
+		t.Fatal("the refused daemon left a socket")
+	}
+}
+
 func TestShutdownStopsAppsAndRemovesSocket(t *testing.T) {
 	d := startDaemon(t)
 	a := d.start("a", "block")

@@ -46,6 +46,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	defer lock.Close()
+	homeLock, err := lockHome(cfg.Home, cfg.RuntimeDir, log)
+	if err != nil {
+		return err
+	}
+	if homeLock != nil {
+		defer homeLock.Close()
+	}
 	removeStaleTemps(cfg.Home, log)
 
 	flag, err := shm.OpenFlag(cfg.RuntimeDir)
