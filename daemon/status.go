@@ -16,6 +16,7 @@ func (s *Supervisor) status() api.DaemonStatus {
 		Home:       s.cfg.Home,
 		RuntimeDir: s.cfg.RuntimeDir,
 		Socket:     api.SocketPath(s.cfg.RuntimeDir),
+		Cgroups:    s.cgroupMode,
 	}
 	if s.flag != nil {
 		o := s.flag.Owner()
