@@ -47,7 +47,7 @@ func (a *App) daemonCommand() *ucli.Command {
 			{
 				Name:    "status",
 				Aliases: []string{"health"},
-				Usage:   "show whether the daemon runs: pid, uptime, version, apps, runtime dir, restore flag",
+				Usage:   "show whether the daemon runs: pid, uptime, version, apps, runtime dir, restore flag, cgroups",
 				Flags:   []ucli.Flag{jsonFlag()},
 				Action:  a.daemonStatus,
 			},
@@ -195,8 +195,14 @@ func (a *App) daemonStatus(c *ucli.Context) error {
 	a.printf("  runtime dir:  %s\n", Escape(st.RuntimeDir))
 	a.printf("  socket:       %s\n", Escape(st.Socket))
 	a.printf("  restore flag: %s\n", flag)
+	switch cg := st.Cgroups; cg.Mode {
+	case api.CgroupsV2:
+		a.printf("  cgroups:      v2, one per app, in %s\n", Escape(cg.Path))
+	case api.CgroupsOff:
+		a.printf("  cgroups:      off (%s); a grandchild that calls setsid escapes stop\n", Escape(cg.Reason))
+	}
 	for _, note := range st.Notes {
-		a.printf("  warning:      %s\n", note)
+		a.printf("  warning:      %s\n", Escape(note))
 	}
 	return nil
 }

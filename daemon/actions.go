@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"syscall"
 	"time"
 
 	"opm/daemon/api"
@@ -129,8 +128,8 @@ func (s *Supervisor) restartApp(a *app) {
 	}
 }
 
-// stopApp asks a running app to stop (SIGTERM to its process group, then
-// SIGKILL after its kill timeout) and cancels any pending restart, so a
+// stopApp asks a running app to stop (SIGTERM to its process group and
+// cgroup, then SIGKILL after its kill timeout) and cancels any pending restart, so a
 // stop never races a crash-restart.
 func (s *Supervisor) stopApp(a *app) {
 	a.restartAfterStop = false
@@ -138,9 +137,7 @@ func (s *Supervisor) stopApp(a *app) {
 	case Online:
 		a.cancelTimer()
 		_ = a.transition(Stopping)
-		if err := s.signal(a.pid, syscall.SIGTERM); err != nil {
-			s.log.Warn("cannot signal app", "event", "signal-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
-		}
+		s.terminate(a)
 		s.schedule(a, time.Duration(a.spec.KillTimeoutMs)*time.Millisecond, killTimer)
 		s.log.Info("stopping app", "event", "stopping", "app", a.spec.Name, "pid", a.pid)
 	case Waiting, Launching, Errored:
@@ -181,6 +178,7 @@ func (s *Supervisor) forget(a *app) {
 	delete(s.apps, a.id)
 	delete(s.byName, a.spec.Name)
 	s.dropRecord(a)
+	s.dropCgroups(a)
 }
 
 // schedule arms the app's timer; its event is stale once the timer is

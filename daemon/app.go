@@ -17,6 +17,9 @@ type app struct {
 	proc    process
 	pid     int
 	started time.Time
+	// cgroup is the cgroup of the current or last process ("" for
+	// none; see cgroup.go).
+	cgroup string
 	// seq numbers the spawns of this app; exit events carry it so that a
 	// late event from an old process is ignored.
 	seq uint64

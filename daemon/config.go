@@ -47,6 +47,9 @@ type Config struct {
 	// slow or stuck clients from holding the daemon's descriptors.
 	APIReadTimeout    time.Duration `toml:"api_read_timeout"`
 	APIMaxConnections int           `toml:"api_max_connections"`
+	// Cgroups is "auto" (each app in its own cgroup when cgroup v2 is
+	// available and delegated to us; see cgroup.go) or "off".
+	Cgroups string `toml:"cgroups"`
 
 	// Notes are warnings about how the daemon was set up, such as a
 	// runtime dir fallback: logged when it starts, shown by `opm daemon
@@ -72,6 +75,7 @@ func DefaultConfig(home, runtimeDir string) Config {
 		RestoreRecheck:    200 * time.Millisecond,
 		APIReadTimeout:    10 * time.Second,
 		APIMaxConnections: 128,
+		Cgroups:           CgroupsAuto,
 	}
 }
 
@@ -93,7 +97,7 @@ func LoadConfig(home, runtimeDir string) (Config, error) {
 		return cfg, fmt.Errorf("read config %s: %w (fix or remove the file)", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return cfg, fmt.Errorf("read config %s: unknown key %q (known: restart_delay, restart_delay_max, restart_reset_after, kill_timeout, max_restarts, restore_recheck, api_read_timeout, api_max_connections)", path, und[0].String())
+		return cfg, fmt.Errorf("read config %s: unknown key %q (known: restart_delay, restart_delay_max, restart_reset_after, kill_timeout, max_restarts, restore_recheck, api_read_timeout, api_max_connections, cgroups)", path, und[0].String())
 	}
 	if err := cfg.validate(); err != nil {
 		return cfg, fmt.Errorf("read config %s: %w", path, err)
@@ -124,6 +128,9 @@ func (c *Config) validate() error {
 	}
 	if err := api.CheckAPIConnections(c.APIMaxConnections); err != nil {
 		return fmt.Errorf("api_max_connections %w", err)
+	}
+	if c.Cgroups != CgroupsAuto && c.Cgroups != CgroupsOff {
+		return fmt.Errorf("cgroups must be %q or %q, got %q", CgroupsAuto, CgroupsOff, c.Cgroups)
 	}
 	if err := api.CheckMaxRestarts(c.MaxRestarts); err != nil {
 		return fmt.Errorf("max_restarts %w", err)

@@ -8,6 +8,14 @@
 // kill timeout, restore-flag recheck). Supervisor.handle is a plain method,
 // so unit tests drive the state machine without goroutines.
 //
+// Stop sends SIGTERM, then SIGKILL after the app's kill timeout, to the
+// app's process group — and, where cgroup v2 is mounted and delegated to
+// the daemon (config.toml: cgroups = "auto", the default), to every
+// process of the app's own cgroup (cgroup.go). Without cgroup v2, or with
+// cgroups = "off", a grandchild that calls setsid() leaves the app's
+// process group and survives stop; `opm daemon status` says which mode
+// is in effect and why.
+//
 // Where things live:
 //
 //	main.go, run.go        Main (for `opm daemon run`) and Run: dirs, lock, socket, serve
@@ -20,6 +28,7 @@
 //	actions.go             start/stop/restart/remove
 //	launch.go, spawn.go    spawning off the loop; the process itself
 //	pidfd.go               waiting for any app process on a pidfd, threadless
+//	cgroup.go              one cgroup per app (v2): spawn into it, stop, kill and remove it whole
 //	policy.go              exits: restart policy, back-off, errored
 //	resolve.go, spec.go    command resolution and start-request checks
 //	target.go              id/name/comma list/all

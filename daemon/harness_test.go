@@ -130,6 +130,7 @@ func runDaemon(t *testing.T, cfg Config) *testDaemon {
 		waitFor(t, "no app process left", 5*time.Second, func() bool { return len(d.procs()) == 0 })
 		waitFor(t, "goroutines to end", 5*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines })
 		waitFor(t, "descriptors to close", 5*time.Second, func() bool { return countFDs(t) <= fds })
+		removeCgroups(t, cfg.Home)
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", d.log.String())
 		}

@@ -95,7 +95,7 @@ func (s *Supervisor) adoptOrphan(a *app) bool {
 func (s *Supervisor) spawnAsync(id int, seq uint64, spec api.Spec) {
 	go func() {
 		s.spawnSem <- struct{}{}
-		p, err := s.spawn(spec)
+		p, err := s.spawn(spec, s.appCgroup(spec.Name))
 		<-s.spawnSem
 		if !s.post(spawnedEvent{id: id, seq: seq, proc: p, err: err}) && p != nil {
 			// The loop has ended (it never does with spawns in
@@ -155,6 +155,7 @@ func (s *Supervisor) discard(ev spawnedEvent) {
 	}
 	pid := ev.proc.Pid()
 	_ = s.signal(pid, syscall.SIGKILL)
+	s.discardCgroup(ev.id, ev.proc)
 	s.log.Info("discarded a process started for an app that was stopped meanwhile", "event", "discarded", "pid", pid)
 	// Its exit event carries a stale seq and is ignored.
 	s.watch(ev.id, 0, ev.proc)
@@ -164,6 +165,7 @@ func (s *Supervisor) discard(ev spawnedEvent) {
 func (s *Supervisor) adoptProcess(a *app, p process, started time.Time) {
 	a.proc, a.pid, a.started = p, p.Pid(), started
 	a.lastErr = ""
+	s.useCgroup(a, p)
 	_ = a.transition(Online)
 	s.watch(a.id, a.seq, p)
 }

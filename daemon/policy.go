@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"syscall"
 	"time"
 
 	"opm/daemon/api"
@@ -29,9 +28,10 @@ func (s *Supervisor) onExit(ev exitEvent) {
 	a.proc, a.pid = nil, 0
 	a.exitCode = ev.status.Code
 	a.cancelTimer()
-	// Whatever the leader left behind in its group goes with it, so a
-	// restart never runs next to a leftover of the previous run.
-	_ = s.signal(pid, syscall.SIGKILL)
+	// Whatever the leader left behind (its cgroup, or its group) goes
+	// with it, so a restart never runs next to a leftover of the
+	// previous run.
+	s.killLeftovers(a, pid)
 	logExit := func() {
 		s.log.Info("app exited", "event", "exited", "app", a.spec.Name, "pid", pid, "status", ev.status.String(), "uptime_ms", uptime.Milliseconds())
 	}
@@ -152,6 +152,6 @@ func (s *Supervisor) onTimer(ev timerEvent) {
 		s.restartNow(a)
 	case ev.kind == killTimer && a.state == Stopping:
 		s.log.Warn("app ignored SIGTERM, killing it", "event", "killing", "app", a.spec.Name, "pid", a.pid)
-		_ = s.signal(a.pid, syscall.SIGKILL)
+		s.kill(a)
 	}
 }

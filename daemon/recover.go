@@ -72,7 +72,8 @@ func (s *Supervisor) recoverApps() {
 
 // finishStop kills what a dead daemon left of an app that should not run:
 // a process it was stopping, or one it was starting when the app was
-// stopped. Only a process whose start time matches is signalled.
+// stopped, and anything left in its cgroup. Only a process whose start
+// time matches is signalled.
 func (s *Supervisor) finishStop(a *app, rec record, h holder, held bool) {
 	if rec.PID > 0 && sameProcess(rec.PID, rec.Start) == nil {
 		_ = s.signal(rec.PID, syscall.SIGKILL)
@@ -82,6 +83,7 @@ func (s *Supervisor) finishStop(a *app, rec record, h holder, held bool) {
 		_ = s.signal(h.pid, syscall.SIGKILL)
 		s.log.Info("killed a process started for a stopped app", "event", "discarded", "app", a.spec.Name, "pid", h.pid)
 	}
+	s.killStale(a)
 }
 
 func (s *Supervisor) recoverRunning(a *app, rec record, h holder, held bool) {

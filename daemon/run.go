@@ -87,7 +87,8 @@ func Run(ctx context.Context, cfg Config) error {
 	sup.findHolders = scanHolders
 	sup.flag = flag
 	sup.holdStarts = flag.InProgress
-	sup.spawn = spawnProcess(devNull)
+	sup.cgroups, sup.cgroupMode = setupCgroups(cfg, log)
+	sup.spawn = spawnProcess(devNull, sup.cgroups)
 	sup.records = &records{dir: recDir}
 	// Take over from a previous daemon before anyone can ask anything.
 	sup.recoverApps()
@@ -112,6 +113,9 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sup.run(ctx)
 	sup.releaseWatches()
+	cctx, ccancel := context.WithTimeout(context.Background(), shutdownGrace)
+	sup.cgroups.close(cctx)
+	ccancel()
 
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()

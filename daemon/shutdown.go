@@ -33,6 +33,9 @@ func (s *Supervisor) onShutdown(ev shutdownReq) {
 		// next daemon starts empty and 'opm restore' brings the apps
 		// back.
 		s.clearRecords()
+		for _, id := range ids {
+			s.dropCgroups(s.apps[id])
+		}
 		reply()
 	})
 }

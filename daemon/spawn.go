@@ -43,8 +43,9 @@ func (e exitStatus) String() string {
 	return fmt.Sprintf("exit status %d", e.Code)
 }
 
-// spawner starts an app's process; tests replace it.
-type spawner func(spec api.Spec) (process, error)
+// spawner starts an app's process in cgroup ("" for none); tests replace
+// it.
+type spawner func(spec api.Spec, cgroup string) (process, error)
 
 // childProc is a process the daemon started and therefore reaps: it waits
 // on the pidfd obtained at the fork, in the runtime poller, then reads the
@@ -53,6 +54,8 @@ type childProc struct {
 	pid   int
 	start uint64
 	fd    *os.File
+	// cgroup is the cgroup it was cloned into ("" for none).
+	cgroup string
 }
 
 func (c *childProc) Pid() int           { return c.pid }
@@ -101,9 +104,12 @@ func statusOf(ws syscall.WaitStatus) exitStatus {
 // stdout/stderr appended straight to its log files: the app's output never
 // passes through the daemon, and the files stay open in the app when the
 // daemon goes away. The fork also returns a pidfd, which the watch uses.
-func spawnProcess(devNull *os.File) spawner {
+// With a cgroup the process is cloned straight into it; where the kernel
+// cannot do that, it starts outside, as without cgroups, and says so in
+// the daemon log.
+func spawnProcess(devNull *os.File, cgroups *cgroupTree) spawner {
 	null := devNull.Fd()
-	return func(spec api.Spec) (process, error) {
+	return func(spec api.Spec, cgroup string) (process, error) {
 		out, err := openLog(spec.OutLog)
 		if err != nil {
 			return nil, err
@@ -115,12 +121,29 @@ func spawnProcess(devNull *os.File) spawner {
 		}
 		defer unix.Close(errf)
 		pidfd := -1
-		pid, err := syscall.ForkExec(spec.Exec, spec.Argv, &syscall.ProcAttr{
+		sys := &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd}
+		if cgroup != "" {
+			fd, err := cgroups.enter(cgroup)
+			if err != nil {
+				cgroups.log.Warn("starting app outside its cgroup: a grandchild that calls setsid escapes stop", "event", "cgroup-failed", "app", spec.Name, "error", err)
+				cgroup = ""
+			} else {
+				defer unix.Close(fd)
+				sys.UseCgroupFD, sys.CgroupFD = true, fd
+			}
+		}
+		attr := &syscall.ProcAttr{
 			Dir:   spec.Cwd,
 			Env:   spec.Env,
 			Files: []uintptr{null, uintptr(out), uintptr(errf)},
-			Sys:   &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd},
-		})
+			Sys:   sys,
+		}
+		pid, err := syscall.ForkExec(spec.Exec, spec.Argv, attr)
+		if err != nil && sys.UseCgroupFD && cloneUnsupported(err) {
+			cgroups.log.Warn("starting app outside its cgroup: the kernel cannot clone into a cgroup; a grandchild that calls setsid escapes stop", "event", "cgroup-failed", "app", spec.Name, "error", err)
+			sys.UseCgroupFD, sys.CgroupFD, cgroup = false, 0, ""
+			pid, err = syscall.ForkExec(spec.Exec, spec.Argv, attr)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", spec.Exec, err)
 		}
@@ -128,6 +151,7 @@ func spawnProcess(devNull *os.File) spawner {
 		if err != nil {
 			// Without a watch the child would go unsupervised.
 			_ = killGroup(pid, syscall.SIGKILL)
+			_ = cgroups.kill(cgroup)
 			var ws syscall.WaitStatus
 			_, _ = wait4(pid, &ws, 0)
 			return nil, fmt.Errorf("start %s: watch its pidfd: %w", spec.Exec, err)
@@ -138,7 +162,7 @@ func spawnProcess(devNull *os.File) spawner {
 			// even if it already exited; this is not expected.
 			start = 0
 		}
-		return &childProc{pid: pid, start: start, fd: f}, nil
+		return &childProc{pid: pid, start: start, fd: f, cgroup: cgroup}, nil
 	}
 }
 

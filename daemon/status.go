@@ -19,6 +19,7 @@ func (s *Supervisor) status() api.DaemonStatus {
 		RuntimeDir: s.cfg.RuntimeDir,
 		Socket:     api.SocketPath(s.cfg.RuntimeDir),
 		Notes:      s.cfg.Notes,
+		Cgroups:    s.cgroupMode,
 	}
 	if s.flag != nil {
 		// Off the fast path: make sure the daemon maps the page restorers

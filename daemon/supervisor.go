@@ -70,6 +70,10 @@ type Supervisor struct {
 	// recordFailure says when and why a record last failed to be written.
 	records       *records
 	recordFailure string
+	// cgroups holds the apps' cgroups (nil: cgroups are off);
+	// cgroupMode says which mode is in effect and why.
+	cgroups    *cgroupTree
+	cgroupMode api.Cgroups
 }
 
 // waiter answers a request once every app it names has settled: no

@@ -58,7 +58,7 @@ func newFakeWorld(testing.TB) *fakeWorld {
 	w := &fakeWorld{now: time.Unix(1000, 0), nextPID: 100}
 	s := newSupervisor(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.now = func() time.Time { return w.now }
-	s.spawn = func(api.Spec) (process, error) {
+	s.spawn = func(api.Spec, string) (process, error) {
 		if w.fail != nil {
 			return nil, w.fail
 		}
@@ -76,7 +76,7 @@ func newFakeWorld(testing.TB) *fakeWorld {
 	}
 	s.watch = func(int, uint64, process) {}
 	s.startSpawn = func(id int, seq uint64, spec api.Spec) {
-		p, err := s.spawn(spec)
+		p, err := s.spawn(spec, "")
 		w.pending = append(w.pending, spawnedEvent{id: id, seq: seq, proc: p, err: err})
 	}
 	w.s = s

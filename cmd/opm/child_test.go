@@ -21,6 +21,12 @@ import (
 //	grandchild   start a grandchild (mode block) in the same process
 //	             group, print "grandchild <pid>", then block
 //	grandchild-stubborn  the same with a grandchild that ignores SIGTERM
+//	setsid-grandchild  start a grandchild (mode block) that calls setsid()
+//	             and so leaves the app's session and process group, print
+//	             "grandchild <pid>", then block; exit 1 on SIGUSR1, 0 on
+//	             SIGTERM
+//	setsid-grandchild-stubborn  the same with a grandchild that ignores
+//	             SIGTERM
 //	print-env    print "cwd=<dir>" and the environment, sorted, then block
 //	hold-flag    take the restore flag and keep it (exactlyonce_helpers_test.go)
 //	lock-page    lock the flag page without naming an owner (restorewait_test.go)
@@ -64,6 +70,29 @@ func runChild(mode string) int {
 			return 3
 		}
 		fmt.Printf("grandchild %d\n", gc.Process.Pid)
+	case "setsid-grandchild", "setsid-grandchild-stubborn":
+		signal.Notify(term, syscall.SIGTERM, syscall.SIGUSR1)
+		gmode := "block"
+		if mode == "setsid-grandchild-stubborn" {
+			gmode = "ignore-term"
+		}
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		gc := exec.Command(exe)
+		gc.Env = append(os.Environ(), "OPM_TEST_CHILD="+gmode)
+		gc.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := gc.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		fmt.Printf("grandchild %d\n", gc.Process.Pid)
+		if <-term == syscall.SIGUSR1 {
+			return 1
+		}
+		return 0
 	case "hold-flag":
 		return holdFlag()
 	case "lock-page":

@@ -6,14 +6,18 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
+	"opm/daemon"
 	"opm/daemon/api"
 )
 
@@ -41,8 +45,8 @@ type env struct {
 }
 
 // newEnv prepares an opm environment with a fast config. Cleanup stops the
-// daemon, dumps its log if the test failed, and fails the test if any
-// process carrying its marker survives.
+// daemon, dumps its log if the test failed, fails the test if any process
+// carrying its marker survives, and removes what is left of its cgroups.
 func newEnv(t *testing.T) *env {
 	t.Helper()
 	return newEnvConfig(t, fastConfig)
@@ -248,6 +252,7 @@ func (e *env) cleanup() {
 		t.Errorf("leftover process %d: %s", pid, cmdline(pid))
 		_ = killPid(pid)
 	}
+	removeCgroups(t, e.home)
 	if t.Failed() {
 		if log, err := os.ReadFile(filepath.Join(e.home, api.DaemonLogName)); err == nil {
 			t.Logf("daemon.log:\n%s", log)
@@ -257,4 +262,52 @@ func (e *env) cleanup() {
 		e.cl.CloseIdle()
 	}
 	os.RemoveAll(e.runtime)
+}
+
+// removeCgroups kills and removes whatever is left of the cgroups of a
+// daemon for home (a test that killed its daemon and then its apps), so
+// that no test leaves a cgroup behind.
+func removeCgroups(t *testing.T, home string) {
+	dir, err := daemon.CgroupDir(home)
+	if err != nil {
+		return
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return
+	}
+	_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := rmdirAll(dir)
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("cannot remove the test's cgroup %s: %v", dir, err)
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// rmdirAll removes the cgroup dir and those below it, deepest first.
+func rmdirAll(dir string) error {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		if e.IsDir() {
+			if err := rmdirAll(filepath.Join(dir, e.Name())); err != nil {
+				return err
+			}
+		}
+	}
+	if err := syscall.Rmdir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return nil
 }

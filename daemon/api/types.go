@@ -98,6 +98,27 @@ type DaemonStatus struct {
 	// runtime dir is a fallback because the default was taken by another
 	// user.
 	Notes []string `json:"notes,omitempty"`
+	// Cgroups says how the daemon contains its apps.
+	Cgroups Cgroups `json:"cgroups"`
+}
+
+// Cgroups modes, in Cgroups.Mode.
+const (
+	// CgroupsV2: each app runs in its own cgroup (v2), and stop ends
+	// every process in it, even one that left the app's session.
+	CgroupsV2 = "v2"
+	// CgroupsOff: apps are contained by their process group only; a
+	// grandchild that calls setsid() escapes stop.
+	CgroupsOff = "off"
+)
+
+// Cgroups is the daemon's cgroup mode for display.
+type Cgroups struct {
+	Mode string `json:"mode"`
+	// Path is the directory holding the apps' cgroups (mode v2).
+	Path string `json:"path,omitempty"`
+	// Reason says why cgroups are off.
+	Reason string `json:"reason,omitempty"`
 }
 
 // RestoreFlag is the restore flag's state for display.

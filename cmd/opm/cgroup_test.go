@@ -1,0 +1,233 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"opm/daemon"
+	"opm/daemon/api"
+)
+
+// A grandchild that calls setsid() leaves the app's session and process
+// group. With cgroup v2 it stays in the app's cgroup, and stop ends it,
+// gently (SIGTERM) or, when it ignores SIGTERM, with cgroup.kill.
+func TestCgroupStopKillsSetsidGrandchild(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ mode, killTimeout string }{
+		{"setsid-grandchild", "2s"},
+		{"setsid-grandchild-stubborn", "300ms"},
+	}
+	e := newEnv(t)
+	dir := e.needCgroups()
+	r := e.ok("daemon", "status")
+	if !strings.Contains(r.stdout, "cgroups:      v2") || !strings.Contains(r.stdout, dir) {
+		t.Errorf("opm daemon status does not show cgroups v2 in %s:\n%s", dir, r.stdout)
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode, func(t *testing.T) {
+			app := e.startApp(tt.mode, tt.mode, "--kill-timeout", tt.killTimeout)
+			gc := e.waitLogPID(tt.mode, "grandchild ", 1)
+			e.waitFor("the grandchild to leave the app's session", 10*time.Second, func() bool {
+				sid, err := unix.Getsid(gc)
+				return err == nil && sid == gc
+			})
+			if !alive(app.PID) {
+				t.Fatalf("app %d not running", app.PID)
+			}
+			e.ok("stop", tt.mode)
+			e.waitFor("the escaped grandchild to die", 10*time.Second, func() bool { return !alive(gc) })
+			if got := e.app(tt.mode); got.Status != api.StatusStopped || got.PID != 0 || alive(app.PID) {
+				t.Errorf("after stop: %+v (leader %d alive: %v)", got, app.PID, alive(app.PID))
+			}
+		})
+	}
+}
+
+// A leader that crashes leaves its escaped grandchild behind; the daemon
+// kills it before the restart, so the new process never runs beside it.
+func TestCgroupRestartLeavesNoLeftover(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.needCgroups()
+	first := e.startApp("crashy", "setsid-grandchild")
+	gc1 := e.waitLogPID("crashy", "grandchild ", 1)
+	if err := syscall.Kill(first.PID, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	gc2 := e.waitLogPID("crashy", "grandchild ", 2)
+	second := e.waitStatus("crashy", api.StatusOnline, 10*time.Second)
+	e.waitFor("the first run's grandchild to die", 10*time.Second, func() bool { return !alive(gc1) })
+	if second.PID == first.PID || second.Restarts != 1 || !alive(gc2) {
+		t.Fatalf("after the crash: %+v, grandchild %d alive %v; want a new online process with 1 restart", second, gc2, alive(gc2))
+	}
+	// Exactly the new run: its leader and its grandchild.
+	want := map[int]bool{second.PID: true, gc2: true}
+	for _, pid := range e.appProcs() {
+		if !want[pid] {
+			t.Errorf("process %d runs beside the restarted app: %s", pid, cmdline(pid))
+		}
+	}
+}
+
+// `opm remove` removes the app's cgroup; `opm daemon stop` leaves no app
+// cgroup behind.
+func TestCgroupRemovedWithApp(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := e.needCgroups()
+	gone := e.startApp("gone", "setsid-grandchild")
+	kept := e.startApp("kept", "setsid-grandchild-stubborn")
+	gc := e.waitLogPID("gone", "grandchild ", 1)
+	keptGC := e.waitLogPID("kept", "grandchild ", 1)
+	goneDir, keptDir := appCgroupOf(t, dir, gone.PID), appCgroupOf(t, dir, kept.PID)
+	e.ok("remove", "gone")
+	e.waitFor("the removed app's cgroup to go", 10*time.Second, func() bool {
+		_, err := os.Stat(goneDir)
+		return errors.Is(err, fs.ErrNotExist)
+	})
+	if alive(gc) {
+		t.Errorf("grandchild %d of the removed app survived", gc)
+	}
+	if _, err := os.Stat(keptDir); err != nil {
+		t.Errorf("removing one app removed another's cgroup: %v", err)
+	}
+
+	e.ok("daemon", "stop")
+	if left := appCgroups(t, dir); len(left) > 0 {
+		t.Errorf("opm daemon stop left app cgroups: %v", left)
+	}
+	if alive(keptGC) {
+		t.Errorf("grandchild %d survived opm daemon stop", keptGC)
+	}
+}
+
+// A new daemon, after the old one was killed with SIGKILL, finds an
+// adopted app's cgroup and stops the whole app.
+func TestCgroupAdoptedAppStopsWhole(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.needCgroups()
+	app := e.startApp("adopted", "setsid-grandchild")
+	gc := e.waitLogPID("adopted", "grandchild ", 1)
+	old := e.daemonStatus().PID
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	e.waitFor("the old daemon to die", 10*time.Second, func() bool { return !alive(old) })
+	e.ok("list")
+	if now := e.app("adopted"); now.PID != app.PID || now.Status != api.StatusOnline {
+		t.Fatalf("after the daemon's death: %+v, want pid %d adopted", now, app.PID)
+	}
+	e.ok("stop", "adopted")
+	e.waitFor("the adopted app's escaped grandchild to die", 10*time.Second, func() bool { return !alive(gc) })
+}
+
+// With cgroups = "off" the daemon says so and stops apps by process group,
+// as without cgroup v2: a grandchild in the group dies, one that called
+// setsid() survives (the documented limit).
+func TestCgroupsOff(t *testing.T) {
+	t.Parallel()
+	e := newEnvConfig(t, fastConfig+"cgroups = \"off\"\n")
+	e.ok("daemon", "start")
+	st := e.daemonStatus().Cgroups
+	if st.Mode != api.CgroupsOff || !strings.Contains(st.Reason, `cgroups = "off"`) {
+		t.Errorf("daemon status cgroups = %+v, want off because of config.toml", st)
+	}
+	if r := e.ok("daemon", "status"); !strings.Contains(r.stdout, "cgroups:      off") {
+		t.Errorf("opm daemon status does not show cgroups off:\n%s", r.stdout)
+	}
+	e.startApp("group", "grandchild")
+	inGroup := e.waitLogPID("group", "grandchild ", 1)
+	e.startApp("escaper", "setsid-grandchild")
+	escaped := e.waitLogPID("escaper", "grandchild ", 1)
+	e.ok("stop", "all")
+	e.waitFor("the grandchild in the app's group to die", 10*time.Second, func() bool { return !alive(inGroup) })
+	if !alive(escaped) {
+		t.Errorf("with cgroups off the setsid grandchild %d died: stop went beyond the process group", escaped)
+	}
+	_ = killPid(escaped)
+	if dir, err := daemon.CgroupDir(e.home); err == nil {
+		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("with cgroups off the daemon made %s (%v)", dir, err)
+		}
+	}
+}
+
+// needCgroups skips the test, saying why, unless cgroup v2 is usable here
+// (mounted, and delegated to this user: root on these machines), starts
+// the daemon, checks that it uses cgroups, and returns the directory of
+// its apps' cgroups.
+func (e *env) needCgroups() string {
+	e.t.Helper()
+	dir, err := daemon.CgroupDir(e.home)
+	if err != nil {
+		e.t.Skipf("cgroup v2 is not usable here: %v", err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		e.t.Skipf("cgroup v2 is not delegated to this user: %v", err)
+	}
+	_, kill := os.Stat(filepath.Join(dir, "cgroup.kill"))
+	if err := os.Remove(dir); err != nil {
+		e.t.Fatal(err)
+	}
+	if kill != nil {
+		e.t.Skipf("this kernel has no cgroup.kill (Linux 5.14 or newer is needed): %v", kill)
+	}
+	e.ok("daemon", "start")
+	st := e.daemonStatus().Cgroups
+	if st.Mode != api.CgroupsV2 || st.Path != dir {
+		e.t.Fatalf("the daemon does not use cgroups: %+v, want v2 in %s", st, dir)
+	}
+	return dir
+}
+
+// appProcs lists the live processes started for this test's apps.
+func (e *env) appProcs() []int {
+	var pids []int
+	for _, pid := range e.marked() {
+		if env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ"); err == nil && strings.Contains(string(env), "OPM_TEST_CHILD=") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// appCgroupOf returns the directory of the app cgroup in dir that holds
+// process pid (in one of its run-<n> leaves).
+func appCgroupOf(t *testing.T, dir string, pid int) string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if cg, ok := strings.CutPrefix(line, "0::"); ok {
+			app := filepath.Dir(cg)
+			if filepath.Base(filepath.Dir(app)) != filepath.Base(dir) || !strings.HasPrefix(filepath.Base(app), "app-") {
+				t.Fatalf("process %d is in cgroup %s, not in an app cgroup in %s", pid, cg, dir)
+			}
+			return filepath.Join(dir, filepath.Base(app))
+		}
+	}
+	t.Fatalf("process %d is in no cgroup v2", pid)
+	return ""
+}
+
+// appCgroups lists the app cgroups left in dir.
+func appCgroups(t *testing.T, dir string) []string {
+	t.Helper()
+	left, err := filepath.Glob(filepath.Join(dir, "app-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return left
+}
