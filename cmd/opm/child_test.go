@@ -17,7 +17,7 @@ import (
 //	exit1        exit 1 at once
 //	crash-on-usr1  print "armed <pid>" once signals are caught; exit 1
 //	             on SIGUSR1, exit 0 on SIGTERM
-//	ignore-term  ignore SIGTERM; wait for SIGKILL
+//	ignore-term  ignore SIGTERM, print "ignoring <pid>"; wait for SIGKILL
 //	grandchild   start a grandchild (mode block) in the same process
 //	             group, print "grandchild <pid>", then block
 //	grandchild-stubborn  the same with a grandchild that ignores SIGTERM
@@ -51,6 +51,7 @@ func runChild(mode string) int {
 		return 0
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
+		fmt.Printf("ignoring %d\n", os.Getpid())
 		signal.Notify(term, syscall.SIGUSR2) // never sent: block
 	case "grandchild", "grandchild-stubborn":
 		signal.Notify(term, syscall.SIGTERM)

@@ -70,6 +70,7 @@ func TestTimedOutRequestOutcomeUnknown(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.startApp("slow", "ignore-term", "--kill-timeout", "2s")
+	e.waitLogPID("slow", "ignoring ", 1) // SIGTERM is ignored from now on
 	r := e.runWith([]string{"OPM_TIMEOUT=200ms"}, "stop", "slow")
 	if r.code != 1 || !strings.Contains(r.stderr, "outcome is unknown") || !strings.Contains(r.stderr, "opm list") {
 		t.Fatalf("stop that outlives OPM_TIMEOUT: %v\nwant exit 1 saying the outcome is unknown", r)
