@@ -27,7 +27,10 @@ func (s *Supervisor) restore(ev restoreReq) {
 		return
 	}
 	res := api.RestoreResult{Path: ev.path, Started: []string{}, AlreadyRunning: []string{}, Stopped: []string{}, Failed: map[string]string{}}
-	var launched []*app
+	// launched: started by this restore; starting: being started already
+	// (by a user or another restore) — the answer waits for both, so that
+	// a restore never reports an app before its process runs.
+	var launched, starting []*app
 	for _, d := range ev.apps {
 		name := d.Spec.Name
 		if err := checkSpec(d.Spec); err != nil {
@@ -41,6 +44,8 @@ func (s *Supervisor) restore(ev restoreReq) {
 				// Its automatic start waited for this restore.
 				s.launch(a, false)
 				launched = append(launched, a)
+			case a.state == Launching:
+				starting = append(starting, a)
 			case a.state == Stopped || a.state == Errored:
 				res.Stopped = append(res.Stopped, name)
 			default:
@@ -58,24 +63,28 @@ func (s *Supervisor) restore(ev restoreReq) {
 		s.launch(a, false)
 		launched = append(launched, a)
 	}
-	ids := make([]int, len(launched))
-	for i, a := range launched {
-		ids[i] = a.id
+	ids := make([]int, 0, len(launched)+len(starting))
+	for _, a := range append(launched, starting...) {
+		ids = append(ids, a.id)
 	}
-	s.log.Info("restoring apps", "event", "restore", "starting", len(launched), "already_running", len(res.AlreadyRunning), "stopped", len(res.Stopped))
+	s.log.Info("restoring apps", "event", "restore", "starting", len(launched), "already_running", len(res.AlreadyRunning)+len(starting), "stopped", len(res.Stopped))
 	s.wait(ids, func() {
-		for _, a := range launched {
-			switch {
-			case s.apps[a.id] != a:
-				res.Failed[a.spec.Name] = "removed while it was being restored"
-			case a.state == Online:
-				res.Started = append(res.Started, a.spec.Name)
-			case a.lastErr != "":
-				res.Failed[a.spec.Name] = a.lastErr
-			default:
-				res.Failed[a.spec.Name] = "is " + a.state.String() + " after its start"
+		settle := func(apps []*app, online *[]string) {
+			for _, a := range apps {
+				switch {
+				case s.apps[a.id] != a:
+					res.Failed[a.spec.Name] = "removed while it was being restored"
+				case a.state == Online:
+					*online = append(*online, a.spec.Name)
+				case a.lastErr != "":
+					res.Failed[a.spec.Name] = a.lastErr
+				default:
+					res.Failed[a.spec.Name] = "is " + a.state.String() + " after its start"
+				}
 			}
 		}
+		settle(launched, &res.Started)
+		settle(starting, &res.AlreadyRunning)
 		ev.reply <- result{restore: res}
 	})
 }
