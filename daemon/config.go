@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -41,6 +43,9 @@ type Config struct {
 	// RestoreRecheck is how often deferred automatic starts look again at
 	// the restore flag while a restore holds it.
 	RestoreRecheck time.Duration `toml:"restore_recheck"`
+	// RestoreStall is how long a restore may hold the restore flag before
+	// the daemon reports it as stalled.
+	RestoreStall time.Duration `toml:"restore_stall"`
 	// APIReadTimeout bounds how long a client may take to send a request
 	// (headers and body); APIMaxConnections caps the connections served
 	// at once (more wait in the socket's backlog). Together they keep
@@ -73,6 +78,7 @@ func DefaultConfig(home, runtimeDir string) Config {
 		KillTimeout:       5 * time.Second,
 		MaxRestarts:       15,
 		RestoreRecheck:    200 * time.Millisecond,
+		RestoreStall:      time.Minute,
 		APIReadTimeout:    10 * time.Second,
 		APIMaxConnections: 128,
 		Cgroups:           CgroupsAuto,
@@ -97,12 +103,24 @@ func LoadConfig(home, runtimeDir string) (Config, error) {
 		return cfg, fmt.Errorf("read config %s: %w (fix or remove the file)", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return cfg, fmt.Errorf("read config %s: unknown key %q (known: restart_delay, restart_delay_max, restart_reset_after, kill_timeout, max_restarts, restore_recheck, api_read_timeout, api_max_connections, cgroups)", path, und[0].String())
+		return cfg, fmt.Errorf("read config %s: unknown key %q (known: %s)", path, und[0].String(), strings.Join(configKeys(), ", "))
 	}
 	if err := cfg.validate(); err != nil {
 		return cfg, fmt.Errorf("read config %s: %w", path, err)
 	}
 	return cfg, nil
+}
+
+// configKeys lists the keys config.toml may hold, from Config's tags.
+func configKeys() []string {
+	var keys []string
+	t := reflect.TypeFor[Config]()
+	for i := range t.NumField() {
+		if k := t.Field(i).Tag.Get("toml"); k != "" && k != "-" {
+			keys = append(keys, k)
+		}
+	}
+	return keys
 }
 
 func (c *Config) validate() error {
@@ -114,6 +132,7 @@ func (c *Config) validate() error {
 		{"restart_delay_max", c.RestartDelayMax},
 		{"restart_reset_after", c.RestartResetAfter},
 		{"restore_recheck", c.RestoreRecheck},
+		{"restore_stall", c.RestoreStall},
 		{"api_read_timeout", c.APIReadTimeout},
 	} {
 		if err := api.CheckSettingDuration(d.v); err != nil {

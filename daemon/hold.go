@@ -1,8 +1,10 @@
 package daemon
 
-// While a restore holds the restore flag the daemon makes no automatic
-// starts: launch marks such apps deferred, and one recheck timer runs only
-// while deferred work exists.
+// While a restore holds the restore flag the daemon makes none of its own
+// starts of apps it does not supervise yet (those it takes over): launch
+// marks such apps deferred, and one recheck timer runs only while deferred
+// work exists. A restore that holds the flag past restore_stall is logged
+// once (and shown by `opm daemon status`).
 
 // scheduleRecheck arms the recheck timer unless it is already armed.
 func (s *Supervisor) scheduleRecheck() {
@@ -25,6 +27,7 @@ func (s *Supervisor) onRecheck() {
 		}
 	}
 	if s.holdStarts != nil && s.holdStarts() {
+		s.warnStalledRestore()
 		s.scheduleRecheck()
 		return
 	}

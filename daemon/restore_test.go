@@ -296,11 +296,23 @@ func TestRestoreFlagHoldsOnlyTakeoverStarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the app to die", 5*time.Second, func() bool { return !alive(b.PID) })
-	d2 := runDaemon(t, d.cfg)
+	cfg := d.cfg
+	cfg.RestoreStall = 50 * time.Millisecond
+	d2 := runDaemon(t, cfg)
 	d2.mark = d.mark
 	d2.waitApp("svc", "its takeover start to be deferred", func(x api.App) bool { return x.Status == api.StatusLaunching })
 	if n := len(d2.procs()); n != 0 {
 		t.Fatalf("%d processes started by a takeover while the flag was held", n)
+	}
+	// Held past restore_stall: logged once, and shown.
+	waitFor(t, "the stalled restore in the daemon log", 10*time.Second, func() bool {
+		return strings.Contains(d2.log.String(), "event=restore-stalled")
+	})
+	if line := d2.log.String(); strings.Count(line, "event=restore-stalled") != 1 || !strings.Contains(line, "owner_stopped=true") {
+		t.Errorf("want one restore-stalled line naming a stopped owner:\n%s", line)
+	}
+	if st, _ := d2.cl.Ping(context.Background()); !st.Restore.Stalled || !st.Restore.OwnerStopped {
+		t.Errorf("status shows restore %+v, want stalled with a stopped owner", st.Restore)
 	}
 	// The holder dies without releasing: the daemon clears the stale flag
 	// and carries on.

@@ -84,7 +84,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sup := newSupervisor(cfg, log)
 	sup.tokens = tokens{secret: secret}
-	sup.findHolders = scanHolders
+	sup.findHolders = func() map[string]holder { return scanHolders(sup.tokens.homeTag()) }
 	sup.flag = flag
 	sup.holdStarts = flag.InProgress
 	sup.cgroups, sup.cgroupMode = setupCgroups(cfg, log)

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"os"
 
 	"opm/daemon/api"
@@ -18,7 +19,7 @@ func (s *Supervisor) status() api.DaemonStatus {
 		Home:       s.cfg.Home,
 		RuntimeDir: s.cfg.RuntimeDir,
 		Socket:     api.SocketPath(s.cfg.RuntimeDir),
-		Notes:      s.cfg.Notes,
+		Notes:      s.notes(),
 		Cgroups:    s.cgroupMode,
 	}
 	if s.flag != nil {
@@ -41,9 +42,42 @@ func (s *Supervisor) status() api.DaemonStatus {
 				st.Restore.HeldMs = max(0, s.now().Sub(o.HeldSince).Milliseconds())
 			}
 			st.Restore.OwnerStopped = stopped(o)
+			st.Restore.Stalled = st.Restore.HeldMs > s.cfg.RestoreStall.Milliseconds()
 		}
 	}
 	return st
+}
+
+// notes are the warnings `opm daemon status` shows: how the daemon was set
+// up, and faults that degrade its guarantees.
+func (s *Supervisor) notes() []string {
+	notes := append([]string(nil), s.cfg.Notes...)
+	if s.recordFailure != "" {
+		notes = append(notes, "a runtime record could not be written (last at "+s.recordFailure+"); starts wait until it can be")
+	}
+	if n := len(s.orphans); n > 0 {
+		notes = append(notes, fmt.Sprintf("%d live app processes found at start had no usable runtime record; each is adopted when its app is started or restored ('opm restore')", n))
+	}
+	return notes
+}
+
+// warnStalledRestore logs, once per restore, that a restore has held the
+// flag longer than the restore_stall bound; it runs while starts wait for
+// the flag.
+func (s *Supervisor) warnStalledRestore() {
+	if s.flag == nil {
+		return
+	}
+	o := s.flag.Owner()
+	if o.Word == 0 || o.Word == s.stallWarned || o.HeldSince.IsZero() {
+		return
+	}
+	held := s.now().Sub(o.HeldSince)
+	if held < s.cfg.RestoreStall {
+		return
+	}
+	s.stallWarned = o.Word
+	s.log.Warn("a restore has held the restore flag past restore_stall; starts of apps taken over wait for it (end that restore if it is stuck)", "event", "restore-stalled", "pid", o.PID, "held_ms", held.Milliseconds(), "owner_stopped", stopped(o))
 }
 
 // stopped reports whether the flag's owner is stopped (SIGSTOP, or a

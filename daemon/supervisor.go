@@ -45,6 +45,8 @@ type Supervisor struct {
 	waiters []*waiter
 	// recheck is the pending restore-flag recheck timer, if any.
 	recheck timer
+	// stallWarned is the owner word of the restore last logged as stalled.
+	stallWarned uint64
 	// stopping is set once the daemon is shutting down; exit once the
 	// loop should end.
 	stopping bool

@@ -20,35 +20,49 @@ import (
 // of starting a second copy — whatever happened to the records (a full
 // tmpfs, a record refused, a record naming a dead PID).
 //
-// A token is <app key>.<daemon start>.<spawn>: the app key is an HMAC of
-// the app's name keyed with the home's secret (shm.Secret), so no other
-// user can forge a holder of our app (and environments are readable only
-// by their owner and root, so nobody can copy one); the daemon's start
-// time and the app's spawn number order the spawns, so that among several
-// holders (an app's child that called setsid inherits the token) the
-// latest spawn wins, and among those the oldest process, its leader.
+// A token is <home tag>-<app key>.<daemon start>.<spawn>: the home tag
+// and the app key are HMACs of a constant and of the app's name keyed with
+// the home's secret (shm.Secret), so the apps of other homes are told
+// apart and no other user can forge a holder of our app (environments are
+// readable only by their owner and root, so nobody can copy one); the
+// daemon's start time and the app's spawn number order the spawns, so that
+// among several holders (an app's child that called setsid inherits the
+// token) the latest spawn wins, and among those the oldest process, its
+// leader.
 
 // AppTokenEnv is set in every app process's environment to its token.
 const AppTokenEnv = "OPM_APP_TOKEN"
 
-// appKeyLen is the length of an app key in hex digits.
-const appKeyLen = 32
+// appKeyLen and homeTagLen are the lengths of an app key and of a home
+// tag in hex digits.
+const (
+	appKeyLen  = 32
+	homeTagLen = 16
+)
+
+// mac is the hex HMAC of the parts, keyed with the home's secret.
+func (k tokens) mac(parts ...string) string {
+	m := hmac.New(sha256.New, k.secret)
+	for _, p := range parts {
+		m.Write([]byte(p))
+		m.Write([]byte{0})
+	}
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// homeTag names this home in its apps' tokens.
+func (k tokens) homeTag() string { return k.mac("opm home")[:homeTagLen] }
 
 // tokens makes the tokens of one home.
 type tokens struct{ secret []byte }
 
 // appKey names the app called name among this home's apps.
-func (k tokens) appKey(name string) string {
-	m := hmac.New(sha256.New, k.secret)
-	m.Write([]byte("opm app\x00"))
-	m.Write([]byte(name))
-	return hex.EncodeToString(m.Sum(nil))[:appKeyLen]
-}
+func (k tokens) appKey(name string) string { return k.mac("opm app", name)[:appKeyLen] }
 
 // token is the token of spawn number seq of app name by the daemon that
 // started at daemonStart (clock ticks since boot).
 func (k tokens) token(name string, daemonStart, seq uint64) string {
-	return fmt.Sprintf("%s.%d.%d", k.appKey(name), daemonStart, seq)
+	return fmt.Sprintf("%s-%s.%d.%d", k.homeTag(), k.appKey(name), daemonStart, seq)
 }
 
 // holder is a live app process found by its token.
@@ -70,25 +84,27 @@ func (h holder) newer(o holder) bool {
 	return h.start < o.start
 }
 
-// parseToken splits a token into its app key and spawn order.
-func parseToken(tok string) (key string, daemonStart, seq uint64, ok bool) {
-	key, rest, ok1 := strings.Cut(tok, ".")
+// parseToken splits a token into its home tag, app key and spawn order.
+func parseToken(tok string) (home, key string, daemonStart, seq uint64, ok bool) {
+	home, rest, ok0 := strings.Cut(tok, "-")
+	key, rest, ok1 := strings.Cut(rest, ".")
 	ds, sq, ok2 := strings.Cut(rest, ".")
-	if !ok1 || !ok2 || len(key) != appKeyLen {
-		return "", 0, 0, false
+	if !ok0 || !ok1 || !ok2 || len(home) != homeTagLen || len(key) != appKeyLen {
+		return "", "", 0, 0, false
 	}
 	d, err1 := strconv.ParseUint(ds, 10, 64)
 	s, err2 := strconv.ParseUint(sq, 10, 64)
 	if err1 != nil || err2 != nil {
-		return "", 0, 0, false
+		return "", "", 0, 0, false
 	}
-	return key, d, s, true
+	return home, key, d, s, true
 }
 
-// scanHolders finds the live holders of app tokens, by app key: session
-// leaders (every app leads its own session) whose environment carries a
-// token. It reads /proc once, so it runs only when a daemon starts.
-func scanHolders() map[string]holder {
+// scanHolders finds the live holders of the tokens of home's apps, by app
+// key: session leaders (every app leads its own session) whose environment
+// carries such a token. It reads /proc once, so it runs only when a daemon
+// starts.
+func scanHolders(home string) map[string]holder {
 	found := map[string]holder{}
 	self := os.Getpid()
 	needle := []byte(AppTokenEnv + "=")
@@ -104,8 +120,8 @@ func scanHolders() map[string]holder {
 		if !ok {
 			return
 		}
-		key, ds, seq, ok := parseToken(tok)
-		if !ok {
+		tag, key, ds, seq, ok := parseToken(tok)
+		if !ok || tag != home {
 			return
 		}
 		h := holder{pid: st.PID, start: st.Start, daemonStart: ds, seq: seq}

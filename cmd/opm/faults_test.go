@@ -93,13 +93,16 @@ func TestRecordFaultsNeverDuplicate(t *testing.T) {
 	cases := []struct {
 		name  string
 		spoil func(t *testing.T, path string)
+		// orphan: the new daemon finds the live process but no record
+		// claims it until the restore.
+		orphan bool
 	}{
-		{"corrupt record", func(t *testing.T, path string) {
+		{name: "corrupt record", orphan: true, spoil: func(t *testing.T, path string) {
 			if err := os.WriteFile(path, []byte(`{"version":1,"id":`), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"record naming a dead pid", func(t *testing.T, path string) {
+		{name: "record naming a dead pid", spoil: func(t *testing.T, path string) {
 			gone := exec.Command("true")
 			if err := gone.Run(); err != nil {
 				t.Fatal(err)
@@ -118,7 +121,7 @@ func TestRecordFaultsNeverDuplicate(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"record removed", func(t *testing.T, path string) {
+		{name: "record removed", orphan: true, spoil: func(t *testing.T, path string) {
 			if err := os.Remove(path); err != nil {
 				t.Fatal(err)
 			}
@@ -134,6 +137,10 @@ func TestRecordFaultsNeverDuplicate(t *testing.T) {
 			tc.spoil(t, e.recordPath(victim.ID))
 
 			e.ok("list") // a new daemon takes over
+			notes := strings.Join(e.daemonStatus().Notes, "\n")
+			if tc.orphan != strings.Contains(notes, "no usable runtime record") {
+				t.Errorf("daemon status notes %q; want a note on the unclaimed live process: %v", notes, tc.orphan)
+			}
 			e.ok("restore")
 			e.checkExactlyOnce(names, "after the takeover and a restore")
 			if a := e.app("app0"); a.PID != victim.PID || a.Status != api.StatusOnline {
@@ -204,6 +211,9 @@ func TestFullRuntimeTmpfsNeverDuplicates(t *testing.T) {
 	})
 	if n := argvCount(e.appMark("app0")); n > 1 {
 		t.Fatalf("%d processes of app0 on a full tmpfs", n)
+	}
+	if r := e.ok("daemon", "status"); !strings.Contains(r.stdout, "runtime record could not be written") {
+		t.Errorf("daemon status does not warn of the record it cannot write:\n%s", r.stdout)
 	}
 	e.ok("daemon", "restart")
 	_ = e.run("restore") // may report app0 as not running yet

@@ -135,6 +135,9 @@ type RestoreFlag struct {
 	// OwnerStopped is set when the owner is alive but stopped (SIGSTOP, a
 	// debugger): the restore is not getting on.
 	OwnerStopped bool `json:"owner_stopped,omitempty"`
+	// Stalled is set once the flag has been held longer than the
+	// daemon's restore_stall bound.
+	Stalled bool `json:"stalled,omitempty"`
 }
 
 // SaveResult answers `opm save`.
