@@ -20,7 +20,8 @@
 //
 //	main.go, run.go        Main (for `opm daemon run`) and Run: dirs, lock, socket, serve
 //	config.go              config.toml and defaults
-//	lock.go, socket.go     the daemon lock (flock) and the socket (peer uid check)
+//	lock.go                the daemon locks (flock): in the runtime dir and in OPM_HOME
+//	socket.go, listener.go the socket (peer uid check); a cap on connections served at once
 //	ready.go               the $OPM_READY_FD readiness line
 //	server.go              HTTP handlers → supervisor requests
 //	supervisor.go          the loop, handle, waiters
@@ -33,10 +34,11 @@
 //	resolve.go, spec.go    command resolution and start-request checks
 //	target.go              id/name/comma list/all
 //	sample.go              CPU and memory on demand (internal/proc)
-//	logs.go                app log files and flush
-//	records.go             RAM runtime records for takeover
+//	logs.go                app log files (never through a symlink) and flush
+//	records.go             RAM runtime records for takeover; no spawn without its record
+//	token.go               the token in every app's environment, found by a /proc scan at takeover
 //	recover.go, adopt.go   takeover at start: adopt live apps via pidfd
-//	hold.go                no automatic starts while a restore holds the flag
+//	hold.go                takeover starts wait while a restore holds the flag; stalls reported
 //	dump.go, save.go,      the dump: atomic save, restore exactly once
 //	restore.go
 //	shutdown.go            daemon stop (apps stopped) or exit keeping apps
