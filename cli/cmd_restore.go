@@ -62,9 +62,6 @@ func (a *App) restore(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := shm.EnsureDir(p.runtime); err != nil {
-		return err
-	}
 	flag, err := shm.OpenFlag(p.runtime)
 	if err != nil {
 		return fmt.Errorf("open the restore flag: %w", err)

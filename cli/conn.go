@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"sync"
 	"syscall"
@@ -66,9 +65,8 @@ func (c *conn) resolve() (paths, *api.Client, error) {
 			return
 		}
 		sock := api.SocketPath(rt.Dir)
-		// sun_path holds 108 bytes including the terminating NUL.
-		if len(sock) > 107 {
-			c.err = fmt.Errorf("socket path %s is %d bytes, longer than the 107 a Unix socket allows (set OPM_RUNTIME_DIR to a shorter directory)", sock, len(sock))
+		if err := api.CheckSocketPath(sock); err != nil {
+			c.err = err
 			return
 		}
 		c.paths = paths{home: home, runtime: rt.Dir, socket: sock, note: rt.Note}
@@ -110,15 +108,6 @@ func (c *conn) ensureStatus(ctx context.Context) (*api.Client, api.DaemonStatus,
 	}
 	p, _, _ := c.resolve()
 	if err := checkSocketAccess(p.socket); err != nil {
-		return nil, st, false, err
-	}
-	if err := os.MkdirAll(p.home, 0o700); err != nil {
-		return nil, st, false, fmt.Errorf("create opm home: %w", err)
-	}
-	if err := shm.CheckHome(p.home); err != nil {
-		return nil, st, false, err
-	}
-	if err := shm.EnsureDir(p.runtime); err != nil {
 		return nil, st, false, err
 	}
 	sctx, cancel := context.WithTimeout(ctx, startTimeout)

@@ -49,7 +49,7 @@ func spawnDaemon(ctx context.Context, p paths) (started bool, err error) {
 
 	cmd := exec.Command(exe, "daemon", "run")
 	cmd.Dir = "/"
-	cmd.Env = append(withoutEnv(os.Environ(), "OPM_READY_FD"), "OPM_READY_FD=3")
+	cmd.Env = daemonEnv(p)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, logf, logf
 	cmd.ExtraFiles = []*os.File{w}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -99,6 +99,18 @@ func readLine(ctx context.Context, r *os.File) (string, error) {
 		err = nil
 	}
 	return strings.TrimSpace(line), err
+}
+
+// daemonEnv is the environment of the daemon a command starts: its own,
+// with OPM_HOME (and OPM_RUNTIME_DIR, when set) as this command resolved
+// them — absolute and real, since the daemon runs in / — and the
+// readiness descriptor.
+func daemonEnv(p paths) []string {
+	env := append(withoutEnv(os.Environ(), "OPM_READY_FD", "OPM_HOME"), "OPM_HOME="+p.home, "OPM_READY_FD=3")
+	if os.Getenv("OPM_RUNTIME_DIR") != "" {
+		env = append(withoutEnv(env, "OPM_RUNTIME_DIR"), "OPM_RUNTIME_DIR="+p.runtime)
+	}
+	return env
 }
 
 // withoutEnv returns env without the variables named by keys.

@@ -47,7 +47,7 @@ type app struct {
 	// removes it).
 	spawning   bool
 	firstStart bool
-	// spawnToken names the latest spawn (see SpawnTokenEnv).
+	// spawnToken is the token of the latest spawn (token.go).
 	spawnToken string
 	// dirty is set when the runtime record needs writing.
 	dirty bool

@@ -52,7 +52,7 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	// learns the PID, the next one finds the process by its token
 	// instead of starting a second one. No record, no process: a record
 	// that cannot be written fails this start like a failed fork.
-	a.spawnToken = s.tokens.token(a.spec.Name, s.daemonStart, a.seq)
+	a.spawnToken = s.tokens.token(a.spec.Name, spawn{s.daemonStart, a.seq})
 	a.spawning = true
 	if err := s.saveRecord(a); err != nil {
 		a.spawning = false
@@ -71,23 +71,23 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 }
 
 // adoptOrphan makes a live process of a's app that no runtime record
-// claimed a's process, when the scan at start found one.
+// claimed a's process, when the scan at start found one: the holder of
+// the app's latest spawn, its oldest process.
 func (s *Supervisor) adoptOrphan(a *app) bool {
-	key := s.tokens.appKey(a.spec.Name)
-	h, ok := s.orphans[key]
-	if !ok {
+	held := s.tokens.holdersOf(a.spec.Name, s.orphans)
+	if len(held) == 0 {
 		return false
 	}
-	delete(s.orphans, key)
-	p, err := openAdopted(h.pid, h.start)
-	if err != nil {
-		return false // it ended meanwhile: start the app as usual
+	delete(s.orphans, s.tokens.appKey(a.spec.Name))
+	for _, h := range held {
+		if s.adoptLive(a, h.pid, h.start) {
+			a.firstStart = false
+			a.spawnToken = s.tokens.token(a.spec.Name, h.spawn)
+			s.log.Info("adopted a live process of the app found by its token (it had no usable runtime record)", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
+			return true
+		}
 	}
-	a.seq++
-	a.firstStart = false
-	s.adoptProcess(a, p, processStarted(h.start, s.now()))
-	s.log.Info("adopted a live process of the app found by its token (it had no usable runtime record)", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
-	return true
+	return false // they ended meanwhile: start the app as usual
 }
 
 // spawnAsync runs one spawn on its own goroutine, at most

@@ -41,12 +41,6 @@ func mainRun(ctx context.Context, ready *readiness) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return fmt.Errorf("create OPM_HOME %s: %w", home, err)
-	}
-	if err := shm.CheckHome(home); err != nil {
-		return err
-	}
 	rt, err := shm.ResolveRuntimeDir(home)
 	if err != nil {
 		return err

@@ -41,7 +41,9 @@ type record struct {
 	PID      int    `json:"pid,omitempty"`
 	Start    uint64 `json:"start,omitempty"` // clock ticks since boot
 	Restarts int    `json:"restarts"`
-	// Spawning is the token of a spawn in flight (see SpawnTokenEnv).
+	// Spawning is the token of the app's latest spawn, written before the
+	// process exists (token.go): it tells the app's leader from leftovers
+	// at takeover.
 	Spawning string `json:"spawning,omitempty"`
 }
 
@@ -215,9 +217,7 @@ func recordOf(a *app) record {
 	if a.running() && a.proc != nil {
 		rec.PID, rec.Start = a.pid, a.proc.StartTicks()
 	}
-	if a.spawning {
-		rec.Spawning = a.spawnToken
-	}
+	rec.Spawning = a.spawnToken
 	return rec
 }
 

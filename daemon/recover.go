@@ -22,7 +22,7 @@ func (s *Supervisor) recoverApps() {
 	if s.records == nil {
 		return
 	}
-	var holders map[string]holder
+	var holders map[string][]holder
 	if s.findHolders != nil {
 		holders = s.findHolders()
 	}
@@ -45,24 +45,24 @@ func (s *Supervisor) recoverApps() {
 		s.apps[a.id] = a
 		s.byName[a.spec.Name] = a
 		s.nextID = max(s.nextID, a.id+1)
-		key := s.tokens.appKey(a.spec.Name)
-		h, held := holders[key]
-		delete(holders, key)
+		held := s.tokens.holdersOf(a.spec.Name, holders)
+		delete(holders, s.tokens.appKey(a.spec.Name))
+		a.spawnToken = rec.Spawning
 		switch rec.Want {
 		case wantStopped:
-			s.finishStop(a, rec, h, held)
+			s.finishStop(a, rec, held)
 			a.dirty = true
 		case wantErrored:
-			s.finishStop(a, rec, h, held)
+			s.finishStop(a, rec, held)
 			_ = a.transition(Launching)
 			_ = a.transition(Errored)
 		case wantRunning:
-			s.recoverRunning(a, rec, h, held)
+			s.recoverRunning(a, rec, held)
 		}
 	}
 	if len(holders) > 0 {
 		s.orphans = holders
-		s.log.Warn("live app processes have no usable runtime record; each is adopted when its app is started or restored", "event", "orphans", "count", len(holders))
+		s.log.Warn("live app processes have no usable runtime record; each is adopted when its app is started or restored", "event", "orphans", "apps", len(holders))
 	}
 	if n := s.readNextID(); n > s.nextID {
 		s.nextID = n
@@ -74,19 +74,24 @@ func (s *Supervisor) recoverApps() {
 // a process it was stopping, or one it was starting when the app was
 // stopped, and anything left in its cgroup. Only a process whose start
 // time matches is signalled.
-func (s *Supervisor) finishStop(a *app, rec record, h holder, held bool) {
+func (s *Supervisor) finishStop(a *app, rec record, held []holder) {
 	if rec.PID > 0 && sameProcess(rec.PID, rec.Start) == nil {
 		_ = s.signal(rec.PID, syscall.SIGKILL)
 		s.log.Info("killed the process of a stopped app", "event", "discarded", "app", a.spec.Name, "pid", rec.PID)
 	}
-	if held && h.pid != rec.PID && sameProcess(h.pid, h.start) == nil {
-		_ = s.signal(h.pid, syscall.SIGKILL)
-		s.log.Info("killed a process started for a stopped app", "event", "discarded", "app", a.spec.Name, "pid", h.pid)
+	for _, h := range held {
+		s.killHolder(a, h, "its app is stopped")
 	}
 	s.killStale(a)
 }
 
-func (s *Supervisor) recoverRunning(a *app, rec record, h holder, held bool) {
+// recoverRunning adopts the live process of an app that should run, or
+// starts it again. The process the record names comes first; else a
+// holder of the app's token — but only one that may be the leader of the
+// app's latest spawn: when the record knew that spawn's leader and it is
+// dead, a holder of that spawn (or of an older one) is a leftover, a child
+// that called setsid, and is killed rather than mistaken for the app.
+func (s *Supervisor) recoverRunning(a *app, rec record, held []holder) {
 	_ = a.transition(Launching)
 	if rec.PID > 0 {
 		if s.adoptLive(a, rec.PID, rec.Start) {
@@ -95,8 +100,19 @@ func (s *Supervisor) recoverRunning(a *app, rec record, h holder, held bool) {
 		}
 		s.log.Info("app's recorded process is gone", "event", "lost", "app", a.spec.Name, "pid", rec.PID)
 	}
-	if held && s.adoptLive(a, h.pid, h.start) {
-		s.log.Info("app adopted, found by its token", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
+	last, known := parseToken(rec.Spawning)
+	adopted := false
+	for _, h := range held {
+		switch c := h.spawn.compare(last.spawn); {
+		case known && (c < 0 || c == 0 && rec.PID > 0):
+			s.killHolder(a, h, "a leftover of a run whose leader is gone")
+		case !adopted && s.adoptLive(a, h.pid, h.start):
+			adopted = true
+			a.spawnToken = s.tokens.token(a.spec.Name, h.spawn)
+			s.log.Info("app adopted, found by its token", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
+		}
+	}
+	if adopted {
 		return
 	}
 	a.restarts++

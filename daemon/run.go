@@ -30,13 +30,15 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	// Nothing under OPM_HOME is trusted unless home and logs/ are the
 	// user's own and writable by nobody else.
-	if err := shm.CheckHome(cfg.Home); err != nil {
+	home, err := shm.CheckHome(cfg.Home)
+	if err != nil {
 		return err
 	}
+	cfg.Home = home
 	if err := shm.EnsureOwnedDir(filepath.Join(cfg.Home, api.LogsDir)); err != nil {
 		return fmt.Errorf("log directory: %w", err)
 	}
-	if err := shm.EnsureDir(cfg.RuntimeDir); err != nil {
+	if err := shm.EnsurePrivateDir(cfg.RuntimeDir); err != nil {
 		return err
 	}
 	// The lock comes before the socket: whoever holds it owns the socket
@@ -75,7 +77,7 @@ func Run(ctx context.Context, cfg Config) error {
 	defer devNull.Close()
 
 	recDir := filepath.Join(cfg.RuntimeDir, RecordsDir)
-	if err := shm.EnsureDir(recDir); err != nil {
+	if err := shm.EnsurePrivateDir(recDir); err != nil {
 		return err
 	}
 	secret, err := shm.Secret(cfg.Home)
@@ -84,7 +86,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sup := newSupervisor(cfg, log)
 	sup.tokens = tokens{secret: secret}
-	sup.findHolders = func() map[string]holder { return scanHolders(sup.tokens.homeTag()) }
+	sup.findHolders = func() map[string][]holder { return scanHolders(sup.tokens.homeTag()) }
 	sup.flag = flag
 	sup.holdStarts = flag.InProgress
 	sup.cgroups, sup.cgroupMode = setupCgroups(cfg, log)

@@ -8,21 +8,15 @@ import (
 	"net"
 	"os"
 
-	"golang.org/x/sys/unix"
-
 	"opm/daemon/api"
 )
-
-// maxSunPath is the longest socket path the kernel accepts (sun_path is
-// 108 bytes including the terminating NUL).
-const maxSunPath = len(unix.RawSockaddrUnix{}.Path) - 1
 
 // listen binds the daemon's socket, mode 0600. The caller holds the daemon
 // lock, so a socket already at path is a dead daemon's and is removed;
 // anything else at path is left alone and reported.
 func listen(path string) (*net.UnixListener, error) {
-	if len(path) > maxSunPath {
-		return nil, fmt.Errorf("socket path %s is %d bytes, more than the %d a Unix socket allows (set OPM_RUNTIME_DIR to a shorter directory)", path, len(path), maxSunPath)
+	if err := api.CheckSocketPath(path); err != nil {
+		return nil, err
 	}
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {

@@ -34,7 +34,7 @@ type Supervisor struct {
 	// orphans are live app processes found by their tokens at start
 	// that no runtime record claimed, by app key: an app registered
 	// under that name adopts its orphan instead of starting a copy.
-	orphans map[string]holder
+	orphans map[string][]holder
 
 	apps   map[int]*app
 	byName map[string]*app
@@ -67,7 +67,7 @@ type Supervisor struct {
 	holdStarts func() bool
 	// findHolders scans for live holders of app tokens (scanHolders; nil
 	// in unit tests).
-	findHolders func() map[string]holder
+	findHolders func() map[string][]holder
 	// records keeps the runtime records (nil: none, in unit tests);
 	// recordFailure says when and why a record last failed to be written.
 	records       *records

@@ -209,7 +209,7 @@ func TestTakeoverFindsSpawnInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := tokens{secret: secret}.token("web", 2, 1)
+	token := tokens{secret: secret}.token("web", spawn{2, 1})
 	orphan := exec.Command(spec.Exec)
 	orphan.Env = append(spec.Env, AppTokenEnv+"="+token)
 	orphan.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

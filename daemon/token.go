@@ -2,13 +2,16 @@ package daemon
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"opm/daemon/internal/proc"
 )
@@ -20,25 +23,29 @@ import (
 // of starting a second copy — whatever happened to the records (a full
 // tmpfs, a record refused, a record naming a dead PID).
 //
-// A token is <home tag>-<app key>.<daemon start>.<spawn>: the home tag
-// and the app key are HMACs of a constant and of the app's name keyed with
-// the home's secret (shm.Secret), so the apps of other homes are told
-// apart and no other user can forge a holder of our app (environments are
-// readable only by their owner and root, so nobody can copy one); the
-// daemon's start time and the app's spawn number order the spawns, so that
-// among several holders (an app's child that called setsid inherits the
-// token) the latest spawn wins, and among those the oldest process, its
-// leader.
+// A token is <home tag>-<app key>.<daemon start>.<spawn>.<mac>. The home
+// tag and the app key are HMACs (keyed with the home's secret,
+// shm.Secret) of a constant and of the app's name: they tell this home's
+// apps apart from others' without naming them. The daemon's start time
+// and the app's spawn number order the spawns. The mac, an HMAC of the
+// name and the spawn order, makes a token impossible to forge: a process
+// whose environment another user can read (an app that dropped its
+// privileges to them) lets that user copy its token, never make a newer
+// one. Among several holders of one spawn (an app's child that called
+// setsid inherits the token) the oldest process is the app's leader.
 
 // AppTokenEnv is set in every app process's environment to its token.
 const AppTokenEnv = "OPM_APP_TOKEN"
 
-// appKeyLen and homeTagLen are the lengths of an app key and of a home
-// tag in hex digits.
+// Lengths in hex digits of the parts of a token.
 const (
-	appKeyLen  = 32
-	homeTagLen = 16
+	homeTagLen  = 16
+	appKeyLen   = 32
+	tokenMACLen = 16
 )
+
+// tokens makes and checks the tokens of one home.
+type tokens struct{ secret []byte }
 
 // mac is the hex HMAC of the parts, keyed with the home's secret.
 func (k tokens) mac(parts ...string) string {
@@ -53,59 +60,78 @@ func (k tokens) mac(parts ...string) string {
 // homeTag names this home in its apps' tokens.
 func (k tokens) homeTag() string { return k.mac("opm home")[:homeTagLen] }
 
-// tokens makes the tokens of one home.
-type tokens struct{ secret []byte }
-
 // appKey names the app called name among this home's apps.
 func (k tokens) appKey(name string) string { return k.mac("opm app", name)[:appKeyLen] }
 
-// token is the token of spawn number seq of app name by the daemon that
-// started at daemonStart (clock ticks since boot).
-func (k tokens) token(name string, daemonStart, seq uint64) string {
-	return fmt.Sprintf("%s-%s.%d.%d", k.homeTag(), k.appKey(name), daemonStart, seq)
+// spawnMAC seals spawn s of the app called name.
+func (k tokens) spawnMAC(name string, s spawn) string {
+	return k.mac("opm spawn", name, strconv.FormatUint(s.daemonStart, 10), strconv.FormatUint(s.seq, 10))[:tokenMACLen]
 }
 
-// holder is a live app process found by its token.
+// token is the token of spawn s of the app called name.
+func (k tokens) token(name string, s spawn) string {
+	return fmt.Sprintf("%s-%s.%d.%d.%s", k.homeTag(), k.appKey(name), s.daemonStart, s.seq, k.spawnMAC(name, s))
+}
+
+// spawn orders an app's spawns: those of later daemons, then later ones
+// of one daemon, are newer.
+type spawn struct{ daemonStart, seq uint64 }
+
+func (s spawn) compare(o spawn) int {
+	return cmp.Or(cmp.Compare(s.daemonStart, o.daemonStart), cmp.Compare(s.seq, o.seq))
+}
+
+// holder is a live process found carrying a token of this home.
 type holder struct {
 	pid   int
 	start uint64 // the process's start time, clock ticks since boot
-	// daemonStart and seq order spawns: later daemons, then later spawns.
-	daemonStart, seq uint64
+	spawn spawn
+	mac   string
 }
 
-// newer reports whether h is a better holder of its app than o.
-func (h holder) newer(o holder) bool {
-	if h.daemonStart != o.daemonStart {
-		return h.daemonStart > o.daemonStart
-	}
-	if h.seq != o.seq {
-		return h.seq > o.seq
-	}
-	return h.start < o.start
+// tokenParts is a token taken apart; ok is false for anything malformed.
+type tokenParts struct {
+	home, key, mac string
+	spawn          spawn
 }
 
-// parseToken splits a token into its home tag, app key and spawn order.
-func parseToken(tok string) (home, key string, daemonStart, seq uint64, ok bool) {
+func parseToken(tok string) (tokenParts, bool) {
+	var t tokenParts
 	home, rest, ok0 := strings.Cut(tok, "-")
-	key, rest, ok1 := strings.Cut(rest, ".")
-	ds, sq, ok2 := strings.Cut(rest, ".")
-	if !ok0 || !ok1 || !ok2 || len(home) != homeTagLen || len(key) != appKeyLen {
-		return "", "", 0, 0, false
+	f := strings.Split(rest, ".")
+	if !ok0 || len(f) != 4 || len(home) != homeTagLen || len(f[0]) != appKeyLen || len(f[3]) != tokenMACLen {
+		return t, false
 	}
-	d, err1 := strconv.ParseUint(ds, 10, 64)
-	s, err2 := strconv.ParseUint(sq, 10, 64)
+	ds, err1 := strconv.ParseUint(f[1], 10, 64)
+	seq, err2 := strconv.ParseUint(f[2], 10, 64)
 	if err1 != nil || err2 != nil {
-		return "", "", 0, 0, false
+		return t, false
 	}
-	return home, key, d, s, true
+	return tokenParts{home: home, key: f[0], mac: f[3], spawn: spawn{ds, seq}}, true
 }
 
-// scanHolders finds the live holders of the tokens of home's apps, by app
-// key: session leaders (every app leads its own session) whose environment
-// carries such a token. It reads /proc once, so it runs only when a daemon
-// starts.
-func scanHolders(home string) map[string]holder {
-	found := map[string]holder{}
+// holdersOf returns the holders among found whose token is really one of
+// the app called name (its mac checks out), newest spawn first and, within
+// a spawn, oldest process first: the best candidate to adopt leads.
+func (k tokens) holdersOf(name string, found map[string][]holder) []holder {
+	var out []holder
+	for _, h := range found[k.appKey(name)] {
+		if hmac.Equal([]byte(h.mac), []byte(k.spawnMAC(name, h.spawn))) {
+			out = append(out, h)
+		}
+	}
+	slices.SortFunc(out, func(a, b holder) int {
+		return cmp.Or(b.spawn.compare(a.spawn), cmp.Compare(a.start, b.start))
+	})
+	return out
+}
+
+// scanHolders finds the live processes carrying a token of the home whose
+// tag is home, by app key: session leaders (every app leads its own
+// session) alive, not zombies. It reads /proc once, so it runs only when a
+// daemon starts.
+func scanHolders(home string) map[string][]holder {
+	found := map[string][]holder{}
 	self := os.Getpid()
 	needle := []byte(AppTokenEnv + "=")
 	_ = proc.Each(func(st *proc.Stat) {
@@ -120,14 +146,11 @@ func scanHolders(home string) map[string]holder {
 		if !ok {
 			return
 		}
-		tag, key, ds, seq, ok := parseToken(tok)
-		if !ok || tag != home {
+		t, ok := parseToken(tok)
+		if !ok || t.home != home {
 			return
 		}
-		h := holder{pid: st.PID, start: st.Start, daemonStart: ds, seq: seq}
-		if old, seen := found[key]; !seen || h.newer(old) {
-			found[key] = h
-		}
+		found[t.key] = append(found[t.key], holder{pid: st.PID, start: st.Start, spawn: t.spawn, mac: t.mac})
 	})
 	return found
 }
@@ -147,4 +170,15 @@ func envValue(env, prefix []byte) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// killHolder kills a holder that must not run (a leftover of an earlier
+// run, a process of a stopped app) and its process group, if it still is
+// the process that was found.
+func (s *Supervisor) killHolder(a *app, h holder, why string) {
+	if sameProcess(h.pid, h.start) != nil {
+		return
+	}
+	_ = s.signal(h.pid, syscall.SIGKILL)
+	s.log.Info("killed a process that carries the app's token: "+why, "event", "discarded", "app", a.spec.Name, "pid", h.pid)
 }

@@ -1,13 +1,17 @@
 package daemon
 
-import "testing"
+import (
+	"slices"
+	"testing"
+)
 
 func TestTokenRoundTrip(t *testing.T) {
 	k := tokens{secret: []byte("s1")}
-	tok := k.token("web", 1234, 7)
-	home, key, ds, seq, ok := parseToken(tok)
-	if !ok || home != k.homeTag() || key != k.appKey("web") || ds != 1234 || seq != 7 {
-		t.Fatalf("parseToken(%q) = %q %q %d %d %v", tok, home, key, ds, seq, ok)
+	sp := spawn{1234, 7}
+	tok := k.token("web", sp)
+	got, ok := parseToken(tok)
+	if !ok || got.home != k.homeTag() || got.key != k.appKey("web") || got.spawn != sp || got.mac != k.spawnMAC("web", sp) {
+		t.Fatalf("parseToken(%q) = %+v %v", tok, got, ok)
 	}
 	other := tokens{secret: []byte("s2")}
 	if other.homeTag() == k.homeTag() || other.appKey("web") == k.appKey("web") {
@@ -16,28 +20,39 @@ func TestTokenRoundTrip(t *testing.T) {
 	if k.appKey("web") == k.appKey("api") {
 		t.Fatal("two apps share a key")
 	}
-	for _, bad := range []string{"", "x", tok + ".1", "short-" + k.appKey("web") + ".1.2", k.homeTag() + "-" + k.appKey("web") + ".a.2", k.homeTag() + "-" + k.appKey("web") + ".1"} {
-		if _, _, _, _, ok := parseToken(bad); ok {
+	for _, bad := range []string{"", "x", tok + ".1", "short-" + tok[homeTagLen+1:], tok[:len(tok)-1], k.homeTag() + "-" + k.appKey("web") + ".a.2." + got.mac} {
+		if _, ok := parseToken(bad); ok {
 			t.Errorf("parseToken(%q) accepted", bad)
 		}
 	}
 }
 
-// Among several live holders of one app's token, the latest spawn wins
-// (a later daemon, then a later spawn), and among the processes of one
-// spawn the oldest, its leader rather than a child that called setsid.
-func TestHolderOrder(t *testing.T) {
-	cases := []struct {
-		name string
-		a, b holder
-	}{
-		{"later daemon", holder{daemonStart: 20, seq: 1, start: 500}, holder{daemonStart: 10, seq: 9, start: 100}},
-		{"later spawn", holder{daemonStart: 10, seq: 3, start: 500}, holder{daemonStart: 10, seq: 2, start: 100}},
-		{"leader before its escaped child", holder{daemonStart: 10, seq: 3, start: 100}, holder{daemonStart: 10, seq: 3, start: 101}},
+// Among the live holders of an app's token, only those whose mac checks
+// out count — a copied token cannot be made newer — and the best to adopt
+// comes first: the latest spawn (a later daemon, then a later spawn), and
+// within a spawn the oldest process, its leader rather than a child that
+// called setsid.
+func TestHoldersOf(t *testing.T) {
+	k := tokens{secret: []byte("s1")}
+	h := func(pid int, start uint64, sp spawn) holder {
+		return holder{pid: pid, start: start, spawn: sp, mac: k.spawnMAC("web", sp)}
 	}
-	for _, tc := range cases {
-		if !tc.a.newer(tc.b) || tc.b.newer(tc.a) {
-			t.Errorf("%s: want %+v to win over %+v", tc.name, tc.a, tc.b)
-		}
+	forged := holder{pid: 9, start: 1, spawn: spawn{99, 99}, mac: k.spawnMAC("web", spawn{10, 1})}
+	found := map[string][]holder{k.appKey("web"): {
+		h(1, 100, spawn{10, 1}),
+		h(2, 500, spawn{10, 3}),
+		h(3, 501, spawn{10, 3}),
+		h(4, 600, spawn{20, 1}),
+		forged,
+	}}
+	var pids []int
+	for _, x := range k.holdersOf("web", found) {
+		pids = append(pids, x.pid)
+	}
+	if want := []int{4, 2, 3, 1}; !slices.Equal(pids, want) {
+		t.Fatalf("holders %v, want %v (the forged one dropped)", pids, want)
+	}
+	if got := k.holdersOf("api", found); len(got) != 0 {
+		t.Fatalf("another app's holders: %+v", got)
 	}
 }

@@ -143,8 +143,8 @@ func TestRuntimeDirChecks(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "chmod 700") {
 			t.Fatalf("OpenFlag on a 0755 dir = %v, want advice to chmod 700", err)
 		}
-		if err := EnsureDir(dir); err == nil {
-			t.Fatal("EnsureDir accepted a 0755 directory")
+		if err := EnsurePrivateDir(dir); err == nil {
+			t.Fatal("EnsurePrivateDir accepted a 0755 directory")
 		}
 	})
 	t.Run("symlinked dir", func(t *testing.T) {
@@ -153,8 +153,8 @@ func TestRuntimeDirChecks(t *testing.T) {
 		if err := os.Symlink(real, link); err != nil {
 			t.Fatal(err)
 		}
-		if err := EnsureDir(link); err == nil || !strings.Contains(err.Error(), "symlink") {
-			t.Fatalf("EnsureDir on a symlink = %v", err)
+		if err := EnsurePrivateDir(link); err == nil || !strings.Contains(err.Error(), "symlink") {
+			t.Fatalf("EnsurePrivateDir on a symlink = %v", err)
 		}
 	})
 	t.Run("other owner", func(t *testing.T) {
@@ -165,13 +165,13 @@ func TestRuntimeDirChecks(t *testing.T) {
 		if err := os.Chown(dir, 65534, 65534); err != nil {
 			t.Fatal(err)
 		}
-		if err := EnsureDir(dir); err == nil || !strings.Contains(err.Error(), "uid 65534") {
-			t.Fatalf("EnsureDir = %v", err)
+		if err := EnsurePrivateDir(dir); err == nil || !strings.Contains(err.Error(), "uid 65534") {
+			t.Fatalf("EnsurePrivateDir = %v", err)
 		}
 	})
 	t.Run("created private", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "a", "b")
-		if err := EnsureDir(dir); err != nil {
+		dir := filepath.Join(t.TempDir(), "rt")
+		if err := EnsurePrivateDir(dir); err != nil {
 			t.Fatal(err)
 		}
 		fi, err := os.Stat(dir)
@@ -182,10 +182,15 @@ func TestRuntimeDirChecks(t *testing.T) {
 }
 
 func TestHomeIsAbsolute(t *testing.T) {
+	wd := privateTemp(t)
+	t.Chdir(wd)
 	t.Setenv("OPM_HOME", "rel/home")
 	h, err := Home()
-	if err != nil || !filepath.IsAbs(h) {
-		t.Fatalf("Home = %q, %v; want absolute", h, err)
+	if err != nil || h != filepath.Join(wd, "rel/home") {
+		t.Fatalf("Home = %q, %v; want %s, absolute", h, err, filepath.Join(wd, "rel/home"))
+	}
+	if fi, err := os.Stat(h); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("home not created private: %v %v", fi, err)
 	}
 }
 

@@ -38,29 +38,30 @@ type Runtime struct {
 	Note string
 }
 
-// ResolveRuntimeDir finds the runtime directory for home, creating it
-// (mode 0700) when needed, and checks it: a directory owned by the caller,
-// not a symlink, with no group or other permissions.
+// ResolveRuntimeDir finds the runtime directory for home (as Home
+// returns it), creating it (mode 0700) when needed, and checks it: a
+// directory owned by the caller, not a symlink, with no group or other
+// permissions.
 //
 //   - $OPM_RUNTIME_DIR when set. The user chose it: if it is not private
 //     it is refused, with no fallback.
 //   - Else /dev/shm/opm-<uid>-<8 hex of a hash of home>, unless that name
-//     is taken (wrong owner, mode or type). Then, with a Note saying so:
-//     $XDG_RUNTIME_DIR/opm-<8 hex> when XDG_RUNTIME_DIR is a private
-//     directory of the caller; else /dev/shm/opm-<uid>-<32 hex>, the hex
-//     an HMAC-SHA256 of home and the boot id keyed with the home's Secret:
-//     a name other users cannot predict, which the CLI and the daemon
-//     both derive. A fallback, once made, is used in preference to the
-//     default until reboot, so one daemon keeps serving home even if the
-//     squatter lets the default name go.
+//     is taken (wrong owner, mode or type). Then, with a Note saying so,
+//     /dev/shm/opm-<uid>-<32 hex>, the hex an HMAC-SHA256 of home and the
+//     boot id keyed with the home's Secret: a name other users cannot
+//     predict, which the CLI and the daemon both derive from nothing but
+//     home — not from XDG_RUNTIME_DIR, which differs between a login shell
+//     and cron, and which logind removes at the last logout. A fallback,
+//     once made, is used in preference to the default until reboot, so one
+//     daemon keeps serving home even if the squatter lets the default go.
 //   - Without /dev/shm: $XDG_RUNTIME_DIR/opm-<8 hex>.
 func ResolveRuntimeDir(home string) (Runtime, error) {
 	if d := os.Getenv("OPM_RUNTIME_DIR"); d != "" {
 		return explicitRuntimeDir(d)
 	}
 	tag := homeTag(home)
-	xdg, xdgWhy := privateXDG()
 	if fi, err := os.Stat(shmDir); err != nil || !fi.IsDir() {
+		xdg, xdgWhy := privateXDG()
 		if xdg == "" {
 			return Runtime{}, fmt.Errorf("find a runtime directory: %s is missing and %s (set OPM_RUNTIME_DIR to a private directory on a tmpfs)", shmDir, xdgWhy)
 		}
@@ -71,7 +72,7 @@ func ResolveRuntimeDir(home string) (Runtime, error) {
 		return Runtime{Dir: dir}, nil
 	}
 	def := fmt.Sprintf("%s/opm-%d-%s", shmDir, os.Geteuid(), tag)
-	if r, ok := earlierFallback(home, def, xdg, tag); ok {
+	if r, ok := earlierFallback(home, def); ok {
 		return r, nil
 	}
 	why := sharedDirProblem(shmDir)
@@ -85,7 +86,7 @@ func ResolveRuntimeDir(home string) (Runtime, error) {
 		}
 		why = problem(err)
 	}
-	return fallback(home, def, why, xdg, tag)
+	return fallback(home, def, why)
 }
 
 // explicitRuntimeDir is $OPM_RUNTIME_DIR, created if missing, refused if
@@ -115,39 +116,20 @@ func explicitRuntimeDir(d string) (Runtime, error) {
 // ours: it stays in use, whatever the default name looks like now, so
 // that the squatter cannot split the CLI and the daemon by letting the
 // default go again.
-func earlierFallback(home, def, xdg, tag string) (Runtime, bool) {
-	var dirs []string
-	if dir, err := secretRuntimeDir(home, false); err == nil {
-		dirs = append(dirs, dir)
+func earlierFallback(home, def string) (Runtime, bool) {
+	dir, err := secretRuntimeDir(home, false)
+	if err != nil || CheckPrivateDir(dir) != nil {
+		return Runtime{}, false
 	}
-	if xdg != "" {
-		dirs = append(dirs, filepath.Join(xdg, "opm-"+tag))
+	if err := CheckPrivateDir(def); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return Runtime{Dir: dir, Note: fallbackNote(def, problem(err), dir)}, true
 	}
-	for _, dir := range dirs {
-		if CheckPrivateDir(dir) != nil {
-			continue
-		}
-		err := CheckPrivateDir(def)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return Runtime{Dir: dir, Note: fallbackNote(def, problem(err), dir)}, true
-		}
-		return Runtime{Dir: dir, Note: fmt.Sprintf("runtime dir %s is in use instead of the default %s, which another user had taken when opm needed it; the fallback stays in use until reboot so that one daemon serves OPM_HOME (to go back to the default: 'opm daemon stop', then remove %s)", dir, def, dir)}, true
-	}
-	return Runtime{}, false
+	return Runtime{Dir: dir, Note: fmt.Sprintf("runtime dir %s is in use instead of the default %s, which another user had taken when opm needed it; the fallback stays in use until reboot so that one daemon serves OPM_HOME (to go back to the default: 'opm daemon stop', then remove %s)", dir, def, dir)}, true
 }
 
-// fallback finds a runtime directory other users cannot take, since the
+// fallback makes the runtime directory other users cannot take, since the
 // default def cannot be used (why).
-func fallback(home, def, why, xdg, tag string) (Runtime, error) {
-	var failed []string
-	if xdg != "" {
-		dir := filepath.Join(xdg, "opm-"+tag)
-		err := EnsurePrivateDir(dir)
-		if err == nil {
-			return Runtime{Dir: dir, Note: fallbackNote(def, why, dir)}, nil
-		}
-		failed = append(failed, err.Error())
-	}
+func fallback(home, def, why string) (Runtime, error) {
 	dir, err := secretRuntimeDir(home, true)
 	if err == nil {
 		if why := sharedDirProblem(shmDir); why != "" {
@@ -156,37 +138,27 @@ func fallback(home, def, why, xdg, tag string) (Runtime, error) {
 			err = EnsurePrivateDir(dir)
 		}
 	}
-	if err == nil {
-		return Runtime{Dir: dir, Note: fallbackNote(def, why, dir)}, nil
+	if err != nil {
+		return Runtime{}, fmt.Errorf("find a runtime directory: the default %s %s, and the fallback is not usable: %v (set OPM_RUNTIME_DIR to a private directory of your own)", def, why, err)
 	}
-	failed = append(failed, err.Error())
-	return Runtime{}, fmt.Errorf("find a runtime directory: the default %s %s, and no fallback is usable: %s (set OPM_RUNTIME_DIR to a private directory of your own)", def, why, strings.Join(failed, "; "))
+	return Runtime{Dir: dir, Note: fallbackNote(def, why, dir)}, nil
 }
 
 // fallbackNote says that the default runtime directory def cannot be used
 // (why) and dir is used instead.
 func fallbackNote(def, why, dir string) string {
-	where := "a name derived from OPM_HOME's secret, which other users cannot predict"
-	if !strings.HasPrefix(dir, shmDir+"/") {
-		where = "under XDG_RUNTIME_DIR, which is yours alone"
-	}
-	return fmt.Sprintf("default runtime dir %s %s: another user may have created it to impersonate the opm daemon or to lock you out; opm uses %s instead (%s)", def, why, dir, where)
+	return fmt.Sprintf("default runtime dir %s %s: another user may have created it to impersonate the opm daemon or to lock you out; opm uses %s instead (a name derived from OPM_HOME's secret, which other users cannot predict)", def, why, dir)
 }
 
 // secretRuntimeDir is the runtime directory name nobody else can predict:
 // /dev/shm/opm-<uid>-<hex>, the hex 16 bytes of an HMAC-SHA256 of home and
 // the boot id keyed with home's secret. The boot id is in it because the
 // name is visible in /dev/shm once made: without it, a user who saw it
-// once could take it after the next reboot. With create, the secret (and
-// home) are made when missing; without, a missing secret is
-// fs.ErrNotExist. home must pass CheckHome before its secret is read.
+// once could take it after the next reboot. With create, the secret is
+// made when missing; without, a missing secret is fs.ErrNotExist. home is
+// checked (CheckHome) before its secret is read.
 func secretRuntimeDir(home string, create bool) (string, error) {
-	err := CheckHome(home)
-	if create && errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(home, 0o700); err == nil {
-			err = CheckHome(home)
-		}
-	}
+	home, err := CheckHome(home)
 	if err != nil {
 		return "", err
 	}
@@ -252,7 +224,7 @@ func sharedDirProblem(dir string) string {
 	if st.Uid != 0 {
 		return fmt.Sprintf("belongs to uid %d, not root", st.Uid)
 	}
-	if st.Mode&0o002 != 0 && st.Mode&unix.S_ISVTX == 0 {
+	if replaceable(&st) {
 		return fmt.Sprintf("may be written by anyone and is not sticky (mode %04o), so others could replace what opm keeps there", st.Mode&0o7777)
 	}
 	return ""

@@ -17,44 +17,53 @@ import (
 // opened) before anything is read from or written to them. The checks are
 // those ssh makes of ~/.ssh.
 
-// CheckHome checks that home, opm's home directory, can be trusted: its
-// real path (symlinks resolved) is a directory owned by the caller and not
+// CheckHome checks that home, opm's home directory, can be trusted, and
+// returns its real path (symlinks resolved), which every later use must
+// take: a symlink along the way could be swapped after the check, the real
+// path cannot. The real path is a directory owned by the caller and not
 // writable by group or others, and every directory above it is owned by
 // the caller or root and not writable by others unless sticky (as /tmp
 // is), so that nobody else can swap it for another. It refuses, with a
 // message that says how to fix it; it changes nothing.
-func CheckHome(home string) error {
+func CheckHome(home string) (string, error) {
 	real, err := filepath.EvalSymlinks(home)
 	if err != nil {
-		return fmt.Errorf("check OPM_HOME %s: %w", home, err)
+		return "", fmt.Errorf("check OPM_HOME %s: %w", home, err)
 	}
 	var st unix.Stat_t
-	if err := unix.Stat(real, &st); err != nil {
-		return fmt.Errorf("check OPM_HOME %s: %w", home, err)
+	if err := unix.Lstat(real, &st); err != nil {
+		return "", fmt.Errorf("check OPM_HOME %s: %w", home, err)
 	}
 	euid := os.Geteuid()
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-		return fmt.Errorf("OPM_HOME %s is not a directory (set OPM_HOME to a directory of your own)", home)
+		return "", fmt.Errorf("OPM_HOME %s is not a directory (set OPM_HOME to a directory of your own)", home)
 	case int(st.Uid) != euid:
-		return fmt.Errorf("OPM_HOME %s belongs to uid %d, not to you (uid %d); opm refuses it, as ssh refuses another user's ~/.ssh (run opm as uid %d, or set OPM_HOME to a directory of your own; with sudo, drop -E or use -H)", home, st.Uid, euid, st.Uid)
+		return "", fmt.Errorf("OPM_HOME %s belongs to uid %d, not to you (uid %d); opm refuses it, as ssh refuses another user's ~/.ssh (run opm as uid %d, or set OPM_HOME to a directory of your own; with sudo, drop -E or use -H)", home, st.Uid, euid, st.Uid)
 	case st.Mode&0o022 != 0:
-		return fmt.Errorf("OPM_HOME %s has mode %04o: other users may write to it; opm refuses it (run 'chmod go-w %s')", home, st.Mode&0o7777, real)
+		return "", fmt.Errorf("OPM_HOME %s has mode %04o: other users may write to it; opm refuses it (run 'chmod go-w %s')", home, st.Mode&0o7777, real)
 	}
 	for dir := filepath.Dir(real); ; dir = filepath.Dir(dir) {
-		if err := unix.Stat(dir, &st); err != nil {
-			return fmt.Errorf("check %s, above OPM_HOME: %w", dir, err)
+		if err := unix.Lstat(dir, &st); err != nil {
+			return "", fmt.Errorf("check %s, above OPM_HOME: %w", dir, err)
 		}
 		if st.Uid != 0 && int(st.Uid) != euid {
-			return fmt.Errorf("%s, above OPM_HOME %s, belongs to uid %d, who could replace OPM_HOME; opm refuses it (set OPM_HOME to a directory under one of your own)", dir, home, st.Uid)
+			return "", fmt.Errorf("%s, above OPM_HOME %s, belongs to uid %d, who could replace OPM_HOME; opm refuses it (set OPM_HOME to a directory under one of your own)", dir, home, st.Uid)
 		}
-		if st.Mode&0o002 != 0 && st.Mode&unix.S_ISVTX == 0 {
-			return fmt.Errorf("%s, above OPM_HOME %s, may be written by anyone (mode %04o), who could replace OPM_HOME; opm refuses it (run 'chmod o-w %s', or set OPM_HOME elsewhere)", dir, home, st.Mode&0o7777, dir)
+		if replaceable(&st) {
+			return "", fmt.Errorf("%s, above OPM_HOME %s, may be written by anyone (mode %04o), who could replace OPM_HOME; opm refuses it (run 'chmod o-w %s', or set OPM_HOME elsewhere)", dir, home, st.Mode&0o7777, dir)
 		}
 		if dir == "/" {
-			return nil
+			return real, nil
 		}
 	}
+}
+
+// replaceable reports whether anyone may rename or remove the entries of
+// the directory whose status is st: it is writable by others and not
+// sticky.
+func replaceable(st *unix.Stat_t) bool {
+	return st.Mode&0o002 != 0 && st.Mode&unix.S_ISVTX == 0
 }
 
 // CheckPrivateDir checks that dir is a private directory of the caller: a

@@ -24,7 +24,7 @@ func privateTemp(t *testing.T) string {
 
 func TestCheckHome(t *testing.T) {
 	t.Run("own private home", func(t *testing.T) {
-		if err := CheckHome(privateTemp(t)); err != nil {
+		if _, err := CheckHome(privateTemp(t)); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -38,8 +38,12 @@ func TestCheckHome(t *testing.T) {
 		if err := os.Symlink(real, link); err != nil {
 			t.Fatal(err)
 		}
-		if err := CheckHome(link); err != nil {
+		got, err := CheckHome(link)
+		if err != nil {
 			t.Fatalf("a symlink to a home of one's own is fine: %v", err)
+		}
+		if got != real {
+			t.Fatalf("CheckHome = %s, want the real path %s: later opens must not go through the link", got, real)
 		}
 	})
 	t.Run("group writable", func(t *testing.T) {
@@ -47,7 +51,7 @@ func TestCheckHome(t *testing.T) {
 		if err := os.Chmod(home, 0o770); err != nil {
 			t.Fatal(err)
 		}
-		if err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "chmod go-w") {
+		if _, err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "chmod go-w") {
 			t.Fatalf("CheckHome = %v, want a refusal that says chmod go-w", err)
 		}
 	})
@@ -64,7 +68,7 @@ func TestCheckHome(t *testing.T) {
 		if err := os.Mkdir(home, 0o700); err != nil {
 			t.Fatal(err)
 		}
-		if err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "written by anyone") {
+		if _, err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "written by anyone") {
 			t.Fatalf("CheckHome = %v, want a refusal naming the open ancestor", err)
 		}
 	})
@@ -76,7 +80,7 @@ func TestCheckHome(t *testing.T) {
 		if err := os.Chown(home, 65534, 65534); err != nil {
 			t.Fatal(err)
 		}
-		if err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "uid 65534") {
+		if _, err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "uid 65534") {
 			t.Fatalf("CheckHome = %v, want a refusal naming uid 65534", err)
 		}
 	})

@@ -102,6 +102,7 @@ func TestRecordFaultsNeverDuplicate(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		// As an older opm wrote it: no token of the spawn in the record.
 		{name: "record naming a dead pid", spoil: func(t *testing.T, path string) {
 			gone := exec.Command("true")
 			if err := gone.Run(); err != nil {
@@ -116,6 +117,7 @@ func TestRecordFaultsNeverDuplicate(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec["pid"] = gone.Process.Pid
+			delete(rec, "spawning")
 			data, _ = json.Marshal(rec)
 			if err := os.WriteFile(path, data, 0o600); err != nil {
 				t.Fatal(err)
@@ -269,4 +271,31 @@ func TestTransientStartFailureIsRetried(t *testing.T) {
 	}
 	e.waitStatus("web", api.StatusOnline, 20*time.Second)
 	e.checkExactlyOnce([]string{"web"}, "after the descriptors came back")
+}
+
+// An app's leader dies while no daemon runs, leaving a child that called
+// setsid (it inherits the app's token): the next daemon does not mistake
+// that leftover for the app — it kills it and starts the app again.
+func TestLeftoverOfDeadAppNotAdopted(t *testing.T) {
+	t.Parallel()
+	// Without cgroups: the token alone must tell the leader from the
+	// leftover.
+	e := newEnvConfig(t, fastConfig+"cgroups = \"off\"\n")
+	web := e.startApp("web", "setsid-grandchild")
+	grandchild := e.waitLogPID("web", "grandchild ", 1)
+	e.killDaemon()
+	_ = killPid(web.PID)
+	e.waitFor("the leader to die", 10*time.Second, func() bool { return !alive(web.PID) })
+
+	e.ok("list") // a new daemon takes over
+	again := e.waitStatusWhere("web", "started again", func(a api.App) bool {
+		return a.Status == api.StatusOnline && a.PID != 0 && a.PID != web.PID
+	})
+	if again.PID == grandchild {
+		t.Fatalf("the leftover grandchild %d was adopted as the app", grandchild)
+	}
+	e.waitFor("the leftover to be killed", 10*time.Second, func() bool { return !alive(grandchild) })
+	// The new run's own grandchild escapes stop without cgroups (the
+	// documented limit): end it here.
+	_ = killPid(e.waitLogPID("web", "grandchild ", 2))
 }

@@ -14,11 +14,13 @@ import (
 
 const nobody = 65534
 
-// Another user cannot use the daemon. The CLI checks the runtime
-// directory before it connects: another user's directory is refused with
-// a message naming its owner, whether the directory and socket are closed
-// or were opened up by a careless admin (the daemon's own peer-uid check,
-// behind it, is tested in package daemon). Neither starts a second daemon.
+// Another user cannot use the daemon. With the owner's OPM_HOME, the CLI
+// refuses the home itself. With a home of their own but the owner's
+// runtime directory, the CLI checks that directory before it connects:
+// another user's directory is refused with a message naming its owner,
+// whether the directory and socket are closed or were opened up by a
+// careless admin (the daemon's own peer-uid check, behind it, is tested in
+// package daemon). None of it starts a second daemon.
 func TestOtherUserRefused(t *testing.T) {
 	t.Parallel()
 	if os.Geteuid() != 0 {
@@ -27,9 +29,24 @@ func TestOtherUserRefused(t *testing.T) {
 	e := newEnv(t)
 	e.ok("daemon", "start")
 	daemon := e.daemonStatus().PID
-	exe := copyExecutable(t)
+	exe := sharedExe
 
-	r := runAs(t, e, exe, nobody, "list")
+	r := runAs(t, e.environ, exe, nobody, "list")
+	t.Logf("nobody, the owner's home: exit %d: %s", r.code, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, "OPM_HOME") || !strings.Contains(r.stderr, "another user") {
+		t.Errorf("as nobody, with the owner's OPM_HOME: %v", r)
+	}
+
+	own, err := os.MkdirTemp("", "opmnobody")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(own) })
+	if err := os.Chown(own, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	env := append(append([]string(nil), e.environ...), "OPM_HOME="+own)
+	r = runAs(t, env, exe, nobody, "list")
 	t.Logf("nobody, closed socket: exit %d: %s", r.code, r.stderr)
 	if r.code != 1 || !strings.Contains(r.stderr, "belongs to uid 0, not to you") || !strings.Contains(r.stderr, "OPM_RUNTIME_DIR") {
 		t.Errorf("as nobody, closed socket: %v", r)
@@ -39,7 +56,7 @@ func TestOtherUserRefused(t *testing.T) {
 	sock := filepath.Join(e.runtime, "opm.sock")
 	chmod(t, e.runtime, 0o711)
 	chmod(t, sock, 0o666)
-	r = runAs(t, e, exe, nobody, "list")
+	r = runAs(t, env, exe, nobody, "list")
 	chmod(t, sock, 0o600)
 	chmod(t, e.runtime, 0o700)
 	t.Logf("nobody, open socket: exit %d: %s", r.code, r.stderr)
@@ -58,41 +75,49 @@ func chmod(t *testing.T, path string, mode os.FileMode) {
 	}
 }
 
-// copyExecutable copies the test binary where any user may run it.
-func copyExecutable(t *testing.T) string {
-	t.Helper()
+// sharedExe is a copy of the test binary that any user may run, made
+// once by TestMain before any test runs: a copy made while other tests
+// fork could be held open for writing by a child between its fork and its
+// exec, and running it would fail with "text file busy".
+var sharedExe string
+
+// copyExecutable makes sharedExe and returns its directory.
+func copyExecutable() (string, error) {
 	dir, err := os.MkdirTemp("", "opmexe")
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	chmod(t, dir, 0o755)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return dir, err
+	}
 	src, err := os.Open(os.Args[0])
 	if err != nil {
-		t.Fatal(err)
+		return dir, err
 	}
 	defer src.Close()
 	path := filepath.Join(dir, "opm")
 	dst, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY, 0o755)
 	if err != nil {
-		t.Fatal(err)
+		return dir, err
 	}
 	if _, err := io.Copy(dst, src); err != nil {
-		t.Fatal(err)
+		dst.Close()
+		return dir, err
 	}
 	if err := dst.Close(); err != nil {
-		t.Fatal(err)
+		return dir, err
 	}
-	return path
+	sharedExe = path
+	return dir, nil
 }
 
-// runAs runs the opm binary exe as uid/gid.
-func runAs(t *testing.T, e *env, exe string, uid uint32, args ...string) result {
+// runAs runs the opm binary exe as uid/gid, with the environment env.
+func runAs(t *testing.T, env []string, exe string, uid uint32, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, exe, args...)
-	cmd.Env = e.environ
+	cmd.Env = env
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
 	var out, errb bytes.Buffer

@@ -19,9 +19,10 @@ import (
 // before the victim's first opm command, with a fake daemon on its socket.
 // The victim's opm sends that server nothing (a start request carries the
 // user's environment), is not locked out either: it moves to a runtime dir
-// the other user cannot take — XDG_RUNTIME_DIR when private, else an
-// unpredictable name in /dev/shm — and says so in `opm daemon status` and
-// daemon.log. Its apps run, and `opm save` really saves.
+// the other user cannot take — an unpredictable name in /dev/shm, the same
+// whether XDG_RUNTIME_DIR is set or not (a login shell and cron differ) —
+// and says so in `opm daemon status` and daemon.log. Its apps run, and
+// `opm save` really saves.
 func TestSquattedRuntimeDir(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -49,7 +50,7 @@ func TestSquattedRuntimeDir(t *testing.T) {
 			t.Cleanup(func() { os.RemoveAll(def) })
 			e := newEnv(t)
 			in := newIntruder(t)
-			exe := copyExecutable(t)
+			exe := sharedExe
 			// No OPM_RUNTIME_DIR: the default, derived from the test's
 			// home, is under /dev/shm.
 			e.environ = dropEnv(e.environ, "OPM_RUNTIME_DIR", "XDG_RUNTIME_DIR")
@@ -71,11 +72,15 @@ func TestSquattedRuntimeDir(t *testing.T) {
 			os.Remove(e.runtime)      // the harness's, unused here
 			e.runtime = st.RuntimeDir // for the harness: API calls, cleanup
 			t.Logf("fallback %s; notes %q", st.RuntimeDir, st.Notes)
-			if tc.xdg && filepath.Dir(st.RuntimeDir) != xdg {
-				t.Errorf("runtime dir %s, want one in XDG_RUNTIME_DIR %s", st.RuntimeDir, xdg)
-			}
-			if !tc.xdg && (st.RuntimeDir == def || filepath.Dir(st.RuntimeDir) != "/dev/shm") {
+			if st.RuntimeDir == def || filepath.Dir(st.RuntimeDir) != "/dev/shm" {
 				t.Errorf("runtime dir %s, want another name than %s in /dev/shm", st.RuntimeDir, def)
+			}
+			// A command from a session without (or with another)
+			// XDG_RUNTIME_DIR finds the same daemon.
+			other := e.runWith([]string{"XDG_RUNTIME_DIR="}, "daemon", "status", "--json")
+			var st2 api.DaemonStatus
+			if err := json.Unmarshal([]byte(other.stdout), &st2); err != nil || st2.PID != st.PID {
+				t.Errorf("from a session without XDG_RUNTIME_DIR: %v; want the daemon %d", other, st.PID)
 			}
 			squatter := fmt.Sprintf("uid %d", in.uid)
 			if len(st.Notes) != 1 || !strings.Contains(st.Notes[0], def) || !strings.Contains(st.Notes[0], squatter) || !strings.Contains(st.Notes[0], st.RuntimeDir) {
@@ -113,7 +118,7 @@ func TestSquattedExplicitRuntimeDir(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	in := newIntruder(t)
-	exe := copyExecutable(t)
+	exe := sharedExe
 	dir := filepath.Join(os.TempDir(), "opmsquat-"+randomHex(6))
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	fake := startFakeServer(t, exe, in, dir, 0o755)
@@ -145,7 +150,7 @@ func TestSquattedExplicitRuntimeDir(t *testing.T) {
 func TestClientChecksServerUID(t *testing.T) {
 	t.Parallel()
 	in := newIntruder(t)
-	exe := copyExecutable(t)
+	exe := sharedExe
 	dir := filepath.Join(os.TempDir(), "opmfake-"+randomHex(6))
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	fake := startFakeServer(t, exe, in, dir, 0o755)

@@ -32,9 +32,18 @@ func TestUntrustedHomeRefused(t *testing.T) {
 				t.Skip("needs root to give OPM_HOME to another user")
 			}
 			e := newEnv(t)
+			fi, err := os.Stat(e.home)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if err := tc.spoil(e.home); err != nil {
 				t.Fatal(err)
 			}
+			// Before the harness's cleanup, which needs a trusted home.
+			t.Cleanup(func() {
+				_ = os.Chown(e.home, os.Geteuid(), os.Getegid())
+				_ = os.Chmod(e.home, fi.Mode().Perm())
+			})
 			r := e.run("start", os.Args[0], "--name", "web", "--env", "OPM_TEST_CHILD=block")
 			if r.code != 1 || !strings.Contains(r.stderr, "OPM_HOME") || !strings.Contains(r.stderr, tc.want) {
 				t.Errorf("start in an untrusted home: %v\nwant exit 1 naming OPM_HOME and %q", r, tc.want)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/url"
 	"path/filepath"
 )
@@ -18,6 +19,18 @@ const (
 
 // SocketPath is the daemon's socket inside runtimeDir.
 func SocketPath(runtimeDir string) string { return filepath.Join(runtimeDir, SocketName) }
+
+// MaxSocketPath is the longest socket path the kernel accepts: sun_path
+// holds 108 bytes including the terminating NUL.
+const MaxSocketPath = 107
+
+// CheckSocketPath refuses a socket path too long to bind or connect to.
+func CheckSocketPath(path string) error {
+	if len(path) > MaxSocketPath {
+		return fmt.Errorf("socket path %s is %d bytes, more than the %d a Unix socket allows (set OPM_RUNTIME_DIR to a shorter directory)", path, len(path), MaxSocketPath)
+	}
+	return nil
+}
 
 // Endpoints. Targets are path-escaped with TargetPath.
 //
