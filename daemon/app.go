@@ -49,8 +49,10 @@ type app struct {
 	firstStart bool
 	// spawnToken is the token of the latest spawn (token.go).
 	spawnToken string
-	// dirty is set when the runtime record needs writing.
-	dirty bool
+	// dirty is set when the runtime record needs writing; recordFailing
+	// while its writes fail.
+	dirty         bool
+	recordFailing bool
 	// deferred is set while a Launching app waits for the restore flag.
 	deferred bool
 }

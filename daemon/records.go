@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"opm/daemon/api"
 )
 
@@ -74,6 +76,10 @@ func (r records) write(rec record) error {
 	path := r.path(rec.ID)
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		os.Remove(tmp)
+		if errors.Is(err, unix.ENOSPC) && overwrite(path, data) == nil {
+			return nil
+		}
 		return fmt.Errorf("write runtime record: %w", err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
@@ -81,6 +87,26 @@ func (r records) write(rec record) error {
 		return fmt.Errorf("write runtime record: %w", err)
 	}
 	return nil
+}
+
+// overwrite writes data over the existing record at path, in place: on a
+// full tmpfs, rewriting pages a file already has needs no new one, so a
+// record that shrinks or keeps its size (an app stopped, an app that
+// exited) can still be written. It is not atomic; a daemon killed half-way
+// leaves a record the next one refuses as corrupt, and finds the app by
+// its token instead (token.go). A reader stops at the end of the JSON
+// value, so stale bytes after it, should the truncate not happen, do not
+// matter.
+func overwrite(path string, data []byte) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Pwrite(fd, data, 0); err != nil {
+		return err
+	}
+	return unix.Ftruncate(fd, int64(len(data)))
 }
 
 func (r records) remove(id int) error {
@@ -222,21 +248,32 @@ func recordOf(a *app) record {
 }
 
 // saveRecord writes a's record, if the daemon keeps records. A failure is
-// logged and returned: before a spawn it fails the start (launch); after
-// any other change the app runs on, and a later takeover finds its
-// process by its token (token.go) instead.
+// returned, and the record stays due, so that the next event tries again
+// (a record must never keep saying "running" for an app that stopped):
+// before a spawn it fails the start (launch); after any other change the
+// app runs on, and a later takeover finds its process by its token
+// (token.go). The first failure of a run of them is logged.
 func (s *Supervisor) saveRecord(a *app) error {
 	a.dirty = false
 	if s.records == nil {
 		return nil
 	}
 	err := s.records.write(recordOf(a))
-	if err != nil {
-		s.recordFailure = fmt.Sprintf("%s: %v", s.now().Format(time.RFC3339), err)
-		s.log.Error("cannot write runtime record", "event", "record-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
-		return fmt.Errorf("write its runtime record in %s: %w (free space there, or set OPM_RUNTIME_DIR)", s.records.dir, err)
+	if err == nil {
+		s.recordFailure = ""
+		if a.recordFailing {
+			a.recordFailing = false
+			s.log.Info("runtime record written again", "event", "record-written", "app", a.spec.Name, "pid", a.pid)
+		}
+		return nil
 	}
-	return nil
+	a.dirty = true
+	s.recordFailure = fmt.Sprintf("%s: %v", s.now().Format(time.RFC3339), err)
+	if !a.recordFailing {
+		a.recordFailing = true
+		s.log.Error("cannot write runtime record", "event", "record-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
+	}
+	return fmt.Errorf("write its runtime record in %s: %w (free space there, or set OPM_RUNTIME_DIR)", s.records.dir, err)
 }
 
 // flushRecords writes the records of the apps changed by the last event,

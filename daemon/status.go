@@ -43,6 +43,7 @@ func (s *Supervisor) status() api.DaemonStatus {
 			}
 			st.Restore.OwnerStopped = stopped(o)
 			st.Restore.Stalled = st.Restore.HeldMs > s.cfg.RestoreStall.Milliseconds()
+			s.warnStalledRestore()
 		}
 	}
 	return st
@@ -53,7 +54,7 @@ func (s *Supervisor) status() api.DaemonStatus {
 func (s *Supervisor) notes() []string {
 	notes := append([]string(nil), s.cfg.Notes...)
 	if s.recordFailure != "" {
-		notes = append(notes, "a runtime record could not be written (last at "+s.recordFailure+"); starts wait until it can be")
+		notes = append(notes, "runtime records cannot be written ("+s.recordFailure+"): no app can be started or restarted until they can (starts are retried with back-off); running apps keep running")
 	}
 	if n := len(s.orphans); n > 0 {
 		notes = append(notes, fmt.Sprintf("%d live app processes found at start had no usable runtime record; each is adopted when its app is started or restored ('opm restore')", n))
@@ -62,8 +63,9 @@ func (s *Supervisor) notes() []string {
 }
 
 // warnStalledRestore logs, once per restore, that a restore has held the
-// flag longer than the restore_stall bound; it runs while starts wait for
-// the flag.
+// flag longer than the restore_stall bound. The daemon looks when it has a
+// reason to (no timer watches the flag): while takeover starts wait for
+// it, and when someone asks for its status.
 func (s *Supervisor) warnStalledRestore() {
 	if s.flag == nil {
 		return
