@@ -185,6 +185,9 @@ func (a *App) daemonStatus(c *ucli.Context) error {
 			flag += ", owner stopped"
 		}
 		flag += ")"
+		if r.Stalled {
+			flag += "; stalled: held past restore_stall, takeover starts wait for it (end that restore if it is stuck)"
+		}
 	}
 	a.printf("opm daemon running\n")
 	a.printf("  pid:          %d\n", st.PID)

@@ -83,8 +83,8 @@ func statField(t *testing.T, pid, n int) string {
 // is stopped; once it runs again, it is no longer called stopped.
 func TestStalledRestoreReported(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.ok("daemon", "start")
+	e := newEnvConfig(t, fastConfig+"restore_stall = \"1ms\"\n")
+	e.startApp("web", "block") // supervised, nothing deferred
 	before := time.Now()
 	holder := e.holdFlag()
 	pid := holder.Process.Pid
@@ -96,17 +96,20 @@ func TestStalledRestoreReported(t *testing.T) {
 
 	r := e.ok("daemon", "status")
 	t.Logf("%s", r.stdout)
-	for _, want := range []string{"restore in progress", fmt.Sprintf("owner pid %d", pid), "held ", "owner stopped"} {
+	for _, want := range []string{"restore in progress", fmt.Sprintf("owner pid %d", pid), "held ", "owner stopped", "stalled"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("daemon status lacks %q:\n%s", want, r.stdout)
 		}
+	}
+	if log := readDaemonLog(t, e); strings.Count(log, "event=restore-stalled") != 1 || !strings.Contains(log, fmt.Sprintf("pid=%d", pid)) {
+		t.Errorf("daemon.log should report the stalled restore once:\n%s", log)
 	}
 	var st api.DaemonStatus
 	if err := json.Unmarshal([]byte(e.ok("daemon", "status", "--json").stdout), &st); err != nil {
 		t.Fatal(err)
 	}
 	const slack = time.Second // the daemon's clocks and ours, read apart
-	if f := st.Restore; !f.InProgress || f.OwnerPID != pid || !f.OwnerStopped ||
+	if f := st.Restore; !f.InProgress || f.OwnerPID != pid || !f.OwnerStopped || !f.Stalled ||
 		f.HeldSince.Before(before.Add(-slack)) || f.HeldSince.After(time.Now().Add(slack)) ||
 		f.HeldMs < 0 || time.Duration(f.HeldMs)*time.Millisecond > time.Since(before)+slack {
 		t.Errorf("daemon status --json restore = %+v, want held by stopped pid %d since about %v", f, pid, before)
