@@ -36,8 +36,9 @@ lint: ## gofmt check, go vet and staticcheck (pinned as a go tool)
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-unit: ## go test -race over every package
+unit: ## go test -race over every package, and the fault tests the race detector cannot run
 	$(GO) test -race -timeout 10m ./...
+	$(GO) test -count=1 -run 'Shrunk|Truncate' ./shm
 
 fuzz: ## run each fuzz target briefly (FUZZTIME executions, default 100000x)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHeader$$' -fuzztime $(FUZZTIME) ./shm

@@ -165,7 +165,7 @@ func (a *App) restoreOwned(ctx context.Context, flag *shm.Flag) (res api.Restore
 	rctx, cancel := context.WithTimeout(ctx, restoreTimeout)
 	defer cancel()
 	err = cl.Do(rctx, http.MethodPost, api.PathRestore, nil, &res)
-	return res, unanswered(err, http.MethodPost, restoreTimeout)
+	return res, unansweredHint(err, http.MethodPost, restoreTimeout, "a restore's own work is bounded by "+restoreTimeout.String())
 }
 
 // reportRestore prints the summary and decides the exit status: success

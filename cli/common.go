@@ -52,6 +52,11 @@ func requestTimeout() (time.Duration, error) {
 // command gave up (its deadline, or Ctrl-C). A request that changes
 // something may still be carried out: the daemon got it and goes on.
 func unanswered(err error, method string, limit time.Duration) error {
+	return unansweredHint(err, method, limit, TimeoutEnv+" sets how long to wait")
+}
+
+// unansweredHint is unanswered with its own hint on how long to wait.
+func unansweredHint(err error, method string, limit time.Duration, hint string) error {
 	var why string
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
@@ -62,9 +67,9 @@ func unanswered(err error, method string, limit time.Duration) error {
 		return explain(err)
 	}
 	if method == http.MethodGet {
-		return fmt.Errorf("%s (check 'opm daemon status' and %s; %s sets how long to wait)", why, api.DaemonLogName, TimeoutEnv)
+		return fmt.Errorf("%s (check 'opm daemon status' and %s; %s)", why, api.DaemonLogName, hint)
 	}
-	return fmt.Errorf("%s: the outcome is unknown, the daemon may still carry it out; check with 'opm list' (%s sets how long to wait)", why, TimeoutEnv)
+	return fmt.Errorf("%s: the outcome is unknown, the daemon may still carry it out; check with 'opm list' (%s)", why, hint)
 }
 
 // apps fetches the apps named by target ("all" for every app).

@@ -669,16 +669,22 @@ func (s *Supervisor) killLeftovers(a *app, pid int) {
 
 // discardCgroup kills what a discarded process of app id may have
 // started already, unless the app runs (then the cgroup is its process's).
+// When the app is gone — removed while the process was being created, its
+// cgroups dropped meanwhile from under the spawn — the cgroup goes too.
 func (s *Supervisor) discardCgroup(id int, p process) {
 	c, ok := p.(*childProc)
 	if !ok || c.cgroup == "" {
 		return
 	}
-	if a := s.apps[id]; a != nil && a.running() {
-		return
-	}
-	if err := s.cgroups.kill(c.cgroup); err != nil {
-		s.log.Warn("cannot kill what is left of a discarded process", "event", "signal-failed", "pid", c.pid, "error", err)
+	a := s.apps[id]
+	switch {
+	case a == nil:
+		s.cgroups.remove(c.cgroup)
+	case a.running():
+	default:
+		if err := s.cgroups.kill(c.cgroup); err != nil {
+			s.log.Warn("cannot kill what is left of a discarded process", "event", "signal-failed", "pid", c.pid, "error", err)
+		}
 	}
 }
 

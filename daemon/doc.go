@@ -42,4 +42,5 @@
 //	dump.go, save.go,      the dump: atomic save, restore exactly once
 //	restore.go
 //	shutdown.go            daemon stop (apps stopped) or exit keeping apps
+//	status.go              `opm daemon status`: flag, notes, stalled restores
 package daemon

@@ -75,8 +75,11 @@ func lockHome(home, runtimeDir string, log *slog.Logger) (*os.File, error) {
 		holder, _ := io.ReadAll(io.LimitReader(f, 4096))
 		f.Close()
 		pid, dir, _ := strings.Cut(strings.TrimSpace(string(holder)), " ")
-		if dir == runtimeDir || dir == "" {
+		if dir == runtimeDir {
 			return nil, ErrRunning
+		}
+		if dir == "" {
+			return nil, fmt.Errorf("another opm daemon is starting for this OPM_HOME; run the command again in a moment (see 'opm daemon status')")
 		}
 		return nil, fmt.Errorf("another opm daemon (pid %s) serves this OPM_HOME from the runtime directory %s; reach it with OPM_RUNTIME_DIR=%s, or stop it first ('OPM_RUNTIME_DIR=%s opm daemon stop')", pid, dir, dir, dir)
 	}

@@ -252,6 +252,15 @@ func (e *env) cleanup() {
 		t.Errorf("leftover process %d: %s", pid, cmdline(pid))
 		_ = killPid(pid)
 	}
+	// A daemon that stopped its apps removed their cgroups; what is left
+	// after a daemon that did not (killed by the test) is removed here.
+	if strings.Contains(r.stdout, "daemon stopped") {
+		if dir, err := daemon.CgroupDir(e.home); err == nil {
+			if _, err := os.Stat(dir); err == nil {
+				t.Errorf("the daemon stopped every app but left their cgroups in %s", dir)
+			}
+		}
+	}
 	removeCgroups(t, e.home)
 	if t.Failed() {
 		if log, err := os.ReadFile(filepath.Join(e.home, api.DaemonLogName)); err == nil {

@@ -52,7 +52,9 @@ func newIntruder(t *testing.T) intruder {
 	if err != nil {
 		t.Skip("needs userdel to remove a throwaway user")
 	}
-	name := "opmtest-" + randomHex(4)
+	// The test binary's pid in the name lets a later run tell a user
+	// left by a killed run from one a running binary still uses.
+	name := fmt.Sprintf("opmtest-%x-%s", os.Getpid(), randomHex(3))
 	userdb(t, useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name)
 	t.Cleanup(func() { userdb(t, userdel, name) })
 	u, err := user.Lookup(name)
@@ -294,4 +296,26 @@ func (r *recording) result() (int, string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.n, string(r.got)
+}
+
+// removeStaleIntruders removes the throwaway users of earlier runs of
+// this test binary that were killed before their cleanups ran: those whose
+// binary (its pid is in the name) is gone.
+func removeStaleIntruders() {
+	if os.Geteuid() != 0 {
+		return
+	}
+	passwd, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(passwd), "\n") {
+		name, _, _ := strings.Cut(line, ":")
+		hexPid, _, ok := strings.Cut(strings.TrimPrefix(name, "opmtest-"), "-")
+		pid, err := strconv.ParseInt(hexPid, 16, 32)
+		if !ok || !strings.HasPrefix(name, "opmtest-") || err != nil || alive(int(pid)) {
+			continue
+		}
+		_ = exec.Command("userdel", name).Run()
+	}
 }

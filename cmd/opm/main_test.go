@@ -22,6 +22,7 @@ func TestMain(m *testing.M) {
 }
 
 func runTests(m *testing.M) int {
+	removeStaleIntruders()
 	dir, err := copyExecutable()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

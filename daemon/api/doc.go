@@ -14,7 +14,8 @@
 //	bytesafe.go their JSON form: argv, environment and paths as bytes, losslessly
 //	paths.go    endpoints, file names in the runtime dir and OPM_HOME, Version
 //	errors.go   the Error body and its codes
-//	limits.go   ranges of numbers and durations, and the request size cap
+//	limits.go   ranges of numbers and durations, the request and definition size caps
 //	name.go     what an app name may be (CheckName), and what is an id
 //	client.go   Client, the daemon's one client
+//	peer.go     the uid at the other end of a socket (SO_PEERCRED), checked by both sides
 package api

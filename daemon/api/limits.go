@@ -6,6 +6,12 @@ import (
 	"time"
 )
 
+// MaxSpecSize is the largest app definition, in bytes of its JSON
+// encoding (mostly its environment and arguments): a start whose definition
+// is larger is refused. The daemon's runtime records are sized from it, so
+// that every app it starts can be taken over by the next daemon.
+const MaxSpecSize = 1 << 20
+
 // The ranges of every number and duration a client may send, and of the
 // daemon's own settings in config.toml. The daemon refuses a value out of
 // range at the API boundary (and in a dump or runtime record it reads);
