@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/shirou/gopsutil/v3/host"
+	"golang.org/x/sys/unix"
 
 	"opm/daemon/internal/proc"
 )
@@ -20,11 +21,14 @@ func bootTime() (time.Time, error) {
 	return time.Unix(int64(secs), 0), nil
 }
 
-// uptimeTicks is the time since boot in clock ticks, 0 if unknown.
+// uptimeTicks is the time since boot in clock ticks, 0 if unknown: the
+// clock process start times count on (CLOCK_BOOTTIME), to the tick — not
+// bootTime, which is whole seconds, too coarse for a CPU rate over a
+// young process's life.
 func uptimeTicks() uint64 {
-	bt, err := bootTime()
-	if err != nil {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts); err != nil {
 		return 0
 	}
-	return uint64(time.Since(bt).Seconds() * proc.TicksPerSecond)
+	return uint64(ts.Nano() / int64(time.Second/proc.TicksPerSecond))
 }

@@ -10,26 +10,51 @@ import (
 
 // sampler fills in CPU and memory figures for `list` and `info`, on
 // demand only. It scans /proc once per call and sums each app's process
-// tree: every process in the app's session (each app leads its own). CPU is the percentage used since the previous
-// sample of the same process (or over its lifetime on the first).
+// tree: every process in the app's session (each app leads its own).
+//
+// CPU is the share of one core the app's processes used over a window that
+// does not depend on who asked before: for each app process (pid and start
+// time, so that a recycled pid starts afresh) the sampler keeps its
+// session's CPU ticks at a few past moments, and an answer uses the newest
+// of them at least cpuWindow old — or, when there is none (the first look,
+// or looks closer together than that), the process's whole life. Two
+// `opm list` in a row therefore show the same kind of figure, not a rate
+// over the few milliseconds between them.
 //
 // It keeps its own small cache behind a mutex; it never touches the app
 // table.
 type sampler struct {
-	mu   sync.Mutex
-	prev map[int]cpuMark // by app id
-	now  func() time.Time
+	mu    sync.Mutex
+	marks map[procKey][]cpuMark // oldest first
+	now   func() time.Time
 }
 
-type cpuMark struct {
+// procKey names one process for the machine's uptime.
+type procKey struct {
 	pid   int
 	start uint64
+}
+
+// cpuMark is a session's CPU ticks at a moment.
+type cpuMark struct {
 	ticks uint64
 	at    time.Time
 }
 
+const (
+	// cpuWindow is the shortest span a CPU figure is a rate over.
+	cpuWindow = time.Second
+	// markEvery spaces the marks kept, and markMax bounds them, so that
+	// frequent askers cannot grow the cache.
+	markEvery = 100 * time.Millisecond
+	markMax   = 16
+	// markExpiry drops the marks of processes nobody asked about lately
+	// (gone, or no longer apps).
+	markExpiry = 10 * time.Minute
+)
+
 func newSampler() *sampler {
-	return &sampler{prev: make(map[int]cpuMark), now: time.Now}
+	return &sampler{marks: make(map[procKey][]cpuMark), now: time.Now}
 }
 
 // sample sets CPU and Memory of the running apps in apps.
@@ -68,32 +93,54 @@ func (s *sampler) sample(apps []api.App) {
 			continue // gone, or no longer leading its session
 		}
 		a.Memory = uint64(t.rss)
-		mark := cpuMark{pid: a.PID, start: t.start, ticks: t.ticks, at: now}
-		old, seen := s.prev[a.ID]
-		s.prev[a.ID] = mark
-		var dTicks float64
-		var dSecs float64
-		if seen && old.pid == mark.pid && old.start == mark.start && mark.ticks >= old.ticks {
-			dTicks = float64(mark.ticks - old.ticks)
-			dSecs = now.Sub(old.at).Seconds()
-		} else if up > t.start {
-			// First sample: the average over the process's life.
-			dTicks = float64(t.ticks)
-			dSecs = float64(up-t.start) / proc.TicksPerSecond
-		}
-		if dSecs > 0 {
-			a.CPU = round1(100 * dTicks / proc.TicksPerSecond / dSecs)
-		}
+		key := procKey{a.PID, t.start}
+		a.CPU = round1(s.rate(key, t, now, up))
 	}
+	s.expire(now)
 }
 
-// forget drops the cache entries of apps not in keep.
-func (s *sampler) forget(keep map[int]bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id := range s.prev {
-		if !keep[id] {
-			delete(s.prev, id)
+// rate is the CPU percentage of the session t leads (process key) at now,
+// and records this look.
+func (s *sampler) rate(key procKey, t *totals, now time.Time, up uint64) float64 {
+	marks := s.marks[key]
+	base := -1
+	for i := len(marks) - 1; i >= 0; i-- {
+		if now.Sub(marks[i].at) >= cpuWindow {
+			base = i
+			break
+		}
+	}
+	var dTicks, dSecs float64
+	switch {
+	case base >= 0 && t.ticks >= marks[base].ticks:
+		dTicks = float64(t.ticks - marks[base].ticks)
+		dSecs = now.Sub(marks[base].at).Seconds()
+	case up > t.start:
+		// No look old enough: the average over the process's life.
+		dTicks = float64(t.ticks)
+		dSecs = float64(up-t.start) / proc.TicksPerSecond
+	}
+	if base > 0 {
+		marks = marks[base:] // older marks are never a base again
+	}
+	if len(marks) == 0 || now.Sub(marks[len(marks)-1].at) >= markEvery {
+		if len(marks) == markMax {
+			marks = marks[1:]
+		}
+		marks = append(marks, cpuMark{ticks: t.ticks, at: now})
+	}
+	s.marks[key] = marks
+	if dSecs <= 0 {
+		return 0
+	}
+	return 100 * dTicks / proc.TicksPerSecond / dSecs
+}
+
+// expire drops the marks of processes not looked at for markExpiry.
+func (s *sampler) expire(now time.Time) {
+	for k, m := range s.marks {
+		if len(m) == 0 || now.Sub(m[len(m)-1].at) > markExpiry {
+			delete(s.marks, k)
 		}
 	}
 }
