@@ -25,7 +25,7 @@ func (a *App) listCommand() *ucli.Command {
 				// api.App: print it as it came, without decoding
 				// hundreds of apps only to encode them again.
 				var raw json.RawMessage
-				if err := a.call(c.Context, http.MethodGet, api.PathApps, nil, &raw); err != nil {
+				if err := a.call(c.Context, http.MethodGet, api.SummaryPath, nil, &raw); err != nil {
 					return err
 				}
 				if string(raw) == "null" {
@@ -34,8 +34,8 @@ func (a *App) listCommand() *ucli.Command {
 				_, err := fmt.Fprintf(a.out(), "%s\n", escapeJSON(raw))
 				return err
 			}
-			apps, err := a.apps(c.Context, "all")
-			if err != nil {
+			var apps []api.App
+			if err := a.call(c.Context, http.MethodGet, api.SummaryPath, nil, &apps); err != nil {
 				return err
 			}
 			renderApps(a.out(), apps)

@@ -171,7 +171,8 @@ func (a *App) restoreOwned(ctx context.Context, flag *shm.Flag) (res api.Restore
 // reportRestore prints the summary and decides the exit status: success
 // when every app that should run is running.
 func (a *App) reportRestore(c *ucli.Context, res api.RestoreResult, waited bool) error {
-	apps, err := a.apps(c.Context, "all")
+	var apps []api.App
+	err := a.call(c.Context, http.MethodGet, api.SummaryPath, nil, &apps)
 	if err != nil {
 		return err
 	}

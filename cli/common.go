@@ -73,13 +73,10 @@ func unansweredHint(err error, method string, limit time.Duration, hint string) 
 }
 
 // apps fetches the apps named by target ("all" for every app).
+// In full: with their environments.
 func (a *App) apps(ctx context.Context, target string) ([]api.App, error) {
 	var apps []api.App
-	path := api.PathApps
-	if target != "all" {
-		path = api.TargetPath(target)
-	}
-	err := a.call(ctx, "GET", path, nil, &apps)
+	err := a.call(ctx, "GET", api.TargetPath(target), nil, &apps)
 	return apps, err
 }
 

@@ -84,16 +84,10 @@ func (srv *server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	srv.sampler.sample(res.apps)
-	if r.PathValue("target") == "" {
-		// The whole table is a summary: environments (kilobytes per
-		// app) are left out to keep `opm list` fast with 1000 apps;
-		// GET /v1/apps/{target} has them.
-		keep := make(map[int]bool, len(res.apps))
+	if summary, _ := strconv.ParseBool(r.URL.Query().Get(api.SummaryParam)); summary {
 		for i := range res.apps {
 			res.apps[i].Spec.Env = nil
-			keep[res.apps[i].ID] = true
 		}
-		srv.sampler.forget(keep)
 	}
 	writeJSON(w, http.StatusOK, res.apps)
 }

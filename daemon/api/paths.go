@@ -34,9 +34,9 @@ func CheckSocketPath(path string) error {
 
 // Endpoints. Targets are path-escaped with TargetPath.
 //
-//	GET    /v1/apps                    -> []App (sampled)
+//	GET    /v1/apps[?summary=1]        -> []App, every app (sampled)
 //	POST   /v1/apps                    StartRequest -> App
-//	GET    /v1/apps/{target}           -> []App (sampled)
+//	GET    /v1/apps/{target}[?summary=1] -> []App (sampled)
 //	DELETE /v1/apps/{target}           -> []App (the removed apps)
 //	POST   /v1/apps/{target}/{action}  action: start|stop|restart|reload -> []App
 //	POST   /v1/flush                   FlushRequest -> []App
@@ -52,6 +52,14 @@ const (
 	PathSave    = "/v1/save"
 	PathRestore = "/v1/restore"
 )
+
+// With the query parameter summary=1 (SummaryParam) a listing leaves out
+// each app's environment (Spec.Env, kilobytes per app): what a table
+// needs, fast with a thousand apps. Without it apps come in full.
+const SummaryParam = "summary"
+
+// SummaryPath is the listing of every app without environments.
+const SummaryPath = PathApps + "?" + SummaryParam + "=1"
 
 // TargetPath is the path of the apps named by target ("3", "web",
 // "web,3", "all").
