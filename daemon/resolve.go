@@ -36,9 +36,10 @@ func needsShell(line string) bool {
 // argument vector, the way a PM2 user expects: scripts by extension run
 // through their interpreter, executable files directly, plain command
 // lines split into words, and lines with shell syntax through /bin/sh.
-// PATH lookups use the app's own environment. A missing script or
+// PATH lookups use the app's own environment. Relative paths are found
+// from dir, the caller's directory, as a shell would. A missing script or
 // interpreter is an error now, not a crash loop later.
-func resolveCommand(command string, args []string, cwd string, env []string) (spec api.Spec, err error) {
+func resolveCommand(command string, args []string, dir string, env []string) (spec api.Spec, err error) {
 	spec.Command = command
 	line := strings.TrimSpace(command)
 	if line == "" {
@@ -46,7 +47,7 @@ func resolveCommand(command string, args []string, cwd string, env []string) (sp
 	}
 	path := envPath(env)
 	if needsShell(line) {
-		sh, err := lookPath("sh", path, cwd)
+		sh, err := lookPath("sh", path, dir)
 		if err != nil {
 			sh = "/bin/sh"
 		}
@@ -63,26 +64,26 @@ func resolveCommand(command string, args []string, cwd string, env []string) (sp
 
 	file := first
 	if !filepath.IsAbs(file) {
-		file = filepath.Join(cwd, file)
+		file = filepath.Join(dir, file)
 	}
 	st, statErr := os.Stat(file)
 	isPath := strings.ContainsRune(first, '/') || (statErr == nil && st.Mode().IsRegular())
 	if !isPath {
-		exe, err := lookPath(first, path, cwd)
+		exe, err := lookPath(first, path, dir)
 		if err != nil {
-			return spec, api.Errorf(api.CodeBadRequest, "command %q not found in %s nor in PATH (check the spelling, or give the script's path)", first, cwd)
+			return spec, api.Errorf(api.CodeBadRequest, "command %q not found in %s nor in PATH (check the spelling, or give the script's path)", first, dir)
 		}
 		spec.Exec, spec.Argv = exe, append([]string{exe}, rest...)
 		return spec, nil
 	}
 	if statErr != nil {
-		return spec, api.Errorf(api.CodeBadRequest, "script %s not found (check the path; relative paths are from %s)", file, cwd)
+		return spec, api.Errorf(api.CodeBadRequest, "script %s not found (check the path; relative paths are from %s)", file, dir)
 	}
 	if st.IsDir() {
 		return spec, api.Errorf(api.CodeBadRequest, "%s is a directory, not a script or program", file)
 	}
 	if interp, ok := interpreters[strings.ToLower(filepath.Ext(file))]; ok {
-		exe, err := lookPath(interp, path, cwd)
+		exe, err := lookPath(interp, path, dir)
 		if err != nil {
 			return spec, api.Errorf(api.CodeBadRequest, "cannot run %s: interpreter %q not found in PATH (install it or put it on the PATH opm start runs with)", file, interp)
 		}

@@ -26,7 +26,14 @@ func buildSpec(req api.StartRequest, cfg Config) (api.Spec, error) {
 	if len(env) == 0 {
 		env = os.Environ()
 	}
-	spec, err := resolveCommand(req.Command, req.Args, cwd, env)
+	dir := req.Dir
+	if dir == "" {
+		dir = cwd
+	}
+	if !filepath.IsAbs(dir) {
+		return api.Spec{}, api.Errorf(api.CodeBadRequest, "directory %q must be an absolute path", dir)
+	}
+	spec, err := resolveCommand(req.Command, req.Args, dir, env)
 	if err != nil {
 		return spec, err
 	}

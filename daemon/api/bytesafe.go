@@ -126,6 +126,7 @@ type startRequestJSON struct {
 	Args    byteStrings `json:"args,omitempty"`
 	Name    byteString  `json:"name,omitempty"`
 	Cwd     byteString  `json:"cwd"`
+	Dir     byteString  `json:"dir,omitempty"`
 	Env     byteStrings `json:"env"`
 }
 
@@ -137,6 +138,7 @@ func (r StartRequest) MarshalJSON() ([]byte, error) {
 		Args:               byteStrings(r.Args),
 		Name:               byteString(r.Name),
 		Cwd:                byteString(r.Cwd),
+		Dir:                byteString(r.Dir),
 		Env:                byteStrings(r.Env),
 	})
 }
@@ -149,13 +151,14 @@ func (r *StartRequest) UnmarshalJSON(data []byte) error {
 		Args:               byteStrings(r.Args),
 		Name:               byteString(r.Name),
 		Cwd:                byteString(r.Cwd),
+		Dir:                byteString(r.Dir),
 		Env:                byteStrings(r.Env),
 	}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
 	*r = StartRequest(w.startRequestFields)
-	r.Command, r.Args, r.Name, r.Cwd, r.Env = string(w.Command), w.Args, string(w.Name), string(w.Cwd), w.Env
+	r.Command, r.Args, r.Name, r.Cwd, r.Dir, r.Env = string(w.Command), w.Args, string(w.Name), string(w.Cwd), string(w.Dir), w.Env
 	return nil
 }
 

@@ -31,8 +31,12 @@ type StartRequest struct {
 	// Args are the arguments after "--".
 	Args []string `json:"args,omitempty"`
 	Name string   `json:"name,omitempty"`
-	// Cwd is the working directory; the CLI fills in the caller's.
+	// Cwd is the app's working directory; the CLI fills in the caller's.
 	Cwd string `json:"cwd"`
+	// Dir is the caller's directory: a relative script path or program
+	// is found from there, as in a shell (and in PM2), whatever Cwd is.
+	// Empty means Cwd.
+	Dir string `json:"dir,omitempty"`
 	// Env is the caller's full environment ("K=V"), overrides applied.
 	Env         []string `json:"env"`
 	Restart     string   `json:"restart,omitempty"`
