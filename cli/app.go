@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -27,6 +28,8 @@ type App struct {
 	opts Options
 	app  *ucli.App
 	conn conn
+	// args is the command line as typed, for messages.
+	args []string
 }
 
 // NewApp builds the opm command with every command of DESIGN.md's CLI
@@ -49,7 +52,7 @@ func NewApp(opts Options) *App {
 		ErrWriter:            opts.Stderr,
 		// Errors are printed once, by the caller of Run.
 		ExitErrHandler: func(*ucli.Context, error) {},
-		OnUsageError:   onUsageError,
+		OnUsageError:   a.onUsageError,
 		Action:         rootAction,
 		Commands: []*ucli.Command{
 			a.startCommand(),
@@ -69,7 +72,7 @@ func NewApp(opts Options) *App {
 			a.completionCommand(),
 		},
 	}
-	setUsageErrors(a.app.Commands)
+	a.setUsageErrors(a.app.Commands)
 	return a
 }
 
@@ -77,6 +80,7 @@ func NewApp(opts Options) *App {
 // if any, is for the caller to print as "opm: <error>" and to turn into an
 // exit status with ExitCode.
 func (a *App) Run(ctx context.Context, args []string) error {
+	a.args = args
 	return a.app.RunContext(ctx, reorderArgs(a.app, args))
 }
 
@@ -89,20 +93,55 @@ func rootAction(c *ucli.Context) error {
 }
 
 // onUsageError turns urfave's flag parsing errors into exit status 2 with
-// a hint.
-func onUsageError(c *ucli.Context, err error, _ bool) error {
+// a hint. The flag package names a flag in its own single-dash form
+// ("-watch"); the message names it as the user typed it, and says when it
+// is a PM2 flag opm does not have yet.
+func (a *App) onUsageError(c *ucli.Context, err error, _ bool) error {
 	name := "opm"
 	if c.Command != nil && c.Command.Name != "" {
 		name = "opm " + c.Command.FullName()
 	}
+	msg := err.Error()
+	for _, p := range []string{"flag provided but not defined: ", "flag needs an argument: "} {
+		flag, ok := strings.CutPrefix(msg, p)
+		if !ok {
+			continue
+		}
+		typed := a.typedFlag(strings.TrimLeft(flag, "-"))
+		if p == "flag needs an argument: " {
+			return usageErrorf("%s needs a value (see '%s --help')", typed, name)
+		}
+		if pm2Flag(strings.TrimLeft(flag, "-")) {
+			return usageErrorf("%s is a PM2 flag that opm does not have yet (see '%s --help' for what it has)", typed, name)
+		}
+		return usageErrorf("unknown flag %s (see '%s --help')", typed, name)
+	}
 	return usageErrorf("%v (see '%s --help')", err, name)
 }
 
+// typedFlag is the flag called name as the user typed it ("--watch",
+// "-w"), or "--name" when it is not found among the arguments.
+func (a *App) typedFlag(name string) string {
+	for _, arg := range a.args {
+		if arg == "--" {
+			break
+		}
+		flag, _, _ := strings.Cut(arg, "=")
+		if strings.HasPrefix(flag, "-") && strings.TrimLeft(flag, "-") == name {
+			return flag
+		}
+	}
+	if len(name) == 1 {
+		return "-" + name
+	}
+	return "--" + name
+}
+
 // setUsageErrors installs onUsageError on every command.
-func setUsageErrors(cmds []*ucli.Command) {
+func (a *App) setUsageErrors(cmds []*ucli.Command) {
 	for _, c := range cmds {
-		c.OnUsageError = onUsageError
-		setUsageErrors(c.Subcommands)
+		c.OnUsageError = a.onUsageError
+		a.setUsageErrors(c.Subcommands)
 	}
 }
 

@@ -50,7 +50,12 @@ func reorderLevel(flags []ucli.Flag, cmds []*ucli.Command, args []string, root b
 				}
 			}
 			flagArgs = append(flagArgs, a)
-			if f != nil && !hasValue && takesValue(f) && i+1 < len(args) {
+			if f != nil && !hasValue && takesValue(f) {
+				if i+1 == len(args) || args[i+1] == "--" || definedFlag(flags, args[i+1]) {
+					// No value: the flag goes last, alone, for the
+					// parser to say that it needs one.
+					return flagArgs
+				}
 				i++
 				flagArgs = append(flagArgs, args[i])
 			}
@@ -75,6 +80,15 @@ func reorderLevel(flags []ucli.Flag, cmds []*ucli.Command, args []string, root b
 		out = append(out, rest...)
 	}
 	return out
+}
+
+// definedFlag reports whether a is one of flags ("--env", "-e=1").
+func definedFlag(flags []ucli.Flag, a string) bool {
+	if !isFlagToken(a) {
+		return false
+	}
+	f, _, _ := lookupFlag(flags, a)
+	return f != nil
 }
 
 // isFlagToken reports whether a looks like a flag ("-n", "--name=web").

@@ -43,8 +43,14 @@ func TestReorderArgs(t *testing.T) {
 			[]string{"opm", "start", "--", "-"}},
 		{"completion untouched", []string{"opm", "start", "x", "--generate-bash-completion"},
 			[]string{"opm", "start", "x", "--generate-bash-completion"}},
+		// Left last and alone, for the parser to say it needs a value —
+		// never given "--" or the next flag as its value.
 		{"value flag missing its value", []string{"opm", "start", "app.js", "--name"},
-			[]string{"opm", "start", "--name", "--", "app.js"}},
+			[]string{"opm", "start", "--name"}},
+		{"value flag before dashes", []string{"opm", "start", "--name", "--", "app.js"},
+			[]string{"opm", "start", "--name"}},
+		{"value flag before another flag", []string{"opm", "start", "app.js", "--name", "--env", "A=1"},
+			[]string{"opm", "start", "--name"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

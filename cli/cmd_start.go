@@ -52,17 +52,21 @@ func (a *App) start(c *ucli.Context) error {
 	if strings.TrimSpace(arg) == "" {
 		return usageErrorf("opm start needs a non-empty script or command")
 	}
-	registering := c.IsSet("name") || c.IsSet("cwd") || c.IsSet("env") || c.IsSet("restart") ||
+	// An argument that names apps opm knows (and no file here) is a
+	// target: those apps are started as they are. With settings to
+	// change, it is refused rather than read as a new command.
+	settings := c.IsSet("name") || c.IsSet("cwd") || c.IsSet("env") || c.IsSet("restart") ||
 		c.IsSet("max-restarts") || c.IsSet("kill-timeout") || len(afterDashes(c)) > 0
-	if !registering {
+	if !isFile(arg) {
 		apps, err := a.apps(c.Context, arg)
-		if err == nil && len(apps) > 0 {
+		switch {
+		case err == nil && len(apps) > 0 && settings:
+			return usageErrorf("%q is an app opm knows (id %d): 'opm start %s' starts it as it is, and does not take new settings (--name, --cwd, --env, --restart, --max-restarts, --kill-timeout, arguments); to run it with other settings, remove it ('opm remove %s') and start it again with them", arg, apps[0].ID, arg, arg)
+		case err == nil && len(apps) > 0:
 			return a.act(c, "start", arg)
-		}
-		if err != nil && api.CodeOf(err) != api.CodeNotFound {
+		case err != nil && api.CodeOf(err) != api.CodeNotFound:
 			return err
-		}
-		if looksLikeTarget(arg) {
+		case looksLikeTarget(arg):
 			return api.Errorf(api.CodeNotFound, "no app matches %q (see 'opm list')", arg)
 		}
 	}
@@ -76,6 +80,13 @@ func (a *App) start(c *ucli.Context) error {
 	}
 	renderApps(a.out(), []api.App{app})
 	return nil
+}
+
+// isFile reports whether arg is a path to an existing file, from the
+// current directory: then it is a script to start, never an app's name.
+func isFile(arg string) bool {
+	fi, err := os.Stat(arg)
+	return err == nil && !fi.IsDir()
 }
 
 // looksLikeTarget reports whether arg can only be a target, never a
@@ -130,7 +141,7 @@ func startRequest(c *ucli.Context, command string) (api.StartRequest, error) {
 	if err != nil {
 		return req, fmt.Errorf("find the current directory: %w (pass --cwd)", err)
 	}
-	req.Cwd = wd
+	req.Cwd, req.Dir = wd, wd
 	if dir := c.String("cwd"); dir != "" {
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(wd, dir)

@@ -48,8 +48,7 @@ func ExitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.code
 	}
-	switch api.CodeOf(err) {
-	case api.CodeBadRequest, api.CodeNotFound:
+	if api.UsageCode(api.CodeOf(err)) {
 		return ExitUsage
 	}
 	return ExitFailure

@@ -25,7 +25,7 @@ func (s *Supervisor) startNew(ev startReq) {
 	s.launch(a, false)
 	s.wait([]int{a.id}, func() {
 		if s.apps[a.id] != a {
-			ev.reply <- result{err: api.Errorf(api.CodeBadRequest, "cannot start %q: %s", spec.Name, a.lastErr)}
+			ev.reply <- result{err: api.Errorf(api.CodeStartFailed, "cannot start %q: %s", spec.Name, a.lastErr)}
 			return
 		}
 		ev.reply <- result{apps: []api.App{a.snapshot(s.now())}}
@@ -88,9 +88,9 @@ func (s *Supervisor) onAction(ev actionReq) {
 				continue
 			}
 			if a.state == Waiting {
-				r.err = api.Errorf(api.CodeInternal, "cannot start %q: %s; opm tries again in %s (see 'opm list'; 'opm stop %s' gives up)", a.spec.Name, a.lastErr, a.timerDue.Sub(s.now()).Round(time.Millisecond), a.spec.Name)
+				r.err = api.Errorf(api.CodeStartFailed, "cannot start %q: %s; opm tries again in %s (see 'opm list'; 'opm stop %s' gives up)", a.spec.Name, a.lastErr, a.timerDue.Sub(s.now()).Round(time.Millisecond), a.spec.Name)
 			} else {
-				r.err = api.Errorf(api.CodeInternal, "cannot start %q: %s", a.spec.Name, a.lastErr)
+				r.err = api.Errorf(api.CodeStartFailed, "cannot start %q: %s", a.spec.Name, a.lastErr)
 			}
 			break
 		}

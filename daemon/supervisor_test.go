@@ -235,7 +235,7 @@ func TestHandleFirstSpawnFailureForgetsApp(t *testing.T) {
 	w.fail = errors.New("exec format error")
 	reply := make(chan result, 1)
 	w.handle(startReq{spec: api.Spec{Name: "bad"}, reply: reply})
-	if r := <-reply; api.CodeOf(r.err) != api.CodeBadRequest {
+	if r := <-reply; api.CodeOf(r.err) != api.CodeStartFailed {
 		t.Fatalf("err = %v", r.err)
 	}
 	if len(w.s.apps) != 0 || len(w.s.byName) != 0 {

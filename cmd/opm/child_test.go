@@ -18,6 +18,7 @@ import (
 //	crash-on-usr1  print "armed <pid>" once signals are caught; exit 1
 //	             on SIGUSR1, exit 0 on SIGTERM
 //	ignore-term  ignore SIGTERM, print "ignoring <pid>"; wait for SIGKILL
+//	busy         spin on a core until SIGTERM
 //	grandchild   start a grandchild (mode block) in the same process
 //	             group, print "grandchild <pid>", then block
 //	grandchild-stubborn  the same with a grandchild that ignores SIGTERM
@@ -49,6 +50,11 @@ func runChild(mode string) int {
 			return 1
 		}
 		return 0
+	case "busy":
+		// The default action of SIGTERM ends it.
+		for n := 0; ; n++ {
+			_ = n
+		}
 	case "ignore-term":
 		signal.Ignore(syscall.SIGTERM)
 		fmt.Printf("ignoring %d\n", os.Getpid())

@@ -106,9 +106,16 @@ func (e *env) run(args ...string) result {
 
 // runWith runs opm with extra environment variables.
 func (e *env) runWith(extra []string, args ...string) result {
+	return e.runIn("", extra, args...)
+}
+
+// runIn runs opm in the directory dir ("" for the test's own) with extra
+// environment variables.
+func (e *env) runIn(dir string, extra []string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Dir = dir
 	cmd.Env = append(append([]string(nil), e.environ...), extra...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb

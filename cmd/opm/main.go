@@ -1,5 +1,5 @@
 // Command opm is a process manager: it keeps your apps running, exactly
-// once. See DESIGN.md for the commands.
+// once. `opm --help` lists the commands; README.md says how to use them.
 package main
 
 import (

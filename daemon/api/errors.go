@@ -5,17 +5,21 @@ import (
 	"fmt"
 )
 
-// Error codes carried in Error.Code. The CLI maps CodeBadRequest and
-// CodeNotFound to exit status 2 (the user typed something wrong) and every
-// other code to 1.
+// Error codes carried in Error.Code. The CLI exits 2 for the codes that
+// mean the user typed something wrong (UsageCode) and 1 for every other.
 const (
-	CodeBadRequest = "bad_request" // malformed or invalid request
-	CodeNotFound   = "not_found"   // no app matches the target
-	CodeConflict   = "conflict"    // e.g. an app with that name exists
-	CodeForbidden  = "forbidden"   // peer is another user
-	CodeInternal   = "internal"    // the daemon failed to do what was asked
-	CodeBusy       = "busy"        // e.g. a restore is in progress
+	CodeBadRequest  = "bad_request"  // malformed or invalid request
+	CodeNotFound    = "not_found"    // no app matches the target
+	CodeConflict    = "conflict"     // e.g. an app with that name exists
+	CodeForbidden   = "forbidden"    // peer is another user
+	CodeInternal    = "internal"     // the daemon failed to do what was asked
+	CodeBusy        = "busy"         // e.g. a restore is in progress
+	CodeStartFailed = "start_failed" // an app's process could not be started
 )
+
+// UsageCode reports whether code means bad usage: the request itself was
+// wrong, not the daemon or the app.
+func UsageCode(code string) bool { return code == CodeBadRequest || code == CodeNotFound }
 
 // Error is the body of every non-2xx answer.
 type Error struct {
