@@ -42,7 +42,7 @@ unit: ## go test -race over every package, and the fault tests the race detector
 
 fuzz: ## run each fuzz target briefly (FUZZTIME executions, default 100000x)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHeader$$' -fuzztime $(FUZZTIME) ./shm
-	$(GO) test -run '^$$' -fuzz '^FuzzParseStartTime$$' -fuzztime $(FUZZTIME) ./shm
+	$(GO) test -run '^$$' -fuzz '^FuzzParseStat$$' -fuzztime $(FUZZTIME) ./daemon/proc
 	$(GO) test -run '^$$' -fuzz '^FuzzByteString$$' -fuzztime $(FUZZTIME) ./daemon/api
 
 stress: ## the exactly-once race tests with many more rounds (OPM_STRESS_ROUNDS)

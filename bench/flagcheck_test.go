@@ -23,7 +23,7 @@ func flagFixture(b *testing.B) (*shm.Flag, string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { f.Close() })
-	if _, err := f.Acquire(); err != nil {
+	if _, err := f.Acquire(0); err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { f.Release() })

@@ -1,12 +1,13 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"os"
 	"runtime"
-	"strconv"
-	"strings"
+
+	"github.com/shirou/gopsutil/v3/cpu"
+	"github.com/shirou/gopsutil/v3/host"
+	"github.com/shirou/gopsutil/v3/load"
+	"github.com/shirou/gopsutil/v3/mem"
 )
 
 // machine describes where the figures were measured.
@@ -24,39 +25,26 @@ type machine struct {
 
 // loadAvg returns the 1-minute load average.
 func loadAvg() float64 {
-	b, err := os.ReadFile("/proc/loadavg")
+	l, err := load.Avg()
 	if err != nil {
 		return 0
 	}
-	f := strings.Fields(string(b))
-	if len(f) == 0 {
-		return 0
-	}
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
+	return l.Load1
 }
 
 func describeMachine() machine {
 	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version(), LoadStart: loadAvg()}
-	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = strings.TrimSpace(string(b))
+	if k, err := host.KernelVersion(); err == nil {
+		m.Kernel = k
 	}
-	if f, err := os.Open("/proc/cpuinfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if k, v, ok := strings.Cut(sc.Text(), ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPU = strings.TrimSpace(v)
-				break
-			}
-		}
-		f.Close()
+	if c, err := cpu.Info(); err == nil && len(c) > 0 {
+		m.CPU = c[0].ModelName
 	}
-	if mi, err := readKV("/proc/meminfo", ":"); err == nil {
-		m.MemoryMB = parseKB(mi["MemTotal"]) >> 20
+	if v, err := mem.VirtualMemory(); err == nil {
+		m.MemoryMB = v.Total >> 20
 	}
 	return m
 }
-
 func (m machine) String() string {
 	return fmt.Sprintf("%s, %d CPUs, %d MB RAM, Linux %s, %s; load average %.1f at start, %.1f at end",
 		m.CPU, m.CPUs, m.MemoryMB, m.Kernel, m.Go, m.LoadStart, m.LoadEnd)

@@ -1,37 +1,10 @@
 package main
 
 import (
-	"os"
 	"slices"
 	"testing"
 	"time"
 )
-
-func TestParseStat(t *testing.T) {
-	// The command name may hold spaces and parentheses.
-	line := "42 (a (b) c) S 7 42 42 0 -1 4194560 1 0 0 0 12 34 0 0 20 0 3 0 987654 1000 200 18446744073709551615\n"
-	st, err := parseStat([]byte(line))
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := procStat{State: 'S', PPID: 7, PGID: 42, Utime: 12, Stime: 34, Start: 987654}
-	if st != want {
-		t.Fatalf("parseStat = %+v, want %+v", st, want)
-	}
-	if _, err := parseStat([]byte("42 (x")); err == nil {
-		t.Fatal("parseStat accepted a truncated line")
-	}
-}
-
-func TestReadUsageSelf(t *testing.T) {
-	u, err := readUsage(os.Getpid())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u.RSS == 0 || u.Threads == 0 || u.Start == 0 {
-		t.Fatalf("readUsage(self) = %+v", u)
-	}
-}
 
 func TestWorkloadIndex(t *testing.T) {
 	w := workload{Sleep: "/usr/bin/sleep", Tag: "123456"}

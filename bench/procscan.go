@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"slices"
+
+	"opm/daemon/proc"
 )
 
 // appCensus is what a /proc scan found: the live processes of each app.
@@ -10,17 +12,17 @@ type appCensus map[int][]int
 
 // scanApps finds the live processes of w's apps.
 func scanApps(w workload) (appCensus, error) {
-	all, err := pids()
+	all, err := proc.PIDs()
 	if err != nil {
 		return nil, err
 	}
 	c := make(appCensus)
 	for _, p := range all {
-		argv, err := readArgv(p)
+		argv, err := proc.Argv(p)
 		if err != nil {
 			continue // exited meanwhile
 		}
-		if i := w.index(argv); i >= 0 && alive(p) {
+		if i := w.index(argv); i >= 0 && proc.Alive(p) {
 			c[i] = append(c[i], p)
 		}
 	}
@@ -51,17 +53,17 @@ func (c appCensus) complete(n int) bool {
 // scanMatching returns the live processes whose argv satisfies match and
 // whose environment holds kv.
 func scanMatching(kv string, match func(argv []string) bool) ([]int, error) {
-	all, err := pids()
+	all, err := proc.PIDs()
 	if err != nil {
 		return nil, err
 	}
 	var out []int
 	for _, p := range all {
-		argv, err := readArgv(p)
+		argv, err := proc.Argv(p)
 		if err != nil || !match(argv) {
 			continue
 		}
-		if hasEnv(p, kv) && alive(p) {
+		if proc.HasEnv(p, kv) && proc.Alive(p) {
 			out = append(out, p)
 		}
 	}

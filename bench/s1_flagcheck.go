@@ -40,7 +40,7 @@ func runFlagCheck(ctx context.Context, b *bench) error {
 		return fmt.Errorf("open restore flag: %w", err)
 	}
 	defer f.Close()
-	if _, err := f.Acquire(); err != nil {
+	if _, err := f.Acquire(0); err != nil {
 		return fmt.Errorf("acquire restore flag: %w", err)
 	}
 	defer f.Release()

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"opm/daemon/proc"
 )
 
 // Scenario 4: N quiet apps; after a short settle the daemon is left alone
@@ -35,7 +37,7 @@ func runIdle(ctx context.Context, b *bench) error {
 		b.rep.set(scenarioIdle, m("RSS"), "MB", name, mb(u.after.RSS)).target("≤ 15, ≤ ¼ PM2", andRatio(atMost(15), 0.25))
 		b.rep.set(scenarioIdle, m("RSS anonymous (private)"), "MB", name, mb(u.after.RSSAnon))
 		b.rep.set(scenarioIdle, m("RSS file-backed (executable)"), "MB", name, mb(u.after.RSSFile))
-		b.rep.set(scenarioIdle, m("CPU utime+stime"), "s/min", name, float64(sub(u.after.CPUTicks, u.before.CPUTicks))/clockTicks*perMin).target("< 0.05", below(0.05))
+		b.rep.set(scenarioIdle, m("CPU utime+stime"), "s/min", name, float64(sub(u.after.CPUTicks, u.before.CPUTicks))/proc.TicksPerSecond*perMin).target("< 0.05", below(0.05))
 		b.rep.set(scenarioIdle, m("CPU schedstat"), "ms/min", name, float64(sub(u.after.SchedNs, u.before.SchedNs))/1e6*perMin)
 		b.rep.set(scenarioIdle, m("write syscalls in window"), "count", name, float64(sub(u.after.Syscw, u.before.Syscw))).target("0", atMost(0))
 		b.rep.set(scenarioIdle, m("bytes written, any fd (wchar)"), "bytes", name, float64(sub(u.after.Wchar, u.before.Wchar)))
@@ -47,7 +49,7 @@ func runIdle(ctx context.Context, b *bench) error {
 	return errors.Join(errs...)
 }
 
-type idleUsage struct{ before, after procUsage }
+type idleUsage struct{ before, after proc.Usage }
 
 func measureIdle(ctx context.Context, b *bench, t tool, n int, window time.Duration) (u idleUsage, err error) {
 	err = b.withSandbox(t, func(sb *sandbox) error {
@@ -61,13 +63,13 @@ func measureIdle(ctx context.Context, b *bench, t tool, n int, window time.Durat
 		if err := pause(ctx, idleSettle); err != nil {
 			return err
 		}
-		if u.before, err = readUsage(pid); err != nil {
+		if u.before, err = proc.ReadUsage(pid); err != nil {
 			return err
 		}
 		if err := pause(ctx, window); err != nil {
 			return err
 		}
-		if u.after, err = readUsage(pid); err != nil {
+		if u.after, err = proc.ReadUsage(pid); err != nil {
 			return fmt.Errorf("daemon %d during the window: %w", pid, err)
 		}
 		if u.after.Start != u.before.Start {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"opm/daemon/proc"
 )
 
 // Scenario 6: the daemon's RSS as apps are added, N = 10 ... 1000, read
@@ -52,7 +54,7 @@ func measureScale(ctx context.Context, b *bench, t tool, steps []int) (rss []uin
 			if err != nil {
 				return err
 			}
-			u, err := readUsage(pid)
+			u, err := proc.ReadUsage(pid)
 			if err != nil {
 				return err
 			}

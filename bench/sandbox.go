@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"opm/daemon/proc"
 )
 
 // tagKey is the environment variable that marks every process a sandbox
@@ -212,7 +214,7 @@ func (sb *sandbox) killAll(timeout time.Duration) error {
 			return true, err
 		}
 		for _, p := range left {
-			if st, err := readStat(p); err == nil && st.PGID > 1 && st.PGID != own {
+			if st, err := proc.ReadStat(p); err == nil && st.PGID > 1 && st.PGID != own {
 				syscall.Kill(-st.PGID, syscall.SIGKILL)
 			}
 			syscall.Kill(p, syscall.SIGKILL)

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"opm/daemon/proc"
 )
 
 // appWatcher finds a restarted app's new process within microseconds,
@@ -27,7 +29,7 @@ type appWatcher struct {
 }
 
 func newAppWatcher(w workload, app, daemonPID int) (*appWatcher, error) {
-	argv, err := readArgv(daemonPID)
+	argv, err := proc.Argv(daemonPID)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +70,7 @@ func (a *appWatcher) find(old int) (int, error) {
 			fresh = append(fresh, p)
 		}
 	} else if last < a.next-1 { // the counter wrapped
-		if fresh, err = pids(); err != nil {
+		if fresh, err = proc.PIDs(); err != nil {
 			return 0, err
 		}
 	}
@@ -88,24 +90,17 @@ func (a *appWatcher) find(old int) (int, error) {
 // still become the app.
 func (a *appWatcher) examine(p int) bool {
 	delete(a.pending, p)
-	argv, err := readArgv(p)
+	argv, err := proc.Argv(p)
 	switch {
 	case err != nil: // gone, or a PID never used
 		return false
 	case a.w.index(argv) == a.app:
-		return alive(p)
-	case slices.Equal(argv, a.daemonArgv) && !isThread(p),
-		len(argv) == 0 && !kernelThread(p) && alive(p): // mid-exec
+		return proc.Alive(p)
+	case slices.Equal(argv, a.daemonArgv) && !proc.IsThread(p),
+		len(argv) == 0 && !kernelThread(p) && proc.Alive(p): // mid-exec
 		a.pending[p] = true
 	}
 	return false
-}
-
-// isThread reports whether p is a thread ID rather than a process: thread
-// IDs come from the same counter, and /proc/<tid> shows the process.
-func isThread(p int) bool {
-	st, err := readKV(fmt.Sprintf("/proc/%d/status", p), ":")
-	return err == nil && st["Tgid"] != strconv.Itoa(p)
 }
 
 // kernelThread reports whether pid is a kernel thread: kthreadd (pid 2)
@@ -115,6 +110,6 @@ func kernelThread(pid int) bool {
 	if pid == 2 {
 		return true
 	}
-	st, err := readStat(pid)
+	st, err := proc.ReadStat(pid)
 	return err == nil && st.PPID == 2
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"opm/daemon/api"
+	"opm/daemon/proc"
 	"opm/shm"
 )
 
@@ -70,7 +72,8 @@ func (a *App) restore(c *ucli.Context) error {
 
 	w := &flagWait{flag: flag, deadline: time.Now().Add(wait), wait: wait, delay: restorePollMin}
 	for {
-		_, err := flag.Acquire()
+		start, _ := proc.StartTime(os.Getpid())
+		_, err := flag.Acquire(start)
 		if err == nil {
 			res, err := a.restoreOwned(c.Context, flag)
 			if err != nil {

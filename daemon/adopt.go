@@ -7,7 +7,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"opm/daemon/internal/proc"
+	"opm/daemon/proc"
 )
 
 // adoptedProc is an app process a previous daemon started: this daemon is

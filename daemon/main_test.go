@@ -73,7 +73,7 @@ func child(mode string) int {
 		// Holds the restore flag of $OPM_RUNTIME_DIR until killed.
 		f, err := shm.OpenFlag(os.Getenv("OPM_RUNTIME_DIR"))
 		if err == nil {
-			_, err = f.Acquire()
+			_, err = f.Acquire(0)
 		}
 		if err != nil {
 			fmt.Println("error", err)

@@ -2,9 +2,8 @@ package daemon
 
 import (
 	"syscall"
-	"time"
 
-	"opm/daemon/internal/proc"
+	"opm/daemon/proc"
 )
 
 // recoverApps rebuilds the app table from the runtime records a previous
@@ -126,16 +125,6 @@ func (s *Supervisor) adoptLive(a *app, pid int, start uint64) bool {
 		return false
 	}
 	a.seq++
-	s.adoptProcess(a, p, processStarted(start, s.now()))
+	s.adoptProcess(a, p, proc.Started(start, s.now(), s.now()))
 	return true
-}
-
-// processStarted converts a process start time (clock ticks since boot)
-// to wall time; fallback when the boot time is unknown.
-func processStarted(ticks uint64, fallback time.Time) time.Time {
-	bt, err := bootTime()
-	if err != nil {
-		return fallback
-	}
-	return bt.Add(time.Duration(ticks) * (time.Second / proc.TicksPerSecond))
 }

@@ -5,7 +5,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
-	"opm/daemon/internal/proc"
+	"opm/daemon/proc"
 )
 
 // sampler fills in CPU and memory figures for `list` and `info`, on
@@ -69,17 +69,18 @@ func (s *sampler) sample(apps []api.App) {
 	if !want {
 		return
 	}
-	tree := make(map[int]*totals, len(apps))
+	leaders := make([]int, 0, len(apps))
 	for _, a := range apps {
 		if a.PID > 0 {
-			tree[a.PID] = &totals{}
+			leaders = append(leaders, a.PID)
 		}
 	}
-	if err := proc.Each(func(st *proc.Stat) { addTo(tree, st) }); err != nil {
+	tree, err := proc.Sessions(leaders)
+	if err != nil {
 		return
 	}
 	now := s.now()
-	up := uptimeTicks()
+	up := proc.Uptime()
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -89,11 +90,11 @@ func (s *sampler) sample(apps []api.App) {
 			continue
 		}
 		t := tree[a.PID]
-		if !t.leader {
+		if !t.Leader {
 			continue // gone, or no longer leading its session
 		}
-		a.Memory = uint64(t.rss)
-		key := procKey{a.PID, t.start}
+		a.Memory = uint64(t.RSS)
+		key := procKey{a.PID, t.Start}
 		a.CPU = round1(s.rate(key, t, now, up))
 	}
 	s.expire(now)
@@ -101,7 +102,7 @@ func (s *sampler) sample(apps []api.App) {
 
 // rate is the CPU percentage of the session t leads (process key) at now,
 // and records this look.
-func (s *sampler) rate(key procKey, t *totals, now time.Time, up uint64) float64 {
+func (s *sampler) rate(key procKey, t *proc.Session, now time.Time, up uint64) float64 {
 	marks := s.marks[key]
 	base := -1
 	for i := len(marks) - 1; i >= 0; i-- {
@@ -112,13 +113,13 @@ func (s *sampler) rate(key procKey, t *totals, now time.Time, up uint64) float64
 	}
 	var dTicks, dSecs float64
 	switch {
-	case base >= 0 && t.ticks >= marks[base].ticks:
-		dTicks = float64(t.ticks - marks[base].ticks)
+	case base >= 0 && t.Ticks >= marks[base].ticks:
+		dTicks = float64(t.Ticks - marks[base].ticks)
 		dSecs = now.Sub(marks[base].at).Seconds()
-	case up > t.start:
+	case up > t.Start:
 		// No look old enough: the average over the process's life.
-		dTicks = float64(t.ticks)
-		dSecs = float64(up-t.start) / proc.TicksPerSecond
+		dTicks = float64(t.Ticks)
+		dSecs = float64(up-t.Start) / proc.TicksPerSecond
 	}
 	if base > 0 {
 		marks = marks[base:] // older marks are never a base again
@@ -127,7 +128,7 @@ func (s *sampler) rate(key procKey, t *totals, now time.Time, up uint64) float64
 		if len(marks) == markMax {
 			marks = marks[1:]
 		}
-		marks = append(marks, cpuMark{ticks: t.ticks, at: now})
+		marks = append(marks, cpuMark{ticks: t.Ticks, at: now})
 	}
 	s.marks[key] = marks
 	if dSecs <= 0 {
@@ -143,28 +144,6 @@ func (s *sampler) expire(now time.Time) {
 			delete(s.marks, k)
 		}
 	}
-}
-
-type totals struct {
-	ticks uint64
-	rss   int64
-	start uint64 // of the leader
-	// leader is set once the session leader itself was seen.
-	leader bool
-}
-
-// addTo adds st to the totals of its session, if tree has one: each app
-// leads its own session, so an app's process tree is its session.
-func addTo(tree map[int]*totals, st *proc.Stat) {
-	t := tree[st.Session]
-	if t == nil || st.Session == 0 {
-		return
-	}
-	if st.PID == st.Session {
-		t.start, t.leader = st.Start, true
-	}
-	t.ticks += st.Ticks()
-	t.rss += st.RSS
 }
 
 func round1(f float64) float64 { return float64(int64(f*10+0.5)) / 10 }

@@ -9,7 +9,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"opm/daemon/api"
-	"opm/shm"
+	"opm/daemon/proc"
 )
 
 // process is a running app process the supervisor can watch and signal.
@@ -156,7 +156,7 @@ func spawnProcess(devNull *os.File, cgroups *cgroupTree) spawner {
 			_, _ = wait4(pid, &ws, 0)
 			return nil, fmt.Errorf("start %s: watch its pidfd: %w", spec.Exec, err)
 		}
-		start, err := shm.ProcStartTime(pid)
+		start, err := proc.StartTime(pid)
 		if err != nil {
 			// The child is ours and unreaped, so /proc/<pid> exists
 			// even if it already exited; this is not expected.

@@ -5,7 +5,7 @@ import (
 	"os"
 
 	"opm/daemon/api"
-	"opm/daemon/internal/proc"
+	"opm/daemon/proc"
 	"opm/shm"
 )
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/proc"
 	"opm/shm"
 )
 
@@ -255,6 +256,6 @@ func typeName(v any) string { return fmt.Sprintf("%T", v) }
 
 // ownStartTime is this process's start time in clock ticks since boot.
 func ownStartTime() uint64 {
-	start, _ := shm.ProcStartTime(os.Getpid())
+	start, _ := proc.StartTime(os.Getpid())
 	return start
 }

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
-	"opm/daemon/internal/proc"
+	"opm/daemon/proc"
 	"opm/shm"
 )
 

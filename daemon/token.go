@@ -13,7 +13,7 @@ import (
 	"strings"
 	"syscall"
 
-	"opm/daemon/internal/proc"
+	"opm/daemon/proc"
 )
 
 // Every app process carries a token in its environment that names its app

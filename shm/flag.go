@@ -125,7 +125,12 @@ func (m *mapping) owner() (o Owner, ok bool) {
 // The owner takes its liveness lease first and only then swaps the owner
 // word, and on Release clears the word before dropping the lease; so
 // whenever the word names a live owner, the lease is held.
-func (f *Flag) Acquire() (Owner, error) {
+//
+// start is the caller's start time in clock ticks since boot (0 when
+// unknown), kept in the page for `opm daemon status` to show with the
+// owner's PID. This package reads no process facts itself: the caller
+// has them (opm's daemon/proc).
+func (f *Flag) Acquire(start uint64) (Owner, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.mine != 0 {
@@ -136,7 +141,7 @@ func (f *Flag) Acquire() (Owner, error) {
 		if err != nil {
 			return Owner{}, err
 		}
-		o, faulted, err := f.acquireOn(m)
+		o, faulted, err := f.acquireOn(m, start)
 		if !faulted {
 			return o, err
 		}
@@ -149,7 +154,7 @@ func (f *Flag) Acquire() (Owner, error) {
 
 // acquireOn is Acquire on mapping m, with f.mu held. faulted reports that
 // m's page shrank under it; nothing is held then.
-func (f *Flag) acquireOn(m *mapping) (o Owner, faulted bool, err error) {
+func (f *Flag) acquireOn(m *mapping, start uint64) (o Owner, faulted bool, err error) {
 	if err := m.lease(true); err != nil {
 		if errors.Is(err, unix.EAGAIN) || errors.Is(err, unix.EACCES) {
 			o, ok := m.owner()
@@ -161,7 +166,6 @@ func (f *Flag) acquireOn(m *mapping) (o Owner, faulted bool, err error) {
 		return Owner{}, false, fmt.Errorf("lock restore flag %s: %w", f.path, err)
 	}
 	pid := os.Getpid()
-	start, _ := ProcStartTime(pid)
 	now := bootNanos()
 	var mine uint64
 	ok := m.try(func() {

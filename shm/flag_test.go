@@ -18,11 +18,11 @@ func TestAcquireRelease(t *testing.T) {
 	if a.InProgress() {
 		t.Fatal("fresh flag is in progress")
 	}
-	o, err := a.Acquire()
+	o, err := a.Acquire(4242)
 	if err != nil {
 		t.Fatalf("Acquire: %v", err)
 	}
-	if o.PID != os.Getpid() || o.Start == 0 {
+	if o.PID != os.Getpid() || o.Start != 4242 {
 		t.Fatalf("owner = %+v, want our pid with a start time", o)
 	}
 	if !b.InProgress() {
@@ -31,7 +31,7 @@ func TestAcquireRelease(t *testing.T) {
 	if got := b.Owner(); got.Word != o.Word || got.Start != o.Start {
 		t.Fatalf("second mapping sees owner %+v, want %+v", got, o)
 	}
-	_, err = b.Acquire()
+	_, err = b.Acquire(0)
 	var busy *BusyError
 	if !errors.As(err, &busy) || !errors.Is(err, ErrBusy) || busy.Owner.Word != o.Word {
 		t.Fatalf("second Acquire = %v, want ErrBusy naming %v", err, o)
@@ -48,7 +48,7 @@ func TestAcquireRelease(t *testing.T) {
 	if err := a.Release(); !errors.Is(err, ErrNotOwner) {
 		t.Fatalf("second Release = %v, want ErrNotOwner", err)
 	}
-	o2, err := b.Acquire()
+	o2, err := b.Acquire(0)
 	if err != nil {
 		t.Fatalf("Acquire after release: %v", err)
 	}
@@ -84,7 +84,7 @@ func TestAcquireRaceThreads(t *testing.T) {
 		for _, f := range flags {
 			wg.Go(func() {
 				<-start
-				if _, err := f.Acquire(); err == nil {
+				if _, err := f.Acquire(0); err == nil {
 					wins.Add(1)
 					winner.Store(f)
 				} else if !errors.Is(err, ErrBusy) {
@@ -155,7 +155,7 @@ func TestKilledOwnerIsCleared(t *testing.T) {
 	if line := k.expect(t); line != "held" {
 		t.Fatalf("child said %q", line)
 	}
-	if o := f.Owner(); o.PID != k.cmd.Process.Pid || o.Start == 0 {
+	if o := f.Owner(); o.PID != k.cmd.Process.Pid || o.Start != 4242 {
 		t.Fatalf("owner = %+v, want child pid %d with start time", o, k.cmd.Process.Pid)
 	}
 	if _, stale, _ := f.ClearIfStale(); stale {
@@ -189,7 +189,7 @@ func TestKilledOwnerIsCleared(t *testing.T) {
 	if f.InProgress() {
 		t.Fatal("flag still set after clearing a dead owner")
 	}
-	if _, err := f.Acquire(); err != nil {
+	if _, err := f.Acquire(0); err != nil {
 		t.Fatalf("Acquire after cleanup: %v", err)
 	}
 	if err := f.Release(); err != nil {
@@ -206,7 +206,7 @@ func TestAcquireTakesOverDeadOwner(t *testing.T) {
 	k.expect(t)
 	_ = k.cmd.Process.Kill()
 	_ = k.cmd.Wait()
-	o, err := f.Acquire()
+	o, err := f.Acquire(0)
 	if err != nil {
 		t.Fatalf("Acquire after owner died: %v", err)
 	}
@@ -256,7 +256,7 @@ func TestLiveUnrelatedPIDIsStale(t *testing.T) {
 func TestLateReleaseKeepsNewOwner(t *testing.T) {
 	dir := runtimeDir(t)
 	old, cleaner, newer := openFlag(t, dir), openFlag(t, dir), openFlag(t, dir)
-	if _, err := old.Acquire(); err != nil {
+	if _, err := old.Acquire(0); err != nil {
 		t.Fatal(err)
 	}
 	seen := atomic.LoadUint64(old.cur.Load().word())
@@ -267,7 +267,7 @@ func TestLateReleaseKeepsNewOwner(t *testing.T) {
 	if _, stale, err := cleaner.ClearIfStale(); !stale || err != nil {
 		t.Fatalf("ClearIfStale = %v, %v", stale, err)
 	}
-	n, err := newer.Acquire()
+	n, err := newer.Acquire(0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func TestHeldSince(t *testing.T) {
 		t.Fatalf("idle flag held since %v", o.HeldSince)
 	}
 	before := time.Now()
-	o, err := a.Acquire()
+	o, err := a.Acquire(0)
 	after := time.Now()
 	if err != nil {
 		t.Fatal(err)

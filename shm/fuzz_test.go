@@ -22,16 +22,3 @@ func FuzzDecodeHeader(f *testing.F) {
 		}
 	})
 }
-
-func FuzzParseStartTime(f *testing.F) {
-	f.Add([]byte("1 (sh) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 42 0 0"))
-	f.Add([]byte("1 (a) b) c) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 7 0"))
-	f.Fuzz(func(t *testing.T, b []byte) { _, _ = parseStartTime(b) })
-}
-
-func TestParseStartTime(t *testing.T) {
-	got, err := parseStartTime([]byte("12 (we ird) (name)) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 4242 1 2"))
-	if err != nil || got != 4242 {
-		t.Fatalf("parseStartTime = %d, %v; want 4242", got, err)
-	}
-}

@@ -34,7 +34,7 @@ func childHold() int {
 		fmt.Println("error", err)
 		return 1
 	}
-	if _, err := f.Acquire(); err != nil {
+	if _, err := f.Acquire(4242); err != nil {
 		fmt.Println("error", err)
 		return 1
 	}
@@ -57,7 +57,7 @@ func childRacer() int {
 	for in.Scan() {
 		switch in.Text() {
 		case "go":
-			o, err := f.Acquire()
+			o, err := f.Acquire(0)
 			switch {
 			case err == nil:
 				won = true

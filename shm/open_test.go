@@ -57,7 +57,7 @@ func TestBrokenPageIsRebuilt(t *testing.T) {
 			if f.InProgress() {
 				t.Fatal("rebuilt page is not idle")
 			}
-			if _, err := f.Acquire(); err != nil {
+			if _, err := f.Acquire(0); err != nil {
 				t.Fatalf("Acquire on rebuilt page: %v", err)
 			}
 			// A second process opening it now sees the same page.
@@ -218,7 +218,7 @@ func TestConcurrentCreate(t *testing.T) {
 		if len(all) != n {
 			t.FailNow()
 		}
-		if _, err := all[0].Acquire(); err != nil {
+		if _, err := all[0].Acquire(0); err != nil {
 			t.Fatal(err)
 		}
 		for _, f := range all {

@@ -21,7 +21,7 @@ func TestShrunkPageNeverCrashes(t *testing.T) {
 		"ClearIfStale": func(f *Flag) { _, _, _ = f.ClearIfStale() },
 		"Check":        func(f *Flag) { _, _ = f.Check() },
 		"Acquire": func(f *Flag) {
-			if _, err := f.Acquire(); err == nil {
+			if _, err := f.Acquire(0); err == nil {
 				_ = f.Release()
 			}
 		},
@@ -33,7 +33,7 @@ func TestShrunkPageNeverCrashes(t *testing.T) {
 				reader, owner := openFlag(t, dir), openFlag(t, dir)
 				var notes []string
 				reader.OnRemap(func(n string) { notes = append(notes, n) })
-				if _, err := owner.Acquire(); err != nil {
+				if _, err := owner.Acquire(0); err != nil {
 					t.Fatal(err)
 				}
 				if !reader.InProgress() {
@@ -54,7 +54,7 @@ func TestShrunkPageNeverCrashes(t *testing.T) {
 				if reader.InProgress() {
 					t.Fatal("the rebuilt page is not idle")
 				}
-				o, err := reader.Acquire()
+				o, err := reader.Acquire(0)
 				if err != nil {
 					t.Fatalf("Acquire after the page shrank: %v", err)
 				}
@@ -110,7 +110,7 @@ func TestTruncateUnderConcurrentReaders(t *testing.T) {
 	}
 	stop.Store(true)
 	wg.Wait()
-	if _, err := f.Acquire(); err != nil {
+	if _, err := f.Acquire(0); err != nil {
 		t.Fatalf("Acquire after the storm: %v", err)
 	}
 	if g := openFlag(t, dir); !g.InProgress() {

@@ -144,7 +144,7 @@ func holdFlag() int {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}
-	if _, err := f.Acquire(); err != nil {
+	if _, err := f.Acquire(0); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 3
 	}

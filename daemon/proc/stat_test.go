@@ -39,3 +39,18 @@ func BenchmarkScan(b *testing.B) {
 		}
 	}
 }
+
+// No input makes ParseStat panic; whatever it accepts has its command name
+// (which may hold spaces and parentheses) skipped whole.
+func FuzzParseStat(f *testing.F) {
+	f.Add([]byte("1 (sh) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 42 0 0"))
+	f.Add([]byte("1 (a) b) c) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 7 0 0"))
+	f.Fuzz(func(t *testing.T, b []byte) { _, _ = ParseStat(b) })
+}
+
+func TestParseStatOddName(t *testing.T) {
+	st, err := ParseStat([]byte("12 (we ird) (name)) S 0 1 1 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 4242 1 2"))
+	if err != nil || st.Start != 4242 || st.PID != 12 {
+		t.Fatalf("ParseStat = %+v, %v; want pid 12 start 4242", st, err)
+	}
+}

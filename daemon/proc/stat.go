@@ -1,6 +1,3 @@
-// Package proc reads the few /proc fields the daemon needs, cheaply: one
-// read of /proc/<pid>/stat per process gives its session, CPU ticks, RSS
-// and start time.
 package proc
 
 import (
@@ -157,6 +154,20 @@ func atou(b []byte) uint64 {
 		n = n*10 + uint64(c-'0')
 	}
 	return n
+}
+
+// StartTime is the start time of process pid in clock ticks since boot.
+// With the PID it names one process for the life of the system: a
+// recycled PID has a later start.
+func StartTime(pid int) (uint64, error) {
+	st, err := ReadStat(pid)
+	return st.Start, err
+}
+
+// Alive reports whether pid exists and is not a zombie.
+func Alive(pid int) bool {
+	st, err := ReadStat(pid)
+	return err == nil && st.State != 'Z' && st.State != 'X'
 }
 
 // Scan reads the stat of every process on the system. Processes that exit
