@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/process"
 )
 
 // app is one row of the app table. Only the supervisor goroutine touches
@@ -14,7 +15,7 @@ type app struct {
 	state State
 
 	// The running process, when Online or Stopping.
-	proc    process
+	proc    process.Process
 	pid     int
 	started time.Time
 	// cgroup is the cgroup of the current or last process ("" for

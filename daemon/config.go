@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"opm/daemon/api"
+	"opm/daemon/cgroup"
 	"opm/shm"
 )
 
@@ -81,7 +82,7 @@ func DefaultConfig(home, runtimeDir string) Config {
 		RestoreStall:      time.Minute,
 		APIReadTimeout:    10 * time.Second,
 		APIMaxConnections: 128,
-		Cgroups:           CgroupsAuto,
+		Cgroups:           cgroup.Auto,
 	}
 }
 
@@ -148,8 +149,8 @@ func (c *Config) validate() error {
 	if err := api.CheckAPIConnections(c.APIMaxConnections); err != nil {
 		return fmt.Errorf("api_max_connections %w", err)
 	}
-	if c.Cgroups != CgroupsAuto && c.Cgroups != CgroupsOff {
-		return fmt.Errorf("cgroups must be %q or %q, got %q", CgroupsAuto, CgroupsOff, c.Cgroups)
+	if c.Cgroups != cgroup.Auto && c.Cgroups != cgroup.Off {
+		return fmt.Errorf("cgroups must be %q or %q, got %q", cgroup.Auto, cgroup.Off, c.Cgroups)
 	}
 	if err := api.CheckMaxRestarts(c.MaxRestarts); err != nil {
 		return fmt.Errorf("max_restarts %w", err)

@@ -1,6 +1,9 @@
 package daemon
 
-import "opm/daemon/api"
+import (
+	"opm/daemon/api"
+	"opm/daemon/process"
+)
 
 // Everything the supervisor loop handles is an event: a watched process
 // ended, a spawn finished, a timer fired, or an API request arrived with
@@ -16,7 +19,7 @@ type event any
 type exitEvent struct {
 	id     int
 	seq    uint64
-	status exitStatus
+	status process.ExitStatus
 }
 
 // timerKind tells a back-off timer from a kill timer.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/process"
 )
 
 // Launching happens off the supervisor goroutine: fork+exec costs
@@ -18,7 +19,7 @@ import (
 type spawnedEvent struct {
 	id   int
 	seq  uint64
-	proc process
+	proc process.Process
 	err  error
 }
 
@@ -52,7 +53,7 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	// learns the PID, the next one finds the process by its token
 	// instead of starting a second one. No record, no process: a record
 	// that cannot be written fails this start like a failed fork.
-	a.spawnToken = s.tokens.token(a.spec.Name, spawn{s.daemonStart, a.seq})
+	a.spawnToken = s.tokens.Token(a.spec.Name, process.Spawn{DaemonStart: s.daemonStart, Seq: a.seq})
 	a.spawning = true
 	if err := s.saveRecord(a); err != nil {
 		a.spawning = false
@@ -62,11 +63,11 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	spec := a.spec
 	spec.Env = make([]string, 0, len(a.spec.Env)+1)
 	for _, kv := range a.spec.Env {
-		if !strings.HasPrefix(kv, AppTokenEnv+"=") {
+		if !strings.HasPrefix(kv, process.AppTokenEnv+"=") {
 			spec.Env = append(spec.Env, kv)
 		}
 	}
-	spec.Env = append(spec.Env, AppTokenEnv+"="+a.spawnToken)
+	spec.Env = append(spec.Env, process.AppTokenEnv+"="+a.spawnToken)
 	s.startSpawn(a.id, a.seq, spec)
 }
 
@@ -74,15 +75,15 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 // claimed a's process, when the scan at start found one: the holder of
 // the app's latest spawn, its oldest process.
 func (s *Supervisor) adoptOrphan(a *app) bool {
-	held := s.tokens.holdersOf(a.spec.Name, s.orphans)
+	held := s.tokens.HoldersOf(a.spec.Name, s.orphans)
 	if len(held) == 0 {
 		return false
 	}
-	delete(s.orphans, s.tokens.appKey(a.spec.Name))
+	delete(s.orphans, s.tokens.AppKey(a.spec.Name))
 	for _, h := range held {
-		if s.adoptLive(a, h.pid, h.start) {
+		if s.adoptLive(a, h.PID, h.Start) {
 			a.firstStart = false
-			a.spawnToken = s.tokens.token(a.spec.Name, h.spawn)
+			a.spawnToken = s.tokens.Token(a.spec.Name, h.Spawn)
 			s.log.Info("adopted a live process of the app found by its token (it had no usable runtime record)", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
 			return true
 		}
@@ -100,7 +101,7 @@ func (s *Supervisor) spawnAsync(id int, seq uint64, spec api.Spec) {
 		if !s.post(spawnedEvent{id: id, seq: seq, proc: p, err: err}) && p != nil {
 			// The loop has ended (it never does with spawns in
 			// flight); never leave an unsupervised process.
-			_ = killGroup(p.Pid(), syscall.SIGKILL)
+			_ = process.KillGroup(p.Pid(), syscall.SIGKILL)
 			p.Wait()
 		}
 	}()
@@ -162,7 +163,7 @@ func (s *Supervisor) discard(ev spawnedEvent) {
 }
 
 // adoptProcess makes p the app's running process and watches it.
-func (s *Supervisor) adoptProcess(a *app, p process, started time.Time) {
+func (s *Supervisor) adoptProcess(a *app, p process.Process, started time.Time) {
 	a.proc, a.pid, a.started = p, p.Pid(), started
 	a.lastErr = ""
 	s.useCgroup(a, p)

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"opm/daemon/api"
+	"opm/daemon/process"
 	"opm/shm"
 )
 
@@ -61,7 +62,7 @@ func mainRun(ctx context.Context, ready *readiness) error {
 	cfg.Logger = slog.New(slog.NewTextHandler(logf, nil))
 	cfg.Ready = ready.ready
 
-	defaultSignals()
+	process.DefaultSignals()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	return Run(ctx, cfg)

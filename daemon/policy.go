@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/process"
 )
 
 // backoff is the delay before restart number n+1 of a burst: the initial
@@ -61,7 +62,7 @@ const immediateRestart = time.Millisecond
 // afterCrash applies the restart policy to an app whose process ended on
 // its own. logExit writes the exit to the daemon log; it runs after a
 // restart is under way, so the log write is not on the crash-to-fork path.
-func (s *Supervisor) afterCrash(a *app, st exitStatus, uptime time.Duration, logExit func()) {
+func (s *Supervisor) afterCrash(a *app, st process.ExitStatus, uptime time.Duration, logExit func()) {
 	d, ok := s.nextRestart(a, st, uptime, logExit)
 	if !ok {
 		return
@@ -79,7 +80,7 @@ func (s *Supervisor) afterCrash(a *app, st exitStatus, uptime time.Duration, log
 // could not be started, as to a failed exit. The retry always waits for
 // a timer: a start that fails at once must not loop within one event.
 func (s *Supervisor) afterStartFailure(a *app) {
-	d, ok := s.nextRestart(a, exitStatus{Code: -1, Known: true}, 0, func() {})
+	d, ok := s.nextRestart(a, process.ExitStatus{Code: -1, Known: true}, 0, func() {})
 	if !ok {
 		return
 	}
@@ -91,8 +92,8 @@ func (s *Supervisor) afterStartFailure(a *app) {
 // nextRestart decides what follows the failure or end of a's process: it
 // returns the back-off before the next start and moves a to Waiting, or
 // moves a to Stopped or Errored (logExit first) and returns false.
-func (s *Supervisor) nextRestart(a *app, st exitStatus, uptime time.Duration, logExit func()) (time.Duration, bool) {
-	failed := !st.success()
+func (s *Supervisor) nextRestart(a *app, st process.ExitStatus, uptime time.Duration, logExit func()) (time.Duration, bool) {
+	failed := !st.Success()
 	restart := a.spec.Restart == api.RestartAlways ||
 		(a.spec.Restart == api.RestartOnFailure && failed) ||
 		// An adopted app's status is unknown: treat on-failure as failed.

@@ -3,7 +3,9 @@ package daemon
 import (
 	"syscall"
 
+	"opm/daemon/logs"
 	"opm/daemon/proc"
+	"opm/daemon/process"
 )
 
 // recoverApps rebuilds the app table from the runtime records a previous
@@ -21,7 +23,7 @@ func (s *Supervisor) recoverApps() {
 	if s.records == nil {
 		return
 	}
-	var holders map[string][]holder
+	var holders map[string][]process.Holder
 	if s.findHolders != nil {
 		holders = s.findHolders()
 	}
@@ -39,13 +41,13 @@ func (s *Supervisor) recoverApps() {
 			s.removeFile(s.records.path(rec.ID))
 			continue
 		}
-		ownLogPaths(&rec.Spec, s.cfg.Home)
+		logs.Own(&rec.Spec, s.cfg.Home)
 		a := &app{id: rec.ID, spec: rec.Spec, state: Stopped, restarts: rec.Restarts, exitCode: -1}
 		s.apps[a.id] = a
 		s.byName[a.spec.Name] = a
 		s.nextID = max(s.nextID, a.id+1)
-		held := s.tokens.holdersOf(a.spec.Name, holders)
-		delete(holders, s.tokens.appKey(a.spec.Name))
+		held := s.tokens.HoldersOf(a.spec.Name, holders)
+		delete(holders, s.tokens.AppKey(a.spec.Name))
 		a.spawnToken = rec.Spawning
 		switch rec.Want {
 		case wantStopped:
@@ -73,8 +75,8 @@ func (s *Supervisor) recoverApps() {
 // a process it was stopping, or one it was starting when the app was
 // stopped, and anything left in its cgroup. Only a process whose start
 // time matches is signalled.
-func (s *Supervisor) finishStop(a *app, rec record, held []holder) {
-	if rec.PID > 0 && sameProcess(rec.PID, rec.Start) == nil {
+func (s *Supervisor) finishStop(a *app, rec record, held []process.Holder) {
+	if rec.PID > 0 && process.SameProcess(rec.PID, rec.Start) == nil {
 		_ = s.signal(rec.PID, syscall.SIGKILL)
 		s.log.Info("killed the process of a stopped app", "event", "discarded", "app", a.spec.Name, "pid", rec.PID)
 	}
@@ -90,7 +92,7 @@ func (s *Supervisor) finishStop(a *app, rec record, held []holder) {
 // app's latest spawn: when the record knew that spawn's leader and it is
 // dead, a holder of that spawn (or of an older one) is a leftover, a child
 // that called setsid, and is killed rather than mistaken for the app.
-func (s *Supervisor) recoverRunning(a *app, rec record, held []holder) {
+func (s *Supervisor) recoverRunning(a *app, rec record, held []process.Holder) {
 	_ = a.transition(Launching)
 	if rec.PID > 0 {
 		if s.adoptLive(a, rec.PID, rec.Start) {
@@ -99,15 +101,15 @@ func (s *Supervisor) recoverRunning(a *app, rec record, held []holder) {
 		}
 		s.log.Info("app's recorded process is gone", "event", "lost", "app", a.spec.Name, "pid", rec.PID)
 	}
-	last, known := parseToken(rec.Spawning)
+	last, known := process.ParseToken(rec.Spawning)
 	adopted := false
 	for _, h := range held {
-		switch c := h.spawn.compare(last.spawn); {
+		switch c := h.Spawn.Compare(last.Spawn); {
 		case known && (c < 0 || c == 0 && rec.PID > 0):
 			s.killHolder(a, h, "a leftover of a run whose leader is gone")
-		case !adopted && s.adoptLive(a, h.pid, h.start):
+		case !adopted && s.adoptLive(a, h.PID, h.Start):
 			adopted = true
-			a.spawnToken = s.tokens.token(a.spec.Name, h.spawn)
+			a.spawnToken = s.tokens.Token(a.spec.Name, h.Spawn)
 			s.log.Info("app adopted, found by its token", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
 		}
 	}
@@ -120,11 +122,22 @@ func (s *Supervisor) recoverRunning(a *app, rec record, held []holder) {
 
 // adoptLive makes the live process pid, started at start, a's process.
 func (s *Supervisor) adoptLive(a *app, pid int, start uint64) bool {
-	p, err := openAdopted(pid, start)
+	p, err := process.Adopt(pid, start)
 	if err != nil {
 		return false
 	}
 	a.seq++
 	s.adoptProcess(a, p, proc.Started(start, s.now(), s.now()))
 	return true
+}
+
+// killHolder kills a holder that must not run (a leftover of an earlier
+// run, a process of a stopped app) and its process group, if it still is
+// the process that was found.
+func (s *Supervisor) killHolder(a *app, h process.Holder, why string) {
+	if process.SameProcess(h.PID, h.Start) != nil {
+		return
+	}
+	_ = s.signal(h.PID, syscall.SIGKILL)
+	s.log.Info("killed a process that carries the app's token: "+why, "event", "discarded", "app", a.spec.Name, "pid", h.PID)
 }

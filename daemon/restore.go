@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"opm/daemon/api"
+	"opm/daemon/logs"
 )
 
 // restoreReq asks the loop to bring back the apps of a dump.
@@ -37,7 +38,7 @@ func (s *Supervisor) restore(ev restoreReq) {
 			res.Failed[name] = "saved definition unusable: " + err.Error()
 			continue
 		}
-		ownLogPaths(&d.Spec, s.cfg.Home)
+		logs.Own(&d.Spec, s.cfg.Home)
 		if a := s.byName[name]; a != nil {
 			switch {
 			case a.state == Launching && a.deferred:

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/cgroup"
+	"opm/daemon/process"
 	"opm/shm"
 )
 
@@ -85,12 +87,12 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	sup := newSupervisor(cfg, log)
-	sup.tokens = tokens{secret: secret}
-	sup.findHolders = func() map[string][]holder { return scanHolders(sup.tokens.homeTag()) }
+	sup.tokens = process.NewTokens(secret)
+	sup.findHolders = func() map[string][]process.Holder { return process.ScanHolders(sup.tokens.HomeTag()) }
 	sup.flag = flag
 	sup.holdStarts = flag.InProgress
-	sup.cgroups, sup.cgroupMode = setupCgroups(cfg, log)
-	sup.spawn = spawnProcess(devNull, sup.cgroups)
+	sup.cgroups, sup.cgroupMode = cgroup.Setup(cfg.Home, cfg.Cgroups, log)
+	sup.spawn = process.New(devNull, sup.cgroups, log)
 	sup.records = &records{dir: recDir}
 	// Take over from a previous daemon before anyone can ask anything.
 	sup.recoverApps()
@@ -116,7 +118,7 @@ func Run(ctx context.Context, cfg Config) error {
 	sup.run(ctx)
 	sup.releaseWatches()
 	cctx, ccancel := context.WithTimeout(context.Background(), shutdownGrace)
-	sup.cgroups.close(cctx)
+	sup.cgroups.Close(cctx)
 	ccancel()
 
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/logs"
 )
 
 // server maps the HTTP API onto supervisor requests. Handlers never touch
@@ -149,7 +150,7 @@ func (srv *server) handleFlush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, a := range res.apps {
-		if err := flushLogs(a.Spec); err != nil {
+		if err := logs.Flush(a.Spec); err != nil {
 			writeError(w, api.Errorf(api.CodeInternal, "%v", err))
 			return
 		}

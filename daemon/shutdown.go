@@ -1,6 +1,9 @@
 package daemon
 
-import "opm/daemon/api"
+import (
+	"opm/daemon/api"
+	"opm/daemon/process"
+)
 
 // onShutdown ends the daemon: with keepApps it leaves the apps running
 // for the next daemon to adopt (`opm daemon restart`); otherwise it stops
@@ -42,3 +45,13 @@ func (s *Supervisor) onShutdown(ev shutdownReq) {
 
 // errDaemonStopping refuses starts while the daemon shuts down.
 var errDaemonStopping = api.Errorf(api.CodeBusy, "the opm daemon is shutting down; run the command again once it has exited")
+
+// releaseWatches ends the pidfd watches of adopted apps when the daemon
+// leaves them running (exit with keep_apps).
+func (s *Supervisor) releaseWatches() {
+	for _, a := range s.apps {
+		if p, ok := a.proc.(*process.Adopted); ok {
+			p.Close()
+		}
+	}
+}

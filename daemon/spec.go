@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"opm/daemon/api"
+	"opm/daemon/logs"
 )
 
 // buildSpec validates a start request and resolves it into a Spec. It
@@ -70,7 +71,7 @@ func buildSpec(req api.StartRequest, cfg Config) (api.Spec, error) {
 	if err := api.CheckName(spec.Name); err != nil {
 		return spec, err
 	}
-	spec.OutLog, spec.ErrLog = logPaths(cfg.Home, spec.Name)
+	spec.OutLog, spec.ErrLog = logs.Paths(cfg.Home, spec.Name)
 	return spec, checkSpecSize(spec)
 }
 

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/cgroup"
 	"opm/daemon/proc"
+	"opm/daemon/process"
 	"opm/shm"
 )
 
@@ -30,12 +32,12 @@ type Supervisor struct {
 	// tokens makes the token every app process carries (token.go);
 	// daemonStart, this daemon's start time, orders its spawns after
 	// those of earlier daemons.
-	tokens      tokens
+	tokens      process.Tokens
 	daemonStart uint64
 	// orphans are live app processes found by their tokens at start
 	// that no runtime record claimed, by app key: an app registered
 	// under that name adopts its orphan instead of starting a copy.
-	orphans map[string][]holder
+	orphans map[string][]process.Holder
 
 	apps   map[int]*app
 	byName map[string]*app
@@ -55,27 +57,27 @@ type Supervisor struct {
 
 	// Hooks, replaced by unit tests that drive handle directly.
 	now   func() time.Time
-	spawn spawner
+	spawn process.Spawner
 	// startSpawn runs spawn off the loop (spawnAsync); spawnSem bounds
 	// how many run at once.
 	startSpawn func(id int, seq uint64, spec api.Spec)
 	spawnSem   chan struct{}
 	signal     func(pid int, sig syscall.Signal) error
 	after      func(d time.Duration, ev event) timer
-	watch      func(id int, seq uint64, p process)
+	watch      func(id int, seq uint64, p process.Process)
 	// holdStarts reports whether automatic starts must wait (a restore
 	// holds the restore flag); nil never holds.
 	holdStarts func() bool
 	// findHolders scans for live holders of app tokens (scanHolders; nil
 	// in unit tests).
-	findHolders func() map[string][]holder
+	findHolders func() map[string][]process.Holder
 	// records keeps the runtime records (nil: none, in unit tests);
 	// recordFailure says when and why a record last failed to be written.
 	records       *records
 	recordFailure string
 	// cgroups holds the apps' cgroups (nil: cgroups are off);
 	// cgroupMode says which mode is in effect and why.
-	cgroups    *cgroupTree
+	cgroups    *cgroup.Tree
 	cgroupMode api.Cgroups
 }
 
@@ -97,14 +99,14 @@ func newSupervisor(cfg Config, log *slog.Logger) *Supervisor {
 		now:         time.Now,
 		startedAt:   time.Now(),
 		daemonStart: ownStartTime(),
-		signal:      killGroup,
+		signal:      process.KillGroup,
 	}
 	s.after = func(d time.Duration, ev event) timer {
 		return time.AfterFunc(d, func() { s.post(ev) })
 	}
 	s.spawnSem = make(chan struct{}, maxParallelSpawns)
 	s.startSpawn = s.spawnAsync
-	s.watch = func(id int, seq uint64, p process) {
+	s.watch = func(id int, seq uint64, p process.Process) {
 		go func() { s.post(exitEvent{id: id, seq: seq, status: p.Wait()}) }()
 	}
 	return s

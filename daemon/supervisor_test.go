@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/process"
 )
 
 // fakeWorld drives a Supervisor through handle alone: no goroutines, no
@@ -45,9 +46,9 @@ func (f *fakeTimer) Stop() bool { f.stopped = true; return true }
 
 type fakeProc struct{ pid int }
 
-func (p fakeProc) Pid() int           { return p.pid }
-func (p fakeProc) StartTicks() uint64 { return uint64(p.pid) }
-func (p fakeProc) Wait() exitStatus   { panic("fake processes are not waited for") }
+func (p fakeProc) Pid() int                 { return p.pid }
+func (p fakeProc) StartTicks() uint64       { return uint64(p.pid) }
+func (p fakeProc) Wait() process.ExitStatus { panic("fake processes are not waited for") }
 
 func newFakeWorld(testing.TB) *fakeWorld {
 	cfg := DefaultConfig("/home", "/run")
@@ -58,7 +59,7 @@ func newFakeWorld(testing.TB) *fakeWorld {
 	w := &fakeWorld{now: time.Unix(1000, 0), nextPID: 100}
 	s := newSupervisor(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.now = func() time.Time { return w.now }
-	s.spawn = func(api.Spec, string) (process, error) {
+	s.spawn = func(api.Spec, string) (process.Process, error) {
 		if w.fail != nil {
 			return nil, w.fail
 		}
@@ -74,7 +75,7 @@ func newFakeWorld(testing.TB) *fakeWorld {
 		w.timers = append(w.timers, ft)
 		return ft
 	}
-	s.watch = func(int, uint64, process) {}
+	s.watch = func(int, uint64, process.Process) {}
 	s.startSpawn = func(id int, seq uint64, spec api.Spec) {
 		p, err := s.spawn(spec, "")
 		w.pending = append(w.pending, spawnedEvent{id: id, seq: seq, proc: p, err: err})
@@ -107,7 +108,7 @@ func (w *fakeWorld) start(t *testing.T, name string) *app {
 }
 
 func (w *fakeWorld) exit(a *app, code int) {
-	w.handle(exitEvent{id: a.id, seq: a.seq, status: exitStatus{Code: code, Known: true}})
+	w.handle(exitEvent{id: a.id, seq: a.seq, status: process.ExitStatus{Code: code, Known: true}})
 }
 
 func (w *fakeWorld) action(t *testing.T, target, action string) result {
@@ -224,7 +225,7 @@ func TestHandleLateExitIgnored(t *testing.T) {
 	if a.state != Online || a.pid != 102 {
 		t.Fatalf("after restart: %s pid %d", a.state, a.pid)
 	}
-	w.handle(exitEvent{id: a.id, seq: old, status: exitStatus{Code: 1, Known: true}})
+	w.handle(exitEvent{id: a.id, seq: old, status: process.ExitStatus{Code: 1, Known: true}})
 	if a.state != Online {
 		t.Fatalf("a late exit of the old process changed the app: %s", a.state)
 	}

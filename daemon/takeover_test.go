@@ -14,6 +14,7 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/proc"
+	"opm/daemon/process"
 	"opm/shm"
 )
 
@@ -209,9 +210,9 @@ func TestTakeoverFindsSpawnInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := tokens{secret: secret}.token("web", spawn{2, 1})
+	token := process.NewTokens(secret).Token("web", process.Spawn{DaemonStart: 2, Seq: 1})
 	orphan := exec.Command(spec.Exec)
-	orphan.Env = append(spec.Env, AppTokenEnv+"="+token)
+	orphan.Env = append(spec.Env, process.AppTokenEnv+"="+token)
 	orphan.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := orphan.Start(); err != nil {
 		t.Fatal(err)
@@ -240,19 +241,19 @@ func TestNeverAdoptOrSignalInit(t *testing.T) {
 	if err != nil {
 		t.Skip("no /proc/1")
 	}
-	if err := sameProcess(1, st.Start); err == nil {
+	if err := process.SameProcess(1, st.Start); err == nil {
 		t.Fatal("init passes as an app process")
 	}
 	self, err := proc.ReadStat(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sameProcess(os.Getpid(), self.Start); err == nil {
+	if err := process.SameProcess(os.Getpid(), self.Start); err == nil {
 		t.Fatal("the daemon passes as an app process")
 	}
 	for _, pid := range []int{-1, 0, 1} {
-		if err := killGroup(pid, 0); err == nil {
-			t.Fatalf("killGroup(%d) accepted", pid)
+		if err := process.KillGroup(pid, 0); err == nil {
+			t.Fatalf("process.KillGroup(%d) accepted", pid)
 		}
 	}
 }

@@ -13,8 +13,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"opm/daemon"
 	"opm/daemon/api"
+	"opm/daemon/cgroup"
 )
 
 // A grandchild that calls setsid() leaves the app's session and process
@@ -155,7 +155,7 @@ func TestCgroupsOff(t *testing.T) {
 		t.Errorf("with cgroups off the setsid grandchild %d died: stop went beyond the process group", escaped)
 	}
 	_ = killPid(escaped)
-	if dir, err := daemon.CgroupDir(e.home); err == nil {
+	if dir, err := cgroup.Dir(e.home); err == nil {
 		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("with cgroups off the daemon made %s (%v)", dir, err)
 		}
@@ -168,7 +168,7 @@ func TestCgroupsOff(t *testing.T) {
 // its apps' cgroups.
 func (e *env) needCgroups() string {
 	e.t.Helper()
-	dir, err := daemon.CgroupDir(e.home)
+	dir, err := cgroup.Dir(e.home)
 	if err != nil {
 		e.t.Skipf("cgroup v2 is not usable here: %v", err)
 	}

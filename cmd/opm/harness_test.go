@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"opm/daemon"
 	"opm/daemon/api"
+	"opm/daemon/cgroup"
 )
 
 // fastConfig makes restarts and stops take milliseconds.
@@ -262,7 +262,7 @@ func (e *env) cleanup() {
 	// A daemon that stopped its apps removed their cgroups; what is left
 	// after a daemon that did not (killed by the test) is removed here.
 	if strings.Contains(r.stdout, "daemon stopped") {
-		if dir, err := daemon.CgroupDir(e.home); err == nil {
+		if dir, err := cgroup.Dir(e.home); err == nil {
 			if _, err := os.Stat(dir); err == nil {
 				t.Errorf("the daemon stopped every app but left their cgroups in %s", dir)
 			}
@@ -284,7 +284,7 @@ func (e *env) cleanup() {
 // daemon for home (a test that killed its daemon and then its apps), so
 // that no test leaves a cgroup behind.
 func removeCgroups(t *testing.T, home string) {
-	dir, err := daemon.CgroupDir(home)
+	dir, err := cgroup.Dir(home)
 	if err != nil {
 		return
 	}

@@ -1,28 +1,31 @@
-package daemon
+package process
 
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"syscall"
 
 	"golang.org/x/sys/unix"
 
 	"opm/daemon/api"
+	"opm/daemon/cgroup"
+	"opm/daemon/logs"
 	"opm/daemon/proc"
 )
 
 // process is a running app process the supervisor can watch and signal.
-type process interface {
+type Process interface {
 	Pid() int
 	// StartTicks is the process start time (clock ticks since boot).
 	StartTicks() uint64
 	// Wait blocks until the process has exited.
-	Wait() exitStatus
+	Wait() ExitStatus
 }
 
-// exitStatus is how a process ended.
-type exitStatus struct {
+// ExitStatus is how a process ended.
+type ExitStatus struct {
 	// Code is the exit code, -1 when killed by a signal or unknown.
 	Code   int
 	Signal syscall.Signal
@@ -31,9 +34,9 @@ type exitStatus struct {
 	Known bool
 }
 
-func (e exitStatus) success() bool { return e.Known && e.Code == 0 }
+func (e ExitStatus) Success() bool { return e.Known && e.Code == 0 }
 
-func (e exitStatus) String() string {
+func (e ExitStatus) String() string {
 	switch {
 	case !e.Known:
 		return "unknown status (adopted process)"
@@ -43,14 +46,14 @@ func (e exitStatus) String() string {
 	return fmt.Sprintf("exit status %d", e.Code)
 }
 
-// spawner starts an app's process in cgroup ("" for none); tests replace
+// Spawner starts an app's process in cgroup ("" for none); tests replace
 // it.
-type spawner func(spec api.Spec, cgroup string) (process, error)
+type Spawner func(spec api.Spec, cg string) (Process, error)
 
-// childProc is a process the daemon started and therefore reaps: it waits
+// Child is a process the daemon started and therefore reaps: it waits
 // on the pidfd obtained at the fork, in the runtime poller, then reads the
 // exit status with a non-blocking wait4.
-type childProc struct {
+type Child struct {
 	pid   int
 	start uint64
 	fd    *os.File
@@ -58,12 +61,15 @@ type childProc struct {
 	cgroup string
 }
 
-func (c *childProc) Pid() int           { return c.pid }
-func (c *childProc) StartTicks() uint64 { return c.start }
+// Cgroup is the cgroup the process was cloned into ("" for none).
+func (c *Child) Cgroup() string { return c.cgroup }
 
-func (c *childProc) Wait() exitStatus {
+func (c *Child) Pid() int           { return c.pid }
+func (c *Child) StartTicks() uint64 { return c.start }
+
+func (c *Child) Wait() ExitStatus {
 	defer c.fd.Close()
-	st := exitStatus{Code: -1}
+	st := ExitStatus{Code: -1}
 	awaitExit(c.fd, func(fd int) bool {
 		var ws syscall.WaitStatus
 		pid, err := wait4(c.pid, &ws, syscall.WNOHANG)
@@ -93,40 +99,40 @@ func wait4(pid int, ws *syscall.WaitStatus, opts int) (int, error) {
 	}
 }
 
-func statusOf(ws syscall.WaitStatus) exitStatus {
+func statusOf(ws syscall.WaitStatus) ExitStatus {
 	if ws.Signaled() {
-		return exitStatus{Code: -1, Signal: ws.Signal(), Known: true}
+		return ExitStatus{Code: -1, Signal: ws.Signal(), Known: true}
 	}
-	return exitStatus{Code: ws.ExitStatus(), Known: true}
+	return ExitStatus{Code: ws.ExitStatus(), Known: true}
 }
 
-// spawnProcess starts spec in its own session with stdin on /dev/null and
+// New starts spec in its own session with stdin on /dev/null and
 // stdout/stderr appended straight to its log files: the app's output never
 // passes through the daemon, and the files stay open in the app when the
 // daemon goes away. The fork also returns a pidfd, which the watch uses.
 // With a cgroup the process is cloned straight into it; where the kernel
 // cannot do that, it starts outside, as without cgroups, and says so in
 // the daemon log.
-func spawnProcess(devNull *os.File, cgroups *cgroupTree) spawner {
+func New(devNull *os.File, cgroups *cgroup.Tree, log *slog.Logger) Spawner {
 	null := devNull.Fd()
-	return func(spec api.Spec, cgroup string) (process, error) {
-		out, err := openLog(spec.OutLog)
+	return func(spec api.Spec, cg string) (Process, error) {
+		out, err := logs.Open(spec.OutLog)
 		if err != nil {
 			return nil, err
 		}
 		defer unix.Close(out)
-		errf, err := openLog(spec.ErrLog)
+		errf, err := logs.Open(spec.ErrLog)
 		if err != nil {
 			return nil, err
 		}
 		defer unix.Close(errf)
 		pidfd := -1
 		sys := &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd}
-		if cgroup != "" {
-			fd, err := cgroups.enter(cgroup)
+		if cg != "" {
+			fd, err := cgroups.Enter(cg)
 			if err != nil {
-				cgroups.log.Warn("starting app outside its cgroup: a grandchild that calls setsid escapes stop", "event", "cgroup-failed", "app", spec.Name, "error", err)
-				cgroup = ""
+				log.Warn("starting app outside its cg: a grandchild that calls setsid escapes stop", "event", "cg-failed", "app", spec.Name, "error", err)
+				cg = ""
 			} else {
 				defer unix.Close(fd)
 				sys.UseCgroupFD, sys.CgroupFD = true, fd
@@ -139,9 +145,9 @@ func spawnProcess(devNull *os.File, cgroups *cgroupTree) spawner {
 			Sys:   sys,
 		}
 		pid, err := syscall.ForkExec(spec.Exec, spec.Argv, attr)
-		if err != nil && sys.UseCgroupFD && cloneUnsupported(err) {
-			cgroups.log.Warn("starting app outside its cgroup: the kernel cannot clone into a cgroup; a grandchild that calls setsid escapes stop", "event", "cgroup-failed", "app", spec.Name, "error", err)
-			sys.UseCgroupFD, sys.CgroupFD, cgroup = false, 0, ""
+		if err != nil && sys.UseCgroupFD && cgroup.CloneUnsupported(err) {
+			log.Warn("starting app outside its cg: the kernel cannot clone into a cg; a grandchild that calls setsid escapes stop", "event", "cg-failed", "app", spec.Name, "error", err)
+			sys.UseCgroupFD, sys.CgroupFD, cg = false, 0, ""
 			pid, err = syscall.ForkExec(spec.Exec, spec.Argv, attr)
 		}
 		if err != nil {
@@ -150,8 +156,8 @@ func spawnProcess(devNull *os.File, cgroups *cgroupTree) spawner {
 		f, err := pollableFD(pidfd)
 		if err != nil {
 			// Without a watch the child would go unsupervised.
-			_ = killGroup(pid, syscall.SIGKILL)
-			_ = cgroups.kill(cgroup)
+			_ = KillGroup(pid, syscall.SIGKILL)
+			_ = cgroups.Kill(cg)
 			var ws syscall.WaitStatus
 			_, _ = wait4(pid, &ws, 0)
 			return nil, fmt.Errorf("start %s: watch its pidfd: %w", spec.Exec, err)
@@ -162,13 +168,13 @@ func spawnProcess(devNull *os.File, cgroups *cgroupTree) spawner {
 			// even if it already exited; this is not expected.
 			start = 0
 		}
-		return &childProc{pid: pid, start: start, fd: f, cgroup: cgroup}, nil
+		return &Child{pid: pid, start: start, fd: f, cgroup: cg}, nil
 	}
 }
 
-// killGroup sends sig to the process group led by pid. A group that is
+// KillGroup sends sig to the process group led by pid. A group that is
 // already gone is not an error.
-func killGroup(pid int, sig syscall.Signal) error {
+func KillGroup(pid int, sig syscall.Signal) error {
 	// kill(-1) would signal every process we may signal: never.
 	if pid <= 1 {
 		return fmt.Errorf("signal process group %d: refused", pid)

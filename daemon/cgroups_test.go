@@ -12,75 +12,16 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/cgroup"
 )
-
-func TestParseCgroup2Mount(t *testing.T) {
-	tests := []struct {
-		name, mountinfo string
-		mount, root     string
-		ok              bool
-	}{
-		{
-			name: "hybrid",
-			mountinfo: `31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
-35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
-41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
-`,
-			mount: "/sys/fs/cgroup/unified", root: "/", ok: true,
-		},
-		{
-			name:      "unified, with optional fields",
-			mountinfo: "30 22 0:26 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:4 - cgroup2 cgroup2 rw,nsdelegate\n",
-			mount:     "/sys/fs/cgroup", root: "/", ok: true,
-		},
-		{
-			name:      "a container's subtree, escaped space",
-			mountinfo: `900 800 0:26 /docker/abc /sys/fs/my\040cgroup ro - cgroup2 cgroup2 rw` + "\n",
-			mount:     "/sys/fs/my cgroup", root: "/docker/abc", ok: true,
-		},
-		{
-			name:      "v1 only",
-			mountinfo: "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory\n",
-		},
-		{name: "garbage", mountinfo: "- cgroup2\n\n1 2 3\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			mount, root, ok := parseCgroup2Mount([]byte(tt.mountinfo))
-			if mount != tt.mount || root != tt.root || ok != tt.ok {
-				t.Errorf("got %q %q %v, want %q %q %v", mount, root, ok, tt.mount, tt.root, tt.ok)
-			}
-		})
-	}
-}
-
-func TestParseCgroupFile(t *testing.T) {
-	tests := []struct {
-		name, data, want string
-		ok               bool
-	}{
-		{"hybrid", "4:memory:/x\n1:cpu:/\n0::/\n", "/", true},
-		{"unified", "0::/user.slice/opm-1a2b3c4d/app-3/run-0\n", "/user.slice/opm-1a2b3c4d/app-3/run-0", true},
-		{"v1 only", "4:memory:/x\n", "", false},
-		{"empty", "", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := parseCgroupFile([]byte(tt.data))
-			if got != tt.want || ok != tt.ok {
-				t.Errorf("got %q %v, want %q %v", got, ok, tt.want, tt.ok)
-			}
-		})
-	}
-}
 
 func TestConfigCgroups(t *testing.T) {
 	tests := []struct {
 		name, toml, want, err string
 	}{
-		{"default", "", CgroupsAuto, ""},
-		{"off", `cgroups = "off"`, CgroupsOff, ""},
-		{"auto", `cgroups = "auto"`, CgroupsAuto, ""},
+		{"default", "", cgroup.Auto, ""},
+		{"off", `cgroups = "off"`, cgroup.Off, ""},
+		{"auto", `cgroups = "auto"`, cgroup.Auto, ""},
 		{"unknown value", `cgroups = "always"`, "", `cgroups must be "auto" or "off"`},
 	}
 	for _, tt := range tests {
@@ -120,7 +61,7 @@ func TestCgroupEachRunLives(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		cg, err := cgroupOfPid(a.PID)
+		cg, err := cgroup.Of(a.PID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,7 +82,7 @@ func TestCgroupEachRunLives(t *testing.T) {
 // that the daemon uses it, and returns the directory of its apps' cgroups.
 func needCgroups(t *testing.T, d *testDaemon) string {
 	t.Helper()
-	dir, err := CgroupDir(d.home)
+	dir, err := cgroup.Dir(d.home)
 	if err != nil {
 		t.Skipf("cgroup v2 is not usable here: %v", err)
 	}
@@ -163,27 +104,27 @@ func needCgroups(t *testing.T, d *testDaemon) string {
 
 // cgroupDir is the directory of cgroup cg (as /proc/<pid>/cgroup names it).
 func (d *testDaemon) cgroupDir(cg string) string {
-	t, err := locateCgroups(d.home, CgroupsAuto)
+	dir, err := cgroup.DirOf(cg)
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	return t.dir(cg)
+	return dir
 }
 
 // removeCgroups kills and removes whatever is left of the cgroups of a
 // daemon for home, so that no test leaves a cgroup behind.
 func removeCgroups(t *testing.T, home string) {
-	dir, err := CgroupDir(home)
+	dir, err := cgroup.Dir(home)
 	if err != nil {
 		return
 	}
 	if _, err := os.Stat(dir); err != nil {
 		return
 	}
-	_ = writeFile(filepath.Join(dir, "cgroup.kill"), "1")
+	_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
 	var err2 error
 	waitFor(t, "the test's cgroup "+dir+" to be removed", 10*time.Second, func() bool {
-		err2 = rmdirTree(dir)
+		err2 = cgroup.RemoveTree(dir)
 		return !errors.Is(err2, syscall.EBUSY)
 	})
 	if err2 != nil && !errors.Is(err2, fs.ErrNotExist) {

@@ -1,4 +1,4 @@
-package daemon
+package process
 
 import (
 	"os"
@@ -13,10 +13,10 @@ import (
 // keeps a signal ignored (SIG_IGN) and resets only handled ones, so a
 // signal ignored by whoever started the daemon — nohup ignores SIGHUP,
 // GNU make the real-time signals 32 and 33 — would otherwise stay ignored
-// in every app. defaultSignals absorbs each such signal with a handler,
+// in every app. DefaultSignals absorbs each such signal with a handler,
 // which leaves the daemon itself unaffected; the few the Go runtime will
 // not handle are set back to SIG_DFL.
-func defaultSignals() {
+func DefaultSignals() {
 	absorb := make(chan os.Signal, 1)
 	// SIGHUP is always absorbed: the daemon outlives its terminal.
 	signal.Notify(absorb, syscall.SIGHUP)

@@ -1,4 +1,4 @@
-package daemon
+package process
 
 import (
 	"errors"
@@ -10,31 +10,31 @@ import (
 	"opm/daemon/proc"
 )
 
-// adoptedProc is an app process a previous daemon started: this daemon is
+// Adopted is an app process a previous daemon started: this daemon is
 // not its parent, so it watches it through a pidfd, which becomes readable
 // when the process exits, and cannot learn its exit status.
-type adoptedProc struct {
+type Adopted struct {
 	pid   int
 	start uint64
 	fd    *os.File
 }
 
-// errNotSame reports a PID that now names another process.
-var errNotSame = errors.New("the pid now names another process")
+// ErrNotSame reports a PID that now names another process.
+var ErrNotSame = errors.New("the pid now names another process")
 
-// openAdopted returns a watch on pid if it still is the process that
+// Adopt returns a watch on pid if it still is the process that
 // started at start (clock ticks since boot), alive and leading its own
 // session as every app does. The check is made again after the pidfd is
 // open, so the pidfd names that very process and never a successor.
-func openAdopted(pid int, start uint64) (*adoptedProc, error) {
-	if err := sameProcess(pid, start); err != nil {
+func Adopt(pid int, start uint64) (*Adopted, error) {
+	if err := SameProcess(pid, start); err != nil {
 		return nil, err
 	}
 	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
 	if err != nil {
 		return nil, fmt.Errorf("open pidfd of %d: %w", pid, err)
 	}
-	if err := sameProcess(pid, start); err != nil {
+	if err := SameProcess(pid, start); err != nil {
 		unix.Close(fd)
 		return nil, err
 	}
@@ -42,43 +42,33 @@ func openAdopted(pid int, start uint64) (*adoptedProc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watch pidfd of %d: %w", pid, err)
 	}
-	return &adoptedProc{pid: pid, start: start, fd: f}, nil
+	return &Adopted{pid: pid, start: start, fd: f}, nil
 }
 
-func sameProcess(pid int, start uint64) error {
+func SameProcess(pid int, start uint64) error {
 	if pid <= 1 || pid == os.Getpid() {
-		return errNotSame
+		return ErrNotSame
 	}
 	st, err := proc.ReadStat(pid)
 	if err != nil {
 		return err
 	}
 	if st.Start != start || st.State == 'Z' || st.State == 'X' || st.Session != pid {
-		return errNotSame
+		return ErrNotSame
 	}
 	return nil
 }
 
-func (p *adoptedProc) Pid() int           { return p.pid }
-func (p *adoptedProc) StartTicks() uint64 { return p.start }
+func (p *Adopted) Pid() int           { return p.pid }
+func (p *Adopted) StartTicks() uint64 { return p.start }
 
 // Wait blocks until the process exits or Close is called.
-func (p *adoptedProc) Wait() exitStatus {
+func (p *Adopted) Wait() ExitStatus {
 	defer p.fd.Close()
 	awaitExit(p.fd, pidfdReadable)
-	return exitStatus{Code: -1}
+	return ExitStatus{Code: -1}
 }
 
 // Close stops a Wait in progress (the daemon is leaving the app running
 // for the next one).
-func (p *adoptedProc) Close() error { return p.fd.Close() }
-
-// releaseWatches ends the pidfd watches of adopted apps when the daemon
-// leaves them running (exit with keep_apps).
-func (s *Supervisor) releaseWatches() {
-	for _, a := range s.apps {
-		if p, ok := a.proc.(*adoptedProc); ok {
-			p.Close()
-		}
-	}
-}
+func (p *Adopted) Close() error { return p.fd.Close() }

@@ -1,0 +1,68 @@
+package cgroup
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// enter prepares an app's cgroup for its next process: it creates the
+// cgroup when needed, kills whatever is still in it — the app has no
+// process when it is spawned, so anything there is a leftover: what a
+// crashed leader left, or a previous daemon's half-finished spawn —
+// removes the old leaves it can and returns a descriptor of a new leaf
+// for clone3.
+func (t *Tree) Enter(cg string) (int, error) {
+	dir := t.dir(cg)
+	if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	if err := t.Kill(cg); err != nil {
+		return -1, err
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return -1, fmt.Errorf("read cgroup %s: %w", dir, err)
+	}
+	next := 0
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		if RemoveTree(filepath.Join(dir, e.Name())) == nil {
+			continue
+		}
+		// Still emptying; it goes at a later spawn or with the app.
+		if n, ok := strings.CutPrefix(e.Name(), "run-"); ok {
+			if i, err := strconv.Atoi(n); err == nil && i >= next {
+				next = i + 1
+			}
+		}
+	}
+	leaf := filepath.Join(dir, "run-"+strconv.Itoa(next))
+	if err := unix.Mkdir(leaf, 0o755); err != nil {
+		return -1, fmt.Errorf("create cgroup %s: %w", leaf, err)
+	}
+	fd, err := unix.Open(leaf, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open cgroup %s: %w", leaf, err)
+	}
+	return fd, nil
+}
+
+// CloneUnsupported reports whether a spawn into a cgroup failed because
+// clone3 or CLONE_INTO_CGROUP is not available (an old kernel, a seccomp
+// filter that refuses clone3).
+func CloneUnsupported(err error) bool {
+	for _, e := range []error{unix.ENOSYS, unix.E2BIG, unix.EINVAL, unix.EOPNOTSUPP} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
