@@ -118,10 +118,8 @@ func startRequest(c *ucli.Context, command string) (api.StartRequest, error) {
 			return req, usageErrorf("invalid --name: %w", err)
 		}
 	}
-	switch req.Restart {
-	case api.RestartAlways, api.RestartOnFailure, api.RestartNever:
-	default:
-		return req, usageErrorf("invalid --restart %q: use always, on-failure or never", req.Restart)
+	if err := api.CheckRestartPolicy(req.Restart); err != nil {
+		return req, usageErrorf("invalid --restart: %v", err)
 	}
 	if c.IsSet("max-restarts") {
 		n := c.Int("max-restarts")

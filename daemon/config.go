@@ -15,6 +15,7 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/cgroup"
+	"opm/daemon/spec"
 	"opm/shm"
 )
 
@@ -156,4 +157,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("max_restarts %w", err)
 	}
 	return nil
+}
+
+// specDefaults are the defaults an app's definition takes from the config.
+func (c Config) specDefaults() spec.Defaults {
+	return spec.Defaults{Home: c.Home, MaxRestarts: c.MaxRestarts, KillTimeout: c.KillTimeout}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"opm/daemon/api"
+	"opm/daemon/spec"
 )
 
 // Numbers a client sends are checked against the ranges of daemon/api:
@@ -92,7 +93,7 @@ func TestStartRefusesUnprintableNames(t *testing.T) {
 func TestCheckSpec(t *testing.T) {
 	good := api.Spec{Name: "web", Exec: "/bin/true", Argv: []string{"/bin/true"}, Cwd: "/", Restart: api.RestartAlways,
 		MaxRestarts: 15, KillTimeoutMs: 5000, OutLog: "/tmp/o", ErrLog: "/tmp/e"}
-	if err := checkSpec(good); err != nil {
+	if err := spec.Check(good); err != nil {
 		t.Fatalf("good spec refused: %v", err)
 	}
 	for _, tt := range []struct {
@@ -108,7 +109,7 @@ func TestCheckSpec(t *testing.T) {
 	} {
 		s := good
 		tt.mutate(&s)
-		if err := checkSpec(s); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if err := spec.Check(s); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"opm/daemon/api"
+	"opm/daemon/spec"
 )
 
 // Runtime records let a new daemon take over from one that died or was
@@ -194,41 +195,13 @@ func readRecord(path string) (record, error) {
 	default:
 		return rec, fmt.Errorf("unknown wanted state %q", rec.Want)
 	}
-	if err := checkSpec(rec.Spec); err != nil {
+	if err := spec.Check(rec.Spec); err != nil {
 		return rec, err
 	}
 	if rec.PID < 0 {
 		return rec, fmt.Errorf("bad pid %d", rec.PID)
 	}
 	return rec, nil
-}
-
-// checkSpec refuses a Spec that could not be started as is.
-func checkSpec(spec api.Spec) error {
-	if err := api.CheckName(spec.Name); err != nil {
-		return err
-	}
-	if err := checkSpecSize(spec); err != nil {
-		return err
-	}
-	if spec.Exec == "" || len(spec.Argv) == 0 || !filepath.IsAbs(spec.Exec) {
-		return fmt.Errorf("app %q has no absolute executable path", spec.Name)
-	}
-	if spec.Cwd == "" {
-		return fmt.Errorf("app %q lacks its working directory", spec.Name)
-	}
-	switch spec.Restart {
-	case api.RestartAlways, api.RestartOnFailure, api.RestartNever:
-	default:
-		return fmt.Errorf("app %q has unknown restart policy %q", spec.Name, spec.Restart)
-	}
-	if err := api.CheckMaxRestarts(spec.MaxRestarts); err != nil {
-		return fmt.Errorf("app %q: max_restarts %w", spec.Name, err)
-	}
-	if err := api.CheckKillTimeoutMs(spec.KillTimeoutMs); err != nil {
-		return fmt.Errorf("app %q: kill_timeout_ms %w", spec.Name, err)
-	}
-	return nil
 }
 
 // recordOf is the record describing a now.

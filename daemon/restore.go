@@ -7,6 +7,7 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/logs"
+	"opm/daemon/spec"
 )
 
 // restoreReq asks the loop to bring back the apps of a dump.
@@ -34,7 +35,7 @@ func (s *Supervisor) restore(ev restoreReq) {
 	var launched, starting []*app
 	for _, d := range ev.apps {
 		name := d.Spec.Name
-		if err := checkSpec(d.Spec); err != nil {
+		if err := spec.Check(d.Spec); err != nil {
 			res.Failed[name] = "saved definition unusable: " + err.Error()
 			continue
 		}

@@ -16,6 +16,7 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/logs"
+	"opm/daemon/spec"
 )
 
 // server maps the HTTP API onto supervisor requests. Handlers never touch
@@ -99,7 +100,7 @@ func (srv *server) handleStart(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	spec, err := buildSpec(req, srv.cfg)
+	spec, err := spec.Build(req, srv.cfg.specDefaults())
 	if err != nil {
 		writeError(w, err)
 		return

@@ -15,6 +15,7 @@ import (
 	"opm/daemon/api"
 	"opm/daemon/proc"
 	"opm/daemon/process"
+	"opm/daemon/spec"
 	"opm/shm"
 )
 
@@ -127,11 +128,11 @@ func TestTakeoverIgnoresReusedPID(t *testing.T) {
 
 	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-reuse-" + filepath.Base(cfg.RuntimeDir)}
 	req := probe.req("web", "block")
-	spec, err := buildSpec(req, cfg)
+	sp, err := spec.Build(req, cfg.specDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: spec, Want: wantRunning, PID: stranger.Process.Pid, Start: st.Start + 7})
+	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: sp, Want: wantRunning, PID: stranger.Process.Pid, Start: st.Start + 7})
 
 	d := runDaemon(t, cfg)
 	d.mark = probe.mark
@@ -202,7 +203,7 @@ func writeRecordFile(t *testing.T, runtimeDir string, rec record) {
 func TestTakeoverFindsSpawnInFlight(t *testing.T) {
 	cfg := testConfig(t)
 	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-inflight-" + filepath.Base(cfg.RuntimeDir)}
-	spec, err := buildSpec(probe.req("web", "block"), cfg)
+	sp, err := spec.Build(probe.req("web", "block"), cfg.specDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,8 +212,8 @@ func TestTakeoverFindsSpawnInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	token := process.NewTokens(secret).Token("web", process.Spawn{DaemonStart: 2, Seq: 1})
-	orphan := exec.Command(spec.Exec)
-	orphan.Env = append(spec.Env, process.AppTokenEnv+"="+token)
+	orphan := exec.Command(sp.Exec)
+	orphan.Env = append(sp.Env, process.AppTokenEnv+"="+token)
 	orphan.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := orphan.Start(); err != nil {
 		t.Fatal(err)
@@ -221,7 +222,7 @@ func TestTakeoverFindsSpawnInFlight(t *testing.T) {
 		_ = orphan.Process.Kill()
 		_ = orphan.Wait()
 	})
-	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: spec, Want: wantRunning, Spawning: token})
+	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: sp, Want: wantRunning, Spawning: token})
 
 	d := runDaemon(t, cfg)
 	d.mark = probe.mark
@@ -263,12 +264,12 @@ func TestNeverAdoptOrSignalInit(t *testing.T) {
 func TestTakeoverFinishesStop(t *testing.T) {
 	cfg := testConfig(t)
 	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-finish-" + filepath.Base(cfg.RuntimeDir)}
-	spec, err := buildSpec(probe.req("web", "ignore-term"), cfg)
+	sp, err := spec.Build(probe.req("web", "ignore-term"), cfg.specDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	left := exec.Command(spec.Exec)
-	left.Env = spec.Env
+	left := exec.Command(sp.Exec)
+	left.Env = sp.Env
 	left.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := left.Start(); err != nil {
 		t.Fatal(err)
@@ -280,7 +281,7 @@ func TestTakeoverFinishesStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: spec, Want: wantStopped, PID: left.Process.Pid, Start: st.Start})
+	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: sp, Want: wantStopped, PID: left.Process.Pid, Start: st.Start})
 
 	d := runDaemon(t, cfg)
 	d.mark = probe.mark

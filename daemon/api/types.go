@@ -1,6 +1,9 @@
 package api
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Restart policies, as PM2 and systemd users know them.
 const (
@@ -8,6 +11,15 @@ const (
 	RestartOnFailure = "on-failure"
 	RestartNever     = "never"
 )
+
+// CheckRestartPolicy refuses anything but a restart policy.
+func CheckRestartPolicy(p string) error {
+	switch p {
+	case RestartAlways, RestartOnFailure, RestartNever:
+		return nil
+	}
+	return fmt.Errorf("unknown restart policy %q: use %s, %s or %s", p, RestartAlways, RestartOnFailure, RestartNever)
+}
 
 // App statuses, as printed by `opm list` and returned in App.Status.
 const (

@@ -1,4 +1,4 @@
-package daemon
+package spec
 
 import (
 	"os"
@@ -85,12 +85,12 @@ func TestDefaultName(t *testing.T) {
 		if strings.HasSuffix(cmd, ".js") {
 			spec.Interpreter, spec.Argv = "node", []string{"/usr/bin/node", "/x/" + cmd}
 		}
-		got := defaultName(spec)
+		got := DefaultName(spec)
 		if got != want {
-			t.Errorf("defaultName(%q) = %q, want %q", cmd, got, want)
+			t.Errorf("DefaultName(%q) = %q, want %q", cmd, got, want)
 		}
 		if err := api.CheckName(got); err != nil {
-			t.Errorf("defaultName(%q) = %q, refused: %v", cmd, got, err)
+			t.Errorf("DefaultName(%q) = %q, refused: %v", cmd, got, err)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package daemon
+package spec
 
 import (
 	"fmt"
@@ -126,9 +126,9 @@ func lookPath(name, path, cwd string) (string, error) {
 	return "", fmt.Errorf("find %s: not in PATH", name)
 }
 
-// defaultName derives an app name from the command: the script or
+// DefaultName derives an app name from the command: the script or
 // program's base name without extension ("app.js" → "app").
-func defaultName(spec api.Spec) string {
+func DefaultName(spec api.Spec) string {
 	var word string
 	if spec.Interpreter != "" && len(spec.Argv) > 1 {
 		word = spec.Argv[1]
