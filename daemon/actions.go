@@ -21,7 +21,7 @@ func (s *Supervisor) startNew(ev startReq) {
 	}
 	a := s.register(spec)
 	a.firstStart = true
-	_ = a.transition(Launching)
+	s.move(a, Launching)
 	s.launch(a, false)
 	s.wait([]int{a.id}, func() {
 		if s.apps[a.id] != a {
@@ -36,9 +36,9 @@ func (s *Supervisor) startNew(ev startReq) {
 func (s *Supervisor) register(spec api.Spec) *app {
 	a := &app{id: s.nextID, spec: spec, state: Stopped, exitCode: -1}
 	s.nextID++
-	s.nextIDDirty = true
 	s.apps[a.id] = a
 	s.byName[spec.Name] = a
+	s.touch(a)
 	return a
 }
 
@@ -104,7 +104,7 @@ func (s *Supervisor) startApp(a *app) {
 	case Stopped, Errored, Waiting:
 		a.cancelTimer()
 		a.burst = 0
-		_ = a.transition(Launching)
+		s.move(a, Launching)
 		s.launch(a, false)
 	case Launching:
 		// A deferred start goes now: the user asked.
@@ -136,14 +136,14 @@ func (s *Supervisor) stopApp(a *app) {
 	switch a.state {
 	case Online:
 		a.cancelTimer()
-		_ = a.transition(Stopping)
+		s.move(a, Stopping)
 		s.terminate(a)
 		s.schedule(a, time.Duration(a.spec.KillTimeoutMs)*time.Millisecond, killTimer)
 		s.log.Info("stopping app", "event", "stopping", "app", a.spec.Name, "pid", a.pid)
 	case Waiting, Launching, Errored:
 		a.cancelTimer()
 		a.deferred = false
-		_ = a.transition(Stopped)
+		s.move(a, Stopped)
 		s.log.Info("app stopped", "event", "stopped", "app", a.spec.Name, "pid", 0)
 	}
 }

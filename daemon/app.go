@@ -25,6 +25,11 @@ type app struct {
 	// late event from an old process is ignored.
 	seq uint64
 
+	// leaderPID and leaderStart name the process of the latest spawn,
+	// kept after it exits; 0 until it is known.
+	leaderPID   int
+	leaderStart uint64
+
 	// restarts counts restarts over the app's life (shown to users);
 	// burst counts those since it last stayed up for RestartResetAfter.
 	restarts int
@@ -50,9 +55,12 @@ type app struct {
 	firstStart bool
 	// spawnToken is the token of the latest spawn (token.go).
 	spawnToken string
-	// dirty is set when the runtime record needs writing; recordFailing
-	// while its writes fail.
-	dirty         bool
+	// touched is set while the app is in the event's touched list;
+	// written is the record state last written (when recorded);
+	// recordFailing while its writes fail (records.go).
+	touched       bool
+	recorded      bool
+	written       recordState
 	recordFailing bool
 	// deferred is set while a Launching app waits for the restore flag.
 	deferred bool

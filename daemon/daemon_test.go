@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/store"
 )
 
 func TestStartListStopRemove(t *testing.T) {
@@ -363,7 +364,7 @@ func TestShutdownStopsAppsAndRemovesSocket(t *testing.T) {
 		t.Fatalf("socket left behind: %v", err)
 	}
 	// The table dies with the daemon: no record is left to adopt.
-	if ents, err := os.ReadDir(filepath.Join(d.rt, RecordsDir)); err != nil || len(ents) != 0 {
+	if ents, err := os.ReadDir(filepath.Join(d.rt, store.RecordsDir)); err != nil || len(ents) != 0 {
 		t.Fatalf("runtime records left: %v, %v", ents, err)
 	}
 }

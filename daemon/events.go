@@ -3,6 +3,7 @@ package daemon
 import (
 	"opm/daemon/api"
 	"opm/daemon/process"
+	"opm/daemon/store"
 )
 
 // Everything the supervisor loop handles is an event: a watched process
@@ -42,7 +43,7 @@ type timerEvent struct {
 type result struct {
 	apps    []api.App
 	status  api.DaemonStatus
-	dump    []dumpApp
+	dump    []store.DumpApp
 	restore api.RestoreResult
 	err     error
 }

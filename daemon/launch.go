@@ -54,8 +54,9 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	// instead of starting a second one. No record, no process: a record
 	// that cannot be written fails this start like a failed fork.
 	a.spawnToken = s.tokens.Token(a.spec.Name, process.Spawn{DaemonStart: s.daemonStart, Seq: a.seq})
+	a.leaderPID, a.leaderStart = 0, 0
 	a.spawning = true
-	if err := s.saveRecord(a); err != nil {
+	if err := s.writeRecord(a); err != nil {
 		a.spawning = false
 		s.startFailed(a, err)
 		return
@@ -165,8 +166,9 @@ func (s *Supervisor) discard(ev spawnedEvent) {
 // adoptProcess makes p the app's running process and watches it.
 func (s *Supervisor) adoptProcess(a *app, p process.Process, started time.Time) {
 	a.proc, a.pid, a.started = p, p.Pid(), started
+	a.leaderPID, a.leaderStart = p.Pid(), p.StartTicks()
 	a.lastErr = ""
 	s.useCgroup(a, p)
-	_ = a.transition(Online)
+	s.move(a, Online)
 	s.watch(a.id, a.seq, p)
 }

@@ -25,6 +25,8 @@ func TestMain(m *testing.M) {
 	if mode := os.Getenv("OPM_TEST_CHILD"); mode != "" {
 		os.Exit(child(mode))
 	}
+	// An illegal state move fails the suite.
+	strictMoves = true
 	// Race-detector builds sleep 1 s at exit by default; children that
 	// exit on purpose must not.
 	gorace := "atexit_sleep_ms=0"

@@ -43,11 +43,11 @@ func (s *Supervisor) onExit(ev exitEvent) {
 			a.restartAfterStop = false
 			a.burst = 0
 			a.restarts++
-			_ = a.transition(Launching)
+			s.move(a, Launching)
 			s.launch(a, false)
 			return
 		}
-		_ = a.transition(Stopped)
+		s.move(a, Stopped)
 		s.log.Info("app stopped", "event", "stopped", "app", a.spec.Name, "pid", pid)
 		return
 	}
@@ -101,10 +101,10 @@ func (s *Supervisor) nextRestart(a *app, st process.ExitStatus, uptime time.Dura
 	if !restart {
 		logExit()
 		if failed && st.Known {
-			_ = a.transition(Errored)
+			s.move(a, Errored)
 			s.log.Info("app errored, not restarting", "event", "errored", "app", a.spec.Name, "pid", 0, "policy", a.spec.Restart)
 		} else {
-			_ = a.transition(Stopped)
+			s.move(a, Stopped)
 			s.log.Info("app stopped, not restarting", "event", "stopped", "app", a.spec.Name, "pid", 0, "policy", a.spec.Restart)
 		}
 		return 0, false
@@ -114,25 +114,20 @@ func (s *Supervisor) nextRestart(a *app, st process.ExitStatus, uptime time.Dura
 	}
 	if a.burst >= a.spec.MaxRestarts {
 		logExit()
-		_ = a.transition(Errored)
+		s.move(a, Errored)
 		s.log.Warn("app errored: too many restarts", "event", "errored", "app", a.spec.Name, "pid", 0, "restarts", a.burst, "window", s.cfg.RestartResetAfter.String())
 		return 0, false
 	}
 	d := backoff(s.cfg.RestartDelay, s.cfg.RestartDelayMax, a.burst)
 	a.burst++
-	_ = a.transition(Waiting)
-	// No record write for Waiting: the record still names the process
-	// that just ended, by PID and start time, which a takeover finds dead
-	// and treats exactly like no process. The restart's own write (the
-	// spawn token, before the fork) is the one that matters.
-	a.dirty = false
+	s.move(a, Waiting)
 	return d, true
 }
 
 // restartNow starts a Waiting app's next process.
 func (s *Supervisor) restartNow(a *app) {
 	a.restarts++
-	_ = a.transition(Launching)
+	s.move(a, Launching)
 	s.launch(a, false)
 }
 

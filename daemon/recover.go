@@ -6,6 +6,7 @@ import (
 	"opm/daemon/logs"
 	"opm/daemon/proc"
 	"opm/daemon/process"
+	"opm/daemon/store"
 )
 
 // recoverApps rebuilds the app table from the runtime records a previous
@@ -27,37 +28,42 @@ func (s *Supervisor) recoverApps() {
 	if s.findHolders != nil {
 		holders = s.findHolders()
 	}
-	recs, bad, err := s.records.readAll()
+	recs, bad, err := s.records.ReadAll()
 	if err != nil {
 		s.log.Error("cannot read runtime records; starting with an empty table", "event", "records-failed", "error", err)
 	}
 	for _, b := range bad {
-		s.log.Warn("ignoring corrupt runtime record", "event", "record-corrupt", "path", b.path, "error", b.err)
-		s.removeFile(b.path)
+		s.log.Warn("ignoring corrupt runtime record", "event", "record-corrupt", "path", b.Path, "error", b.Err)
+		s.removeRecordFile(b.Path)
 	}
 	for _, rec := range recs {
 		if old := s.byName[rec.Spec.Name]; old != nil {
 			s.log.Warn("ignoring runtime record with a duplicate name", "event", "record-corrupt", "app", rec.Spec.Name, "id", rec.ID, "kept_id", old.id)
-			s.removeFile(s.records.path(rec.ID))
+			s.removeRecordFile(s.records.Path(rec.ID))
 			continue
 		}
 		logs.Own(&rec.Spec, s.cfg.Home)
 		a := &app{id: rec.ID, spec: rec.Spec, state: Stopped, restarts: rec.Restarts, exitCode: -1}
+		// What the record holds is what was last written; the end of
+		// the takeover writes what changed.
+		a.recorded = true
+		a.written = recordState{want: rec.Want, pid: rec.PID, start: rec.Start, restarts: rec.Restarts, spawn: rec.Spawning}
+		a.leaderPID, a.leaderStart = rec.PID, rec.Start
 		s.apps[a.id] = a
 		s.byName[a.spec.Name] = a
+		s.touch(a)
 		s.nextID = max(s.nextID, a.id+1)
 		held := s.tokens.HoldersOf(a.spec.Name, holders)
 		delete(holders, s.tokens.AppKey(a.spec.Name))
 		a.spawnToken = rec.Spawning
 		switch rec.Want {
-		case wantStopped:
+		case store.WantStopped:
 			s.finishStop(a, rec, held)
-			a.dirty = true
-		case wantErrored:
+		case store.WantErrored:
 			s.finishStop(a, rec, held)
-			_ = a.transition(Launching)
-			_ = a.transition(Errored)
-		case wantRunning:
+			s.move(a, Launching)
+			s.move(a, Errored)
+		case store.WantRunning:
 			s.recoverRunning(a, rec, held)
 		}
 	}
@@ -65,9 +71,10 @@ func (s *Supervisor) recoverApps() {
 		s.orphans = holders
 		s.log.Warn("live app processes have no usable runtime record; each is adopted when its app is started or restored", "event", "orphans", "apps", len(holders))
 	}
-	if n := s.readNextID(); n > s.nextID {
+	if n := s.records.ReadNextID(); n > s.nextID {
 		s.nextID = n
 	}
+	s.recordedNextID = s.nextID
 	s.flushRecords()
 }
 
@@ -75,7 +82,7 @@ func (s *Supervisor) recoverApps() {
 // a process it was stopping, or one it was starting when the app was
 // stopped, and anything left in its cgroup. Only a process whose start
 // time matches is signalled.
-func (s *Supervisor) finishStop(a *app, rec record, held []process.Holder) {
+func (s *Supervisor) finishStop(a *app, rec store.Record, held []process.Holder) {
 	if rec.PID > 0 && process.SameProcess(rec.PID, rec.Start) == nil {
 		_ = s.signal(rec.PID, syscall.SIGKILL)
 		s.log.Info("killed the process of a stopped app", "event", "discarded", "app", a.spec.Name, "pid", rec.PID)
@@ -92,8 +99,8 @@ func (s *Supervisor) finishStop(a *app, rec record, held []process.Holder) {
 // app's latest spawn: when the record knew that spawn's leader and it is
 // dead, a holder of that spawn (or of an older one) is a leftover, a child
 // that called setsid, and is killed rather than mistaken for the app.
-func (s *Supervisor) recoverRunning(a *app, rec record, held []process.Holder) {
-	_ = a.transition(Launching)
+func (s *Supervisor) recoverRunning(a *app, rec store.Record, held []process.Holder) {
+	s.move(a, Launching)
 	if rec.PID > 0 {
 		if s.adoptLive(a, rec.PID, rec.Start) {
 			s.log.Info("app adopted", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
@@ -140,4 +147,11 @@ func (s *Supervisor) killHolder(a *app, h process.Holder, why string) {
 	}
 	_ = s.signal(h.PID, syscall.SIGKILL)
 	s.log.Info("killed a process that carries the app's token: "+why, "event", "discarded", "app", a.spec.Name, "pid", h.PID)
+}
+
+// removeRecordFile removes a record file the takeover cannot use.
+func (s *Supervisor) removeRecordFile(path string) {
+	if err := s.records.RemoveFile(path); err != nil {
+		s.log.Error("cannot remove a runtime record", "event", "record-failed", "path", path, "error", err)
+	}
 }

@@ -8,12 +8,13 @@ import (
 	"opm/daemon/api"
 	"opm/daemon/logs"
 	"opm/daemon/spec"
+	"opm/daemon/store"
 )
 
 // restoreReq asks the loop to bring back the apps of a dump.
 type restoreReq struct {
 	path  string
-	apps  []dumpApp
+	apps  []store.DumpApp
 	reply chan result
 }
 
@@ -57,11 +58,10 @@ func (s *Supervisor) restore(ev restoreReq) {
 		}
 		a := s.register(d.Spec)
 		if !d.Running {
-			a.dirty = true
 			res.Stopped = append(res.Stopped, name)
 			continue
 		}
-		_ = a.transition(Launching)
+		s.move(a, Launching)
 		s.launch(a, false)
 		launched = append(launched, a)
 	}
@@ -96,13 +96,13 @@ func (s *Supervisor) restore(ev restoreReq) {
 // daemon carries on.
 func (srv *server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	path := filepath.Join(srv.cfg.Home, api.DumpName)
-	d, err := readDump(path)
-	if errors.Is(err, errNoDump) {
+	d, err := store.ReadDump(path)
+	if errors.Is(err, store.ErrNoDump) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no dump at %s: nothing to restore (run 'opm save' first)", path))
 		return
 	}
 	if err != nil {
-		aside, cerr := setAside(path)
+		aside, cerr := store.SetAside(path)
 		msg := "cannot restore from " + path + ": " + err.Error() + "; the file was left as it is"
 		if cerr == nil {
 			msg += " and a copy set aside as " + aside

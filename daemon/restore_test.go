@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/store"
 	"opm/shm"
 )
 
@@ -58,8 +59,8 @@ func TestSaveThenRestoreOnFreshRuntime(t *testing.T) {
 	}
 	raw := readFile(t, res.Path)
 	var df map[string]any
-	if err := json.Unmarshal([]byte(raw), &df); err != nil || df["version"] != float64(DumpVersion) {
-		t.Fatalf("dump has no version %d: %v\n%s", DumpVersion, err, raw)
+	if err := json.Unmarshal([]byte(raw), &df); err != nil || df["version"] != float64(store.DumpVersion) {
+		t.Fatalf("dump has no version %d: %v\n%s", store.DumpVersion, err, raw)
 	}
 	if strings.Contains(raw, `"pid"`) {
 		t.Fatal("the dump holds pids")
@@ -220,13 +221,13 @@ func TestStaleSaveTempsRemoved(t *testing.T) {
 func TestSaveFailureKeepsOldDump(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, api.DumpName)
-	old := dumpFile{Version: DumpVersion, Apps: []dumpApp{{Spec: api.Spec{Name: "old"}, Running: true}}}
-	if err := writeDump(path, old); err != nil {
+	old := store.Dump{Version: store.DumpVersion, Apps: []store.DumpApp{{Spec: api.Spec{Name: "old"}, Running: true}}}
+	if err := store.WriteDump(path, old); err != nil {
 		t.Fatal(err)
 	}
 	before := readFile(t, path)
 	// A dump whose directory vanished cannot be written...
-	if err := writeDump(filepath.Join(dir, "gone", api.DumpName), old); err == nil {
+	if err := store.WriteDump(filepath.Join(dir, "gone", api.DumpName), old); err == nil {
 		t.Fatal("writeDump into a missing directory succeeded")
 	}
 	// ...and a rename that fails leaves the old file and no temp file.
@@ -234,7 +235,7 @@ func TestSaveFailureKeepsOldDump(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(blocked, "x"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeDump(blocked, old); err == nil {
+	if err := store.WriteDump(blocked, old); err == nil {
 		t.Fatal("writeDump over a non-empty directory succeeded")
 	}
 	if got := readFile(t, path); got != before {

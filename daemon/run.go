@@ -14,6 +14,7 @@ import (
 	"opm/daemon/api"
 	"opm/daemon/cgroup"
 	"opm/daemon/process"
+	"opm/daemon/store"
 	"opm/shm"
 )
 
@@ -57,7 +58,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if homeLock != nil {
 		defer homeLock.Close()
 	}
-	removeStaleTemps(cfg.Home, log)
+	for _, p := range store.RemoveStaleTemps(cfg.Home) {
+		log.Info("removed the temp file of a save cut short", "event", "cleanup", "path", p)
+	}
 
 	flag, err := shm.OpenFlag(cfg.RuntimeDir)
 	if err != nil {
@@ -78,7 +81,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer devNull.Close()
 
-	recDir := filepath.Join(cfg.RuntimeDir, RecordsDir)
+	recDir := filepath.Join(cfg.RuntimeDir, store.RecordsDir)
 	if err := shm.EnsurePrivateDir(recDir); err != nil {
 		return err
 	}
@@ -93,7 +96,7 @@ func Run(ctx context.Context, cfg Config) error {
 	sup.holdStarts = flag.InProgress
 	sup.cgroups, sup.cgroupMode = cgroup.Setup(cfg.Home, cfg.Cgroups, log)
 	sup.spawn = process.New(devNull, sup.cgroups, log)
-	sup.records = &records{dir: recDir}
+	sup.records = &store.Records{Dir: recDir}
 	// Take over from a previous daemon before anyone can ask anything.
 	sup.recoverApps()
 

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 
 	"opm/daemon/api"
+	"opm/daemon/store"
 )
 
 // saveReq asks the loop for the dump of the current table.
@@ -13,11 +14,11 @@ type saveReq struct {
 }
 
 // dumpApps lists every app's definition and whether it should run.
-func (s *Supervisor) dumpApps() []dumpApp {
-	out := make([]dumpApp, 0, len(s.apps))
+func (s *Supervisor) dumpApps() []store.DumpApp {
+	out := make([]store.DumpApp, 0, len(s.apps))
 	for _, id := range s.allIDs() {
 		a := s.apps[id]
-		out = append(out, dumpApp{Spec: a.spec, Running: recordOf(a).Want != wantStopped})
+		out = append(out, store.DumpApp{Spec: a.spec, Running: recordOf(a).Want != store.WantStopped})
 	}
 	return out
 }
@@ -33,7 +34,7 @@ func (srv *server) handleSave(w http.ResponseWriter, r *http.Request) {
 	}
 	path := filepath.Join(srv.cfg.Home, api.DumpName)
 	srv.saveMu.Lock()
-	err := writeDump(path, dumpFile{Version: DumpVersion, SavedAt: srv.sup.now().UTC(), Apps: res.dump})
+	err := store.WriteDump(path, store.Dump{Version: store.DumpVersion, SavedAt: srv.sup.now().UTC(), Apps: res.dump})
 	srv.saveMu.Unlock()
 	if err != nil {
 		srv.log.Error("save failed", "event", "save-failed", "error", err)

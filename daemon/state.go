@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"fmt"
+	"os"
 
 	"opm/daemon/api"
 )
@@ -66,12 +67,23 @@ func canMove(from, to State) bool {
 	return false
 }
 
-// transition moves a to state to, or returns an error and leaves it alone.
-func (a *app) transition(to State) error {
+// strictMoves makes an illegal move panic instead of being logged: the
+// daemon's tests set it (and real daemons under test, through
+// OPM_TEST_STRICT_STATES), so that a supervisor bug fails the suite.
+var strictMoves = os.Getenv("OPM_TEST_STRICT_STATES") == "1"
+
+// move changes a's state to to, the only way a state changes, and marks a
+// for the event's record check. A move its state does not allow is a bug
+// of the supervisor: it is refused and logged loudly with the app, from
+// and to — or, under test, panics.
+func (s *Supervisor) move(a *app, to State) {
 	if !canMove(a.state, to) {
-		return fmt.Errorf("app %q: illegal transition %s -> %s", a.spec.Name, a.state, to)
+		if strictMoves {
+			panic(fmt.Sprintf("app %q: illegal state transition %s -> %s", a.spec.Name, a.state, to))
+		}
+		s.log.Error("illegal state transition refused: a bug of opm's supervisor", "event", "internal", "app", a.spec.Name, "from", a.state.String(), "to", to.String())
+		return
 	}
 	a.state = to
-	a.dirty = true
-	return nil
+	s.touch(a)
 }

@@ -12,6 +12,7 @@ import (
 	"opm/daemon/cgroup"
 	"opm/daemon/proc"
 	"opm/daemon/process"
+	"opm/daemon/store"
 	"opm/shm"
 )
 
@@ -42,8 +43,10 @@ type Supervisor struct {
 	apps   map[int]*app
 	byName map[string]*app
 	nextID int
-	// nextIDDirty is set when nextID must be written to the records.
-	nextIDDirty bool
+	// recordedNextID is the next id the records hold.
+	recordedNextID int
+	// touched are the apps the current event touched (records.go).
+	touched []*app
 
 	waiters []*waiter
 	// recheck is the pending restore-flag recheck timer, if any.
@@ -73,7 +76,7 @@ type Supervisor struct {
 	findHolders func() map[string][]process.Holder
 	// records keeps the runtime records (nil: none, in unit tests);
 	// recordFailure says when and why a record last failed to be written.
-	records       *records
+	records       *store.Records
 	recordFailure string
 	// cgroups holds the apps' cgroups (nil: cgroups are off);
 	// cgroupMode says which mode is in effect and why.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -258,7 +259,7 @@ func TestHandleDeferredWhileRestoreHeld(t *testing.T) {
 	// (a takeover's) waits for the flag.
 	w.handle(actionReq{target: "web", action: "stop", reply: make(chan result, 1)})
 	w.exit(a, 0)
-	_ = a.transition(Launching)
+	w.s.move(a, Launching)
 	w.s.launch(a, true)
 	if a.state != Launching || !a.deferred || w.nextPID != 102 {
 		t.Fatalf("deferrable start under a held flag: %s deferred=%v", a.state, a.deferred)
@@ -275,15 +276,34 @@ func TestHandleDeferredWhileRestoreHeld(t *testing.T) {
 	}
 }
 
+// A legal move changes the state; an illegal one is a bug of the
+// supervisor: under test it panics, in a daemon it is refused and logged
+// with the app, from and to.
 func TestTransitions(t *testing.T) {
+	w := newFakeWorld(t)
 	a := &app{spec: api.Spec{Name: "x"}}
-	if err := a.transition(Online); err == nil {
-		t.Fatal("stopped -> online allowed; must go through launching")
-	}
 	for _, to := range []State{Launching, Online, Stopping, Stopped} {
-		if err := a.transition(to); err != nil {
-			t.Fatal(err)
+		w.s.move(a, to)
+		if a.state != to {
+			t.Fatalf("move to %s left %s", to, a.state)
 		}
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("stopped -> online did not panic under test")
+			}
+		}()
+		w.s.move(a, Online)
+	}()
+
+	strictMoves = false
+	defer func() { strictMoves = true }()
+	var log syncBuffer
+	w.s.log = slog.New(slog.NewTextHandler(&log, nil))
+	w.s.move(a, Online)
+	if a.state != Stopped || !strings.Contains(log.String(), `app=x from=stopped to=online`) {
+		t.Errorf("an illegal move in a daemon: state %s, log %q; want it refused and logged", a.state, log.String())
 	}
 	if Waiting.String() != "waiting" || State(42).String() != "State(42)" {
 		t.Fatal("State.String")

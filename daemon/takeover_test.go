@@ -16,6 +16,7 @@ import (
 	"opm/daemon/proc"
 	"opm/daemon/process"
 	"opm/daemon/spec"
+	"opm/daemon/store"
 	"opm/shm"
 )
 
@@ -132,7 +133,7 @@ func TestTakeoverIgnoresReusedPID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: sp, Want: wantRunning, PID: stranger.Process.Pid, Start: st.Start + 7})
+	writeRecordFile(t, cfg.RuntimeDir, store.Record{Version: store.RecordVersion, ID: 0, Spec: sp, Want: store.WantRunning, PID: stranger.Process.Pid, Start: st.Start + 7})
 
 	d := runDaemon(t, cfg)
 	d.mark = probe.mark
@@ -151,7 +152,7 @@ func TestTakeoverIgnoresReusedPID(t *testing.T) {
 
 func TestCorruptRecordsAreIgnored(t *testing.T) {
 	cfg := testConfig(t)
-	dir := filepath.Join(cfg.RuntimeDir, RecordsDir)
+	dir := filepath.Join(cfg.RuntimeDir, store.RecordsDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -176,15 +177,15 @@ func TestCorruptRecordsAreIgnored(t *testing.T) {
 	}
 	// The daemon works and its records are sane.
 	a := d.start("ok", "block")
-	recs, bad, err := records{dir: dir}.readAll()
+	recs, bad, err := store.Records{Dir: dir}.ReadAll()
 	if err != nil || len(bad) != 0 || len(recs) != 1 || recs[0].PID != a.PID {
 		t.Fatalf("records after start: %+v, bad %+v, %v", recs, bad, err)
 	}
 }
 
-func writeRecordFile(t *testing.T, runtimeDir string, rec record) {
+func writeRecordFile(t *testing.T, runtimeDir string, rec store.Record) {
 	t.Helper()
-	dir := filepath.Join(runtimeDir, RecordsDir)
+	dir := filepath.Join(runtimeDir, store.RecordsDir)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +193,7 @@ func writeRecordFile(t *testing.T, runtimeDir string, rec record) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(records{dir: dir}.path(rec.ID), data, 0o600); err != nil {
+	if err := os.WriteFile(store.Records{Dir: dir}.Path(rec.ID), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -222,7 +223,7 @@ func TestTakeoverFindsSpawnInFlight(t *testing.T) {
 		_ = orphan.Process.Kill()
 		_ = orphan.Wait()
 	})
-	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: sp, Want: wantRunning, Spawning: token})
+	writeRecordFile(t, cfg.RuntimeDir, store.Record{Version: store.RecordVersion, ID: 0, Spec: sp, Want: store.WantRunning, Spawning: token})
 
 	d := runDaemon(t, cfg)
 	d.mark = probe.mark
@@ -281,7 +282,7 @@ func TestTakeoverFinishesStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeRecordFile(t, cfg.RuntimeDir, record{Version: recordVersion, ID: 0, Spec: sp, Want: wantStopped, PID: left.Process.Pid, Start: st.Start})
+	writeRecordFile(t, cfg.RuntimeDir, store.Record{Version: store.RecordVersion, ID: 0, Spec: sp, Want: store.WantStopped, PID: left.Process.Pid, Start: st.Start})
 
 	d := runDaemon(t, cfg)
 	d.mark = probe.mark

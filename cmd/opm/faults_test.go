@@ -14,8 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"opm/daemon"
 	"opm/daemon/api"
+	"opm/daemon/store"
 )
 
 // Exactly once under resource faults: whatever happens to the runtime
@@ -36,7 +36,7 @@ func (e *env) killDaemon() {
 
 // recordPath is the runtime record of the app with id.
 func (e *env) recordPath(id int) string {
-	return filepath.Join(e.runtime, daemon.RecordsDir, fmt.Sprintf("%d.json", id))
+	return filepath.Join(e.runtime, store.RecordsDir, fmt.Sprintf("%d.json", id))
 }
 
 // bigEnv returns n variables of size bytes each (one variable may hold at

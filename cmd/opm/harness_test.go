@@ -76,7 +76,7 @@ func newEnvConfig(t *testing.T, config string) *env {
 	// A race-enabled binary sleeps 1 s at exit by default; every opm
 	// command and app here is one.
 	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-	e.environ = append(base, "GORACE="+gorace, "OPM_HOME="+e.home, "OPM_RUNTIME_DIR="+e.runtime, "OPM_TEST_ROLE=opm", e.mark)
+	e.environ = append(base, "GORACE="+gorace, "OPM_HOME="+e.home, "OPM_RUNTIME_DIR="+e.runtime, "OPM_TEST_ROLE=opm", "OPM_TEST_STRICT_STATES=1", e.mark)
 	t.Cleanup(e.cleanup)
 	return e
 }
@@ -269,6 +269,11 @@ func (e *env) cleanup() {
 		}
 	}
 	removeCgroups(t, e.home)
+	// The daemons ran with OPM_TEST_STRICT_STATES: a supervisor bug (an
+	// illegal state move) panicked one of them, into daemon.log.
+	if log, err := os.ReadFile(filepath.Join(e.home, api.DaemonLogName)); err == nil && bytes.Contains(log, []byte("panic:")) {
+		t.Errorf("a daemon panicked")
+	}
 	if t.Failed() {
 		if log, err := os.ReadFile(filepath.Join(e.home, api.DaemonLogName)); err == nil {
 			t.Logf("daemon.log:\n%s", log)

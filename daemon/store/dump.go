@@ -1,4 +1,4 @@
-package daemon
+package store
 
 import (
 	"bytes"
@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -26,23 +25,23 @@ import (
 // DumpVersion is the dump schema version this daemon reads and writes.
 const DumpVersion = 1
 
-// dumpFile is the dump's schema.
-type dumpFile struct {
+// Dump is the dump's schema.
+type Dump struct {
 	Version int       `json:"version"`
 	SavedAt time.Time `json:"saved_at"`
-	Apps    []dumpApp `json:"apps"`
+	Apps    []DumpApp `json:"apps"`
 }
 
-// dumpApp is one saved app.
-type dumpApp struct {
+// DumpApp is one saved app.
+type DumpApp struct {
 	Spec    api.Spec `json:"spec"`
 	Running bool     `json:"running"`
 }
 
-// writeDump replaces path atomically: a temp file in the same directory,
+// WriteDump replaces path atomically: a temp file in the same directory,
 // fsynced, renamed over path, and the directory fsynced. On any failure
 // the previous dump is left as it was.
-func writeDump(path string, d dumpFile) error {
+func WriteDump(path string, d Dump) error {
 	data, err := json.MarshalIndent(d, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode dump: %w", err)
@@ -83,17 +82,17 @@ func writeDump(path string, d dumpFile) error {
 	return nil
 }
 
-// errNoDump reports that there is no dump to restore.
-var errNoDump = errors.New("no dump")
+// ErrNoDump reports that there is no dump to restore.
+var ErrNoDump = errors.New("no dump")
 
-// readDump reads and checks the dump at path. The file must be the
+// ReadDump reads and checks the dump at path. The file must be the
 // user's own and writable by nobody else (shm.OpenOwned): a dump names
 // programs the daemon runs.
-func readDump(path string) (dumpFile, error) {
-	var d dumpFile
+func ReadDump(path string) (Dump, error) {
+	var d Dump
 	data, err := readOwned(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return d, errNoDump
+		return d, ErrNoDump
 	}
 	if err != nil {
 		return d, fmt.Errorf("read dump: %w", err)
@@ -121,11 +120,11 @@ func readOwned(path string) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
-// setAside copies a dump that cannot be read next to it, as
+// SetAside copies a dump that cannot be read next to it, as
 // <path>.corrupt-<hash of its content>, leaving the original untouched.
 // One copy is kept per distinct content: failing again on the same dump
 // writes nothing.
-func setAside(path string) (string, error) {
+func SetAside(path string) (string, error) {
 	data, err := readOwned(path)
 	if err != nil {
 		return "", err
@@ -150,14 +149,16 @@ func setAside(path string) (string, error) {
 	return dst, f.Close()
 }
 
-// removeStaleTemps removes the temp files of saves cut short (a daemon
-// killed while saving). It runs as the daemon starts, holding the daemon
-// lock, so no save is in progress.
-func removeStaleTemps(home string, log *slog.Logger) {
+// RemoveStaleTemps removes the temp files of saves cut short (a daemon
+// killed while saving) and returns their names. The daemon calls it as it
+// starts, holding the daemon lock, so no save is in progress.
+func RemoveStaleTemps(home string) []string {
 	tmps, _ := filepath.Glob(filepath.Join(home, api.DumpName+".tmp-*"))
+	var removed []string
 	for _, p := range tmps {
 		if err := os.Remove(p); err == nil {
-			log.Info("removed the temp file of a save cut short", "event", "cleanup", "path", p)
+			removed = append(removed, p)
 		}
 	}
+	return removed
 }
