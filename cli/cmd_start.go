@@ -66,7 +66,7 @@ func (a *App) start(c *ucli.Context) error {
 			return a.act(c, "start", arg)
 		case err != nil && api.CodeOf(err) != api.CodeNotFound:
 			return err
-		case looksLikeTarget(arg):
+		case onlyIDs(arg):
 			return api.Errorf(api.CodeNotFound, "no app matches %q (see 'opm list')", arg)
 		}
 	}
@@ -82,25 +82,18 @@ func (a *App) start(c *ucli.Context) error {
 	return nil
 }
 
+// onlyIDs reports whether arg can only be a target, never a command: all,
+// an id, or a comma list of ids.
+func onlyIDs(arg string) bool {
+	t, err := api.ParseTarget(arg)
+	return err == nil && t.OnlyIDs()
+}
+
 // isFile reports whether arg is a path to an existing file, from the
 // current directory: then it is a script to start, never an app's name.
 func isFile(arg string) bool {
 	fi, err := os.Stat(arg)
 	return err == nil && !fi.IsDir()
-}
-
-// looksLikeTarget reports whether arg can only be a target, never a
-// command: "all", an id, or a comma list of ids.
-func looksLikeTarget(arg string) bool {
-	if arg == "all" {
-		return true
-	}
-	for _, part := range strings.Split(arg, ",") {
-		if _, err := strconv.Atoi(part); err != nil {
-			return false
-		}
-	}
-	return true
 }
 
 // startRequest builds the request that registers a new app: what the user

@@ -115,11 +115,10 @@ func targetArg(c *ucli.Context) (string, error) {
 	case len(afterDashes(c)) > 0:
 		return "", usageErrorf("%s takes no arguments after '--'", name)
 	}
-	t := strings.TrimSpace(args[0])
-	if t == "" {
-		return "", usageErrorf("%s needs a non-empty target (see 'opm list')", name)
+	if _, err := api.ParseTarget(args[0]); err != nil {
+		return "", usageErrorf("%s: %v (see 'opm list')", name, err)
 	}
-	return t, nil
+	return strings.TrimSpace(args[0]), nil
 }
 
 // noArgs refuses positional arguments on commands that take none.

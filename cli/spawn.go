@@ -60,22 +60,22 @@ func spawnDaemon(ctx context.Context, p paths) (started bool, err error) {
 	}
 
 	line, rerr := readLine(ctx, r)
-	switch {
-	case strings.HasPrefix(line, "ready"):
-		// The daemon lives on; it is reparented when this command exits.
-		_ = cmd.Process.Release()
-		return true, nil
-	case line == "running":
-		// Another daemon won the lock; this one exits by itself.
-		_ = cmd.Wait()
-		return false, nil
-	case strings.HasPrefix(line, "error"):
-		_ = cmd.Wait()
-		msg := strings.TrimSpace(strings.TrimPrefix(line, "error"))
-		return false, fmt.Errorf("the opm daemon failed to start: %s (see %s)", msg, logPath)
-	}
 	if rerr == nil {
-		rerr = fmt.Errorf("unexpected readiness line %q", line)
+		var ready api.Readiness
+		ready, rerr = api.ParseReadiness(line)
+		switch ready.Kind {
+		case api.ReadyServing:
+			// The daemon lives on; it is reparented when this command exits.
+			_ = cmd.Process.Release()
+			return true, nil
+		case api.ReadyRunning:
+			// Another daemon won the lock; this one exits by itself.
+			_ = cmd.Wait()
+			return false, nil
+		case api.ReadyFailed:
+			_ = cmd.Wait()
+			return false, fmt.Errorf("the opm daemon failed to start: %s (see %s)", ready.Message, logPath)
+		}
 	}
 	if errors.Is(rerr, os.ErrDeadlineExceeded) || ctx.Err() != nil {
 		_ = cmd.Process.Release()
@@ -106,7 +106,7 @@ func readLine(ctx context.Context, r *os.File) (string, error) {
 // them — absolute and real, since the daemon runs in / — and the
 // readiness descriptor.
 func daemonEnv(p paths) []string {
-	env := append(withoutEnv(os.Environ(), "OPM_READY_FD", "OPM_HOME"), "OPM_HOME="+p.home, "OPM_READY_FD=3")
+	env := append(withoutEnv(os.Environ(), api.ReadyFDEnv, "OPM_HOME"), "OPM_HOME="+p.home, api.ReadyFDEnv+"=3")
 	if os.Getenv("OPM_RUNTIME_DIR") != "" {
 		env = append(withoutEnv(env, "OPM_RUNTIME_DIR"), "OPM_RUNTIME_DIR="+p.runtime)
 	}

@@ -51,11 +51,3 @@ func TestParseKillTimeout(t *testing.T) {
 		t.Errorf("parseKillTimeout(2^63-1): %v, want the range in the message", err)
 	}
 }
-
-func TestLooksLikeTarget(t *testing.T) {
-	for in, want := range map[string]bool{"all": true, "3": true, "1,2": true, "web": false, "python3 -c 'print(1,2)'": false, "app.js": false} {
-		if got := looksLikeTarget(in); got != want {
-			t.Errorf("looksLikeTarget(%q) = %v, want %v", in, got, want)
-		}
-	}
-}

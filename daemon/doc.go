@@ -1,46 +1,60 @@
 // Package daemon is opm's supervisor: the per-user daemon that owns the
-// app table, spawns and watches apps, restarts them by policy, serves the
+// app table, starts and watches apps, restarts them by policy, serves the
 // HTTP/JSON API on <runtime>/opm.sock, and saves and restores the app list.
 //
 // One goroutine (Supervisor.run) owns the table. Everything else sends it
 // events (events.go): API requests with reply channels, exits from the
 // per-process watcher goroutines, finished spawns, and timers (back-off,
 // kill timeout, restore-flag recheck). Supervisor.handle is a plain method,
-// so unit tests drive the state machine without goroutines.
+// so unit tests drive the state machine without goroutines. An app's state
+// changes only through Supervisor.move, which refuses — loudly — a move
+// the state machine does not allow (state.go); at the end of each event
+// the records of the apps it moved are written if what they hold changed
+// (records.go).
+//
+// What does not touch the table lives in packages of its own:
+//
+//	daemon/api      the contract with clients: types, rules, limits, the client
+//	daemon/spec     an app's definition built from a request, and checked
+//	daemon/process  spawning, pidfd watches, adoption, signals, app tokens
+//	daemon/cgroup   one cgroup per app: the tree, entering, killing, removing
+//	daemon/store    file formats: the dump and the runtime records
+//	daemon/logs     an app's log files: paths, opening, flushing
+//	daemon/proc     facts about processes, from /proc
 //
 // Stop sends SIGTERM, then SIGKILL after the app's kill timeout, to the
 // app's process group — and, where cgroup v2 is mounted and delegated to
 // the daemon (config.toml: cgroups = "auto", the default), to every
-// process of the app's own cgroup (cgroup.go). Without cgroup v2, or with
-// cgroups = "off", a grandchild that calls setsid() leaves the app's
-// process group and survives stop; `opm daemon status` says which mode
-// is in effect and why.
+// process of the app's own cgroup. Without cgroup v2, or with cgroups =
+// "off", a grandchild that calls setsid() leaves the app's process group
+// and survives stop; `opm daemon status` says which mode is in effect.
 //
-// Where things live:
+// Files, in the order an app meets them:
 //
-//	main.go, run.go        Main (for `opm daemon run`) and Run: dirs, lock, socket, serve
-//	config.go              config.toml and defaults
-//	lock.go                the daemon locks (flock): in the runtime dir and in OPM_HOME
-//	socket.go, listener.go the socket (peer uid check); a cap on connections served at once
-//	ready.go               the $OPM_READY_FD readiness line
-//	server.go              HTTP handlers → supervisor requests
-//	supervisor.go          the loop, handle, waiters
-//	state.go, app.go       the typed state machine and the app record
-//	actions.go             start/stop/restart/remove
-//	launch.go, spawn.go    spawning off the loop; the process itself
-//	pidfd.go               waiting for any app process on a pidfd, threadless
-//	cgroup.go              one cgroup per app (v2): spawn into it, stop, kill and remove it whole
-//	policy.go              exits: restart policy, back-off, errored
-//	resolve.go, spec.go    command resolution and start-request checks
-//	target.go              id/name/comma list/all
-//	sample.go              CPU and memory on demand (internal/proc)
-//	logs.go                app log files (never through a symlink) and flush
-//	records.go             RAM runtime records for takeover; no spawn without its record
-//	token.go               the token in every app's environment, found by a /proc scan at takeover
-//	recover.go, adopt.go   takeover at start: adopt live apps via pidfd
-//	hold.go                takeover starts wait while a restore holds the flag; stalls reported
-//	dump.go, save.go,      the dump: atomic save, restore exactly once
-//	restore.go
-//	shutdown.go            daemon stop (apps stopped) or exit keeping apps
-//	status.go              `opm daemon status`: flag, notes, stalled restores
+//	main.go, run.go     Main (for `opm daemon run`) and Run: home, locks, socket, serve
+//	config.go           config.toml and defaults
+//	lock.go             the daemon locks (flock): in the runtime dir and in OPM_HOME
+//	socket.go           the socket, and the uid of a client (SO_PEERCRED)
+//	listener.go         a cap on the connections served at once
+//	ready.go            the readiness line to the command that started the daemon
+//	server.go           HTTP handlers → supervisor requests
+//	supervisor.go       the loop, handle, waiters
+//	events.go           what the loop handles
+//	app.go, state.go    the app record; the typed state machine and move
+//	target.go           a target (api.ParseTarget) into app ids
+//	start.go            a new app registered and started; a stopped one started
+//	launch.go           a process made off the loop; a failed start retried
+//	action.go           start, stop, restart, reload of existing apps
+//	stop.go             SIGTERM, and the kill timer
+//	exit.go             an app's process ended: the restart policy and back-off
+//	timer.go            back-off and kill timers
+//	remove.go           apps stopped and forgotten
+//	hold.go             takeover starts wait while a restore holds the flag
+//	cgroups.go          the supervisor's side of app cgroups
+//	records.go          when runtime records are written
+//	takeover.go         a new daemon adopts live apps, by record or by token
+//	save.go, restore.go the dump written; a dump restored, exactly once
+//	sample.go           CPU and memory figures, on demand
+//	status.go           `opm daemon status`: flag, notes, stalled restores
+//	shutdown.go         daemon stop (apps stopped) or exit keeping apps
 package daemon

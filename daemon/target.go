@@ -3,7 +3,6 @@ package daemon
 import (
 	"slices"
 	"strconv"
-	"strings"
 
 	"opm/daemon/api"
 )
@@ -19,33 +18,30 @@ func (s *Supervisor) allIDs() []int {
 }
 
 // resolve turns a target — an id, a name, a comma list of them, or "all"
-// — into app ids, in the order given, without duplicates.
+// (api.ParseTarget) — into app ids, in the order given, without
+// duplicates.
 func (s *Supervisor) resolve(target string) ([]int, error) {
-	target = strings.TrimSpace(target)
-	if target == "" {
-		return nil, api.Errorf(api.CodeBadRequest, "no app given (name an app, an id, a comma list, or all)")
-	}
-	if target == "all" {
-		return s.allIDs(), nil
+	parts, err := api.ParseTarget(target)
+	if err != nil {
+		return nil, api.Errorf(api.CodeBadRequest, "%v", err)
 	}
 	var ids []int
 	seen := make(map[int]bool)
-	for _, part := range strings.Split(target, ",") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
+	add := func(id int) {
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
 		}
-		var a *app
-		if part == "all" {
+	}
+	for _, part := range parts {
+		if part == api.TargetAll {
 			for _, id := range s.allIDs() {
-				if !seen[id] {
-					seen[id] = true
-					ids = append(ids, id)
-				}
+				add(id)
 			}
 			continue
 		}
-		if a = s.byName[part]; a == nil && api.IsID(part) {
+		a := s.byName[part]
+		if a == nil && api.IsID(part) {
 			if id, err := strconv.Atoi(part); err == nil {
 				a = s.apps[id]
 			}
@@ -56,13 +52,7 @@ func (s *Supervisor) resolve(target string) ([]int, error) {
 			}
 			return nil, api.Errorf(api.CodeNotFound, "no app named %q (see 'opm list')", part)
 		}
-		if !seen[a.id] {
-			seen[a.id] = true
-			ids = append(ids, a.id)
-		}
-	}
-	if len(ids) == 0 && len(s.apps) > 0 {
-		return nil, api.Errorf(api.CodeBadRequest, "no app given in %q (name an app, an id, a comma list, or all)", target)
+		add(a.id)
 	}
 	return ids, nil
 }

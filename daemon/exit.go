@@ -130,24 +130,3 @@ func (s *Supervisor) restartNow(a *app) {
 	s.move(a, Launching)
 	s.launch(a, false)
 }
-
-// onTimer handles a back-off or kill timer.
-func (s *Supervisor) onTimer(ev timerEvent) {
-	if ev.kind == recheckTimer {
-		s.onRecheck()
-		return
-	}
-	a := s.apps[ev.id]
-	if a == nil || ev.seq != a.timerSeq {
-		return // cancelled
-	}
-	a.timer = nil
-	a.timerDue = time.Time{}
-	switch {
-	case ev.kind == restartTimer && a.state == Waiting:
-		s.restartNow(a)
-	case ev.kind == killTimer && a.state == Stopping:
-		s.log.Warn("app ignored SIGTERM, killing it", "event", "killing", "app", a.spec.Name, "pid", a.pid)
-		s.kill(a)
-	}
-}

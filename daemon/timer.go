@@ -1,0 +1,32 @@
+package daemon
+
+import "time"
+
+// schedule arms the app's timer; its event is stale once the timer is
+// cancelled or replaced.
+func (s *Supervisor) schedule(a *app, d time.Duration, kind timerKind) {
+	a.cancelTimer()
+	a.timerDue = s.now().Add(d)
+	a.timer = s.after(d, timerEvent{id: a.id, seq: a.timerSeq, kind: kind})
+}
+
+// onTimer handles a back-off or kill timer.
+func (s *Supervisor) onTimer(ev timerEvent) {
+	if ev.kind == recheckTimer {
+		s.onRecheck()
+		return
+	}
+	a := s.apps[ev.id]
+	if a == nil || ev.seq != a.timerSeq {
+		return // cancelled
+	}
+	a.timer = nil
+	a.timerDue = time.Time{}
+	switch {
+	case ev.kind == restartTimer && a.state == Waiting:
+		s.restartNow(a)
+	case ev.kind == killTimer && a.state == Stopping:
+		s.log.Warn("app ignored SIGTERM, killing it", "event", "killing", "app", a.spec.Name, "pid", a.pid)
+		s.kill(a)
+	}
+}
