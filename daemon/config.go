@@ -14,8 +14,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"opm/daemon/api"
+	"opm/daemon/appspec"
 	"opm/daemon/cgroup"
-	"opm/daemon/spec"
 	"opm/shm"
 )
 
@@ -160,6 +160,6 @@ func (c *Config) validate() error {
 }
 
 // specDefaults are the defaults an app's definition takes from the config.
-func (c Config) specDefaults() spec.Defaults {
-	return spec.Defaults{Home: c.Home, MaxRestarts: c.MaxRestarts, KillTimeout: c.KillTimeout}
+func (c Config) specDefaults() appspec.Defaults {
+	return appspec.Defaults{Home: c.Home, MaxRestarts: c.MaxRestarts, KillTimeout: c.KillTimeout}
 }

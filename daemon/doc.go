@@ -15,7 +15,7 @@
 // What does not touch the table lives in packages of its own:
 //
 //	daemon/api      the contract with clients: types, rules, limits, the client
-//	daemon/spec     an app's definition built from a request, and checked
+//	daemon/appspec  an app's definition built from a request, and checked
 //	daemon/process  spawning, pidfd watches, adoption, signals, app tokens
 //	daemon/cgroup   one cgroup per app: the tree, entering, killing, removing
 //	daemon/store    file formats: the dump and the runtime records

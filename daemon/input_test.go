@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"opm/daemon/api"
-	"opm/daemon/spec"
+	"opm/daemon/appspec"
 )
 
 // Numbers a client sends are checked against the ranges of daemon/api:
@@ -93,7 +93,7 @@ func TestStartRefusesUnprintableNames(t *testing.T) {
 func TestCheckSpec(t *testing.T) {
 	good := api.Spec{Name: "web", Exec: "/bin/true", Argv: []string{"/bin/true"}, Cwd: "/", Restart: api.RestartAlways,
 		MaxRestarts: 15, KillTimeoutMs: 5000, OutLog: "/tmp/o", ErrLog: "/tmp/e"}
-	if err := spec.Check(good); err != nil {
+	if err := appspec.Check(good); err != nil {
 		t.Fatalf("good spec refused: %v", err)
 	}
 	for _, tt := range []struct {
@@ -109,7 +109,7 @@ func TestCheckSpec(t *testing.T) {
 	} {
 		s := good
 		tt.mutate(&s)
-		if err := spec.Check(s); err == nil || !strings.Contains(err.Error(), tt.want) {
+		if err := appspec.Check(s); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: err = %v, want %q", tt.name, err, tt.want)
 		}
 	}

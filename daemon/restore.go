@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 
 	"opm/daemon/api"
+	"opm/daemon/appspec"
 	"opm/daemon/logs"
-	"opm/daemon/spec"
 	"opm/daemon/store"
 )
 
@@ -36,7 +36,7 @@ func (s *Supervisor) restore(ev restoreReq) {
 	var launched, starting []*app
 	for _, d := range ev.apps {
 		name := d.Spec.Name
-		if err := spec.Check(d.Spec); err != nil {
+		if err := appspec.Check(d.Spec); err != nil {
 			res.Failed[name] = "saved definition unusable: " + err.Error()
 			continue
 		}

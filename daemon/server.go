@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/appspec"
 	"opm/daemon/logs"
-	"opm/daemon/spec"
 )
 
 // server maps the HTTP API onto supervisor requests. Handlers never touch
@@ -100,7 +100,7 @@ func (srv *server) handleStart(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	spec, err := spec.Build(req, srv.cfg.specDefaults())
+	spec, err := appspec.Build(req, srv.cfg.specDefaults())
 	if err != nil {
 		writeError(w, err)
 		return

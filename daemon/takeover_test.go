@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/appspec"
 	"opm/daemon/proc"
 	"opm/daemon/process"
-	"opm/daemon/spec"
 	"opm/daemon/store"
 	"opm/shm"
 )
@@ -129,7 +129,7 @@ func TestTakeoverIgnoresReusedPID(t *testing.T) {
 
 	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-reuse-" + filepath.Base(cfg.RuntimeDir)}
 	req := probe.req("web", "block")
-	sp, err := spec.Build(req, cfg.specDefaults())
+	sp, err := appspec.Build(req, cfg.specDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func writeRecordFile(t *testing.T, runtimeDir string, rec store.Record) {
 func TestTakeoverFindsSpawnInFlight(t *testing.T) {
 	cfg := testConfig(t)
 	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-inflight-" + filepath.Base(cfg.RuntimeDir)}
-	sp, err := spec.Build(probe.req("web", "block"), cfg.specDefaults())
+	sp, err := appspec.Build(probe.req("web", "block"), cfg.specDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,7 +265,7 @@ func TestNeverAdoptOrSignalInit(t *testing.T) {
 func TestTakeoverFinishesStop(t *testing.T) {
 	cfg := testConfig(t)
 	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-finish-" + filepath.Base(cfg.RuntimeDir)}
-	sp, err := spec.Build(probe.req("web", "ignore-term"), cfg.specDefaults())
+	sp, err := appspec.Build(probe.req("web", "ignore-term"), cfg.specDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}

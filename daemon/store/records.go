@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"opm/daemon/api"
-	"opm/daemon/spec"
+	"opm/daemon/appspec"
 )
 
 // Runtime records let a new daemon take over from one that died or was
@@ -194,7 +194,7 @@ func readRecord(path string) (Record, error) {
 	default:
 		return rec, fmt.Errorf("unknown wanted state %q", rec.Want)
 	}
-	if err := spec.Check(rec.Spec); err != nil {
+	if err := appspec.Check(rec.Spec); err != nil {
 		return rec, err
 	}
 	if rec.PID < 0 {

@@ -12,4 +12,4 @@
 //	build.go    Build: a start request into a definition
 //	resolve.go  the command: interpreter, PATH, shell; DefaultName
 //	check.go    Check: a definition read from the dump or a record
-package spec
+package appspec
