@@ -1,4 +1,4 @@
-// Package spec turns what a user asked to start into an app's full
+// Package appspec turns what a user asked to start into an app's full
 // definition (api.Spec), and checks definitions read back from a file:
 // the command resolved the way a PM2 user expects (an interpreter by
 // extension, a PATH lookup, a shell for shell syntax), relative paths
