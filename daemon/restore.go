@@ -111,10 +111,8 @@ func (srv *server) handleRestore(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeInternal, "%s (fix or remove it, then 'opm save' again)", msg))
 		return
 	}
-	reply := make(chan result, 1)
-	res := srv.sup.ask(r.Context(), restoreReq{path: path, apps: d.Apps, reply: reply}, reply)
-	if res.err != nil {
-		writeError(w, res.err)
+	res, ok := srv.call(r.Context(), w, func(reply chan result) event { return restoreReq{path: path, apps: d.Apps, reply: reply} })
+	if !ok {
 		return
 	}
 	srv.log.Info("restore done", "event", "restored", "started", len(res.restore.Started), "already_running", len(res.restore.AlreadyRunning), "stopped", len(res.restore.Stopped), "failed", len(res.restore.Failed))

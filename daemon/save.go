@@ -26,10 +26,8 @@ func (s *Supervisor) dumpApps() []store.DumpApp {
 // handleSave writes the dump. Saves are serialised; the file is replaced
 // atomically, so a failed save leaves the previous dump intact.
 func (srv *server) handleSave(w http.ResponseWriter, r *http.Request) {
-	reply := make(chan result, 1)
-	res := srv.sup.ask(r.Context(), saveReq{reply: reply}, reply)
-	if res.err != nil {
-		writeError(w, res.err)
+	res, ok := srv.call(r.Context(), w, func(reply chan result) event { return saveReq{reply: reply} })
+	if !ok {
 		return
 	}
 	path := filepath.Join(srv.cfg.Home, api.DumpName)

@@ -79,10 +79,8 @@ func (srv *server) httpServer() *http.Server {
 }
 
 func (srv *server) handleList(w http.ResponseWriter, r *http.Request) {
-	reply := make(chan result, 1)
-	res := srv.sup.ask(r.Context(), listReq{target: r.PathValue("target"), reply: reply}, reply)
-	if res.err != nil {
-		writeError(w, res.err)
+	res, ok := srv.call(r.Context(), w, func(reply chan result) event { return listReq{target: r.PathValue("target"), reply: reply} })
+	if !ok {
 		return
 	}
 	srv.sampler.sample(res.apps)
@@ -105,30 +103,26 @@ func (srv *server) handleStart(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	reply := make(chan result, 1)
-	res := srv.sup.ask(r.Context(), startReq{spec: spec, reply: reply}, reply)
-	if res.err != nil {
-		writeError(w, res.err)
+	res, ok := srv.call(r.Context(), w, func(reply chan result) event { return startReq{spec: spec, reply: reply} })
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, res.apps[0])
 }
 
 func (srv *server) handleAction(w http.ResponseWriter, r *http.Request) {
-	reply := make(chan result, 1)
-	res := srv.sup.ask(r.Context(), actionReq{target: r.PathValue("target"), action: r.PathValue("action"), reply: reply}, reply)
-	if res.err != nil {
-		writeError(w, res.err)
+	res, ok := srv.call(r.Context(), w, func(reply chan result) event {
+		return actionReq{target: r.PathValue("target"), action: r.PathValue("action"), reply: reply}
+	})
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, res.apps)
 }
 
 func (srv *server) handleRemove(w http.ResponseWriter, r *http.Request) {
-	reply := make(chan result, 1)
-	res := srv.sup.ask(r.Context(), removeReq{target: r.PathValue("target"), reply: reply}, reply)
-	if res.err != nil {
-		writeError(w, res.err)
+	res, ok := srv.call(r.Context(), w, func(reply chan result) event { return removeReq{target: r.PathValue("target"), reply: reply} })
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, res.apps)
@@ -141,13 +135,8 @@ func (srv *server) handleFlush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := req.Target
-	if target == "all" {
-		target = ""
-	}
-	reply := make(chan result, 1)
-	res := srv.sup.ask(r.Context(), listReq{target: target, reply: reply}, reply)
-	if res.err != nil {
-		writeError(w, res.err)
+	res, ok := srv.call(r.Context(), w, func(reply chan result) event { return listReq{target: target, reply: reply} })
+	if !ok {
 		return
 	}
 	for _, a := range res.apps {
@@ -161,10 +150,8 @@ func (srv *server) handleFlush(w http.ResponseWriter, r *http.Request) {
 }
 
 func (srv *server) handleStatus(w http.ResponseWriter, r *http.Request) {
-	reply := make(chan result, 1)
-	res := srv.sup.ask(r.Context(), statusReq{reply: reply}, reply)
-	if res.err != nil {
-		writeError(w, res.err)
+	res, ok := srv.call(r.Context(), w, func(reply chan result) event { return statusReq{reply: reply} })
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, res.status)
@@ -190,14 +177,24 @@ func (srv *server) handleStop(w http.ResponseWriter, r *http.Request) {
 		}
 		req.KeepApps = b
 	}
-	reply := make(chan result, 1)
 	// The stop goes on even if the client goes away.
-	res := srv.sup.ask(context.WithoutCancel(r.Context()), shutdownReq{keepApps: req.KeepApps, reply: reply}, reply)
-	if res.err != nil {
-		writeError(w, res.err)
+	res, ok := srv.call(context.WithoutCancel(r.Context()), w, func(reply chan result) event { return shutdownReq{keepApps: req.KeepApps, reply: reply} })
+	if !ok {
 		return
 	}
 	writeJSON(w, http.StatusOK, res.status)
+}
+
+// call sends the request mk makes to the supervisor and waits for its
+// result; an error is answered to the client, and ok is false.
+func (srv *server) call(ctx context.Context, w http.ResponseWriter, mk func(reply chan result) event) (res result, ok bool) {
+	reply := make(chan result, 1)
+	res = srv.sup.ask(ctx, mk(reply), reply)
+	if res.err != nil {
+		writeError(w, res.err)
+		return res, false
+	}
+	return res, true
 }
 
 // decode reads an optional JSON body of at most api.MaxRequestBytes into
