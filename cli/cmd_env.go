@@ -12,11 +12,7 @@ func (a *App) envCommand() *ucli.Command {
 		Usage:     "print the environment an app runs with, one KEY=VALUE a line (unprintable characters escaped)",
 		ArgsUsage: "<target>",
 		Action: func(c *ucli.Context) error {
-			target, err := targetArg(c)
-			if err != nil {
-				return err
-			}
-			apps, err := a.apps(c.Context, target)
+			target, apps, err := a.targetApps(c)
 			if err != nil {
 				return err
 			}

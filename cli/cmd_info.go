@@ -20,11 +20,7 @@ func (a *App) infoCommand() *ucli.Command {
 		ArgsUsage: "<target>",
 		Flags:     []ucli.Flag{jsonFlag()},
 		Action: func(c *ucli.Context) error {
-			target, err := targetArg(c)
-			if err != nil {
-				return err
-			}
-			apps, err := a.apps(c.Context, target)
+			_, apps, err := a.targetApps(c)
 			if err != nil {
 				return err
 			}

@@ -80,6 +80,17 @@ func (a *App) apps(ctx context.Context, target string) ([]api.App, error) {
 	return apps, err
 }
 
+// targetApps fetches, in full, the apps named by the command's one
+// <target> argument.
+func (a *App) targetApps(c *ucli.Context) (string, []api.App, error) {
+	target, err := targetArg(c)
+	if err != nil {
+		return "", nil, err
+	}
+	apps, err := a.apps(c.Context, target)
+	return target, apps, err
+}
+
 // positionals returns the command's positional arguments, without the
 // user's "--" and what follows it.
 func positionals(c *ucli.Context) []string {

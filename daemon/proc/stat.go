@@ -129,20 +129,10 @@ func ParseStat(b []byte) (Stat, error) {
 }
 
 func atoi(b []byte) int {
-	n, neg := 0, false
 	if len(b) > 0 && b[0] == '-' {
-		neg, b = true, b[1:]
+		return -int(atou(b[1:]))
 	}
-	for _, c := range b {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
-	}
-	if neg {
-		return -n
-	}
-	return n
+	return int(atou(b))
 }
 
 func atou(b []byte) uint64 {
