@@ -3,11 +3,8 @@ package proc
 import (
 	"time"
 
-	"github.com/shirou/gopsutil/v3/host"
 	"golang.org/x/sys/unix"
 )
-
-func init() { host.EnableBootTimeCache(true) }
 
 // Uptime is the time since boot in clock ticks, 0 if unknown: the clock
 // process start times count on (CLOCK_BOOTTIME), to the tick.
@@ -28,13 +25,4 @@ func Started(ticks uint64, now, fallback time.Time) time.Time {
 		return fallback
 	}
 	return now.Add(-time.Duration(up-ticks) * (time.Second / TicksPerSecond))
-}
-
-// BootTime is when the machine booted, to the second (gopsutil).
-func BootTime() (time.Time, error) {
-	secs, err := host.BootTime()
-	if err != nil {
-		return time.Time{}, err
-	}
-	return time.Unix(int64(secs), 0), nil
 }

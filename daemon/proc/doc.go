@@ -6,17 +6,19 @@
 // nothing of opm. (shm, which imports nothing of opm either, is handed the
 // one fact it records — its owner's start time — by its callers.)
 //
-// gopsutil (github.com/shirou/gopsutil/v3) gives the boot time. The rest
-// is read by hand where gopsutil is too slow or lacks the field: one pass
-// over every process's stat, as `opm list` needs to sum each app's session,
-// costs 0.62 ms for 66 processes on this project's development machine,
-// where gopsutil's Processes with Times and MemoryInfo costs 6.5 ms — and
-// gopsutil has no session id at all.
+// It reads /proc by hand rather than through gopsutil (opm's dependency
+// for host metrics, which the benchmark uses for the machine's facts):
+// one pass over every process's stat, as `opm list` needs to sum each
+// app's session, costs 0.62 ms for 66 processes on this project's
+// development machine, where gopsutil's Processes with Times and
+// MemoryInfo costs 6.5 ms — and gopsutil has no session id at all. Times
+// since boot come from CLOCK_BOOTTIME, to the tick: gopsutil's boot time
+// is whole seconds, too coarse for a CPU rate over a young process's life.
 //
 // Files:
 //
 //	stat.go     /proc/<pid>/stat: Stat, ReadStat, Each, StartTime, Alive
-//	clock.go    clock ticks since boot (Uptime) and wall time of a start
+//	clock.go    clock ticks since boot (Uptime) and the wall time of a start
 //	environ.go  argv and environment: Argv, Environ, EnvValue, HasEnv
 //	session.go  the processes of the sessions apps lead, summed
 //	usage.go    resource counters of one process (memory, CPU, I/O, wake-ups)
