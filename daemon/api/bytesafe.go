@@ -128,6 +128,9 @@ type startRequestJSON struct {
 	Cwd     byteString  `json:"cwd"`
 	Dir     byteString  `json:"dir,omitempty"`
 	Env     byteStrings `json:"env"`
+	// The interpreter and its arguments name programs and paths.
+	Interpreter     byteString  `json:"interpreter,omitempty"`
+	InterpreterArgs byteStrings `json:"interpreter_args,omitempty"`
 }
 
 // MarshalJSON encodes r with its byte-ish fields byte-safe.
@@ -140,6 +143,8 @@ func (r StartRequest) MarshalJSON() ([]byte, error) {
 		Cwd:                byteString(r.Cwd),
 		Dir:                byteString(r.Dir),
 		Env:                byteStrings(r.Env),
+		Interpreter:        byteString(r.Interpreter),
+		InterpreterArgs:    byteStrings(r.InterpreterArgs),
 	})
 }
 
@@ -153,12 +158,15 @@ func (r *StartRequest) UnmarshalJSON(data []byte) error {
 		Cwd:                byteString(r.Cwd),
 		Dir:                byteString(r.Dir),
 		Env:                byteStrings(r.Env),
+		Interpreter:        byteString(r.Interpreter),
+		InterpreterArgs:    byteStrings(r.InterpreterArgs),
 	}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}
 	*r = StartRequest(w.startRequestFields)
 	r.Command, r.Args, r.Name, r.Cwd, r.Dir, r.Env = string(w.Command), w.Args, string(w.Name), string(w.Cwd), string(w.Dir), w.Env
+	r.Interpreter, r.InterpreterArgs = string(w.Interpreter), w.InterpreterArgs
 	return nil
 }
 
@@ -177,6 +185,10 @@ type specJSON struct {
 	Env         byteStrings `json:"env"`
 	OutLog      byteString  `json:"out_log"`
 	ErrLog      byteString  `json:"err_log"`
+	// InterpreterArgs, Args and Dir.
+	InterpreterArgs byteStrings `json:"interpreter_args,omitempty"`
+	Args            byteStrings `json:"args,omitempty"`
+	Dir             byteString  `json:"dir,omitempty"`
 }
 
 func newSpecJSON(s Spec) specJSON {
@@ -190,6 +202,10 @@ func newSpecJSON(s Spec) specJSON {
 		Env:         byteStrings(s.Env),
 		OutLog:      byteString(s.OutLog),
 		ErrLog:      byteString(s.ErrLog),
+		// The rest.
+		InterpreterArgs: byteStrings(s.InterpreterArgs),
+		Args:            byteStrings(s.Args),
+		Dir:             byteString(s.Dir),
 	}
 }
 
@@ -207,6 +223,7 @@ func (s *Spec) UnmarshalJSON(data []byte) error {
 	*s = Spec(w.specFields)
 	s.Command, s.Interpreter, s.Exec, s.Argv = string(w.Command), string(w.Interpreter), string(w.Exec), w.Argv
 	s.Cwd, s.Env, s.OutLog, s.ErrLog = string(w.Cwd), w.Env, string(w.OutLog), string(w.ErrLog)
+	s.InterpreterArgs, s.Args, s.Dir = w.InterpreterArgs, w.Args, string(w.Dir)
 	return nil
 }
 

@@ -95,6 +95,9 @@ func stringFields(t *testing.T, typ reflect.Type, handled []string) []string {
 	for i := 0; i < typ.NumField(); i++ {
 		f := typ.Field(i)
 		switch {
+		case f.Anonymous && f.Type.Kind() == reflect.Struct:
+			// Flattened into the type's JSON: classified with it.
+			names = append(names, stringFields(t, f.Type, handled)...)
 		case f.Type.Kind() == reflect.String,
 			f.Type.Kind() == reflect.Slice && f.Type.Elem().Kind() == reflect.String:
 			names = append(names, f.Name)
@@ -117,8 +120,9 @@ func TestEveryStringFieldClassified(t *testing.T) {
 		text    []string // fields that carry text, not bytes
 		handled []string // fields of a type that encodes itself
 	}{
-		{v: &StartRequest{}, text: []string{"Restart"}},
-		{v: &Spec{}, text: []string{"Name", "Restart"}},
+		// Settings.Pending holds raw JSON values under PM2's keys: text.
+		{v: &StartRequest{}, text: []string{"Restart", "KillSignal"}, handled: []string{"Pending"}},
+		{v: &Spec{}, text: []string{"Name", "Restart", "KillSignal"}, handled: []string{"Pending"}},
 		{v: &App{}, text: []string{"Name", "Status"}, handled: []string{"Spec"}},
 	}
 	const raw = "\xff\xfe bytes \xc3("

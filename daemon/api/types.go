@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -53,8 +54,44 @@ type StartRequest struct {
 	Env         []string `json:"env"`
 	Restart     string   `json:"restart,omitempty"`
 	MaxRestarts *int     `json:"max_restarts,omitempty"`
-	// KillTimeoutMs is how long stop waits after SIGTERM before SIGKILL.
+	// KillTimeoutMs is how long stop waits after the kill signal before
+	// SIGKILL.
 	KillTimeoutMs int64 `json:"kill_timeout_ms,omitempty"`
+	// Interpreter runs the script ("node", "/usr/bin/python3.11"); "none"
+	// runs it directly; empty chooses by the script's extension.
+	// InterpreterArgs go to the interpreter, before the script.
+	Interpreter     string   `json:"interpreter,omitempty"`
+	InterpreterArgs []string `json:"interpreter_args,omitempty"`
+	Settings
+
+	// Update replaces the definition of the app of that name, which must
+	// exist, and restarts it (starts it, when stopped) with the new one.
+	Update bool `json:"update,omitempty"`
+	// Stopped registers the app without starting it.
+	Stopped bool `json:"stopped,omitempty"`
+}
+
+// Settings are the per-app settings a start request, an ecosystem file
+// and an app's definition share, PM2's names and meanings. Zero means
+// the daemon's default (config.toml), so that a definition follows the
+// config unless it says otherwise.
+type Settings struct {
+	// KillSignal stops the app ("SIGINT"); default SIGTERM.
+	KillSignal string `json:"kill_signal,omitempty"`
+	// RestartDelayMs waits this long before every restart (no back-off);
+	// ExpBackoffRestartDelayMs starts an exponential back-off there.
+	RestartDelayMs           int64 `json:"restart_delay_ms,omitempty"`
+	ExpBackoffRestartDelayMs int64 `json:"exp_backoff_restart_delay_ms,omitempty"`
+	// MinUptimeMs is how long the app must run for a later exit not to
+	// count towards max_restarts (PM2's min_uptime; default config's
+	// restart_reset_after).
+	MinUptimeMs int64 `json:"min_uptime_ms,omitempty"`
+	// StopExitCodes are exit codes after which the app is not restarted.
+	StopExitCodes []int `json:"stop_exit_codes,omitempty"`
+	// Pending holds the PM2 settings opm keeps but does not act on yet
+	// (watch, instances, max_memory_restart, cron_restart, wait_ready,
+	// log settings...), by PM2 key: kept, saved, shown, never dropped.
+	Pending map[string]json.RawMessage `json:"pending,omitempty"`
 }
 
 // Spec is an app's full, resolved definition: everything needed to start it
@@ -67,17 +104,24 @@ type Spec struct {
 	// Interpreter is the program chosen for a script ("node", "python3",
 	// "bash"), empty when the command runs directly or through the shell.
 	Interpreter string `json:"interpreter,omitempty"`
+	// InterpreterArgs go to the interpreter, before the script.
+	InterpreterArgs []string `json:"interpreter_args,omitempty"`
 	// Exec is the resolved executable path and Argv its full argument
-	// vector (Argv[0] included).
-	Exec          string   `json:"exec"`
-	Argv          []string `json:"argv"`
-	Cwd           string   `json:"cwd"`
+	// vector (Argv[0] included); Args, the user's arguments, end it.
+	Exec string   `json:"exec"`
+	Argv []string `json:"argv"`
+	Args []string `json:"args,omitempty"`
+	Cwd  string   `json:"cwd"`
+	// Dir is where the command was resolved from (the caller's
+	// directory), so that a changed definition resolves it the same way.
+	Dir           string   `json:"dir,omitempty"`
 	Env           []string `json:"env"`
 	Restart       string   `json:"restart"`
 	MaxRestarts   int      `json:"max_restarts"`
 	KillTimeoutMs int64    `json:"kill_timeout_ms"`
-	OutLog        string   `json:"out_log"`
-	ErrLog        string   `json:"err_log"`
+	Settings
+	OutLog string `json:"out_log"`
+	ErrLog string `json:"err_log"`
 }
 
 // App is one row of the app table as clients see it.
