@@ -57,10 +57,13 @@ func NewApp(opts Options) *App {
 		Commands: []*ucli.Command{
 			a.startCommand(),
 			a.actionCommand("stop", nil, "stop apps (SIGTERM to the process group, SIGKILL after the kill timeout)"),
-			a.actionCommand("restart", nil, "stop and start apps again"),
-			a.actionCommand("reload", nil, "restart apps (opm has no zero-downtime reload yet: same as restart)"),
+			a.restartCommand("restart", "stop and start apps again; with settings, change them first"),
+			a.restartCommand("reload", "restart apps (opm has no zero-downtime reload yet: same as restart)"),
+			a.actionCommand("reset", nil, "set apps' restart counters back to zero"),
+			a.signalCommand(),
 			a.removeCommand(),
 			a.listCommand(),
+			a.jlistCommand(),
 			a.infoCommand(),
 			a.logsCommand(),
 			a.flushCommand(),
@@ -72,6 +75,7 @@ func NewApp(opts Options) *App {
 			a.completionCommand(),
 		},
 	}
+	a.app.Commands = append(a.app.Commands, a.shortcutCommands()...)
 	a.setUsageErrors(a.app.Commands)
 	return a
 }
@@ -110,6 +114,9 @@ func (a *App) onUsageError(c *ucli.Context, err error, _ bool) error {
 		typed := a.typedFlag(strings.TrimLeft(flag, "-"))
 		if p == "flag needs an argument: " {
 			return usageErrorf("%s needs a value (see '%s --help')", typed, name)
+		}
+		if typed == "-e" {
+			return usageErrorf("-e is PM2's --error (the error log file), which opm does not have yet; to set a variable use --env KEY=VALUE (see '%s --help')", name)
 		}
 		if pm2Flag(strings.TrimLeft(flag, "-")) {
 			return usageErrorf("%s is a PM2 flag that opm does not have yet (see '%s --help' for what it has)", typed, name)

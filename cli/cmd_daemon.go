@@ -61,6 +61,15 @@ func (a *App) daemonCommand() *ucli.Command {
 	}
 }
 
+// shortcutCommands are PM2's top-level names for daemon commands: kill
+// (daemon stop) and ping (daemon status).
+func (a *App) shortcutCommands() []*ucli.Command {
+	return []*ucli.Command{
+		{Name: "kill", Usage: "the same as 'opm daemon stop'", Hidden: true, Action: a.daemonStop},
+		{Name: "ping", Usage: "the same as 'opm daemon status'", Hidden: true, Flags: []ucli.Flag{jsonFlag()}, Action: a.daemonStatus},
+	}
+}
+
 func (a *App) daemonRun(c *ucli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err

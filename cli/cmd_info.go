@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -15,7 +17,7 @@ import (
 func (a *App) infoCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "info",
-		Aliases:   []string{"describe"},
+		Aliases:   []string{"describe", "desc", "show"},
 		Usage:     "show apps in full (--json: an array, like 'opm list --json')",
 		ArgsUsage: "<target>",
 		Flags:     []ucli.Flag{jsonFlag()},
@@ -71,13 +73,57 @@ func renderInfo(w io.Writer, app api.App) {
 		{"cwd", Escape(s.Cwd)},
 		{"restart policy", Escape(s.Restart)},
 		{"max restarts", s.MaxRestarts},
+		{"min uptime", msOr(s.MinUptimeMs, "the daemon's restart_reset_after")},
+		{"restart delay", restartDelayText(s.Settings)},
+		{"stop exit codes", orDash(joinInts(s.StopExitCodes))},
+		{"kill signal", orDefault(s.KillSignal, "SIGTERM")},
 		{"kill timeout", fmt.Sprintf("%dms", s.KillTimeoutMs)},
 		{"out log", Escape(s.OutLog)},
 		{"err log", Escape(s.ErrLog)},
 		{"environment", fmt.Sprintf("%d variables (see 'opm env %s')", len(s.Env), Escape(app.Name))},
 	}
+	if len(s.InterpreterArgs) > 0 {
+		rows = append(rows, table.Row{"interpreter args", strings.Join(escapeEach(s.InterpreterArgs), " ")})
+	}
+	keys := slices.Sorted(maps.Keys(s.Pending))
+	for _, k := range keys {
+		rows = append(rows, table.Row{Escape(k), Escape(string(s.Pending[k])) + " (not yet supported: kept and saved, not acted on)"})
+	}
 	t.AppendRows(rows)
 	t.Render()
+}
+
+// restartDelayText says how long an app waits before a restart.
+func restartDelayText(s api.Settings) string {
+	switch {
+	case s.ExpBackoffRestartDelayMs > 0:
+		return fmt.Sprintf("%dms, doubling on every restart in a row", s.ExpBackoffRestartDelayMs)
+	case s.RestartDelayMs > 0:
+		return fmt.Sprintf("%dms", s.RestartDelayMs)
+	}
+	return "the daemon's back-off (restart_delay, doubling)"
+}
+
+func msOr(ms int64, def string) string {
+	if ms == 0 {
+		return def
+	}
+	return fmt.Sprintf("%dms", ms)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def + " (default)"
+	}
+	return Escape(s)
+}
+
+func joinInts(ns []int) string {
+	out := make([]string, len(ns))
+	for i, n := range ns {
+		out[i] = strconv.Itoa(n)
+	}
+	return strings.Join(out, ",")
 }
 
 func orDash(s string) string {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"net/http"
+	"net/url"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -25,6 +26,67 @@ func (a *App) actionCommand(name string, aliases []string, usage string) *ucli.C
 	}
 }
 
+// restartCommand is restart (and reload): with setting flags the apps are
+// changed first, their saved environment kept unless --update-env.
+func (a *App) restartCommand(name, usage string) *ucli.Command {
+	return &ucli.Command{
+		Name:      name,
+		Usage:     usage,
+		ArgsUsage: "<target>",
+		Flags:     settingFlags(),
+		Action: func(c *ucli.Context) error {
+			target, err := targetArg(c)
+			if err != nil {
+				return err
+			}
+			if !settingsGiven(c) {
+				return a.act(c, name, target)
+			}
+			apps, err := a.apps(c.Context, target)
+			if err != nil {
+				return err
+			}
+			return a.update(c, apps)
+		},
+	}
+}
+
+// signalCommand sends a signal to apps (PM2's sendSignal).
+func (a *App) signalCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:      "signal",
+		Aliases:   []string{"sendSignal"},
+		Usage:     "send a signal to apps' processes: opm signal SIGUSR2 web",
+		ArgsUsage: "<signal> <target>",
+		Action: func(c *ucli.Context) error {
+			args := positionals(c)
+			if len(args) != 2 {
+				return usageErrorf("opm signal takes a signal and a target, e.g. opm signal SIGUSR2 web")
+			}
+			sig, err := api.ParseSignal(args[0])
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			if _, err := api.ParseTarget(args[1]); err != nil {
+				return usageErrorf("opm signal: %v (see 'opm list')", err)
+			}
+			path := api.TargetPath(args[1]) + "/signal?" + url.Values{api.SignalParam: {api.SignalName(sig)}}.Encode()
+			var apps []api.App
+			if err := a.call(c.Context, http.MethodPost, path, nil, &apps); err != nil {
+				return err
+			}
+			for _, app := range apps {
+				if app.PID > 0 {
+					a.printf("sent %s to %s (pid %d)\n", api.SignalName(sig), Escape(app.Name), app.PID)
+				} else {
+					a.printf("%s is not running: no signal sent\n", Escape(app.Name))
+				}
+			}
+			return nil
+		},
+	}
+}
+
 // act asks the daemon to start, stop, restart or reload the apps named by
 // target and prints them as they are afterwards.
 func (a *App) act(c *ucli.Context, action, target string) error {
@@ -39,7 +101,7 @@ func (a *App) act(c *ucli.Context, action, target string) error {
 func (a *App) removeCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "remove",
-		Aliases:   []string{"delete", "rm"},
+		Aliases:   []string{"delete", "del", "rm"},
 		Usage:     "stop apps and forget them",
 		ArgsUsage: "<target>",
 		Action: func(c *ucli.Context) error {

@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -19,23 +18,23 @@ import (
 func (a *App) startCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "start",
-		Usage:     "register and start an app, or start an existing stopped one",
-		ArgsUsage: "<script-or-command | target> [-- ARGS...]",
+		Usage:     "register and start an app, start existing ones, or every app of an ecosystem file",
+		ArgsUsage: "<script-or-command | target | ecosystem file> [-- ARGS...]",
 		Description: `Registers a new app and starts it. The app gets your environment plus
 the --env overrides, and runs in your current directory unless --cwd is set.
 A script runs with its interpreter (.js node, .py python3, .sh bash); a
 quoted command line runs as typed: opm start "python3 -m http.server 8000" --name web
 
-When the argument names an app opm already knows (an id, a name, a comma
-list of them, or 'all'), that app is started instead.`,
-		Flags: []ucli.Flag{
-			&ucli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "the app's `NAME` (default: derived from the script)"},
-			&ucli.StringFlag{Name: "cwd", Usage: "working `DIR` (default: the current directory)"},
-			&ucli.GenericFlag{Name: "env", Aliases: []string{"e"}, Value: &envFlag{}, Usage: "set `K=V` in the app's environment (repeatable)"},
-			&ucli.StringFlag{Name: "restart", Usage: "restart `POLICY`: always, on-failure or never", Value: api.RestartAlways},
-			&ucli.IntFlag{Name: "max-restarts", Usage: "errored after `N` restarts in the window", DefaultText: "15"},
-			&ucli.StringFlag{Name: "kill-timeout", Usage: "wait `TIME` after SIGTERM before SIGKILL, e.g. 5s or 5000 (ms)"},
-		},
+When the argument names apps opm already knows (an id, a name, a comma list
+of them, or 'all'), those apps are started; with settings (--env, --cwd,
+arguments after --, ...) they are changed and restarted with them, keeping
+their saved environment unless --update-env gives them yours.
+
+An ecosystem file (ecosystem.config.js, *.json, *.yaml, *.toml) starts
+every app it defines, or those --only names; apps it defines that exist
+already are changed to the file's definition. --env NAME applies the
+file's env_NAME.`,
+		Flags:  append(settingFlags(), &ucli.StringFlag{Name: "only", Usage: "with an ecosystem file: only these `APPS` (a,b)"}),
 		Action: a.start,
 	}
 }
@@ -52,16 +51,17 @@ func (a *App) start(c *ucli.Context) error {
 	if strings.TrimSpace(arg) == "" {
 		return usageErrorf("opm start needs a non-empty script or command")
 	}
+	if c.IsSet("only") {
+		return usageErrorf("--only picks apps of an ecosystem file; %q is none (see 'opm start --help')", arg)
+	}
 	// An argument that names apps opm knows (and no file here) is a
-	// target: those apps are started as they are. With settings to
-	// change, it is refused rather than read as a new command.
-	settings := c.IsSet("name") || c.IsSet("cwd") || c.IsSet("env") || c.IsSet("restart") ||
-		c.IsSet("max-restarts") || c.IsSet("kill-timeout") || len(afterDashes(c)) > 0
+	// target: those apps are started — or changed and restarted, with
+	// new settings.
 	if !isFile(arg) {
 		apps, err := a.apps(c.Context, arg)
 		switch {
-		case err == nil && len(apps) > 0 && settings:
-			return usageErrorf("%q is an app opm knows (id %d): 'opm start %s' starts it as it is, and does not take new settings (--name, --cwd, --env, --restart, --max-restarts, --kill-timeout, arguments); to run it with other settings, remove it ('opm remove %s') and start it again with them", arg, apps[0].ID, arg, arg)
+		case err == nil && len(apps) > 0 && settingsGiven(c):
+			return a.update(c, apps)
 		case err == nil && len(apps) > 0:
 			return a.act(c, "start", arg)
 		case err != nil && api.CodeOf(err) != api.CodeNotFound:
@@ -70,8 +70,12 @@ func (a *App) start(c *ucli.Context) error {
 			return api.Errorf(api.CodeNotFound, "no app matches %q (see 'opm list')", arg)
 		}
 	}
-	req, err := startRequest(c, arg)
+	wd, err := os.Getwd()
 	if err != nil {
+		return fmt.Errorf("find the current directory: %w (pass --cwd)", err)
+	}
+	req := api.StartRequest{Command: arg, Cwd: wd, Dir: wd, Env: os.Environ(), Restart: api.RestartAlways}
+	if err := applySettings(c, &req, false); err != nil {
 		return err
 	}
 	var app api.App
@@ -80,6 +84,32 @@ func (a *App) start(c *ucli.Context) error {
 	}
 	renderApps(a.out(), []api.App{app})
 	return nil
+}
+
+// update changes apps to the settings on the command line and restarts
+// them: each from its own definition (api.Spec.Request), with the saved
+// environment — or, with --update-env, the caller's — and the overrides.
+func (a *App) update(c *ucli.Context, apps []api.App) error {
+	var out []api.App
+	var errs []error
+	for _, app := range apps {
+		req := app.Spec.Request()
+		if c.Bool("update-env") {
+			req.Env = os.Environ()
+		}
+		if err := applySettings(c, &req, true); err != nil {
+			return err
+		}
+		req.Update = true
+		var got api.App
+		if err := a.call(c.Context, http.MethodPost, api.PathApps, req, &got); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		out = append(out, got)
+	}
+	renderApps(a.out(), out)
+	return errors.Join(errs...)
 }
 
 // onlyIDs reports whether arg can only be a target, never a command: all,
@@ -94,57 +124,6 @@ func onlyIDs(arg string) bool {
 func isFile(arg string) bool {
 	fi, err := os.Stat(arg)
 	return err == nil && !fi.IsDir()
-}
-
-// startRequest builds the request that registers a new app: what the user
-// typed, plus the caller's directory and environment.
-func startRequest(c *ucli.Context, command string) (api.StartRequest, error) {
-	req := api.StartRequest{
-		Command: command,
-		Args:    afterDashes(c),
-		Name:    c.String("name"),
-		Restart: c.String("restart"),
-	}
-	if c.IsSet("name") {
-		// The daemon's rule, checked before the environment is sent.
-		if err := api.CheckName(req.Name); err != nil {
-			return req, usageErrorf("invalid --name: %w", err)
-		}
-	}
-	if err := api.CheckRestartPolicy(req.Restart); err != nil {
-		return req, usageErrorf("invalid --restart: %v", err)
-	}
-	if c.IsSet("max-restarts") {
-		n := c.Int("max-restarts")
-		if err := api.CheckMaxRestarts(n); err != nil {
-			return req, usageErrorf("invalid --max-restarts: %v", err)
-		}
-		req.MaxRestarts = &n
-	}
-	if c.IsSet("kill-timeout") {
-		ms, err := parseKillTimeout(c.String("kill-timeout"))
-		if err != nil {
-			return req, usageErrorf("invalid --kill-timeout %q: %v (use e.g. 5s, 1500ms or 5000)", c.String("kill-timeout"), err)
-		}
-		req.KillTimeoutMs = ms
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return req, fmt.Errorf("find the current directory: %w (pass --cwd)", err)
-	}
-	req.Cwd, req.Dir = wd, wd
-	if dir := c.String("cwd"); dir != "" {
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(wd, dir)
-		}
-		fi, err := os.Stat(dir)
-		if err != nil || !fi.IsDir() {
-			return req, usageErrorf("--cwd %s is not a directory", dir)
-		}
-		req.Cwd = dir
-	}
-	req.Env, err = mergeEnv(os.Environ(), envFlagValues(c, "env"))
-	return req, err
 }
 
 // parseKillTimeout reads --kill-timeout as Go syntax ("5s") or bare

@@ -1,18 +1,20 @@
 package daemon
 
 import (
+	"syscall"
 	"time"
 
 	"opm/daemon/api"
 )
 
-// onAction handles start/stop/restart/reload of existing apps. It answers
-// once the apps have settled: stopped, or started (or failed to).
+// onAction handles start, stop, restart, reload, signal and reset of
+// existing apps. It answers once the apps have settled: stopped, or
+// started (or failed to).
 func (s *Supervisor) onAction(ev actionReq) {
 	switch ev.action {
-	case "start", "stop", "restart", "reload":
+	case "start", "stop", "restart", "reload", "signal", "reset":
 	default:
-		ev.reply <- result{err: api.Errorf(api.CodeBadRequest, "unknown action %q (use start, stop, restart or reload)", ev.action)}
+		ev.reply <- result{err: api.Errorf(api.CodeBadRequest, "unknown action %q (use start, stop, restart, reload, signal or reset)", ev.action)}
 		return
 	}
 	ids, err := s.resolve(ev.target)
@@ -38,12 +40,23 @@ func (s *Supervisor) onAction(ev actionReq) {
 			s.stopApp(a)
 		case "restart", "reload":
 			s.restartApp(a)
+		case "signal":
+			s.sendSignal(a, ev.signal)
+		case "reset":
+			a.restarts, a.burst = 0, 0
+			s.touch(a)
 		}
 	}
+	s.replySettled(ids, ev.action, refused, ev.reply)
+}
+
+// replySettled answers an action on the apps ids once they have settled:
+// stopped, or started (or failed to start, which is the answer's error).
+func (s *Supervisor) replySettled(ids []int, action string, refused error, reply chan result) {
 	s.wait(ids, func() {
 		r := result{apps: s.snapshots(ids), err: refused}
-		if ev.action == "stop" {
-			ev.reply <- r
+		if action != "start" && action != "restart" && action != "reload" {
+			reply <- r
 			return
 		}
 		for _, id := range ids {
@@ -58,8 +71,21 @@ func (s *Supervisor) onAction(ev actionReq) {
 			}
 			break
 		}
-		ev.reply <- r
+		reply <- r
 	})
+}
+
+// sendSignal sends sig to a running app's process group (`opm signal`,
+// PM2's sendSignal); an app that is not running has no process to get it.
+func (s *Supervisor) sendSignal(a *app, sig syscall.Signal) {
+	if !a.running() {
+		return
+	}
+	if err := s.signal(a.pid, sig); err != nil {
+		s.log.Warn("cannot signal app", "event", "signal-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
+		return
+	}
+	s.log.Info("signal sent", "event", "signal", "app", a.spec.Name, "pid", a.pid, "signal", api.SignalName(sig))
 }
 
 // restartApp stops a running app and starts it again once it has exited;

@@ -25,6 +25,9 @@ type app struct {
 	// late event from an old process is ignored.
 	seq uint64
 
+	// specRev counts the definitions the app has had (update).
+	specRev int
+
 	// leaderPID and leaderStart name the process of the latest spawn,
 	// kept after it exits; 0 until it is known.
 	leaderPID   int

@@ -3,9 +3,8 @@ package daemon
 import (
 	"syscall"
 
+	"opm/daemon/api"
 	"opm/daemon/process"
-
-	"golang.org/x/sys/unix"
 )
 
 // The supervisor's side. These run on its goroutine; each is a few
@@ -41,16 +40,18 @@ func (s *Supervisor) useCgroup(a *app, p process.Process) {
 	a.cgroup = cg
 }
 
-// terminate asks a running app to stop: SIGTERM to its process group, and
-// to every other process of its cgroup.
+// terminate asks a running app to stop: its kill signal (SIGTERM unless it
+// set another) to its process group, and to every other process of its
+// cgroup.
 func (s *Supervisor) terminate(a *app) {
-	if err := s.signal(a.pid, syscall.SIGTERM); err != nil {
+	sig := killSignal(a.spec)
+	if err := s.signal(a.pid, sig); err != nil {
 		s.log.Warn("cannot signal app", "event", "signal-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
 	}
 	if a.cgroup == "" {
 		return
 	}
-	if err := s.cgroups.Signal(a.cgroup, unix.SIGTERM, a.pid); err != nil {
+	if err := s.cgroups.Signal(a.cgroup, sig, a.pid); err != nil {
 		s.log.Warn("cannot signal app", "event", "signal-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
 	}
 }
@@ -124,4 +125,14 @@ func (s *Supervisor) killStale(a *app) {
 	if err := s.cgroups.Kill(s.appCgroup(a.spec.Name)); err != nil {
 		s.log.Warn("cannot kill what is left of app", "event", "signal-failed", "app", a.spec.Name, "error", err)
 	}
+}
+
+// killSignal is the signal that asks the app of spec to stop.
+func killSignal(spec api.Spec) syscall.Signal {
+	if spec.KillSignal != "" {
+		if sig, err := api.ParseSignal(spec.KillSignal); err == nil {
+			return sig
+		}
+	}
+	return syscall.SIGTERM
 }

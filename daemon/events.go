@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"syscall"
+
 	"opm/daemon/api"
 	"opm/daemon/process"
 	"opm/daemon/store"
@@ -52,12 +54,17 @@ type result struct {
 // blocks on a reply.
 type (
 	startReq struct {
-		spec  api.Spec
-		reply chan result
+		spec api.Spec
+		// update replaces the definition of an existing app; stopped
+		// registers a new one without starting it.
+		update, stopped bool
+		reply           chan result
 	}
 	actionReq struct {
 		target, action string
-		reply          chan result
+		// signal is the signal of a "signal" action.
+		signal syscall.Signal
+		reply  chan result
 	}
 	removeReq struct {
 		target string

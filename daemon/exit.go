@@ -1,11 +1,27 @@
 package daemon
 
 import (
+	"slices"
 	"time"
 
 	"opm/daemon/api"
 	"opm/daemon/process"
 )
+
+// restartDelay is the wait before a's next restart: a fixed restart_delay
+// when the app set one (and no exponential back-off), else a back-off
+// doubling from its exp_backoff_restart_delay or the config's
+// restart_delay, capped at restart_delay_max.
+func (s *Supervisor) restartDelay(a *app) time.Duration {
+	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+	switch {
+	case a.spec.ExpBackoffRestartDelayMs > 0:
+		return backoff(ms(a.spec.ExpBackoffRestartDelayMs), max(s.cfg.RestartDelayMax, ms(a.spec.ExpBackoffRestartDelayMs)), a.burst)
+	case a.spec.RestartDelayMs > 0:
+		return ms(a.spec.RestartDelayMs)
+	}
+	return backoff(s.cfg.RestartDelay, s.cfg.RestartDelayMax, a.burst)
+}
 
 // backoff is the delay before restart number n+1 of a burst: the initial
 // delay doubled n times, capped.
@@ -93,11 +109,14 @@ func (s *Supervisor) afterStartFailure(a *app) {
 // returns the back-off before the next start and moves a to Waiting, or
 // moves a to Stopped or Errored (logExit first) and returns false.
 func (s *Supervisor) nextRestart(a *app, st process.ExitStatus, uptime time.Duration, logExit func()) (time.Duration, bool) {
-	failed := !st.Success()
-	restart := a.spec.Restart == api.RestartAlways ||
+	// An exit code the app says means "done" ends it, stopped (PM2's
+	// stop_exit_codes).
+	done := st.Known && st.Signal == 0 && slices.Contains(a.spec.StopExitCodes, st.Code)
+	failed := !st.Success() && !done
+	restart := !done && (a.spec.Restart == api.RestartAlways ||
 		(a.spec.Restart == api.RestartOnFailure && failed) ||
 		// An adopted app's status is unknown: treat on-failure as failed.
-		(a.spec.Restart == api.RestartOnFailure && !st.Known)
+		(a.spec.Restart == api.RestartOnFailure && !st.Known))
 	if !restart {
 		logExit()
 		if failed && st.Known {
@@ -109,16 +128,20 @@ func (s *Supervisor) nextRestart(a *app, st process.ExitStatus, uptime time.Dura
 		}
 		return 0, false
 	}
-	if uptime >= s.cfg.RestartResetAfter {
+	resetAfter := s.cfg.RestartResetAfter
+	if a.spec.MinUptimeMs > 0 {
+		resetAfter = time.Duration(a.spec.MinUptimeMs) * time.Millisecond
+	}
+	if uptime >= resetAfter {
 		a.burst = 0
 	}
 	if a.burst >= a.spec.MaxRestarts {
 		logExit()
 		s.move(a, Errored)
-		s.log.Warn("app errored: too many restarts", "event", "errored", "app", a.spec.Name, "pid", 0, "restarts", a.burst, "window", s.cfg.RestartResetAfter.String())
+		s.log.Warn("app errored: too many restarts", "event", "errored", "app", a.spec.Name, "pid", 0, "restarts", a.burst, "window", resetAfter.String())
 		return 0, false
 	}
-	d := backoff(s.cfg.RestartDelay, s.cfg.RestartDelayMax, a.burst)
+	d := s.restartDelay(a)
 	a.burst++
 	s.move(a, Waiting)
 	return d, true

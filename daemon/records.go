@@ -19,6 +19,7 @@ import (
 // recordState is what a record holds besides the app's definition, which
 // changes only when the app is registered.
 type recordState struct {
+	specRev  int // a new definition (update)
 	want     string
 	pid      int
 	start    uint64
@@ -28,7 +29,7 @@ type recordState struct {
 
 // stateOf is the record state that describes a now.
 func stateOf(a *app) recordState {
-	st := recordState{want: store.WantRunning, restarts: a.restarts, spawn: a.spawnToken}
+	st := recordState{specRev: a.specRev, want: store.WantRunning, restarts: a.restarts, spawn: a.spawnToken}
 	switch {
 	case a.state == Stopped, a.state == Stopping && !a.restartAfterStop:
 		st.want = store.WantStopped

@@ -103,7 +103,9 @@ func (srv *server) handleStart(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	res, ok := srv.call(r.Context(), w, func(reply chan result) event { return startReq{spec: spec, reply: reply} })
+	res, ok := srv.call(r.Context(), w, func(reply chan result) event {
+		return startReq{spec: spec, update: req.Update, stopped: req.Stopped, reply: reply}
+	})
 	if !ok {
 		return
 	}
@@ -111,8 +113,18 @@ func (srv *server) handleStart(w http.ResponseWriter, r *http.Request) {
 }
 
 func (srv *server) handleAction(w http.ResponseWriter, r *http.Request) {
+	req := actionReq{target: r.PathValue("target"), action: r.PathValue("action")}
+	if req.action == "signal" {
+		sig, err := api.ParseSignal(r.URL.Query().Get(api.SignalParam))
+		if err != nil {
+			writeError(w, api.Errorf(api.CodeBadRequest, "%v", err))
+			return
+		}
+		req.signal = sig
+	}
 	res, ok := srv.call(r.Context(), w, func(reply chan result) event {
-		return actionReq{target: r.PathValue("target"), action: r.PathValue("action"), reply: reply}
+		req.reply = reply
+		return req
 	})
 	if !ok {
 		return

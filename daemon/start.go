@@ -11,11 +11,24 @@ func (s *Supervisor) startNew(ev startReq) {
 		ev.reply <- result{err: errDaemonStopping}
 		return
 	}
-	if old := s.byName[spec.Name]; old != nil {
+	old := s.byName[spec.Name]
+	switch {
+	case old != nil && ev.update:
+		s.update(old, ev)
+		return
+	case old != nil:
 		ev.reply <- result{err: api.Errorf(api.CodeConflict, "an app named %q already exists (id %d); pick another --name, or use 'opm restart %s'", spec.Name, old.id, spec.Name)}
+		return
+	case ev.update:
+		ev.reply <- result{err: api.Errorf(api.CodeNotFound, "no app named %q to change (see 'opm list')", spec.Name)}
 		return
 	}
 	a := s.register(spec)
+	if ev.stopped {
+		s.log.Info("app registered, stopped", "event", "registered", "app", spec.Name, "pid", 0)
+		ev.reply <- result{apps: []api.App{a.snapshot(s.now())}}
+		return
+	}
 	a.firstStart = true
 	s.move(a, Launching)
 	s.launch(a, false)
@@ -52,4 +65,20 @@ func (s *Supervisor) startApp(a *app) {
 	case Stopping:
 		a.restartAfterStop = true
 	}
+}
+
+// update gives an existing app a new definition and restarts it with it —
+// or starts it, when it is not running. Its id, restart count and logs
+// stay. The answer comes once it has settled, as for `opm restart`.
+func (s *Supervisor) update(a *app, ev startReq) {
+	if a.removing {
+		ev.reply <- result{err: api.Errorf(api.CodeConflict, "app %q is being removed", a.spec.Name)}
+		return
+	}
+	a.spec = ev.spec
+	a.specRev++
+	s.touch(a)
+	s.log.Info("app's definition changed", "event", "updated", "app", a.spec.Name, "pid", a.pid)
+	s.restartApp(a)
+	s.replySettled([]int{a.id}, "restart", nil, ev.reply)
 }

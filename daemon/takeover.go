@@ -47,7 +47,7 @@ func (s *Supervisor) recoverApps() {
 		// What the record holds is what was last written; the end of
 		// the takeover writes what changed.
 		a.recorded = true
-		a.written = recordState{want: rec.Want, pid: rec.PID, start: rec.Start, restarts: rec.Restarts, spawn: rec.Spawning}
+		a.written = recordState{specRev: a.specRev, want: rec.Want, pid: rec.PID, start: rec.Start, restarts: rec.Restarts, spawn: rec.Spawning}
 		a.leaderPID, a.leaderStart = rec.PID, rec.Start
 		s.apps[a.id] = a
 		s.byName[a.spec.Name] = a

@@ -107,7 +107,7 @@ func TestStartEnvironmentAndCwd(t *testing.T) {
 	dir := t.TempDir()
 	r := e.runWith([]string{"CALLER_VAR=from-caller", "OVERRIDDEN=old"},
 		"start", os.Args[0], "--name", "envy", "--cwd", dir,
-		"--env", "OPM_TEST_CHILD=print-env", "--env", "OVERRIDDEN=new", "-e", "EXTRA=a=b")
+		"--env", "OPM_TEST_CHILD=print-env", "--env", "OVERRIDDEN=new", "--env", "EXTRA=a=b")
 	if r.code != 0 {
 		t.Fatal(r)
 	}

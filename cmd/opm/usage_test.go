@@ -93,17 +93,26 @@ func TestCwdDoesNotMoveTheScript(t *testing.T) {
 }
 
 // `opm start <existing app> <new settings>` is not read as a new command
-// named like the app: it says what happened, and changes nothing.
+// named like the app: the app is changed and restarted with them, keeping
+// its saved environment; -e is PM2's --error, and says so.
 func TestStartExistingWithSettings(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	web := e.startApp("web", "block")
-	r := e.run("start", "web", "-e", "FOO=x")
-	if r.code != 2 || !strings.Contains(r.stderr, "an app opm knows") || !strings.Contains(r.stderr, "opm remove web") {
-		t.Errorf("start web -e FOO=x: %v", r)
+	r := e.runWith([]string{"CALLER_ONLY=1"}, "start", "web", "--env", "FOO=x")
+	if r.code != 0 {
+		t.Fatalf("start web --env FOO=x: %v", r)
 	}
-	if a := e.app("web"); a.PID != web.PID || len(e.apps()) != 1 {
-		t.Errorf("the refused start changed something: %+v", e.apps())
+	a := e.app("web")
+	if a.ID != web.ID || a.PID == web.PID || len(e.apps()) != 1 {
+		t.Errorf("after the change: %+v; want web, same id, a new process", e.apps())
+	}
+	env := strings.Join(a.Spec.Env, "\n")
+	if !strings.Contains(env, "FOO=x") || strings.Contains(env, "CALLER_ONLY=1") || !strings.Contains(env, "OPM_TEST_CHILD=block") {
+		t.Errorf("env after the change:\n%s\nwant the saved environment with FOO=x, not the caller's", env)
+	}
+	if r := e.run("start", "web", "-e", "FOO=x"); r.code != 2 || !strings.Contains(r.stderr, "--error") || !strings.Contains(r.stderr, "--env KEY=VALUE") {
+		t.Errorf("start web -e FOO=x: %v", r)
 	}
 }
 

@@ -38,7 +38,8 @@ func CheckSocketPath(path string) error {
 //	POST   /v1/apps                    StartRequest -> App
 //	GET    /v1/apps/{target}[?summary=1] -> []App (sampled)
 //	DELETE /v1/apps/{target}           -> []App (the removed apps)
-//	POST   /v1/apps/{target}/{action}  action: start|stop|restart|reload -> []App
+//	POST   /v1/apps/{target}/{action}  action: start|stop|restart|reload|reset -> []App
+//	POST   /v1/apps/{target}/signal?signal=SIGUSR2 -> []App
 //	POST   /v1/flush                   FlushRequest -> []App
 //	GET    /v1/daemon                  -> DaemonStatus
 //	POST   /v1/daemon/stop             -> DaemonStatus (then the daemon exits)
@@ -57,6 +58,9 @@ const (
 // each app's environment (Spec.Env, kilobytes per app): what a table
 // needs, fast with a thousand apps. Without it apps come in full.
 const SummaryParam = "summary"
+
+// SignalParam names the signal of POST /v1/apps/{target}/signal.
+const SignalParam = "signal"
 
 // SummaryPath is the listing of every app without environments.
 const SummaryPath = PathApps + "?" + SummaryParam + "=1"

@@ -219,3 +219,25 @@ type RestoreResult struct {
 type FlushRequest struct {
 	Target string `json:"target,omitempty"`
 }
+
+// Request is the start request that gives back this definition: the
+// command as typed, from the directory it was resolved from, with the
+// same environment, arguments and settings. Changing an app starts from
+// it (Update).
+func (s Spec) Request() StartRequest {
+	max := s.MaxRestarts
+	return StartRequest{
+		Command:         s.Command,
+		Args:            append([]string(nil), s.Args...),
+		Name:            s.Name,
+		Cwd:             s.Cwd,
+		Dir:             s.Dir,
+		Env:             append([]string(nil), s.Env...),
+		Restart:         s.Restart,
+		MaxRestarts:     &max,
+		KillTimeoutMs:   s.KillTimeoutMs,
+		Interpreter:     s.Interpreter,
+		InterpreterArgs: append([]string(nil), s.InterpreterArgs...),
+		Settings:        s.Settings,
+	}
+}

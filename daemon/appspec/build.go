@@ -44,12 +44,17 @@ func Build(req api.StartRequest, d Defaults) (api.Spec, error) {
 	if !filepath.IsAbs(dir) {
 		return api.Spec{}, api.Errorf(api.CodeBadRequest, "directory %q must be an absolute path", dir)
 	}
-	spec, err := resolveCommand(req.Command, req.Args, dir, env)
+	spec, err := resolveCommand(req.Command, req.Args, dir, env, req.Interpreter, req.InterpreterArgs)
 	if err != nil {
 		return spec, err
 	}
-	spec.Cwd = cwd
+	spec.Cwd, spec.Dir = cwd, dir
+	spec.Args = append([]string(nil), req.Args...)
 	spec.Env = append([]string(nil), env...)
+	if err := api.CheckSettings(req.Settings); err != nil {
+		return spec, api.Errorf(api.CodeBadRequest, "%v", err)
+	}
+	spec.Settings = req.Settings
 
 	spec.Restart = cmp.Or(req.Restart, api.RestartAlways)
 	if err := api.CheckRestartPolicy(spec.Restart); err != nil {

@@ -31,6 +31,9 @@ func Check(spec api.Spec) error {
 	if err := api.CheckKillTimeoutMs(spec.KillTimeoutMs); err != nil {
 		return fmt.Errorf("app %q: kill_timeout_ms %w", spec.Name, err)
 	}
+	if err := api.CheckSettings(spec.Settings); err != nil {
+		return fmt.Errorf("app %q: %w", spec.Name, err)
+	}
 	return nil
 }
 

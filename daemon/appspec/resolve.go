@@ -39,7 +39,10 @@ func needsShell(line string) bool {
 // PATH lookups use the app's own environment. Relative paths are found
 // from dir, the caller's directory, as a shell would. A missing script or
 // interpreter is an error now, not a crash loop later.
-func resolveCommand(command string, args []string, dir string, env []string) (spec api.Spec, err error) {
+//
+// interp, when set, runs a script instead of the one its extension picks
+// ("none": the script runs directly), with interpArgs before the script.
+func resolveCommand(command string, args []string, dir string, env []string, interp string, interpArgs []string) (spec api.Spec, err error) {
 	spec.Command = command
 	line := strings.TrimSpace(command)
 	if line == "" {
@@ -82,18 +85,29 @@ func resolveCommand(command string, args []string, dir string, env []string) (sp
 	if st.IsDir() {
 		return spec, api.Errorf(api.CodeBadRequest, "%s is a directory, not a script or program", file)
 	}
-	if interp, ok := interpreters[strings.ToLower(filepath.Ext(file))]; ok {
-		exe, err := lookPath(interp, path, dir)
-		if err != nil {
-			return spec, api.Errorf(api.CodeBadRequest, "cannot run %s: interpreter %q not found in PATH (install it or put it on the PATH opm start runs with)", file, interp)
+	if interp == "" {
+		interp = interpreters[strings.ToLower(filepath.Ext(file))]
+	}
+	if interp != "" && interp != "none" {
+		exe := interp
+		if !filepath.IsAbs(exe) {
+			exe, err = lookPath(interp, path, dir)
+		} else if _, err = os.Stat(exe); err != nil {
+			err = fmt.Errorf("%s: %w", exe, err)
 		}
-		spec.Interpreter = interp
-		spec.Exec, spec.Argv = exe, append([]string{exe, file}, rest...)
+		if err != nil {
+			return spec, api.Errorf(api.CodeBadRequest, "cannot run %s: interpreter %q not found (install it, put it on the PATH opm start runs with, or give its path)", file, interp)
+		}
+		spec.Interpreter, spec.InterpreterArgs = interp, interpArgs
+		spec.Exec = exe
+		spec.Argv = append(append(append([]string{exe}, interpArgs...), file), rest...)
 		return spec, nil
 	}
 	if st.Mode().Perm()&0o111 == 0 {
 		return spec, api.Errorf(api.CodeBadRequest, "%s is not executable (chmod +x it, or start it with its interpreter: opm start \"python3 %s\")", file, first)
 	}
+	// "none" is kept: it is what a changed definition asks again.
+	spec.Interpreter = interp
 	spec.Exec, spec.Argv = file, append([]string{file}, rest...)
 	return spec, nil
 }

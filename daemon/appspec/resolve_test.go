@@ -52,7 +52,7 @@ func TestResolveCommand(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			spec, err := resolveCommand(c.command, c.args, dir, env)
+			spec, err := resolveCommand(c.command, c.args, dir, env, "", nil)
 			if c.wantErr != "" {
 				if err == nil || api.CodeOf(err) != api.CodeBadRequest || !strings.Contains(err.Error(), c.wantErr) {
 					t.Fatalf("err = %v, want a bad_request error containing %q", err, c.wantErr)

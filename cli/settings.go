@@ -1,0 +1,171 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/mattn/go-shellwords"
+	ucli "github.com/urfave/cli/v2"
+
+	"opm/daemon/api"
+)
+
+// settingFlags are the flags that set an app's definition, on `opm start`
+// (a new app, or a change of existing ones) and `opm restart`. PM2's
+// names where PM2 has one.
+func settingFlags() []ucli.Flag {
+	return []ucli.Flag{
+		&ucli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "the app's `NAME` (default: derived from the script)"},
+		&ucli.StringFlag{Name: "cwd", Usage: "working `DIR` (default: the current directory)"},
+		&ucli.GenericFlag{Name: "env", Value: &envFlag{}, Usage: "set `K=V` in the app's environment (repeatable); with an ecosystem file, --env NAME applies its env_NAME"},
+		&ucli.BoolFlag{Name: "update-env", Usage: "changing apps: give them your environment instead of their saved one"},
+		&ucli.StringFlag{Name: "restart", Usage: "restart `POLICY`: always, on-failure or never"},
+		&ucli.BoolFlag{Name: "no-autorestart", Usage: "never restart the app (--restart never)"},
+		&ucli.IntFlag{Name: "max-restarts", Usage: "errored after `N` restarts in a row (default 15)"},
+		&ucli.StringFlag{Name: "min-uptime", Usage: "an exit after running `TIME` (e.g. 10s) does not count towards --max-restarts"},
+		&ucli.StringFlag{Name: "restart-delay", Usage: "wait `TIME` before every restart, e.g. 3s or 3000 (ms)"},
+		&ucli.StringFlag{Name: "exp-backoff-restart-delay", Usage: "restart after `TIME`, doubling on every restart in a row"},
+		&ucli.StringFlag{Name: "kill-timeout", Usage: "wait `TIME` after the kill signal before SIGKILL, e.g. 5s or 5000 (ms)"},
+		&ucli.StringFlag{Name: "kill-signal", Usage: "stop the app with `SIGNAL` (default SIGTERM; PM2's apps expect SIGINT)"},
+		&ucli.StringFlag{Name: "stop-exit-codes", Usage: "exit `CODES` (e.g. 0,3) after which the app is not restarted"},
+		&ucli.StringFlag{Name: "interpreter", Usage: "run the script with `PROGRAM` (\"none\": run it directly)"},
+		&ucli.StringFlag{Name: "interpreter-args", Aliases: []string{"node-args"}, Usage: "`ARGS` for the interpreter, before the script"},
+	}
+}
+
+// settingsGiven reports whether the command line changes an app's
+// definition: a setting flag, or arguments after "--".
+func settingsGiven(c *ucli.Context) bool {
+	for _, f := range settingFlags() {
+		if c.IsSet(f.Names()[0]) {
+			return true
+		}
+	}
+	return len(afterDashes(c)) > 0
+}
+
+// applySettings applies the setting flags of c to req: a new app's (its
+// command, directory and the caller's environment already in req), or an
+// existing one's definition being changed (forUpdate). Every rule is
+// daemon/api's; the daemon checks them again.
+func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error {
+	if c.IsSet("name") {
+		if forUpdate {
+			return usageErrorf("--name cannot rename an app; remove it ('opm remove %s') and start it again under the new name", req.Name)
+		}
+		req.Name = c.String("name")
+		if err := api.CheckName(req.Name); err != nil {
+			return usageErrorf("invalid --name: %w", err)
+		}
+	}
+	if args := afterDashes(c); len(args) > 0 {
+		req.Args = args
+	}
+	if dir := c.String("cwd"); dir != "" {
+		wd, err := os.Getwd()
+		if err != nil {
+			return fmt.Errorf("find the current directory: %w", err)
+		}
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(wd, dir)
+		}
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return usageErrorf("--cwd %s is not a directory", dir)
+		}
+		req.Cwd = dir
+	}
+	env, names, err := splitEnvFlags(envFlagValues(c, "env"))
+	if err != nil {
+		return err
+	}
+	if len(names) > 0 {
+		return usageErrorf("invalid --env %s: to set a variable use --env KEY=VALUE (--env NAME picks env_NAME of an ecosystem file)", names[0])
+	}
+	if req.Env, err = mergeEnv(req.Env, env); err != nil {
+		return err
+	}
+	if c.IsSet("restart") {
+		req.Restart = c.String("restart")
+	}
+	if c.Bool("no-autorestart") {
+		req.Restart = api.RestartNever
+	}
+	if err := api.CheckRestartPolicy(req.Restart); err != nil {
+		return usageErrorf("invalid --restart: %v", err)
+	}
+	if c.IsSet("max-restarts") {
+		n := c.Int("max-restarts")
+		if err := api.CheckMaxRestarts(n); err != nil {
+			return usageErrorf("invalid --max-restarts: %v", err)
+		}
+		req.MaxRestarts = &n
+	}
+	if c.IsSet("kill-timeout") {
+		ms, err := parseKillTimeout(c.String("kill-timeout"))
+		if err != nil {
+			return usageErrorf("invalid --kill-timeout %q: %v (use e.g. 5s, 1500ms or 5000)", c.String("kill-timeout"), err)
+		}
+		req.KillTimeoutMs = ms
+	}
+	for _, d := range []struct {
+		flag string
+		ms   *int64
+	}{
+		{"min-uptime", &req.MinUptimeMs},
+		{"restart-delay", &req.RestartDelayMs},
+		{"exp-backoff-restart-delay", &req.ExpBackoffRestartDelayMs},
+	} {
+		if c.IsSet(d.flag) {
+			v, err := parseMillis(c.String(d.flag))
+			if err != nil {
+				return usageErrorf("invalid --%s %q: %v (use e.g. 3s, 1500ms or 3000)", d.flag, c.String(d.flag), err)
+			}
+			*d.ms = v.Milliseconds()
+		}
+	}
+	if c.IsSet("kill-signal") {
+		req.KillSignal = c.String("kill-signal")
+	}
+	if c.IsSet("stop-exit-codes") {
+		req.StopExitCodes = nil
+		for _, f := range strings.Split(c.String("stop-exit-codes"), ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return usageErrorf("invalid --stop-exit-codes %q: use whole numbers, e.g. 0,3", c.String("stop-exit-codes"))
+			}
+			req.StopExitCodes = append(req.StopExitCodes, n)
+		}
+	}
+	if err := api.CheckSettings(req.Settings); err != nil {
+		return usageErrorf("invalid setting: %v", err)
+	}
+	if c.IsSet("interpreter") {
+		req.Interpreter = c.String("interpreter")
+	}
+	if c.IsSet("interpreter-args") {
+		args, err := shellwords.Parse(c.String("interpreter-args"))
+		if err != nil {
+			return usageErrorf("invalid --interpreter-args %q: %v", c.String("interpreter-args"), err)
+		}
+		req.InterpreterArgs = args
+	}
+	return nil
+}
+
+// splitEnvFlags tells --env K=V (a variable) from --env NAME (an
+// environment of an ecosystem file).
+func splitEnvFlags(values []string) (vars, names []string, err error) {
+	for _, v := range values {
+		if strings.Contains(v, "=") {
+			vars = append(vars, v)
+		} else if strings.TrimSpace(v) != "" {
+			names = append(names, v)
+		} else {
+			return nil, nil, usageErrorf("invalid --env %q: use --env KEY=VALUE, or --env NAME with an ecosystem file", v)
+		}
+	}
+	return vars, names, nil
+}
