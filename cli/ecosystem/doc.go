@@ -2,7 +2,9 @@
 // set of apps, in PM2's formats (*.config.js, .cjs and .mjs, evaluated by
 // node; .json; .yaml and .yml) and in opm's own .toml, with PM2's key
 // names and meanings. Load turns a file into one api.StartRequest per
-// app. The package is the CLI's: it never talks to the daemon.
+// app; Export writes apps, as the daemon reports them, back into a file
+// that Load reads to the same apps. The package is the CLI's: it never
+// talks to the daemon.
 //
 // Every format is parsed into one tree of values that knows the line of
 // each (tree.go), so one decoder gives every format the same meanings and
@@ -39,4 +41,5 @@
 //	yaml.go    YAML, with lines, aliases and merge keys
 //	toml.go    opm's TOML, with lines found in the source
 //	js.go      JavaScript, evaluated by node in its own process group, with a timeout
+//	export.go  Export: apps into a file
 package ecosystem
