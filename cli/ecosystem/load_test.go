@@ -603,3 +603,31 @@ func TestIsFile(t *testing.T) {
 		}
 	}
 }
+
+// Every format's errors point at the line of the key at fault, in the
+// app at fault, nested keys included.
+func TestErrorLines(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		file, content string
+		want          string
+	}{
+		{"eco.yaml", "apps:\n  - name: a\n    script: a.js\n    env:\n      A: 1\n  - name: b\n    script: b.js\n    env:\n      A: 1\n      B: [x]\n",
+			`:10: app "b": env.B: want a string, number or boolean, got a list`},
+		{"eco.json", "{\"apps\": [\n {\"name\": \"a\", \"script\": \"a.js\"},\n {\"name\": \"b\",\n  \"script\": \"b.js\",\n  \"env\": {\"A\": 1,\n   \"B\": [\"x\"]}}]}\n",
+			`:6: app "b": env.B: want a string, number or boolean, got a list`},
+		{"eco.toml", "[[apps]]\nname = \"a\"\nscript = \"a.js\"\n[apps.env]\nB = 1\n\n[[apps]]\nname = \"b\"\nscript = \"\"\"\n[[apps]]\"\"\"\nenv_x = { B = 1 }\n[apps.env]\nA = 1\nB = [\"x\"]\n",
+			`:14: app "b": env.B: want a string, number or boolean, got a list`},
+		{"eco2.toml", "[[apps]]\nname = \"a\"\nscript = \"a.js\"\n\n[[apps]]\nname = \"b\"\n'script' = \"b.js\"\n[apps.env]\nmax_restarts = 1\n[[apps]]\nscript = \"c.js\"\n  max_restarts = \"many\"\n",
+			`:12: app "c": max_restarts: want a whole number, got "many"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			path := write(t, dir, tt.file, tt.content)
+			_, err := Load(path, Options{})
+			if err == nil || err.Error() != path+tt.want {
+				t.Fatalf("Load: %v, want %s", err, path+tt.want)
+			}
+		})
+	}
+}
