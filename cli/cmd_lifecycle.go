@@ -70,14 +70,14 @@ func (a *App) signalCommand() *ucli.Command {
 			if _, err := api.ParseTarget(args[1]); err != nil {
 				return usageErrorf("opm signal: %v (see 'opm list')", err)
 			}
-			path := api.TargetPath(args[1]) + "/signal?" + url.Values{api.SignalParam: {api.SignalName(sig)}}.Encode()
+			path := api.TargetPath(args[1]) + "/signal?" + url.Values{api.SignalParam: {api.SignalString(sig)}}.Encode()
 			var apps []api.App
 			if err := a.call(c.Context, http.MethodPost, path, nil, &apps); err != nil {
 				return err
 			}
 			for _, app := range apps {
 				if app.PID > 0 {
-					a.printf("sent %s to %s (pid %d)\n", api.SignalName(sig), Escape(app.Name), app.PID)
+					a.printf("sent %s to %s (pid %d)\n", api.SignalString(sig), Escape(app.Name), app.PID)
 				} else {
 					a.printf("%s is not running: no signal sent\n", Escape(app.Name))
 				}

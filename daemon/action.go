@@ -85,7 +85,7 @@ func (s *Supervisor) sendSignal(a *app, sig syscall.Signal) {
 		s.log.Warn("cannot signal app", "event", "signal-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
 		return
 	}
-	s.log.Info("signal sent", "event", "signal", "app", a.spec.Name, "pid", a.pid, "signal", api.SignalName(sig))
+	s.log.Info("signal sent", "event", "signal", "app", a.spec.Name, "pid", a.pid, "signal", api.SignalString(sig))
 }
 
 // restartApp stops a running app and starts it again once it has exited;

@@ -16,6 +16,9 @@
 //	errors.go   the Error body and its codes
 //	limits.go   ranges of numbers and durations, the request and definition size caps
 //	name.go     what an app name may be (CheckName), and what is an id
+//	command.go  which command lines the daemon runs through a shell (NeedsShell)
+//	signal.go   signals as users write them (ParseSignal, CheckSignal)
+//	settings.go ranges of the per-app settings (CheckSettingMs, CheckExitCode)
 //	client.go   Client, the daemon's one client
 //	peer.go     the uid at the other end of a socket (SO_PEERCRED), checked by both sides
 package api

@@ -93,35 +93,6 @@ func CheckSettingDuration(d time.Duration) error {
 	return nil
 }
 
-// CheckSettings reports what is wrong with an app's per-app settings, the
-// name of the setting first ("restart_delay_ms must be ..."); zero values
-// mean the daemon's default and are fine.
-func CheckSettings(s Settings) error {
-	if s.KillSignal != "" {
-		if _, err := ParseSignal(s.KillSignal); err != nil {
-			return fmt.Errorf("kill_signal: %w", err)
-		}
-	}
-	for _, d := range []struct {
-		name string
-		ms   int64
-	}{
-		{"restart_delay_ms", s.RestartDelayMs},
-		{"exp_backoff_restart_delay_ms", s.ExpBackoffRestartDelayMs},
-		{"min_uptime_ms", s.MinUptimeMs},
-	} {
-		if d.ms < 0 || d.ms > MaxSettingDuration.Milliseconds() {
-			return fmt.Errorf("%s %w", d.name, rangeError(fmt.Sprintf("%dms", d.ms), "0", formatDuration(MaxSettingDuration)))
-		}
-	}
-	for _, c := range s.StopExitCodes {
-		if c < 0 || c > 255 {
-			return fmt.Errorf("stop_exit_codes %w", rangeError(fmt.Sprint(c), "0", "255"))
-		}
-	}
-	return nil
-}
-
 // rangeError is the message of a value out of its range. Callers put the
 // name the user knows in front ("--kill-timeout", "kill_timeout_ms").
 func rangeError(got, lo, hi string) error {

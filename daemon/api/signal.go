@@ -4,20 +4,26 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 )
 
-// ParseSignal reads a signal as users write it: "SIGINT", "INT", "sigint"
-// or its number ("2").
-func ParseSignal(s string) (syscall.Signal, error) {
-	name := strings.ToUpper(strings.TrimSpace(s))
-	if n, err := strconv.Atoi(name); err == nil {
-		if n > 0 && n < 65 {
-			return syscall.Signal(n), nil
+// maxSignal is the highest signal number on Linux (SIGRTMAX).
+const maxSignal = 64
+
+// ParseSignal reads a signal as users write it: its name with or without
+// the "SIG" prefix, in any case ("SIGINT", "INT", "sigint"), or its number
+// ("2", and 34 to 64 for the real-time signals, which have no name).
+// Signal 0 sends nothing and is refused.
+func ParseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 1 || n > maxSignal {
+			return 0, fmt.Errorf("signal number %d is out of range: use 1 to %d, or a name such as SIGINT", n, maxSignal)
 		}
-	} else if !strings.HasPrefix(name, "SIG") {
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(strings.TrimSpace(s))
+	if !strings.HasPrefix(name, "SIG") {
 		name = "SIG" + name
 	}
 	if sig := unix.SignalNum(name); sig != 0 {
@@ -26,11 +32,17 @@ func ParseSignal(s string) (syscall.Signal, error) {
 	return 0, fmt.Errorf("unknown signal %q: use a name such as SIGINT, SIGTERM or SIGUSR2, or a number", s)
 }
 
-// SignalName is the name of sig ("SIGINT"), or its number when it has
-// none.
-func SignalName(sig syscall.Signal) string {
-	if n := unix.SignalName(sig); n != "" {
-		return n
+// CheckSignal refuses what ParseSignal cannot read.
+func CheckSignal(s string) error {
+	_, err := ParseSignal(s)
+	return err
+}
+
+// SignalString is a signal's canonical spelling, the one ParseSignal
+// reads back: its name ("SIGINT"), or its number when it has none.
+func SignalString(sig unix.Signal) string {
+	if name := unix.SignalName(sig); name != "" {
+		return name
 	}
 	return strconv.Itoa(int(sig))
 }
