@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"opm/daemon/cgroup"
 )
 
 // config.toml values are held to the same ranges as the API's.
@@ -30,21 +32,34 @@ func TestLoadConfigRanges(t *testing.T) {
 		{"max below delay", "restart_delay = \"2s\"\nrestart_delay_max = \"1s\"\n", "must not be less than"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			home := t.TempDir()
-			if err := os.WriteFile(filepath.Join(home, ConfigName), []byte(tt.toml), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			_, err := LoadConfig(home, t.TempDir())
-			if tt.want == "" {
-				if err != nil {
-					t.Fatalf("refused: %v", err)
-				}
-				return
-			}
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), ConfigName) {
-				t.Fatalf("err = %v, want one naming %s and containing %q", err, ConfigName, tt.want)
-			}
-		})
+		_, err := loadConfig(t, tt.toml)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: refused: %v", tt.name, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), ConfigName)):
+			t.Errorf("%s: err = %v, want one naming %s and containing %q", tt.name, err, ConfigName, tt.want)
+		}
 	}
+}
+
+// cgroups = "auto" (the default) or "off"; anything else is an error.
+func TestConfigCgroups(t *testing.T) {
+	for toml, want := range map[string]string{"": cgroup.Auto, `cgroups = "off"`: cgroup.Off, `cgroups = "auto"`: cgroup.Auto} {
+		if cfg, err := loadConfig(t, toml); err != nil || cfg.Cgroups != want {
+			t.Errorf("%q: cgroups = %q (%v), want %q", toml, cfg.Cgroups, err, want)
+		}
+	}
+	if _, err := loadConfig(t, `cgroups = "always"`); err == nil || !strings.Contains(err.Error(), `cgroups must be "auto" or "off"`) {
+		t.Errorf("cgroups = \"always\": %v, want an error saying what to use", err)
+	}
+}
+
+// loadConfig loads a home whose config.toml holds toml.
+func loadConfig(t *testing.T, toml string) (Config, error) {
+	t.Helper()
+	home := t.TempDir()
+	if err := os.WriteFile(filepath.Join(home, ConfigName), []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return LoadConfig(home, t.TempDir())
 }
