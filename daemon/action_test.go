@@ -11,11 +11,19 @@ import (
 	"opm/daemon/testkit"
 )
 
-// restart replaces the process.
+// restart replaces the process with one started from the same definition,
+// its environment too; flush empties the app's logs.
 func TestRestartAction(t *testing.T) {
 	d := startDaemon(t)
-	a := d.start("svc", "block")
-	apps, err := d.action("svc", "restart")
+	a, err := d.startReq(d.req("envy", "print-env", "OPM_TEST_COLOR=blue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	printed := func(n int) func() bool {
+		return func() bool { return strings.Count(readFile(t, a.Spec.OutLog), "OPM_TEST_COLOR=blue") == n }
+	}
+	testkit.WaitFor(t, "env printed", 5*time.Second, printed(1))
+	apps, err := d.action("envy", "restart")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,25 +37,8 @@ func TestRestartAction(t *testing.T) {
 	if got := d.procs(); len(got) != 1 || got[0] != b.PID {
 		t.Fatalf("processes %v, want just %d", got, b.PID)
 	}
-}
+	testkit.WaitFor(t, "env printed again", 5*time.Second, printed(2))
 
-// The environment an app was started with is its environment on every
-// restart; flush empties its logs.
-func TestEnvKeptAcrossRestarts(t *testing.T) {
-	d := startDaemon(t)
-	req := d.req("envy", "print-env")
-	req.Env = append(req.Env, "OPM_TEST_COLOR=blue")
-	a, err := d.startReq(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	testkit.WaitFor(t, "env printed", 5*time.Second, func() bool { return strings.Count(readFile(t, a.Spec.OutLog), "OPM_TEST_COLOR=blue") == 1 })
-	if _, err := d.action("envy", "restart"); err != nil {
-		t.Fatal(err)
-	}
-	testkit.WaitFor(t, "env printed again", 5*time.Second, func() bool { return strings.Count(readFile(t, a.Spec.OutLog), "OPM_TEST_COLOR=blue") == 2 })
-
-	// Flush empties the logs.
 	var flushed []api.App
 	if err := d.cl.Do(context.Background(), http.MethodPost, api.PathFlush, api.FlushRequest{Target: "envy"}, &flushed); err != nil {
 		t.Fatal(err)

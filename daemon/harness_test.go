@@ -128,13 +128,14 @@ func (d *testDaemon) stop() {
 	}
 }
 
-// req builds a start request for the test binary as an app in mode.
-func (d *testDaemon) req(name, mode string) api.StartRequest {
+// req builds a start request for the test binary as an app in mode, with
+// more environment variables env.
+func (d *testDaemon) req(name, mode string, env ...string) api.StartRequest {
 	exe, err := os.Executable()
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	env := append(os.Environ(), testkit.ChildEnv+"="+mode, d.mark)
+	env = append(append(os.Environ(), testkit.ChildEnv+"="+mode, d.mark), env...)
 	return api.StartRequest{Command: exe, Name: name, Cwd: d.home, Env: env}
 }
 
@@ -239,6 +240,17 @@ func spawnMain(t *testing.T, home, rt string) (*exec.Cmd, string) {
 	_ = r.SetReadDeadline(time.Now().Add(20 * time.Second))
 	line, _ := bufio.NewReader(r).ReadString('\n')
 	return cmd, strings.TrimSpace(line)
+}
+
+// file writes content into the file name in the daemon's home and
+// returns its path.
+func (d *testDaemon) file(name, content string) string {
+	d.t.Helper()
+	path := filepath.Join(d.home, name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+	return path
 }
 
 func apiCode(err error) string {

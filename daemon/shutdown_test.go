@@ -17,8 +17,7 @@ import (
 // leaves no socket and no runtime record.
 func TestShutdownStopsAppsAndRemovesSocket(t *testing.T) {
 	d := startDaemon(t)
-	a := d.start("a", "block")
-	b := d.start("b", "ignore-term")
+	a, b := d.start("a", "block"), d.start("b", "ignore-term")
 	var st api.DaemonStatus
 	if err := d.cl.Do(context.Background(), http.MethodPost, api.PathStop, nil, &st); err != nil {
 		t.Fatal(err)

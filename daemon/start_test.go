@@ -4,7 +4,6 @@ import (
 	"context"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -82,10 +81,7 @@ func TestStartListStopRemove(t *testing.T) {
 // why, and registers nothing.
 func TestStartErrors(t *testing.T) {
 	d := startDaemon(t)
-	script := filepath.Join(d.home, "app.js")
-	if err := os.WriteFile(script, []byte("1\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	d.file("app.js", "1\n")
 	cases := []struct {
 		name string
 		req  api.StartRequest
@@ -123,10 +119,7 @@ func TestStartErrors(t *testing.T) {
 // syntax under the shell.
 func TestShellScriptAndCommandLine(t *testing.T) {
 	d := startDaemon(t)
-	script := filepath.Join(d.home, "hello.sh")
-	if err := os.WriteFile(script, []byte("echo hello from $0 \"$1\"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	script := d.file("hello.sh", "echo hello from $0 \"$1\"\n")
 	a, err := d.startReq(api.StartRequest{Command: "hello.sh", Args: []string{"arg1"}, Cwd: d.home, Env: os.Environ(), Restart: api.RestartNever})
 	if err != nil {
 		t.Fatal(err)

@@ -112,12 +112,7 @@ func TestResolveExplicit(t *testing.T) {
 // directory of uid 65534; otherwise a directory of ours open to others.
 func squat(t *testing.T, def string) string {
 	t.Helper()
-	if err := os.Mkdir(def, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(def, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	mkdirMode(t, def, 0o755)
 	if os.Geteuid() != 0 {
 		return "mode 0755"
 	}

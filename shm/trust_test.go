@@ -58,39 +58,43 @@ func TestCheckHome(t *testing.T) {
 			t.Fatalf("CheckHome = %s, want the real path %s: later opens must not go through the link", got, real)
 		}
 	})
-	t.Run("group writable", func(t *testing.T) {
-		home := privateDir(t)
-		if err := os.Chmod(home, 0o770); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "chmod go-w") {
-			t.Fatalf("CheckHome = %v, want a refusal that says chmod go-w", err)
-		}
-	})
-	t.Run("ancestor writable by anyone", func(t *testing.T) {
-		base := privateDir(t)
-		open := filepath.Join(base, "open")
-		if err := os.Mkdir(open, 0o777); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(open, 0o777); err != nil {
-			t.Fatal(err)
-		}
-		home := filepath.Join(open, "home")
-		if err := os.Mkdir(home, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "written by anyone") {
-			t.Fatalf("CheckHome = %v, want a refusal naming the open ancestor", err)
-		}
-	})
-	t.Run("another user's home", func(t *testing.T) {
-		home := privateDir(t)
-		giveAway(t, home)
-		if _, err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "uid 65534") {
-			t.Fatalf("CheckHome = %v, want a refusal naming uid 65534", err)
-		}
-	})
+	for _, tt := range []struct {
+		name string
+		home func(t *testing.T) string
+		want string // in the refusal
+	}{
+		{"group writable", func(t *testing.T) string {
+			return mkdirMode(t, filepath.Join(privateDir(t), "home"), 0o770)
+		}, "chmod go-w"},
+		{"ancestor writable by anyone", func(t *testing.T) string {
+			open := mkdirMode(t, filepath.Join(privateDir(t), "open"), 0o777)
+			return mkdirMode(t, filepath.Join(open, "home"), 0o700)
+		}, "written by anyone"},
+		{"another user's home", func(t *testing.T) string {
+			home := privateDir(t)
+			giveAway(t, home)
+			return home
+		}, "uid 65534"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := CheckHome(tt.home(t)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("CheckHome = %v, want a refusal saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// mkdirMode makes the directory path with exactly mode (whatever the
+// umask) and returns it.
+func mkdirMode(t *testing.T, path string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.Mkdir(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestOpenOwned(t *testing.T) {

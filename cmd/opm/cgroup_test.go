@@ -36,8 +36,7 @@ func TestCgroupStopKillsSetsidGrandchild(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			app := e.startApp(tt.mode, tt.mode, "--kill-timeout", tt.killTimeout)
-			gc := e.waitLogPID(tt.mode, "grandchild ", 1)
+			app, gc := e.startFamily(tt.mode, tt.mode, "--kill-timeout", tt.killTimeout)
 			if strings.HasSuffix(tt.mode, "-stubborn") {
 				e.waitLogPID(tt.mode, "ignoring ", 1) // SIGTERM is ignored from now on
 			}
@@ -63,8 +62,7 @@ func TestCgroupRestartLeavesNoLeftover(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.needCgroups()
-	first := e.startApp("crashy", "setsid-grandchild")
-	gc1 := e.waitLogPID("crashy", "grandchild ", 1)
+	first, gc1 := e.startFamily("crashy", "setsid-grandchild")
 	if err := syscall.Kill(first.PID, syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
@@ -89,10 +87,8 @@ func TestCgroupRemovedWithApp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	dir := e.needCgroups()
-	gone := e.startApp("gone", "setsid-grandchild")
-	kept := e.startApp("kept", "setsid-grandchild-stubborn")
-	gc := e.waitLogPID("gone", "grandchild ", 1)
-	keptGC := e.waitLogPID("kept", "grandchild ", 1)
+	gone, gc := e.startFamily("gone", "setsid-grandchild")
+	kept, keptGC := e.startFamily("kept", "setsid-grandchild-stubborn")
 	goneDir, keptDir := appCgroupOf(t, dir, gone.PID), appCgroupOf(t, dir, kept.PID)
 	e.ok("remove", "gone")
 	testkit.WaitFor(t, "the removed app's cgroup to go", 10*time.Second, func() bool {
@@ -121,8 +117,7 @@ func TestCgroupAdoptedAppStopsWhole(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.needCgroups()
-	app := e.startApp("adopted", "setsid-grandchild")
-	gc := e.waitLogPID("adopted", "grandchild ", 1)
+	app, gc := e.startFamily("adopted", "setsid-grandchild")
 	old := e.daemonStatus().PID
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -150,10 +145,8 @@ func TestCgroupsOff(t *testing.T) {
 	if r := e.ok("daemon", "status"); !strings.Contains(r.stdout, "cgroups:      off") {
 		t.Errorf("opm daemon status does not show cgroups off:\n%s", r.stdout)
 	}
-	e.startApp("group", "grandchild")
-	inGroup := e.waitLogPID("group", "grandchild ", 1)
-	e.startApp("escaper", "setsid-grandchild")
-	escaped := e.waitLogPID("escaper", "grandchild ", 1)
+	_, inGroup := e.startFamily("group", "grandchild")
+	_, escaped := e.startFamily("escaper", "setsid-grandchild")
 	e.ok("stop", "all")
 	testkit.WaitFor(t, "the grandchild in the app's group to die", 10*time.Second, func() bool { return !testkit.Alive(inGroup) })
 	if !testkit.Alive(escaped) {

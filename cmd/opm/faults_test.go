@@ -262,8 +262,7 @@ func TestLeftoverOfDeadAppNotAdopted(t *testing.T) {
 	// Without cgroups: the token alone must tell the leader from the
 	// leftover.
 	e := newEnvConfig(t, fastConfig+"cgroups = \"off\"\n")
-	web := e.startApp("web", "setsid-grandchild")
-	grandchild := e.waitLogPID("web", "grandchild ", 1)
+	web, grandchild := e.startFamily("web", "setsid-grandchild")
 	e.killDaemon()
 	_ = syscall.Kill(web.PID, syscall.SIGKILL)
 	testkit.WaitFor(t, "the leader to die", 10*time.Second, func() bool { return !testkit.Alive(web.PID) })

@@ -147,6 +147,14 @@ func (e *env) startApp(name, mode string, flags ...string) api.App {
 	return e.app(name)
 }
 
+// startFamily starts an app in one of the grandchild modes and returns it
+// with the pid of its grandchild.
+func (e *env) startFamily(name, mode string, flags ...string) (api.App, int) {
+	e.t.Helper()
+	app := e.startApp(name, mode, flags...)
+	return app, e.waitLogPID(name, "grandchild ", 1)
+}
+
 // list returns `opm list --json`.
 func (e *env) list() []api.App {
 	e.t.Helper()

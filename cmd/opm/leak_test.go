@@ -13,7 +13,7 @@ import (
 func TestDaemonNoFDLeak(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.ok("daemon", "start")
+	e.list() // starts the daemon
 	pid := e.daemonStatus().PID
 	count := func() (int64, error) { n, err := testkit.FDs(pid); return int64(n), err }
 	e.client().CloseIdle()

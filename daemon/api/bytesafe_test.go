@@ -9,6 +9,8 @@ import (
 	"unicode/utf8"
 )
 
+// A string travels as itself when it is valid UTF-8, as base64 when it is
+// not, and comes back byte for byte either way.
 func TestByteStringRoundTrip(t *testing.T) {
 	tests := []struct {
 		name string
