@@ -1,48 +1,17 @@
 package daemon
 
 import (
-	"errors"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"opm/daemon/api"
 	"opm/daemon/cgroup"
+	"opm/daemon/testkit"
 )
-
-func TestConfigCgroups(t *testing.T) {
-	tests := []struct {
-		name, toml, want, err string
-	}{
-		{"default", "", cgroup.Auto, ""},
-		{"off", `cgroups = "off"`, cgroup.Off, ""},
-		{"auto", `cgroups = "auto"`, cgroup.Auto, ""},
-		{"unknown value", `cgroups = "always"`, "", `cgroups must be "auto" or "off"`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			home := t.TempDir()
-			if err := os.WriteFile(filepath.Join(home, ConfigName), []byte(tt.toml), 0o600); err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := LoadConfig(home, "/run")
-			if tt.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.err) {
-					t.Fatalf("error %v, want one saying %q", err, tt.err)
-				}
-				return
-			}
-			if err != nil || cfg.Cgroups != tt.want {
-				t.Fatalf("cgroups = %q (%v), want %q", cfg.Cgroups, err, tt.want)
-			}
-		})
-	}
-}
 
 // Every run of an app gets a leaf cgroup of its own inside the app's
 // cgroup, and survives: the kernel kills at birth a process cloned into a
@@ -54,8 +23,8 @@ func TestCgroupEachRunLives(t *testing.T) {
 	d.start("a", "print-env")
 	out := filepath.Join(d.home, api.LogsDir, "a-out.log")
 	for run := 1; run <= 3; run++ {
-		waitFor(t, "run "+strconv.Itoa(run)+" of the app to print", 10*time.Second, func() bool {
-			return count(readFile(t, out), "OPM_TEST_CHILD=print-env") == run
+		testkit.WaitFor(t, "run "+strconv.Itoa(run)+" of the app to print", 10*time.Second, func() bool {
+			return strings.Count(readFile(t, out), "OPM_TEST_CHILD=print-env") == run
 		})
 		a, err := d.get("a")
 		if err != nil {
@@ -109,25 +78,4 @@ func (d *testDaemon) cgroupDir(cg string) string {
 		d.t.Fatal(err)
 	}
 	return dir
-}
-
-// removeCgroups kills and removes whatever is left of the cgroups of a
-// daemon for home, so that no test leaves a cgroup behind.
-func removeCgroups(t *testing.T, home string) {
-	dir, err := cgroup.Dir(home)
-	if err != nil {
-		return
-	}
-	if _, err := os.Stat(dir); err != nil {
-		return
-	}
-	_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
-	var err2 error
-	waitFor(t, "the test's cgroup "+dir+" to be removed", 10*time.Second, func() bool {
-		err2 = cgroup.RemoveTree(dir)
-		return !errors.Is(err2, syscall.EBUSY)
-	})
-	if err2 != nil && !errors.Is(err2, fs.ErrNotExist) {
-		t.Errorf("remove the test's cgroup %s: %v", dir, err2)
-	}
 }

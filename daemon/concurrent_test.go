@@ -54,17 +54,18 @@ func TestConcurrentRequestsKeepTableConsistent(t *testing.T) {
 		}
 	}
 	apps := d.list()
-	names := map[string]bool{}
+	names, ids := map[string]bool{}, map[int]bool{}
 	var pids []int
 	for _, a := range apps {
-		if names[a.Name] {
-			t.Errorf("name %s twice in the table", a.Name)
+		if names[a.Name] || ids[a.ID] {
+			t.Errorf("name %s or id %d twice in the table", a.Name, a.ID)
 		}
-		names[a.Name] = true
-		if a.Status == api.StatusOnline {
+		names[a.Name], ids[a.ID] = true, true
+		switch {
+		case a.Status == api.StatusOnline:
 			pids = append(pids, a.PID)
-		} else if a.Status != api.StatusStopped {
-			t.Errorf("app %s is %s after every request returned", a.Name, a.Status)
+		case a.Status != api.StatusStopped || a.PID != 0:
+			t.Errorf("app %s is %s with pid %d after every request returned", a.Name, a.Status, a.PID)
 		}
 	}
 	procs := d.procs()

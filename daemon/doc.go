@@ -21,6 +21,7 @@
 //	daemon/store    file formats: the dump and the runtime records
 //	daemon/logs     an app's log files: paths, opening, flushing
 //	daemon/proc     facts about processes, from /proc
+//	daemon/testkit  what the tests of every package share (imported by tests only)
 //
 // Stop sends SIGTERM, then SIGKILL after the app's kill timeout, to the
 // app's process group — and, where cgroup v2 is mounted and delegated to

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -8,16 +9,17 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/testkit"
 )
 
 // testDaemon is a real daemon running in the test process on a temporary
@@ -50,35 +52,8 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-var markSeq atomic.Int64
-
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(2 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
-}
-
-// shortTempDir is a temporary directory with a short path, for sockets.
-func shortTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "opm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 func testConfig(t *testing.T) Config {
-	cfg := DefaultConfig(t.TempDir(), shortTempDir(t))
+	cfg := DefaultConfig(t.TempDir(), testkit.ShortTempDir(t))
 	cfg.RestartDelay = 10 * time.Millisecond
 	cfg.RestartDelayMax = 80 * time.Millisecond
 	cfg.RestartResetAfter = 10 * time.Second
@@ -103,7 +78,7 @@ func runDaemon(t *testing.T, cfg Config) *testDaemon {
 	t.Helper()
 	d := &testDaemon{
 		t: t, home: cfg.Home, rt: cfg.RuntimeDir, log: &syncBuffer{},
-		mark: fmt.Sprintf("opmtest-%d-%d", os.Getpid(), markSeq.Add(1)),
+		mark: testkit.NewMark(),
 		done: make(chan error, 1),
 	}
 	fds, goroutines := countFDs(t), runtime.NumGoroutine()
@@ -127,10 +102,10 @@ func runDaemon(t *testing.T, cfg Config) *testDaemon {
 	t.Cleanup(func() {
 		d.stop()
 		d.cl.CloseIdle()
-		waitFor(t, "no app process left", 5*time.Second, func() bool { return len(d.procs()) == 0 })
-		waitFor(t, "goroutines to end", 5*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines })
-		waitFor(t, "descriptors to close", 5*time.Second, func() bool { return countFDs(t) <= fds })
-		removeCgroups(t, cfg.Home)
+		testkit.WaitFor(t, "no app process left", 5*time.Second, func() bool { return len(d.procs()) == 0 })
+		testkit.WaitFor(t, "goroutines to end", 5*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines })
+		testkit.WaitFor(t, "descriptors to close", 5*time.Second, func() bool { return countFDs(t) <= fds })
+		testkit.RemoveCgroups(t, cfg.Home)
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", d.log.String())
 		}
@@ -153,13 +128,14 @@ func (d *testDaemon) stop() {
 	}
 }
 
-// req builds a start request for the test binary as an app in mode.
-func (d *testDaemon) req(name, mode string) api.StartRequest {
+// req builds a start request for the test binary as an app in mode, with
+// more environment variables env.
+func (d *testDaemon) req(name, mode string, env ...string) api.StartRequest {
 	exe, err := os.Executable()
 	if err != nil {
 		d.t.Fatal(err)
 	}
-	env := append(os.Environ(), "OPM_TEST_CHILD="+mode, "OPM_TEST_MARK="+d.mark)
+	env = append(append(os.Environ(), testkit.ChildEnv+"="+mode, d.mark), env...)
 	return api.StartRequest{Command: exe, Name: name, Cwd: d.home, Env: env}
 }
 
@@ -208,7 +184,7 @@ func (d *testDaemon) get(target string) (api.App, error) {
 func (d *testDaemon) waitApp(name, what string, cond func(api.App) bool) api.App {
 	d.t.Helper()
 	var last api.App
-	waitFor(d.t, name+" "+what, 10*time.Second, func() bool {
+	testkit.WaitFor(d.t, name+" "+what, 10*time.Second, func() bool {
 		a, err := d.get(name)
 		if err != nil {
 			d.t.Fatalf("get %s: %v", name, err)
@@ -226,49 +202,55 @@ func (d *testDaemon) waitStatus(name, status string) api.App {
 
 // procs lists the live (non-zombie) processes carrying this daemon's mark.
 func (d *testDaemon) procs() []int {
-	return markedProcs(d.mark)
+	return testkit.Marked(d.mark)
 }
 
-func markedProcs(mark string) []int {
-	ents, _ := os.ReadDir("/proc")
-	var pids []int
-	needle := []byte("OPM_TEST_MARK=" + mark + "\x00")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		env, err := os.ReadFile(filepath.Join("/proc", e.Name(), "environ"))
-		if err != nil || !bytes.Contains(env, needle) {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		if i := bytes.LastIndexByte(stat, ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			continue
-		}
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
+// countFDs is the number of descriptors this process has open.
 func countFDs(t *testing.T) int {
-	ents, err := os.ReadDir("/proc/self/fd")
+	n, err := testkit.FDs(os.Getpid())
 	if err != nil {
 		t.Fatal(err)
 	}
-	return len(ents)
+	return n
 }
 
-func alive(pid int) bool {
-	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+// spawnMain runs Main in a process of its own, as `opm daemon run` does,
+// and returns the command and the line it wrote on $OPM_READY_FD.
+func spawnMain(t *testing.T, home, rt string) (*exec.Cmd, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
 	if err != nil {
-		return false
+		t.Fatal(err)
 	}
-	i := bytes.LastIndexByte(stat, ')')
-	return i > 0 && i+2 < len(stat) && stat[i+2] != 'Z'
+	defer r.Close()
+	logf, err := os.OpenFile(filepath.Join(home, "daemon.stderr"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), testkit.RoleEnv+"=daemon", "OPM_HOME="+home, "OPM_RUNTIME_DIR="+rt, api.ReadyFDEnv+"=3")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	_ = r.SetReadDeadline(time.Now().Add(20 * time.Second))
+	line, _ := bufio.NewReader(r).ReadString('\n')
+	return cmd, strings.TrimSpace(line)
+}
+
+// file writes content into the file name in the daemon's home and
+// returns its path.
+func (d *testDaemon) file(name, content string) string {
+	d.t.Helper()
+	path := filepath.Join(d.home, name)
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		d.t.Fatal(err)
+	}
+	return path
 }
 
 func apiCode(err error) string {
@@ -287,5 +269,3 @@ func readFile(t *testing.T, path string) string {
 	}
 	return string(b)
 }
-
-func count(s, sub string) int { return strings.Count(s, sub) }

@@ -1,14 +1,12 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -20,6 +18,7 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/store"
+	"opm/daemon/testkit"
 	"opm/shm"
 )
 
@@ -41,7 +40,7 @@ func (d *testDaemon) restore() (api.RestoreResult, error) {
 // freshRuntime is the same OPM_HOME after a container restart: an empty
 // runtime directory.
 func freshRuntime(t *testing.T, cfg Config) Config {
-	cfg.RuntimeDir = shortTempDir(t)
+	cfg.RuntimeDir = testkit.ShortTempDir(t)
 	return cfg
 }
 
@@ -152,13 +151,18 @@ func concurrentRestores(t *testing.T, d1 *testDaemon, apps int) {
 	}
 }
 
+// A dump that cannot be read is an error naming it and the copy set
+// aside once; the dump is left as it was, the daemon and its apps run on,
+// and with no dump at all the error says to save first.
 func TestRestoreCorruptDump(t *testing.T) {
 	cases := map[string]string{
 		"truncated":       `{"version":1,"apps":[{"spec":{"name":"a"`,
 		"not json":        "hello",
 		"unknown version": `{"version":99,"apps":[]}`,
+		"empty":           "",
 	}
 	d := startDaemon(t)
+	web := d.start("web", "block")
 	path := filepath.Join(d.home, api.DumpName)
 	for name, content := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -191,6 +195,9 @@ func TestRestoreCorruptDump(t *testing.T) {
 	}
 	if _, err := d.cl.Ping(context.Background()); err != nil {
 		t.Fatalf("daemon gone after corrupt dumps: %v", err)
+	}
+	if procs := d.procs(); len(procs) != 1 || procs[0] != web.PID {
+		t.Fatalf("processes %v after failed restores, want web's %d alone", procs, web.PID)
 	}
 	os.Remove(path)
 	if _, err := d.restore(); apiCode(err) != api.CodeNotFound || !strings.Contains(err.Error(), "opm save") {
@@ -246,30 +253,6 @@ func TestSaveFailureKeepsOldDump(t *testing.T) {
 	}
 }
 
-// holdFlag acquires the restore flag in another process and returns it;
-// killing it leaves a stale flag behind.
-func holdFlag(t *testing.T, runtimeDir string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(os.Args[0])
-	cmd.Env = append(os.Environ(), "OPM_TEST_CHILD=hold-flag", "OPM_RUNTIME_DIR="+runtimeDir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-	})
-	line, _ := bufio.NewReader(out).ReadString('\n')
-	if strings.TrimSpace(line) != "held" {
-		t.Fatalf("flag holder said %q", line)
-	}
-	return cmd
-}
-
 // While a restore holds the flag, a daemon makes none of its own starts of
 // apps it does not supervise yet (those it takes over); but an app it
 // supervises is restarted on a crash as usual: a stalled restore never
@@ -277,12 +260,12 @@ func holdFlag(t *testing.T, runtimeDir string) *exec.Cmd {
 func TestRestoreFlagHoldsOnlyTakeoverStarts(t *testing.T) {
 	d := startDaemon(t)
 	a := d.start("svc", "block")
-	holder := holdFlag(t, d.rt)
-	if st, _ := d.cl.Ping(context.Background()); !st.Restore.InProgress || st.Restore.OwnerPID != holder.Process.Pid {
-		t.Fatalf("status shows restore %+v, want held by %d", st.Restore, holder.Process.Pid)
+	holder := testkit.HoldFlag(t, d.rt, nil)
+	if st, _ := d.cl.Ping(context.Background()); !st.Restore.InProgress || st.Restore.OwnerPID != holder.Pid() {
+		t.Fatalf("status shows restore %+v, want held by %d", st.Restore, holder.Pid())
 	}
 	// A stalled restore: stopped, still holding the flag.
-	if err := holder.Process.Signal(syscall.SIGSTOP); err != nil {
+	if err := syscall.Kill(holder.Pid(), syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
 	if err := syscall.Kill(a.PID, syscall.SIGKILL); err != nil {
@@ -296,7 +279,7 @@ func TestRestoreFlagHoldsOnlyTakeoverStarts(t *testing.T) {
 	if err := syscall.Kill(b.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the app to die", 5*time.Second, func() bool { return !alive(b.PID) })
+	testkit.WaitFor(t, "the app to die", 5*time.Second, func() bool { return !testkit.Alive(b.PID) })
 	cfg := d.cfg
 	cfg.RestoreStall = 50 * time.Millisecond
 	d2 := runDaemon(t, cfg)
@@ -306,21 +289,18 @@ func TestRestoreFlagHoldsOnlyTakeoverStarts(t *testing.T) {
 		t.Fatalf("%d processes started by a takeover while the flag was held", n)
 	}
 	// Held past restore_stall: logged once, and shown.
-	waitFor(t, "the stalled restore in the daemon log", 10*time.Second, func() bool {
+	testkit.WaitFor(t, "the stalled restore in the daemon log", 10*time.Second, func() bool {
 		return strings.Contains(d2.log.String(), "event=restore-stalled")
 	})
-	if line := d2.log.String(); strings.Count(line, "event=restore-stalled") != 1 || !strings.Contains(line, "owner_stopped=true") {
-		t.Errorf("want one restore-stalled line naming a stopped owner:\n%s", line)
+	if line := d2.log.String(); strings.Count(line, "event=restore-stalled") != 1 || !strings.Contains(line, fmt.Sprintf("pid=%d", holder.Pid())) || !strings.Contains(line, "owner_stopped=true") {
+		t.Errorf("want one restore-stalled line naming the stopped owner %d:\n%s", holder.Pid(), line)
 	}
 	if st, _ := d2.cl.Ping(context.Background()); !st.Restore.Stalled || !st.Restore.OwnerStopped {
 		t.Errorf("status shows restore %+v, want stalled with a stopped owner", st.Restore)
 	}
 	// The holder dies without releasing: the daemon clears the stale flag
 	// and carries on.
-	if err := holder.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = holder.Wait()
+	holder.Kill()
 	d2.waitStatus("svc", api.StatusOnline)
 	if !strings.Contains(d2.log.String(), "event=flag-cleared") {
 		t.Error("daemon log lacks the stale flag clearing")
@@ -332,49 +312,5 @@ func TestRestoreFlagHoldsOnlyTakeoverStarts(t *testing.T) {
 	defer f.Close()
 	if f.InProgress() {
 		t.Fatal("flag still set")
-	}
-}
-
-// Daemons started at the same instant on a fresh runtime directory: the
-// kernel lock lets exactly one serve; the others report ErrRunning.
-func TestSimultaneousDaemonsOneWins(t *testing.T) {
-	cfg := testConfig(t)
-	const n = 6
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	results := make(chan error, n)
-	ready := make(chan int, n)
-	var start sync.WaitGroup
-	start.Add(1)
-	for i := range n {
-		c := cfg
-		c.Ready = func(int) { ready <- i }
-		go func() {
-			start.Wait()
-			results <- Run(ctx, c)
-		}()
-	}
-	start.Done()
-	for range n - 1 {
-		if err := <-results; !errors.Is(err, ErrRunning) {
-			t.Fatalf("a losing daemon returned %v, want ErrRunning", err)
-		}
-	}
-	select {
-	case <-ready:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the winning daemon never became ready")
-	}
-	if len(ready) != 0 {
-		t.Fatal("two daemons became ready")
-	}
-	cl := api.NewClient(api.SocketPath(cfg.RuntimeDir))
-	if _, err := cl.Ping(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	cl.CloseIdle()
-	cancel()
-	if err := <-results; err != nil {
-		t.Fatal(err)
 	}
 }

@@ -99,14 +99,22 @@ func (w *fakeWorld) lastTimer(t *testing.T) *fakeTimer {
 
 func (w *fakeWorld) start(t *testing.T, name string) *app {
 	t.Helper()
+	return w.startPolicy(t, name, api.RestartAlways)
+}
+
+func (w *fakeWorld) startPolicy(t *testing.T, name, policy string) *app {
+	t.Helper()
 	reply := make(chan result, 1)
-	w.handle(startReq{spec: api.Spec{Name: name, Restart: api.RestartAlways, MaxRestarts: 3, KillTimeoutMs: 500}, reply: reply})
+	w.handle(startReq{spec: api.Spec{Name: name, Restart: policy, MaxRestarts: 3, KillTimeoutMs: 500}, reply: reply})
 	r := <-reply
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
 	return w.s.apps[r.apps[0].ID]
 }
+
+// shown is the app as clients see it.
+func (w *fakeWorld) shown(a *app) api.App { return a.snapshot(w.now) }
 
 func (w *fakeWorld) exit(a *app, code int) {
 	w.handle(exitEvent{id: a.id, seq: a.seq, status: process.ExitStatus{Code: code, Known: true}})
@@ -124,6 +132,10 @@ func (w *fakeWorld) action(t *testing.T, target, action string) result {
 	}
 }
 
+// A crashing app is restarted after a back-off that doubles; after
+// MaxRestarts restarts in a burst it is errored and stays down — no timer
+// is left to start it, and a late back-off event is stale — until the user
+// starts it, which begins a new burst.
 func TestHandleCrashBackoffErrored(t *testing.T) {
 	w := newFakeWorld(t)
 	a := w.start(t, "web")
@@ -131,13 +143,14 @@ func TestHandleCrashBackoffErrored(t *testing.T) {
 		t.Fatalf("after start: %s pid %d", a.state, a.pid)
 	}
 	wantDelays := []time.Duration{100 * time.Millisecond, 200 * time.Millisecond, 400 * time.Millisecond}
+	var tm *fakeTimer
 	for i, want := range wantDelays {
 		w.now = w.now.Add(time.Second)
 		w.exit(a, 1)
 		if a.state != Waiting {
 			t.Fatalf("crash %d: state %s, want waiting", i, a.state)
 		}
-		tm := w.lastTimer(t)
+		tm = w.lastTimer(t)
 		if tm.d != want {
 			t.Fatalf("crash %d: back-off %s, want %s", i, tm.d, want)
 		}
@@ -147,8 +160,61 @@ func TestHandleCrashBackoffErrored(t *testing.T) {
 		}
 	}
 	w.exit(a, 1)
-	if a.state != Errored {
-		t.Fatalf("after %d restarts: %s, want errored", a.restarts, a.state)
+	if got := w.shown(a); a.state != Errored || got.Restarts != 3 || got.PID != 0 || got.ExitCode != 1 {
+		t.Fatalf("after %d restarts: %+v, want errored with 3 restarts, exit code 1, no pid", a.restarts, got)
+	}
+	if a.timer != nil {
+		t.Fatal("an errored app has a timer armed")
+	}
+	w.handle(tm.ev)
+	if a.state != Errored || w.nextPID != 104 {
+		t.Fatalf("a late back-off event restarted an errored app: %s, pid %d", a.state, w.nextPID)
+	}
+
+	if r := w.action(t, "web", "start"); r.err != nil || a.state != Online || a.pid != 105 {
+		t.Fatalf("start an errored app: %v, %s pid %d", r.err, a.state, a.pid)
+	}
+	w.exit(a, 1)
+	if d := w.lastTimer(t).d; d != 100*time.Millisecond || a.burst != 1 {
+		t.Fatalf("after a start by the user: back-off %s burst %d, want a new burst from 100ms", d, a.burst)
+	}
+}
+
+// The restart policy decides what follows an exit: always restarts,
+// on-failure restarts after a failure only, never does not restart. An
+// app that is not restarted is stopped after a success and errored after
+// a failure, with no restart pending; its exit status is shown.
+func TestHandleRestartPolicies(t *testing.T) {
+	for _, tt := range []struct {
+		policy string
+		code   int
+		want   State
+	}{
+		{api.RestartAlways, 0, Waiting},
+		{api.RestartAlways, 1, Waiting},
+		{api.RestartOnFailure, 0, Stopped},
+		{api.RestartOnFailure, 1, Waiting},
+		{api.RestartNever, 0, Stopped},
+		{api.RestartNever, 1, Errored},
+	} {
+		w := newFakeWorld(t)
+		a := w.startPolicy(t, "web", tt.policy)
+		w.exit(a, tt.code)
+		got := w.shown(a)
+		if a.state != tt.want || got.ExitCode != tt.code || got.PID != 0 {
+			t.Errorf("%s, exit %d: %+v, want %s", tt.policy, tt.code, got, tt.want)
+			continue
+		}
+		if restarts := a.state == Waiting; restarts != (a.timer != nil) {
+			t.Errorf("%s, exit %d: %s with timer %v", tt.policy, tt.code, a.state, a.timer)
+			continue
+		}
+		if a.state == Waiting {
+			w.handle(w.lastTimer(t).ev)
+		}
+		if wantPID := map[bool]int{true: 102, false: 101}[tt.want == Waiting]; w.nextPID != wantPID || (a.state == Online) != (tt.want == Waiting) {
+			t.Errorf("%s, exit %d: %s after the back-off, last pid %d", tt.policy, tt.code, a.state, w.nextPID)
+		}
 	}
 }
 
@@ -166,11 +232,17 @@ func TestHandleUptimeResetsBackoff(t *testing.T) {
 	}
 }
 
+// Stopping an app that waits to be restarted cancels the restart: its
+// timer is stopped, and its event, were it already on its way, is stale.
 func TestHandleStopCancelsBackoff(t *testing.T) {
 	w := newFakeWorld(t)
 	a := w.start(t, "web")
 	w.exit(a, 1)
 	tm := w.lastTimer(t)
+	w.now = w.now.Add(40 * time.Millisecond)
+	if got := w.shown(a); got.Status != api.StatusWaiting || got.NextRestartMs != 60 {
+		t.Fatalf("waiting app shown as %+v, want waiting with its restart due in 60 ms", got)
+	}
 	r := w.action(t, "web", "stop")
 	if r.err != nil || a.state != Stopped {
 		t.Fatalf("stop during back-off: %v, %s", r.err, a.state)

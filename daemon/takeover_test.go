@@ -17,6 +17,7 @@ import (
 	"opm/daemon/proc"
 	"opm/daemon/process"
 	"opm/daemon/store"
+	"opm/daemon/testkit"
 	"opm/shm"
 )
 
@@ -40,7 +41,7 @@ func TestTakeoverAdoptsLiveApps(t *testing.T) {
 		t.Fatal(err)
 	}
 	d1.stopKeepingApps()
-	if !alive(a.PID) || !alive(b.PID) {
+	if !testkit.Alive(a.PID) || !testkit.Alive(b.PID) {
 		t.Fatal("apps died with a daemon that was told to keep them")
 	}
 
@@ -86,7 +87,7 @@ func TestTakeoverAdoptsLiveApps(t *testing.T) {
 	if _, err := d2.action("b", "stop"); err != nil {
 		t.Fatal(err)
 	}
-	if alive(b.PID) {
+	if testkit.Alive(b.PID) {
 		t.Fatal("adopted app survived its stop")
 	}
 }
@@ -98,7 +99,7 @@ func TestTakeoverRestartsAppsThatDied(t *testing.T) {
 	if err := syscall.Kill(a.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "app to die", 5*time.Second, func() bool { return !alive(a.PID) })
+	testkit.WaitFor(t, "app to die", 5*time.Second, func() bool { return !testkit.Alive(a.PID) })
 	d2 := runDaemon(t, d1.cfg)
 	d2.mark = d1.mark
 	got := d2.waitStatus("a", api.StatusOnline)
@@ -111,41 +112,33 @@ func TestTakeoverRestartsAppsThatDied(t *testing.T) {
 // is never adopted and that process is never signalled.
 func TestTakeoverIgnoresReusedPID(t *testing.T) {
 	cfg := testConfig(t)
-	stranger := exec.Command(os.Args[0])
-	mark := "opmtest-stranger-" + filepath.Base(cfg.RuntimeDir)
-	stranger.Env = append(os.Environ(), "OPM_TEST_CHILD=block", "OPM_TEST_MARK="+mark)
-	stranger.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := stranger.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = stranger.Process.Kill()
-		_ = stranger.Wait()
-	})
-	st, err := proc.ReadStat(stranger.Process.Pid)
+	stranger := testkit.Command("block", nil)
+	stranger.Cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	stranger.Start(t)
+	st, err := proc.ReadStat(stranger.Pid())
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-reuse-" + filepath.Base(cfg.RuntimeDir)}
+	probe := &testDaemon{t: t, home: cfg.Home, mark: testkit.NewMark()}
 	req := probe.req("web", "block")
 	sp, err := appspec.Build(req, cfg.specDefaults())
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeRecordFile(t, cfg.RuntimeDir, store.Record{Version: store.RecordVersion, ID: 0, Spec: sp, Want: store.WantRunning, PID: stranger.Process.Pid, Start: st.Start + 7})
+	writeRecordFile(t, cfg.RuntimeDir, store.Record{Version: store.RecordVersion, ID: 0, Spec: sp, Want: store.WantRunning, PID: stranger.Pid(), Start: st.Start + 7})
 
 	d := runDaemon(t, cfg)
 	d.mark = probe.mark
 	got := d.waitStatus("web", api.StatusOnline)
-	if got.PID == stranger.Process.Pid {
+	if got.PID == stranger.Pid() {
 		t.Fatal("adopted a process whose start time differs from the record")
 	}
-	if !alive(stranger.Process.Pid) {
+	if !testkit.Alive(stranger.Pid()) {
 		t.Fatal("the unrelated process was signalled")
 	}
 	d.stop()
-	if !alive(stranger.Process.Pid) {
+	if !testkit.Alive(stranger.Pid()) {
 		t.Fatal("the unrelated process was stopped with the daemon")
 	}
 }
@@ -172,7 +165,7 @@ func TestCorruptRecordsAreIgnored(t *testing.T) {
 	if n := len(d.list()); n != 0 {
 		t.Fatalf("%d apps from corrupt records", n)
 	}
-	if c := count(d.log.String(), "event=record-corrupt"); c != 5 {
+	if c := strings.Count(d.log.String(), "event=record-corrupt"); c != 5 {
 		t.Errorf("%d corrupt-record log lines, want 5:\n%s", c, d.log.String())
 	}
 	// The daemon works and its records are sane.
@@ -203,30 +196,17 @@ func writeRecordFile(t *testing.T, runtimeDir string, rec store.Record) {
 // its token and adopts it instead of starting a second one.
 func TestTakeoverFindsSpawnInFlight(t *testing.T) {
 	cfg := testConfig(t)
-	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-inflight-" + filepath.Base(cfg.RuntimeDir)}
-	sp, err := appspec.Build(probe.req("web", "block"), cfg.specDefaults())
-	if err != nil {
-		t.Fatal(err)
-	}
 	secret, err := shm.Secret(cfg.Home)
 	if err != nil {
 		t.Fatal(err)
 	}
 	token := process.NewTokens(secret).Token("web", process.Spawn{DaemonStart: 2, Seq: 1})
-	orphan := exec.Command(sp.Exec)
-	orphan.Env = append(sp.Env, process.AppTokenEnv+"="+token)
-	orphan.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := orphan.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = orphan.Process.Kill()
-		_ = orphan.Wait()
-	})
+	mark := testkit.NewMark()
+	sp, orphan, _ := leftBehind(t, cfg, mark, "web", "block", process.AppTokenEnv+"="+token)
 	writeRecordFile(t, cfg.RuntimeDir, store.Record{Version: store.RecordVersion, ID: 0, Spec: sp, Want: store.WantRunning, Spawning: token})
 
 	d := runDaemon(t, cfg)
-	d.mark = probe.mark
+	d.mark = mark
 	got := d.waitStatus("web", api.StatusOnline)
 	if got.PID != orphan.Process.Pid {
 		t.Fatalf("app pid %d, want the orphan %d adopted", got.PID, orphan.Process.Pid)
@@ -264,20 +244,8 @@ func TestNeverAdoptOrSignalInit(t *testing.T) {
 // "stopped" with the PID: the next daemon finishes the stop.
 func TestTakeoverFinishesStop(t *testing.T) {
 	cfg := testConfig(t)
-	probe := &testDaemon{t: t, home: cfg.Home, mark: "opmtest-finish-" + filepath.Base(cfg.RuntimeDir)}
-	sp, err := appspec.Build(probe.req("web", "ignore-term"), cfg.specDefaults())
-	if err != nil {
-		t.Fatal(err)
-	}
-	left := exec.Command(sp.Exec)
-	left.Env = sp.Env
-	left.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := left.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = left.Wait(); close(done) }()
-	t.Cleanup(func() { _ = left.Process.Kill(); <-done })
+	mark := testkit.NewMark()
+	sp, left, done := leftBehind(t, cfg, mark, "web", "ignore-term")
 	st, err := proc.ReadStat(left.Process.Pid)
 	if err != nil {
 		t.Fatal(err)
@@ -285,7 +253,7 @@ func TestTakeoverFinishesStop(t *testing.T) {
 	writeRecordFile(t, cfg.RuntimeDir, store.Record{Version: store.RecordVersion, ID: 0, Spec: sp, Want: store.WantStopped, PID: left.Process.Pid, Start: st.Start})
 
 	d := runDaemon(t, cfg)
-	d.mark = probe.mark
+	d.mark = mark
 	select {
 	case <-done:
 	case <-time.After(10 * time.Second):
@@ -294,4 +262,115 @@ func TestTakeoverFinishesStop(t *testing.T) {
 	if a, err := d.get("web"); err != nil || a.Status != api.StatusStopped {
 		t.Fatalf("web = %+v, %v; want stopped", a, err)
 	}
+}
+
+// leftBehind starts, in a session of its own, the process that a daemon
+// of cfg which then died would have spawned for app name in mode, with
+// extra variables and the mark; it returns the app's definition, the
+// process, and a channel closed once the process has exited.
+func leftBehind(t *testing.T, cfg Config, mark, name, mode string, extra ...string) (api.Spec, *exec.Cmd, <-chan struct{}) {
+	t.Helper()
+	probe := &testDaemon{t: t, home: cfg.Home, mark: mark}
+	sp, err := appspec.Build(probe.req(name, mode), cfg.specDefaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(sp.Exec)
+	cmd.Env = append(sp.Env, extra...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-done })
+	return sp, cmd, done
+}
+
+// The daemon is SIGKILLed with apps running; the next daemon adopts the
+// same processes (which are no longer its children), starts nothing new,
+// and restarts an adopted app that crashes, once, leaving the others be.
+func TestDaemonKilledAppsAdopted(t *testing.T) {
+	home, rt := t.TempDir(), testkit.ShortTempDir(t)
+	if err := os.WriteFile(filepath.Join(home, ConfigName), []byte("restart_delay = \"10ms\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mark := testkit.NewMark()
+	var cmds []*exec.Cmd
+	t.Cleanup(func() {
+		for _, c := range cmds {
+			if c.ProcessState == nil {
+				_ = c.Process.Kill()
+				_ = c.Wait()
+			}
+		}
+		for _, pid := range testkit.Marked(mark) {
+			_ = syscall.Kill(pid, syscall.SIGKILL)
+		}
+		testkit.RemoveCgroups(t, home)
+		if t.Failed() {
+			t.Logf("daemon.log:\n%s", readFile(t, filepath.Join(home, "daemon.log")))
+		}
+	})
+	d1, line := spawnMain(t, home, rt)
+	cmds = append(cmds, d1)
+	if !strings.HasPrefix(line, "ready") {
+		t.Fatalf("readiness %q", line)
+	}
+	cl := api.NewClient(api.SocketPath(rt))
+	defer cl.CloseIdle()
+	pids := map[string]int{}
+	for _, name := range []string{"a", "b"} {
+		var app api.App
+		req := api.StartRequest{Command: os.Args[0], Name: name, Cwd: home, Env: append(os.Environ(), testkit.ChildEnv+"=block", mark)}
+		if err := cl.Do(context.Background(), http.MethodPost, api.PathApps, req, &app); err != nil {
+			t.Fatal(err)
+		}
+		pids[name] = app.PID
+	}
+	cl.CloseIdle()
+	if err := d1.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = d1.Wait()
+
+	d2, line := spawnMain(t, home, rt)
+	cmds = append(cmds, d2)
+	if !strings.HasPrefix(line, "ready") {
+		t.Fatalf("readiness of the second daemon %q", line)
+	}
+	var apps []api.App
+	if err := cl.Do(context.Background(), http.MethodGet, api.PathApps, nil, &apps); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range apps {
+		if a.Status != api.StatusOnline || a.PID != pids[a.Name] {
+			t.Errorf("app %s: %s pid %d, want online with pid %d", a.Name, a.Status, a.PID, pids[a.Name])
+		}
+	}
+	if n := len(testkit.Marked(mark)); n != 2 {
+		t.Fatalf("%d app processes after takeover, want 2", n)
+	}
+	if err := syscall.Kill(pids["a"], syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "a restarted", 10*time.Second, func() bool {
+		var got []api.App
+		err := cl.Do(context.Background(), http.MethodGet, api.TargetPath("a"), nil, &got)
+		return err == nil && got[0].Status == api.StatusOnline && got[0].PID != pids["a"] && got[0].Restarts == 1
+	})
+	if n := len(testkit.Marked(mark)); n != 2 {
+		t.Fatalf("%d app processes after the restart, want 2", n)
+	}
+	var b []api.App
+	if err := cl.Do(context.Background(), http.MethodGet, api.TargetPath("b"), nil, &b); err != nil || b[0].PID != pids["b"] {
+		t.Fatalf("b after a's restart: %+v, %v; want its pid %d unchanged", b, err, pids["b"])
+	}
+	if err := cl.Do(context.Background(), http.MethodPost, api.PathStop, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := d2.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "apps to stop", 10*time.Second, func() bool { return len(testkit.Marked(mark)) == 0 })
 }

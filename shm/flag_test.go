@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -13,7 +12,7 @@ import (
 )
 
 func TestAcquireRelease(t *testing.T) {
-	dir := runtimeDir(t)
+	dir := privateDir(t)
 	a, b := openFlag(t, dir), openFlag(t, dir)
 	if a.InProgress() {
 		t.Fatal("fresh flag is in progress")
@@ -61,7 +60,7 @@ func TestAcquireRelease(t *testing.T) {
 }
 
 func TestInProgressAllocatesNothing(t *testing.T) {
-	f := openFlag(t, runtimeDir(t))
+	f := openFlag(t, privateDir(t))
 	if n := testing.AllocsPerRun(1000, func() { _ = f.InProgress() }); n != 0 {
 		t.Fatalf("InProgress allocates %v times per call", n)
 	}
@@ -70,7 +69,7 @@ func TestInProgressAllocatesNothing(t *testing.T) {
 // Many goroutines, each with its own mapping and lock, race for the flag:
 // exactly one wins each round.
 func TestAcquireRaceThreads(t *testing.T) {
-	dir := runtimeDir(t)
+	dir := privateDir(t)
 	const racers, rounds = 8, 200
 	flags := make([]*Flag, racers)
 	for i := range flags {
@@ -103,126 +102,11 @@ func TestAcquireRaceThreads(t *testing.T) {
 	}
 }
 
-// Processes race for the flag, hundreds of rounds: exactly one winner each
-// round, and every loser is told who won.
-func TestAcquireRaceProcesses(t *testing.T) {
-	dir := runtimeDir(t)
-	const racers = 6
-	rounds := 300
-	if testing.Short() {
-		rounds = 50
-	}
-	kids := make([]*child, racers)
-	for i := range kids {
-		kids[i] = startChild(t, "racer", dir)
-	}
-	for round := range rounds {
-		for _, k := range kids {
-			k.send(t, "go")
-		}
-		winners := 0
-		for _, k := range kids {
-			line := k.expect(t)
-			switch {
-			case strings.HasPrefix(line, "won"):
-				winners++
-			case strings.HasPrefix(line, "lost") && strings.Contains(line, "a restore is already in progress"):
-			default:
-				t.Fatalf("round %d: child said %q", round, line)
-			}
-		}
-		if winners != 1 {
-			t.Fatalf("round %d: %d winners, want 1", round, winners)
-		}
-		for _, k := range kids {
-			k.send(t, "end")
-		}
-		for _, k := range kids {
-			if line := k.expect(t); line != "done" {
-				t.Fatalf("round %d: child said %q, want done", round, line)
-			}
-		}
-	}
-}
-
-// An owner killed with SIGKILL while holding the flag never leaves it
-// stuck: a checker sees the dead owner and clears it, and a new restorer
-// can take it.
-func TestKilledOwnerIsCleared(t *testing.T) {
-	dir := runtimeDir(t)
-	f := openFlag(t, dir)
-	k := startChild(t, "hold", dir)
-	if line := k.expect(t); line != "held" {
-		t.Fatalf("child said %q", line)
-	}
-	if o := f.Owner(); o.PID != k.cmd.Process.Pid || o.Start != 4242 {
-		t.Fatalf("owner = %+v, want child pid %d with start time", o, k.cmd.Process.Pid)
-	}
-	if _, stale, _ := f.ClearIfStale(); stale {
-		t.Fatal("live owner cleared")
-	}
-	if err := k.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	// Deliberately not reaped yet: the owner is a zombie, which kill(pid, 0)
-	// would still call alive.
-	waitZombie(t, k.cmd.Process.Pid)
-	if !f.InProgress() {
-		t.Fatal("flag not set after the owner died; nothing to clean")
-	}
-	// The leader shows as a zombie a moment before its last thread has
-	// gone and the kernel has closed its files, so poll (with a deadline),
-	// as the daemon's rate-limited check does.
-	var o Owner
-	waitFor(t, "the dead owner to be cleared", func() bool {
-		var stale bool
-		var err error
-		o, stale, err = f.ClearIfStale()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return stale
-	})
-	if o.PID != k.cmd.Process.Pid {
-		t.Fatalf("cleared owner %+v, want pid %d", o, k.cmd.Process.Pid)
-	}
-	if f.InProgress() {
-		t.Fatal("flag still set after clearing a dead owner")
-	}
-	if _, err := f.Acquire(0); err != nil {
-		t.Fatalf("Acquire after cleanup: %v", err)
-	}
-	if err := f.Release(); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// A dead owner's flag does not stop the next restorer even without a
-// checker: Acquire takes it over.
-func TestAcquireTakesOverDeadOwner(t *testing.T) {
-	dir := runtimeDir(t)
-	f := openFlag(t, dir)
-	k := startChild(t, "hold", dir)
-	k.expect(t)
-	_ = k.cmd.Process.Kill()
-	_ = k.cmd.Wait()
-	o, err := f.Acquire(0)
-	if err != nil {
-		t.Fatalf("Acquire after owner died: %v", err)
-	}
-	if o.PID != os.Getpid() {
-		t.Fatalf("owner = %+v", o)
-	}
-	if err := f.Release(); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // The owner word may name a live process that is not the owner — a
 // recycled PID, or an owner killed between taking the word and anything
 // else. With no lease held, it is stale all the same.
 func TestLiveUnrelatedPIDIsStale(t *testing.T) {
-	dir := runtimeDir(t)
+	dir := privateDir(t)
 	f := openFlag(t, dir)
 	other := exec.Command("sleep", "60")
 	if err := other.Start(); err != nil {
@@ -254,7 +138,7 @@ func TestLiveUnrelatedPIDIsStale(t *testing.T) {
 // must not clear the new owner's flag, and neither may a cleaner that saw
 // the old value.
 func TestLateReleaseKeepsNewOwner(t *testing.T) {
-	dir := runtimeDir(t)
+	dir := privateDir(t)
 	old, cleaner, newer := openFlag(t, dir), openFlag(t, dir), openFlag(t, dir)
 	if _, err := old.Acquire(0); err != nil {
 		t.Fatal(err)
@@ -289,24 +173,11 @@ func TestLateReleaseKeepsNewOwner(t *testing.T) {
 	}
 }
 
-// waitZombie waits until pid has exited but not been reaped.
-func waitZombie(t *testing.T, pid int) {
-	t.Helper()
-	waitFor(t, "zombie state", func() bool {
-		b, err := os.ReadFile("/proc/" + itoa(pid) + "/stat")
-		if err != nil {
-			return false
-		}
-		i := strings.LastIndexByte(string(b), ')')
-		return i > 0 && len(b) > i+2 && b[i+2] == 'Z'
-	})
-}
-
 // The owner records when it took the flag, for `opm daemon status` to
 // say how long a restore has held it; a page filled in by an older opm,
 // which does not record it, reads as unknown, never as a stale time.
 func TestHeldSince(t *testing.T) {
-	dir := runtimeDir(t)
+	dir := privateDir(t)
 	a, b := openFlag(t, dir), openFlag(t, dir)
 	if o := b.Owner(); !o.HeldSince.IsZero() {
 		t.Fatalf("idle flag held since %v", o.HeldSince)
@@ -337,4 +208,14 @@ func TestHeldSince(t *testing.T) {
 		t.Fatalf("owner set by an older opm: %+v, want no acquisition time", got)
 	}
 	atomic.StoreUint64(m.word(), 0)
+}
+
+func openFlag(t *testing.T, dir string) *Flag {
+	t.Helper()
+	f, err := OpenFlag(dir)
+	if err != nil {
+		t.Fatalf("OpenFlag: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }

@@ -31,7 +31,7 @@ func TestBrokenPageIsRebuilt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := runtimeDir(t)
+			dir := privateDir(t)
 			path := filepath.Join(dir, FlagName)
 			if err := os.WriteFile(path, tc.data, tc.mode); err != nil {
 				t.Fatal(err)
@@ -76,7 +76,7 @@ func TestBrokenPageIsRebuilt(t *testing.T) {
 // with an error that says what to remove, and left exactly as they were.
 func TestHostileFileIsRefused(t *testing.T) {
 	t.Run("symlink", func(t *testing.T) {
-		dir := runtimeDir(t)
+		dir := privateDir(t)
 		target := filepath.Join(t.TempDir(), "victim")
 		if err := os.WriteFile(target, []byte("precious"), 0o600); err != nil {
 			t.Fatal(err)
@@ -93,7 +93,7 @@ func TestHostileFileIsRefused(t *testing.T) {
 		}
 	})
 	t.Run("directory", func(t *testing.T) {
-		dir := runtimeDir(t)
+		dir := privateDir(t)
 		if err := os.Mkdir(filepath.Join(dir, FlagName), 0o700); err != nil {
 			t.Fatal(err)
 		}
@@ -102,7 +102,7 @@ func TestHostileFileIsRefused(t *testing.T) {
 		}
 	})
 	t.Run("fifo", func(t *testing.T) {
-		dir := runtimeDir(t)
+		dir := privateDir(t)
 		if err := mkfifo(filepath.Join(dir, FlagName)); err != nil {
 			t.Fatal(err)
 		}
@@ -111,18 +111,13 @@ func TestHostileFileIsRefused(t *testing.T) {
 		}
 	})
 	t.Run("other owner", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to create a file owned by another user")
-		}
-		dir := runtimeDir(t)
+		dir := privateDir(t)
 		path := filepath.Join(dir, FlagName)
 		page := newPage()
 		if err := os.WriteFile(path, page, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chown(path, 65534, 65534); err != nil {
-			t.Fatal(err)
-		}
+		giveAway(t, path)
 		_, err := OpenFlag(dir)
 		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "uid 65534") {
 			t.Fatalf("OpenFlag = %v, want a refusal naming uid 65534", err)
@@ -148,7 +143,7 @@ func TestRuntimeDirChecks(t *testing.T) {
 		}
 	})
 	t.Run("symlinked dir", func(t *testing.T) {
-		real := runtimeDir(t)
+		real := privateDir(t)
 		link := filepath.Join(t.TempDir(), "rt")
 		if err := os.Symlink(real, link); err != nil {
 			t.Fatal(err)
@@ -158,13 +153,8 @@ func TestRuntimeDirChecks(t *testing.T) {
 		}
 	})
 	t.Run("other owner", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root")
-		}
-		dir := runtimeDir(t)
-		if err := os.Chown(dir, 65534, 65534); err != nil {
-			t.Fatal(err)
-		}
+		dir := privateDir(t)
+		giveAway(t, dir)
 		if err := EnsurePrivateDir(dir); err == nil || !strings.Contains(err.Error(), "uid 65534") {
 			t.Fatalf("EnsurePrivateDir = %v", err)
 		}
@@ -182,7 +172,7 @@ func TestRuntimeDirChecks(t *testing.T) {
 }
 
 func TestHomeIsAbsolute(t *testing.T) {
-	wd := privateTemp(t)
+	wd := privateDir(t)
 	t.Chdir(wd)
 	t.Setenv("OPM_HOME", "rel/home")
 	h, err := Home()
@@ -197,7 +187,7 @@ func TestHomeIsAbsolute(t *testing.T) {
 // Concurrent first opens of a missing page all map the same page.
 func TestConcurrentCreate(t *testing.T) {
 	for range 50 {
-		dir := runtimeDir(t)
+		dir := privateDir(t)
 		const n = 6
 		flags := make(chan *Flag, n)
 		for range n {

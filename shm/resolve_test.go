@@ -17,7 +17,7 @@ func resolveEnv(t *testing.T) (home, def string) {
 	}
 	t.Setenv("OPM_RUNTIME_DIR", "")
 	t.Setenv("XDG_RUNTIME_DIR", "")
-	home = privateTemp(t)
+	home = privateDir(t)
 	def = DefaultRuntimeDir(home)
 	t.Cleanup(func() { os.RemoveAll(def) })
 	return home, def
@@ -64,7 +64,7 @@ func TestResolveDefault(t *testing.T) {
 
 func TestResolveExplicit(t *testing.T) {
 	t.Run("private", func(t *testing.T) {
-		dir := filepath.Join(privateTemp(t), "rt")
+		dir := filepath.Join(privateDir(t), "rt")
 		t.Setenv("OPM_RUNTIME_DIR", dir)
 		if r := resolve(t, "/nonexistent/home"); r.Dir != dir || r.Note != "" {
 			t.Fatalf("resolved %+v, want %s", r, dir)
@@ -84,7 +84,7 @@ func TestResolveExplicit(t *testing.T) {
 		}
 	}
 	t.Run("open to others", func(t *testing.T) {
-		dir := privateTemp(t)
+		dir := privateDir(t)
 		if err := os.Chmod(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -94,21 +94,16 @@ func TestResolveExplicit(t *testing.T) {
 		}
 	})
 	t.Run("symlink", func(t *testing.T) {
-		base := privateTemp(t)
+		base := privateDir(t)
 		link := filepath.Join(base, "link")
-		if err := os.Symlink(privateTemp(t), link); err != nil {
+		if err := os.Symlink(privateDir(t), link); err != nil {
 			t.Fatal(err)
 		}
 		refused(t, link, "symlink")
 	})
 	t.Run("other owner", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to make a directory of another user")
-		}
-		dir := privateTemp(t)
-		if err := os.Chown(dir, 65534, 65534); err != nil {
-			t.Fatal(err)
-		}
+		dir := privateDir(t)
+		giveAway(t, dir)
 		refused(t, dir, "uid 65534")
 	})
 }
@@ -117,12 +112,7 @@ func TestResolveExplicit(t *testing.T) {
 // directory of uid 65534; otherwise a directory of ours open to others.
 func squat(t *testing.T, def string) string {
 	t.Helper()
-	if err := os.Mkdir(def, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(def, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	mkdirMode(t, def, 0o755)
 	if os.Geteuid() != 0 {
 		return "mode 0755"
 	}
@@ -139,9 +129,9 @@ func squat(t *testing.T, def string) string {
 func TestResolveSquattedToSecretName(t *testing.T) {
 	for name, xdg := range map[string]func(t *testing.T) string{
 		"no XDG_RUNTIME_DIR":      func(*testing.T) string { return "" },
-		"private XDG_RUNTIME_DIR": privateTemp,
+		"private XDG_RUNTIME_DIR": privateDir,
 		"XDG_RUNTIME_DIR open to others": func(t *testing.T) string {
-			d := privateTemp(t)
+			d := privateDir(t)
 			if err := os.Chmod(d, 0o755); err != nil {
 				t.Fatal(err)
 			}
@@ -167,7 +157,7 @@ func TestResolveSquattedToSecretName(t *testing.T) {
 			if r2 := resolve(t, home); r2.Dir != r.Dir {
 				t.Fatalf("second resolution chose %s, the first %s", r2.Dir, r.Dir)
 			}
-			t.Setenv("XDG_RUNTIME_DIR", privateTemp(t))
+			t.Setenv("XDG_RUNTIME_DIR", privateDir(t))
 			if r2 := resolve(t, home); r2.Dir != r.Dir {
 				t.Fatalf("with another XDG_RUNTIME_DIR: %s, without: %s", r2.Dir, r.Dir)
 			}

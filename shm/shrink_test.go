@@ -3,6 +3,7 @@ package shm
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,8 +29,8 @@ func TestShrunkPageNeverCrashes(t *testing.T) {
 	}
 	for _, size := range []int64{0, 5} {
 		for name, access := range accessors {
-			t.Run(name+"/"+itoa(int(size))+" bytes", func(t *testing.T) {
-				dir := runtimeDir(t)
+			t.Run(name+"/"+strconv.Itoa(int(size))+" bytes", func(t *testing.T) {
+				dir := privateDir(t)
 				reader, owner := openFlag(t, dir), openFlag(t, dir)
 				var notes []string
 				reader.OnRemap(func(n string) { notes = append(notes, n) })
@@ -87,7 +88,7 @@ func TestTruncateUnderConcurrentReaders(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector's atomics cannot survive a concurrent fault (see race_test.go)")
 	}
-	dir := runtimeDir(t)
+	dir := privateDir(t)
 	f := openFlag(t, dir)
 	path := filepath.Join(dir, FlagName)
 	var stop atomic.Bool

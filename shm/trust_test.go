@@ -11,9 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// privateTemp is a 0700 temp directory whose ancestors are trustworthy
+// privateDir is a 0700 temp directory whose ancestors are trustworthy
 // (/tmp is sticky).
-func privateTemp(t *testing.T) string {
+func privateDir(t *testing.T) string {
 	t.Helper()
 	d := t.TempDir()
 	if err := os.Chmod(d, 0o700); err != nil {
@@ -22,14 +22,26 @@ func privateTemp(t *testing.T) string {
 	return d
 }
 
+// giveAway makes path another user's (uid 65534). It skips the test
+// unless it runs as root.
+func giveAway(t *testing.T, path string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to give a file to another user")
+	}
+	if err := os.Chown(path, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCheckHome(t *testing.T) {
 	t.Run("own private home", func(t *testing.T) {
-		if _, err := CheckHome(privateTemp(t)); err != nil {
+		if _, err := CheckHome(privateDir(t)); err != nil {
 			t.Fatal(err)
 		}
 	})
 	t.Run("symlink to own home", func(t *testing.T) {
-		base := privateTemp(t)
+		base := privateDir(t)
 		real := filepath.Join(base, "real")
 		if err := os.Mkdir(real, 0o700); err != nil {
 			t.Fatal(err)
@@ -46,48 +58,47 @@ func TestCheckHome(t *testing.T) {
 			t.Fatalf("CheckHome = %s, want the real path %s: later opens must not go through the link", got, real)
 		}
 	})
-	t.Run("group writable", func(t *testing.T) {
-		home := privateTemp(t)
-		if err := os.Chmod(home, 0o770); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "chmod go-w") {
-			t.Fatalf("CheckHome = %v, want a refusal that says chmod go-w", err)
-		}
-	})
-	t.Run("ancestor writable by anyone", func(t *testing.T) {
-		base := privateTemp(t)
-		open := filepath.Join(base, "open")
-		if err := os.Mkdir(open, 0o777); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(open, 0o777); err != nil {
-			t.Fatal(err)
-		}
-		home := filepath.Join(open, "home")
-		if err := os.Mkdir(home, 0o700); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "written by anyone") {
-			t.Fatalf("CheckHome = %v, want a refusal naming the open ancestor", err)
-		}
-	})
-	t.Run("another user's home", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to give a directory to another user")
-		}
-		home := privateTemp(t)
-		if err := os.Chown(home, 65534, 65534); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := CheckHome(home); err == nil || !strings.Contains(err.Error(), "uid 65534") {
-			t.Fatalf("CheckHome = %v, want a refusal naming uid 65534", err)
-		}
-	})
+	for _, tt := range []struct {
+		name string
+		home func(t *testing.T) string
+		want string // in the refusal
+	}{
+		{"group writable", func(t *testing.T) string {
+			return mkdirMode(t, filepath.Join(privateDir(t), "home"), 0o770)
+		}, "chmod go-w"},
+		{"ancestor writable by anyone", func(t *testing.T) string {
+			open := mkdirMode(t, filepath.Join(privateDir(t), "open"), 0o777)
+			return mkdirMode(t, filepath.Join(open, "home"), 0o700)
+		}, "written by anyone"},
+		{"another user's home", func(t *testing.T) string {
+			home := privateDir(t)
+			giveAway(t, home)
+			return home
+		}, "uid 65534"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := CheckHome(tt.home(t)); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("CheckHome = %v, want a refusal saying %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// mkdirMode makes the directory path with exactly mode (whatever the
+// umask) and returns it.
+func mkdirMode(t *testing.T, path string, mode os.FileMode) string {
+	t.Helper()
+	if err := os.Mkdir(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 func TestOpenOwned(t *testing.T) {
-	dir := privateTemp(t)
+	dir := privateDir(t)
 	victim := filepath.Join(dir, "victim")
 	if err := os.WriteFile(victim, []byte("precious"), 0o600); err != nil {
 		t.Fatal(err)
@@ -119,16 +130,11 @@ func TestOpenOwned(t *testing.T) {
 		}
 	})
 	t.Run("another user's file", func(t *testing.T) {
-		if os.Geteuid() != 0 {
-			t.Skip("needs root to give a file to another user")
-		}
 		p := filepath.Join(dir, "theirs.log")
 		if err := os.WriteFile(p, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.Chown(p, 65534, 65534); err != nil {
-			t.Fatal(err)
-		}
+		giveAway(t, p)
 		if _, err := OpenOwned(p, unix.O_WRONLY, 0); err == nil || !strings.Contains(err.Error(), "uid 65534") {
 			t.Fatalf("OpenOwned of another user's file = %v", err)
 		}
@@ -141,7 +147,7 @@ func TestOpenOwned(t *testing.T) {
 // Many processes' first commands may create the secret at once: all end
 // with the same one, created private.
 func TestSecretCreatedOnce(t *testing.T) {
-	home := privateTemp(t)
+	home := privateDir(t)
 	var wg sync.WaitGroup
 	got := make([][]byte, 8)
 	errs := make([]error, 8)

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"opm/daemon/api"
+	"opm/daemon/testkit"
 )
 
 // Arguments, environment values and paths are bytes on Linux, not text.
@@ -84,7 +85,7 @@ func TestNonUTF8BytesReachTheApp(t *testing.T) {
 	check("after daemon restart")
 	// The adopted definition is what the next process starts from.
 	e.ok("restart", "bytes")
-	e.waitFor("the app to run again", 10*time.Second, func() bool {
+	testkit.WaitFor(t, "the app to run again", 10*time.Second, func() bool {
 		a := e.app("bytes")
 		return a.PID != pid && a.Status == api.StatusOnline
 	})

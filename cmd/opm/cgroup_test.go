@@ -4,8 +4,8 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -15,6 +15,8 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/cgroup"
+	"opm/daemon/proc"
+	"opm/daemon/testkit"
 )
 
 // A grandchild that calls setsid() leaves the app's session and process
@@ -34,19 +36,21 @@ func TestCgroupStopKillsSetsidGrandchild(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode, func(t *testing.T) {
-			app := e.startApp(tt.mode, tt.mode, "--kill-timeout", tt.killTimeout)
-			gc := e.waitLogPID(tt.mode, "grandchild ", 1)
-			e.waitFor("the grandchild to leave the app's session", 10*time.Second, func() bool {
+			app, gc := e.startFamily(tt.mode, tt.mode, "--kill-timeout", tt.killTimeout)
+			if strings.HasSuffix(tt.mode, "-stubborn") {
+				e.waitLogPID(tt.mode, "ignoring ", 1) // SIGTERM is ignored from now on
+			}
+			testkit.WaitFor(t, "the grandchild to leave the app's session", 10*time.Second, func() bool {
 				sid, err := unix.Getsid(gc)
 				return err == nil && sid == gc
 			})
-			if !alive(app.PID) {
+			if !testkit.Alive(app.PID) {
 				t.Fatalf("app %d not running", app.PID)
 			}
 			e.ok("stop", tt.mode)
-			e.waitFor("the escaped grandchild to die", 10*time.Second, func() bool { return !alive(gc) })
-			if got := e.app(tt.mode); got.Status != api.StatusStopped || got.PID != 0 || alive(app.PID) {
-				t.Errorf("after stop: %+v (leader %d alive: %v)", got, app.PID, alive(app.PID))
+			testkit.WaitFor(t, "the escaped grandchild to die", 10*time.Second, func() bool { return !testkit.Alive(gc) })
+			if got := e.app(tt.mode); got.Status != api.StatusStopped || got.PID != 0 || testkit.Alive(app.PID) {
+				t.Errorf("after stop: %+v (leader %d alive: %v)", got, app.PID, testkit.Alive(app.PID))
 			}
 		})
 	}
@@ -58,22 +62,21 @@ func TestCgroupRestartLeavesNoLeftover(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.needCgroups()
-	first := e.startApp("crashy", "setsid-grandchild")
-	gc1 := e.waitLogPID("crashy", "grandchild ", 1)
+	first, gc1 := e.startFamily("crashy", "setsid-grandchild")
 	if err := syscall.Kill(first.PID, syscall.SIGUSR1); err != nil {
 		t.Fatal(err)
 	}
 	gc2 := e.waitLogPID("crashy", "grandchild ", 2)
 	second := e.waitStatus("crashy", api.StatusOnline, 10*time.Second)
-	e.waitFor("the first run's grandchild to die", 10*time.Second, func() bool { return !alive(gc1) })
-	if second.PID == first.PID || second.Restarts != 1 || !alive(gc2) {
-		t.Fatalf("after the crash: %+v, grandchild %d alive %v; want a new online process with 1 restart", second, gc2, alive(gc2))
+	testkit.WaitFor(t, "the first run's grandchild to die", 10*time.Second, func() bool { return !testkit.Alive(gc1) })
+	if second.PID == first.PID || second.Restarts != 1 || !testkit.Alive(gc2) {
+		t.Fatalf("after the crash: %+v, grandchild %d alive %v; want a new online process with 1 restart", second, gc2, testkit.Alive(gc2))
 	}
 	// Exactly the new run: its leader and its grandchild.
 	want := map[int]bool{second.PID: true, gc2: true}
 	for _, pid := range e.appProcs() {
 		if !want[pid] {
-			t.Errorf("process %d runs beside the restarted app: %s", pid, cmdline(pid))
+			t.Errorf("process %d runs beside the restarted app: %s", pid, testkit.Cmdline(pid))
 		}
 	}
 }
@@ -84,17 +87,15 @@ func TestCgroupRemovedWithApp(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	dir := e.needCgroups()
-	gone := e.startApp("gone", "setsid-grandchild")
-	kept := e.startApp("kept", "setsid-grandchild-stubborn")
-	gc := e.waitLogPID("gone", "grandchild ", 1)
-	keptGC := e.waitLogPID("kept", "grandchild ", 1)
+	gone, gc := e.startFamily("gone", "setsid-grandchild")
+	kept, keptGC := e.startFamily("kept", "setsid-grandchild-stubborn")
 	goneDir, keptDir := appCgroupOf(t, dir, gone.PID), appCgroupOf(t, dir, kept.PID)
 	e.ok("remove", "gone")
-	e.waitFor("the removed app's cgroup to go", 10*time.Second, func() bool {
+	testkit.WaitFor(t, "the removed app's cgroup to go", 10*time.Second, func() bool {
 		_, err := os.Stat(goneDir)
 		return errors.Is(err, fs.ErrNotExist)
 	})
-	if alive(gc) {
+	if testkit.Alive(gc) {
 		t.Errorf("grandchild %d of the removed app survived", gc)
 	}
 	if _, err := os.Stat(keptDir); err != nil {
@@ -105,7 +106,7 @@ func TestCgroupRemovedWithApp(t *testing.T) {
 	if left := appCgroups(t, dir); len(left) > 0 {
 		t.Errorf("opm daemon stop left app cgroups: %v", left)
 	}
-	if alive(keptGC) {
+	if testkit.Alive(keptGC) {
 		t.Errorf("grandchild %d survived opm daemon stop", keptGC)
 	}
 }
@@ -116,19 +117,18 @@ func TestCgroupAdoptedAppStopsWhole(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.needCgroups()
-	app := e.startApp("adopted", "setsid-grandchild")
-	gc := e.waitLogPID("adopted", "grandchild ", 1)
+	app, gc := e.startFamily("adopted", "setsid-grandchild")
 	old := e.daemonStatus().PID
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	e.waitFor("the old daemon to die", 10*time.Second, func() bool { return !alive(old) })
+	testkit.WaitFor(t, "the old daemon to die", 10*time.Second, func() bool { return !testkit.Alive(old) })
 	e.ok("list")
 	if now := e.app("adopted"); now.PID != app.PID || now.Status != api.StatusOnline {
 		t.Fatalf("after the daemon's death: %+v, want pid %d adopted", now, app.PID)
 	}
 	e.ok("stop", "adopted")
-	e.waitFor("the adopted app's escaped grandchild to die", 10*time.Second, func() bool { return !alive(gc) })
+	testkit.WaitFor(t, "the adopted app's escaped grandchild to die", 10*time.Second, func() bool { return !testkit.Alive(gc) })
 }
 
 // With cgroups = "off" the daemon says so and stops apps by process group,
@@ -145,16 +145,14 @@ func TestCgroupsOff(t *testing.T) {
 	if r := e.ok("daemon", "status"); !strings.Contains(r.stdout, "cgroups:      off") {
 		t.Errorf("opm daemon status does not show cgroups off:\n%s", r.stdout)
 	}
-	e.startApp("group", "grandchild")
-	inGroup := e.waitLogPID("group", "grandchild ", 1)
-	e.startApp("escaper", "setsid-grandchild")
-	escaped := e.waitLogPID("escaper", "grandchild ", 1)
+	_, inGroup := e.startFamily("group", "grandchild")
+	_, escaped := e.startFamily("escaper", "setsid-grandchild")
 	e.ok("stop", "all")
-	e.waitFor("the grandchild in the app's group to die", 10*time.Second, func() bool { return !alive(inGroup) })
-	if !alive(escaped) {
+	testkit.WaitFor(t, "the grandchild in the app's group to die", 10*time.Second, func() bool { return !testkit.Alive(inGroup) })
+	if !testkit.Alive(escaped) {
 		t.Errorf("with cgroups off the setsid grandchild %d died: stop went beyond the process group", escaped)
 	}
-	_ = killPid(escaped)
+	_ = syscall.Kill(escaped, syscall.SIGKILL)
 	if dir, err := cgroup.Dir(e.home); err == nil {
 		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("with cgroups off the daemon made %s (%v)", dir, err)
@@ -190,12 +188,15 @@ func (e *env) needCgroups() string {
 	return dir
 }
 
-// appProcs lists the live processes started for this test's apps.
+// appProcs lists the live processes started for this test's apps: the
+// marked processes that play a child mode.
 func (e *env) appProcs() []int {
 	var pids []int
 	for _, pid := range e.marked() {
-		if env, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/environ"); err == nil && strings.Contains(string(env), "OPM_TEST_CHILD=") {
-			pids = append(pids, pid)
+		if env, err := proc.Environ(pid); err == nil {
+			if _, ok := proc.EnvValue(env, testkit.ChildEnv); ok {
+				pids = append(pids, pid)
+			}
 		}
 	}
 	return pids
@@ -205,21 +206,15 @@ func (e *env) appProcs() []int {
 // process pid (in one of its run-<n> leaves).
 func appCgroupOf(t *testing.T, dir string, pid int) string {
 	t.Helper()
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
+	cg, err := cgroup.Of(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if cg, ok := strings.CutPrefix(line, "0::"); ok {
-			app := filepath.Dir(cg)
-			if filepath.Base(filepath.Dir(app)) != filepath.Base(dir) || !strings.HasPrefix(filepath.Base(app), "app-") {
-				t.Fatalf("process %d is in cgroup %s, not in an app cgroup in %s", pid, cg, dir)
-			}
-			return filepath.Join(dir, filepath.Base(app))
-		}
+	app := path.Dir(cg)
+	if path.Base(path.Dir(app)) != filepath.Base(dir) || !strings.HasPrefix(path.Base(app), "app-") {
+		t.Fatalf("process %d is in cgroup %s, not in an app cgroup in %s", pid, cg, dir)
 	}
-	t.Fatalf("process %d is in no cgroup v2", pid)
-	return ""
+	return filepath.Join(dir, path.Base(app))
 }
 
 // appCgroups lists the app cgroups left in dir.

@@ -8,16 +8,18 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/testkit"
 )
 
-// Flags typed after the positional argument work as PM2 users expect.
+// Flags typed after the positional argument work as PM2 users expect, and
+// reach the app's definition.
 func TestFlagsAfterPositionals(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.ok("start", os.Args[0], "--name", "web", "--env", "OPM_TEST_CHILD=block", "--restart", "never")
+	e.ok("start", os.Args[0], "--name", "web", "--env", "OPM_TEST_CHILD=block", "--restart", "never", "--max-restarts", "3", "--kill-timeout", "300ms")
 	web := e.app("web")
-	if web.Status != api.StatusOnline || web.Spec.Restart != api.RestartNever {
-		t.Fatalf("web = %+v, want online with restart never", web)
+	if s := web.Spec; web.Status != api.StatusOnline || s.Restart != api.RestartNever || s.MaxRestarts != 3 || s.KillTimeoutMs != 300 {
+		t.Fatalf("web = %+v, want online with restart never, 3 restarts at most, a kill timeout of 300 ms", web)
 	}
 	for _, args := range [][]string{
 		{"info", "web", "--json"},
@@ -112,7 +114,7 @@ func TestStartEnvironmentAndCwd(t *testing.T) {
 		t.Fatal(r)
 	}
 	var out string
-	e.waitFor("the app to print its environment", 10*time.Second, func() bool {
+	testkit.WaitFor(t, "the app to print its environment", 10*time.Second, func() bool {
 		out = e.ok("logs", "envy", "--lines", "1000").stdout
 		return strings.Contains(out, "OPM_TEST_CHILD=print-env")
 	})
@@ -170,7 +172,7 @@ func TestListOutput(t *testing.T) {
 		}
 	}
 	one := e.app("one")
-	if one.PID <= 0 || !alive(one.PID) || one.Memory == 0 {
+	if one.PID <= 0 || !testkit.Alive(one.PID) || one.Memory == 0 {
 		t.Errorf("one = %+v, want a live pid and its memory", one)
 	}
 	if two := e.app("two"); two.PID != 0 {

@@ -16,23 +16,12 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/store"
+	"opm/daemon/testkit"
 )
 
 // Exactly once under resource faults: whatever happens to the runtime
 // records — too large, corrupt, stale, impossible to write — a saved app
 // ends with one live process.
-
-// killDaemon kills the daemon with SIGKILL and waits until it is gone; its
-// apps run on.
-func (e *env) killDaemon() {
-	e.t.Helper()
-	pid := e.daemonStatus().PID
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		e.t.Fatal(err)
-	}
-	e.waitFor("the daemon to die", 10*time.Second, func() bool { return !alive(pid) })
-	e.client().CloseIdle()
-}
 
 // recordPath is the runtime record of the app with id.
 func (e *env) recordPath(id int) string {
@@ -59,7 +48,7 @@ func TestSpecSizeLimit(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.stderr, "limit") || !strings.Contains(r.stderr, "environment") {
 		t.Fatalf("start with a 1.1 MB environment: %v\nwant exit 2 naming the limit and the environment", r)
 	}
-	if n := argvCount(e.appMark("huge")); n != 0 {
+	if n := e.running("huge"); n != 0 {
 		t.Fatalf("%d processes of the refused app", n)
 	}
 	if apps := e.apps(); len(apps) != 0 {
@@ -149,8 +138,8 @@ func TestRecordFaultsNeverDuplicate(t *testing.T) {
 				t.Fatalf("app0 is %s pid %d, want its live process %d adopted", a.Status, a.PID, victim.PID)
 			}
 			// The adopted process is supervised: it is restarted once.
-			_ = killPid(victim.PID)
-			e.waitStatusWhere("app0", "restarted after the adopted process died", func(a api.App) bool {
+			_ = syscall.Kill(victim.PID, syscall.SIGKILL)
+			e.waitApp("app0", "restarted after the adopted process died", 20*time.Second, func(a api.App) bool {
 				return a.Status == api.StatusOnline && a.PID != victim.PID && a.PID != 0
 			})
 			e.checkExactlyOnce(names, "after the restart")
@@ -165,19 +154,10 @@ func TestRecordFaultsNeverDuplicate(t *testing.T) {
 // one; once there is room again, everything works as before.
 func TestFullRuntimeTmpfsNeverDuplicates(t *testing.T) {
 	t.Parallel()
-	if os.Geteuid() != 0 {
-		t.Skip("needs root to mount a small tmpfs as the runtime directory")
-	}
 	e := newEnv(t)
-	if err := syscall.Mount("tmpfs", e.runtime, "tmpfs", 0, "size=1m,mode=0700"); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v", err)
-	}
-	t.Cleanup(func() {
-		// Before the environment's own cleanup: the daemon's socket is
-		// on the mount.
-		e.run("daemon", "stop")
-		_ = syscall.Unmount(e.runtime, syscall.MNT_DETACH)
-	})
+	testkit.MountTmpfs(t, e.runtime, "1m")
+	// Before the unmount: the daemon's socket is on the mount.
+	t.Cleanup(func() { e.run("daemon", "stop") })
 	names := e.savedApps(2)
 	victim := e.app("app0")
 
@@ -202,7 +182,7 @@ func TestFullRuntimeTmpfsNeverDuplicates(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "runtime record") {
 		t.Errorf("start on a full runtime tmpfs: %v\nwant a failure naming the runtime record", r)
 	}
-	if n := argvCount(e.appMark("late")); n != 0 {
+	if n := e.running("late"); n != 0 {
 		t.Errorf("%d processes of an app whose record could not be written", n)
 	}
 	if r := e.ok("daemon", "status"); !strings.Contains(r.stdout, "runtime records cannot be written") {
@@ -210,8 +190,8 @@ func TestFullRuntimeTmpfsNeverDuplicates(t *testing.T) {
 	}
 
 	// A crash and a stop: their records are rewritten in place.
-	_ = killPid(victim.PID)
-	e.waitStatusWhere("app0", "restarted", func(a api.App) bool {
+	_ = syscall.Kill(victim.PID, syscall.SIGKILL)
+	e.waitApp("app0", "restarted", 20*time.Second, func(a api.App) bool {
 		return a.Status == api.StatusOnline && a.PID != 0 && a.PID != victim.PID
 	})
 	e.ok("stop", "app1")
@@ -221,7 +201,7 @@ func TestFullRuntimeTmpfsNeverDuplicates(t *testing.T) {
 	}
 	e.ok("restore")
 	e.checkExactlyOnce(names[:1], "after a daemon restart and a restore on a full tmpfs")
-	if n := argvCount(e.appMark("app1")); n != 0 {
+	if n := e.running("app1"); n != 0 {
 		t.Errorf("the stopped app1 has %d processes", n)
 	}
 
@@ -250,7 +230,7 @@ func TestTransientStartFailureIsRetried(t *testing.T) {
 	if err := unix.Prlimit(d, unix.RLIMIT_NOFILE, nil, &old); err != nil {
 		t.Fatal(err)
 	}
-	open, err := fdCount(d)
+	open, err := testkit.FDs(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,9 +239,9 @@ func TestTransientStartFailureIsRetried(t *testing.T) {
 	if err := unix.Prlimit(d, unix.RLIMIT_NOFILE, &low, nil); err != nil {
 		t.Fatal(err)
 	}
-	_ = killPid(web.PID)
+	_ = syscall.Kill(web.PID, syscall.SIGKILL)
 	logPath := filepath.Join(e.home, api.DaemonLogName)
-	e.waitFor("a restart that failed for want of descriptors, then another attempt", 20*time.Second, func() bool {
+	testkit.WaitFor(t, "a restart that failed for want of descriptors, then another attempt", 20*time.Second, func() bool {
 		log, _ := os.ReadFile(logPath)
 		s := string(log)
 		i := strings.Index(s, "event=start-failed app=web")
@@ -282,21 +262,20 @@ func TestLeftoverOfDeadAppNotAdopted(t *testing.T) {
 	// Without cgroups: the token alone must tell the leader from the
 	// leftover.
 	e := newEnvConfig(t, fastConfig+"cgroups = \"off\"\n")
-	web := e.startApp("web", "setsid-grandchild")
-	grandchild := e.waitLogPID("web", "grandchild ", 1)
+	web, grandchild := e.startFamily("web", "setsid-grandchild")
 	e.killDaemon()
-	_ = killPid(web.PID)
-	e.waitFor("the leader to die", 10*time.Second, func() bool { return !alive(web.PID) })
+	_ = syscall.Kill(web.PID, syscall.SIGKILL)
+	testkit.WaitFor(t, "the leader to die", 10*time.Second, func() bool { return !testkit.Alive(web.PID) })
 
 	e.ok("list") // a new daemon takes over
-	again := e.waitStatusWhere("web", "started again", func(a api.App) bool {
+	again := e.waitApp("web", "started again", 20*time.Second, func(a api.App) bool {
 		return a.Status == api.StatusOnline && a.PID != 0 && a.PID != web.PID
 	})
 	if again.PID == grandchild {
 		t.Fatalf("the leftover grandchild %d was adopted as the app", grandchild)
 	}
-	e.waitFor("the leftover to be killed", 10*time.Second, func() bool { return !alive(grandchild) })
+	testkit.WaitFor(t, "the leftover to be killed", 10*time.Second, func() bool { return !testkit.Alive(grandchild) })
 	// The new run's own grandchild escapes stop without cgroups (the
 	// documented limit): end it here.
-	_ = killPid(e.waitLogPID("web", "grandchild ", 2))
+	_ = syscall.Kill(e.waitLogPID("web", "grandchild ", 2), syscall.SIGKILL)
 }

@@ -5,10 +5,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/testkit"
 	"opm/shm"
 )
 
@@ -34,10 +36,10 @@ func TestShrunkFlagPage(t *testing.T) {
 
 			// A crash: the daemon's restart decision asks the flag.
 			old := e.waitStatus("web", api.StatusOnline, cmdTimeout)
-			if err := killPid(old.PID); err != nil {
+			if err := syscall.Kill(old.PID, syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
-			e.waitFor("the crashed app to be restarted", 20*time.Second, func() bool {
+			testkit.WaitFor(t, "the crashed app to be restarted", 20*time.Second, func() bool {
 				a := e.app("web")
 				return a.Status == api.StatusOnline && a.PID != old.PID && a.Restarts > old.Restarts
 			})
@@ -56,13 +58,12 @@ func TestShrunkFlagPage(t *testing.T) {
 
 			// The daemon sees a restore that holds the rebuilt page.
 			holder := e.holdFlag()
-			if st := e.daemonStatus(); !st.Restore.InProgress || st.Restore.OwnerPID != holder.Process.Pid {
-				t.Errorf("daemon sees restore flag %+v, want held by pid %d", st.Restore, holder.Process.Pid)
+			if st := e.daemonStatus(); !st.Restore.InProgress || st.Restore.OwnerPID != holder.Pid() {
+				t.Errorf("daemon sees restore flag %+v, want held by pid %d", st.Restore, holder.Pid())
 			}
-			_ = holder.Process.Kill()
-			_ = holder.Wait()
+			holder.Kill()
 
-			if log := readDaemonLog(t, e); !strings.Contains(log, "event=flag-remapped") || !strings.Contains(log, shm.FlagName) {
+			if log := e.daemonLog(); !strings.Contains(log, "event=flag-remapped") || !strings.Contains(log, shm.FlagName) {
 				t.Errorf("daemon.log does not say the page was mapped again:\n%s", log)
 			}
 		})

@@ -3,15 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +16,8 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/cgroup"
+	"opm/daemon/testkit"
+	"opm/shm"
 )
 
 // fastConfig makes restarts and stops take milliseconds.
@@ -62,29 +61,17 @@ func newEnvConfig(t *testing.T, config string) *env {
 		t:       t,
 		home:    t.TempDir(),
 		runtime: rt,
-		mark:    "OPM_TEST_MARK=" + randomHex(8),
+		mark:    testkit.NewMark(),
 	}
 	if err := os.WriteFile(filepath.Join(e.home, "config.toml"), []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base := []string{}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "OPM_") && !strings.HasPrefix(kv, "NO_COLOR=") && !strings.HasPrefix(kv, "GORACE=") {
-			base = append(base, kv)
-		}
-	}
-	// A race-enabled binary sleeps 1 s at exit by default; every opm
-	// command and app here is one.
-	gorace := strings.TrimSpace(os.Getenv("GORACE") + " atexit_sleep_ms=0")
-	e.environ = append(base, "GORACE="+gorace, "OPM_HOME="+e.home, "OPM_RUNTIME_DIR="+e.runtime, "OPM_TEST_ROLE=opm", "OPM_TEST_STRICT_STATES=1", e.mark)
+	base := slices.DeleteFunc(os.Environ(), func(kv string) bool {
+		return strings.HasPrefix(kv, "OPM_") || strings.HasPrefix(kv, "NO_COLOR=")
+	})
+	e.environ = append(base, "OPM_HOME="+e.home, "OPM_RUNTIME_DIR="+e.runtime, testkit.RoleEnv+"=opm", "OPM_TEST_STRICT_STATES=1", e.mark)
 	t.Cleanup(e.cleanup)
 	return e
-}
-
-func randomHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
 }
 
 // result is what one opm command printed and its exit status.
@@ -93,6 +80,8 @@ type result struct {
 	stdout string
 	stderr string
 	code   int
+	// state is the ended process, with its resource usage.
+	state *os.ProcessState
 }
 
 func (r result) String() string {
@@ -112,23 +101,31 @@ func (e *env) runWith(extra []string, args ...string) result {
 // runIn runs opm in the directory dir ("" for the test's own) with extra
 // environment variables.
 func (e *env) runIn(dir string, extra []string, args ...string) result {
+	return e.exec(os.Args[0], dir, append(append([]string(nil), e.environ...), extra...), nil, args)
+}
+
+// runAs runs opm — the copy of the test binary any user may run — as
+// another user, with the environment environ.
+func (e *env) runAs(uid int, environ []string, args ...string) result {
+	return e.exec(testkit.SharedExe(e.t), "/", environ, testkit.Intruder{UID: uid, GID: uid}.As(), args)
+}
+
+// exec runs the opm binary exe, killed if it outlives cmdTimeout.
+func (e *env) exec(exe, dir string, environ []string, attr *syscall.SysProcAttr, args []string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], args...)
-	cmd.Dir = dir
-	cmd.Env = append(append([]string(nil), e.environ...), extra...)
+	cmd := exec.CommandContext(ctx, exe, args...)
+	cmd.Dir, cmd.Env, cmd.SysProcAttr = dir, environ, attr
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	code := 0
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			e.t.Fatalf("run opm %q: %v", args, err)
-		}
+	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("run opm %q: %v", args, err)
 	}
-	return result{args: args, stdout: out.String(), stderr: errb.String(), code: code}
+	return result{args: args, stdout: out.String(), stderr: errb.String(), code: code, state: cmd.ProcessState}
 }
 
 // ok runs opm and fails the test unless it exits 0.
@@ -145,9 +142,17 @@ func (e *env) ok(args ...string) result {
 // mode and returns it as the daemon reported it.
 func (e *env) startApp(name, mode string, flags ...string) api.App {
 	e.t.Helper()
-	args := append([]string{"start", os.Args[0], "--name", name, "--env", "OPM_TEST_CHILD=" + mode}, flags...)
+	args := append([]string{"start", os.Args[0], "--name", name, "--env", testkit.ChildEnv + "=" + mode}, flags...)
 	e.ok(args...)
 	return e.app(name)
+}
+
+// startFamily starts an app in one of the grandchild modes and returns it
+// with the pid of its grandchild.
+func (e *env) startFamily(name, mode string, flags ...string) (api.App, int) {
+	e.t.Helper()
+	app := e.startApp(name, mode, flags...)
+	return app, e.waitLogPID(name, "grandchild ", 1)
 }
 
 // list returns `opm list --json`.
@@ -196,31 +201,39 @@ func (e *env) app(name string) api.App {
 	return api.App{}
 }
 
-// waitFor polls cond until it holds or the deadline passes. Polling with a
-// deadline is how a test waits for another process to change state.
-func (e *env) waitFor(what string, within time.Duration, cond func() bool) {
-	e.t.Helper()
-	deadline := time.Now().Add(within)
-	delay := 5 * time.Millisecond
-	for !cond() {
-		if time.Now().After(deadline) {
-			e.t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(delay)
-		delay = min(2*delay, 100*time.Millisecond)
-	}
-}
-
 // waitStatus waits until the app named name has the given status and
 // returns it.
 func (e *env) waitStatus(name, status string, within time.Duration) api.App {
 	e.t.Helper()
+	return e.waitApp(name, "to be "+status, within, func(a api.App) bool { return a.Status == status })
+}
+
+// waitApp waits until the app named name satisfies cond and returns it.
+func (e *env) waitApp(name, what string, within time.Duration, cond func(api.App) bool) api.App {
+	e.t.Helper()
 	var last api.App
-	e.waitFor(fmt.Sprintf("app %s to be %s", name, status), within, func() bool {
+	testkit.WaitFor(e.t, name+" "+what, within, func() bool {
 		last = e.app(name)
-		return last.Status == status
+		return cond(last)
 	})
 	return last
+}
+
+// waitLogPID waits until the app's out log holds count lines starting
+// with prefix and returns the pid at the end of the last one.
+func (e *env) waitLogPID(name, prefix string, count int) int {
+	e.t.Helper()
+	return testkit.WaitLogPID(e.t, filepath.Join(e.home, api.LogsDir, name+"-out.log"), prefix, count)
+}
+
+// daemonLog returns daemon.log.
+func (e *env) daemonLog() string {
+	e.t.Helper()
+	data, err := os.ReadFile(filepath.Join(e.home, api.DaemonLogName))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return string(data)
 }
 
 // daemonStatus returns the daemon's status, from the API.
@@ -235,10 +248,125 @@ func (e *env) daemonStatus() api.DaemonStatus {
 	return st
 }
 
+// killDaemon kills the daemon with SIGKILL and waits until it is gone; its
+// apps run on.
+func (e *env) killDaemon() {
+	e.t.Helper()
+	pid := e.daemonStatus().PID
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		e.t.Fatal(err)
+	}
+	testkit.WaitFor(e.t, "the daemon to die", 10*time.Second, func() bool { return !testkit.Alive(pid) })
+	e.client().CloseIdle()
+}
+
 // marked lists the live processes (not zombies) carrying this test's
 // marker in their environment.
 func (e *env) marked() []int {
-	return processesWith(e.mark)
+	return testkit.Marked(e.mark)
+}
+
+// daemons lists this environment's live daemon processes.
+func (e *env) daemons() []int {
+	var out []int
+	for _, pid := range e.marked() {
+		if strings.Contains(testkit.Cmdline(pid), "daemon run") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// holdFlag starts a process that takes the restore flag like a restorer
+// and keeps it until killed; it returns once the flag is held.
+func (e *env) holdFlag() *testkit.Child {
+	e.t.Helper()
+	return testkit.HoldFlag(e.t, e.runtime, e.environ)
+}
+
+// flagInProgress reads the restore flag as the daemon does.
+func (e *env) flagInProgress() bool {
+	if _, err := os.Lstat(filepath.Join(e.runtime, shm.FlagName)); err != nil {
+		return false
+	}
+	f, err := shm.OpenFlag(e.runtime)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return f.InProgress()
+}
+
+// The exactly-once tests tell apps apart by a marker in their argv (after
+// "--"), unique to the test environment and the app, and count the live
+// processes that carry it.
+
+// appMark is the argv marker of app name in this environment.
+func (e *env) appMark(name string) string {
+	return "opm-app-" + strings.TrimPrefix(e.mark, testkit.MarkEnv+"=") + "-" + name
+}
+
+// startMarked registers and starts an app that blocks, with its marker.
+func (e *env) startMarked(name string) {
+	e.t.Helper()
+	e.ok("start", os.Args[0], "--name", name, "--env", testkit.ChildEnv+"=block", "--", e.appMark(name))
+}
+
+// running counts the live processes of app name (see appMark).
+func (e *env) running(name string) int {
+	return len(testkit.WithArg(e.appMark(name)))
+}
+
+// checkExactlyOnce fails the test unless each named app has exactly one
+// live process and the environment has exactly one daemon.
+func (e *env) checkExactlyOnce(names []string, when string) {
+	e.t.Helper()
+	var bad []string
+	for _, n := range names {
+		if c := e.running(n); c != 1 {
+			bad = append(bad, fmt.Sprintf("%s: %d processes", n, c))
+		}
+	}
+	if d := e.daemons(); len(d) != 1 {
+		bad = append(bad, fmt.Sprintf("%d daemons %v", len(d), d))
+	}
+	if len(bad) > 0 {
+		e.t.Fatalf("%s: not exactly once: %s", when, strings.Join(bad, "; "))
+	}
+}
+
+// freshContainer brings the environment to the state after a container
+// restart: no daemon, no app process, an empty runtime directory; the
+// saved dump and logs stay.
+func (e *env) freshContainer(names []string) {
+	e.t.Helper()
+	e.ok("daemon", "stop")
+	testkit.WaitFor(e.t, "every app and the daemon to be gone", 20*time.Second, func() bool {
+		for _, n := range names {
+			if e.running(n) != 0 {
+				return false
+			}
+		}
+		return len(e.daemons()) == 0
+	})
+	if err := os.RemoveAll(e.runtime); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.Mkdir(e.runtime, 0o700); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// savedApps starts n marked apps, saves them and returns their names.
+func (e *env) savedApps(n int) []string {
+	e.t.Helper()
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("app%d", i)
+		e.startMarked(names[i])
+	}
+	e.ok("save")
+	return names
 }
 
 func (e *env) cleanup() {
@@ -247,17 +375,16 @@ func (e *env) cleanup() {
 	if r.code != 0 {
 		t.Errorf("cleanup: %v", r)
 	}
-	// The daemon has exited; its apps were stopped before it. Give
-	// processes that are being reaped a moment to go.
-	deadline := time.Now().Add(5 * time.Second)
-	left := e.marked()
-	for len(left) > 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
+	// The daemon has exited; its apps were stopped before it. Processes
+	// being reaped take a moment to go.
+	var left []int
+	testkit.Poll(5*time.Second, func() bool {
 		left = e.marked()
-	}
+		return len(left) == 0
+	})
 	for _, pid := range left {
-		t.Errorf("leftover process %d: %s", pid, cmdline(pid))
-		_ = killPid(pid)
+		t.Errorf("leftover process %d: %s", pid, testkit.Cmdline(pid))
+		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	// A daemon that stopped its apps removed their cgroups; what is left
 	// after a daemon that did not (killed by the test) is removed here.
@@ -268,67 +395,18 @@ func (e *env) cleanup() {
 			}
 		}
 	}
-	removeCgroups(t, e.home)
+	testkit.RemoveCgroups(t, e.home)
 	// The daemons ran with OPM_TEST_STRICT_STATES: a supervisor bug (an
 	// illegal state move) panicked one of them, into daemon.log.
-	if log, err := os.ReadFile(filepath.Join(e.home, api.DaemonLogName)); err == nil && bytes.Contains(log, []byte("panic:")) {
+	log, err := os.ReadFile(filepath.Join(e.home, api.DaemonLogName))
+	if err == nil && bytes.Contains(log, []byte("panic:")) {
 		t.Errorf("a daemon panicked")
 	}
-	if t.Failed() {
-		if log, err := os.ReadFile(filepath.Join(e.home, api.DaemonLogName)); err == nil {
-			t.Logf("daemon.log:\n%s", log)
-		}
+	if t.Failed() && err == nil {
+		t.Logf("daemon.log:\n%s", log)
 	}
 	if e.cl != nil {
 		e.cl.CloseIdle()
 	}
 	os.RemoveAll(e.runtime)
-}
-
-// removeCgroups kills and removes whatever is left of the cgroups of a
-// daemon for home (a test that killed its daemon and then its apps), so
-// that no test leaves a cgroup behind.
-func removeCgroups(t *testing.T, home string) {
-	dir, err := cgroup.Dir(home)
-	if err != nil {
-		return
-	}
-	if _, err := os.Stat(dir); err != nil {
-		return
-	}
-	_ = os.WriteFile(filepath.Join(dir, "cgroup.kill"), []byte("1"), 0)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		err := rmdirAll(dir)
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("cannot remove the test's cgroup %s: %v", dir, err)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// rmdirAll removes the cgroup dir and those below it, deepest first.
-func rmdirAll(dir string) error {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		if e.IsDir() {
-			if err := rmdirAll(filepath.Join(dir, e.Name())); err != nil {
-				return err
-			}
-		}
-	}
-	if err := syscall.Rmdir(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
-	}
-	return nil
 }

@@ -37,17 +37,13 @@ func TestStartRangesRefused(t *testing.T) {
 
 // Names that would print as something else (control, format or invalid
 // bytes) are refused with exit 2 and one line that says what to use, and
-// that line is itself printable.
+// that line is itself printable. (api.CheckName's test has every kind.)
 func TestStartUnprintableNameRefused(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	for _, tt := range []struct{ name, in, want string }{
-		{"C1 next line", "a\u0085b", "U+0085"},
 		{"bidi override", "\u202ebew", "U+202E"},
-		{"zero-width space", "we\u200bb", "U+200B"},
-		{"newline", "we\nb", "U+000A"},
 		{"trailing newline", "web\n", "U+000A"},
-		{"escape sequence", "\x1b[31mred", "U+001B"},
 		{"invalid UTF-8", "web\xff", "not valid UTF-8"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

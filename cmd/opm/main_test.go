@@ -1,33 +1,15 @@
 package main
 
 import (
-	"fmt"
-	"os"
 	"testing"
+
+	"opm/daemon/testkit"
 )
 
-// TestMain lets the test binary play every part of an end-to-end test:
-// with OPM_TEST_CHILD set it is a managed app (see child_test.go); with
-// OPM_TEST_ROLE=opm it is the opm command itself, and so also the daemon
-// that command spawns; otherwise it runs the tests.
+// TestMain lets the test binary play every part of an end-to-end test: a
+// managed app or a helper process (a child mode of daemon/testkit), the
+// opm command itself and so also the daemon that command spawns
+// (OPM_TEST_ROLE=opm), or the tests.
 func TestMain(m *testing.M) {
-	if mode := os.Getenv("OPM_TEST_CHILD"); mode != "" {
-		os.Exit(runChild(mode))
-	}
-	if os.Getenv("OPM_TEST_ROLE") == "opm" {
-		main()
-		return
-	}
-	os.Exit(runTests(m))
-}
-
-func runTests(m *testing.M) int {
-	removeStaleIntruders()
-	dir, err := copyExecutable()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.RemoveAll(dir)
-	return m.Run()
+	testkit.Main(m, func() int { main(); return 0 })
 }

@@ -7,21 +7,19 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"opm/daemon/testkit"
 	"opm/shm"
 )
 
-// A restore that finds the flag held by a live owner starts nothing and
-// waits; when that owner dies half-way, the waiting restore takes over and
-// every saved app ends up running exactly once.
+// A restore that finds the flag held by a live owner starts nothing: it
+// waits, and gives up at --wait having started nothing, or, when that
+// owner dies half-way, takes over, and every saved app ends up running
+// exactly once. A restore over running apps says so and starts nothing.
 func TestRestoreWaitsForOwner(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -29,6 +27,18 @@ func TestRestoreWaitsForOwner(t *testing.T) {
 	e.freshContainer(names)
 
 	holder := e.holdFlag()
+	r := e.run("restore", "--wait", "300ms")
+	if r.code != 1 || !strings.Contains(r.stderr, "in progress") || !strings.Contains(r.stderr, fmt.Sprintf("gave up after 300ms: the restore by pid %d", holder.Pid())) {
+		t.Errorf("restore --wait 300ms while pid %d holds the flag: %v", holder.Pid(), r)
+	}
+	for _, n := range names {
+		if c := e.running(n); c != 0 {
+			t.Fatalf("%s has %d processes after a restore that waited for another", n, c)
+		}
+	}
+	if d := e.daemons(); len(d) != 0 {
+		t.Errorf("a restore that never held the flag started daemons %v", d)
+	}
 
 	restore := exec.Command(os.Args[0], "restore")
 	restore.Env = e.environ
@@ -45,16 +55,7 @@ func TestRestoreWaitsForOwner(t *testing.T) {
 	if err != nil || !strings.Contains(waiting, "in progress") || !strings.Contains(waiting, "waiting") {
 		t.Fatalf("restore said %q (%v), want that it waits", waiting, err)
 	}
-	// While the owner lives, the waiting restore starts nothing: a quiet
-	// window is the measurement.
-	time.Sleep(200 * time.Millisecond)
-	for _, n := range names {
-		if c := argvCount(e.appMark(n)); c != 0 {
-			t.Fatalf("%s has %d processes while another restore holds the flag", n, c)
-		}
-	}
-	_ = holder.Process.Kill()
-	_ = holder.Wait()
+	holder.Kill()
 	if err := restore.Wait(); err != nil {
 		t.Fatalf("restore after the owner died: %v\n%s", err, stdout.String())
 	}
@@ -62,6 +63,10 @@ func TestRestoreWaitsForOwner(t *testing.T) {
 		t.Errorf("restore summary %q, want 2 started", stdout.String())
 	}
 	e.checkExactlyOnce(names, "after the waiting restore took over")
+	if r := e.ok("restore"); !strings.Contains(r.stdout, "2 already running") {
+		t.Errorf("restore over running apps: %v, want 2 already running", r)
+	}
+	e.checkExactlyOnce(names, "after a restore over running apps")
 }
 
 // A process that holds the restore flag's lock without naming itself in
@@ -72,13 +77,15 @@ func TestRestoreWaitsForOwner(t *testing.T) {
 func TestRestoreWaitsForNamelessLock(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	e.lockPage()
+	testkit.LockPage(t, e.runtime, e.environ)
 
-	r, ps, wall := e.timedRestore(t, "--wait", "1s")
+	began := time.Now()
+	r := e.run("restore", "--wait", "1s")
+	wall := time.Since(began)
 	if r.code != 1 || !strings.Contains(r.stderr, "gave up after 1s") || !strings.Contains(r.stderr, "names no owner") || !strings.Contains(r.stderr, shm.FlagName) {
 		t.Errorf("restore with a nameless lock held: %v", r)
 	}
-	cpu := ps.UserTime() + ps.SystemTime()
+	cpu := r.state.UserTime() + r.state.SystemTime()
 	t.Logf("restore --wait 1s: %s of CPU in %s", cpu, wall)
 	if cpu > wall/4 {
 		t.Errorf("restore used %s of CPU in %s while it waited: it spins", cpu, wall)
@@ -118,24 +125,6 @@ func TestRestoreWaitsForNamelessLock(t *testing.T) {
 	}
 }
 
-// timedRestore runs `opm restore args...`, killing it if it outlives a
-// generous bound, and returns what it printed, its resource usage and
-// its wall time.
-func (e *env) timedRestore(t *testing.T, args ...string) (result, *os.ProcessState, time.Duration) {
-	t.Helper()
-	args = append([]string{"restore"}, args...)
-	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = e.environ
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	began := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	st := waitExit(t, cmd, 30*time.Second)
-	return result{args: args, stdout: out.String(), stderr: errb.String(), code: st.ExitCode()}, st, time.Since(began)
-}
-
 // waitExit waits for cmd to exit; past within, it kills it and fails the
 // test.
 func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) *os.ProcessState {
@@ -150,51 +139,4 @@ func waitExit(t *testing.T, cmd *exec.Cmd, within time.Duration) *os.ProcessStat
 		t.Errorf("opm %v did not end within %s; killed it", cmd.Args[1:], within)
 	}
 	return cmd.ProcessState
-}
-
-// lockPage is a child mode: create the restore flag page in
-// OPM_TEST_FLAG_DIR, take its lock (the owner's lease) without setting the
-// owner word, say "locked" and block until killed.
-func lockPage() int {
-	dir := os.Getenv("OPM_TEST_FLAG_DIR")
-	f, err := shm.OpenFlag(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 3
-	}
-	defer f.Close()
-	page, err := os.OpenFile(filepath.Join(dir, shm.FlagName), os.O_RDWR, 0)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 3
-	}
-	lk := unix.Flock_t{Type: unix.F_WRLCK}
-	if err := unix.FcntlFlock(page.Fd(), unix.F_OFD_SETLK, &lk); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 3
-	}
-	fmt.Println("locked")
-	never := make(chan os.Signal, 1)
-	signal.Notify(never, syscall.SIGUSR2) // never sent: block until killed
-	<-never
-	return 0
-}
-
-// lockPage starts a process that holds the restore flag's lock without
-// naming itself in the flag, until the test ends.
-func (e *env) lockPage() {
-	e.t.Helper()
-	holder := exec.Command(os.Args[0], "-test.run=^$")
-	holder.Env = append(append([]string(nil), e.environ...), "OPM_TEST_CHILD=lock-page", "OPM_TEST_FLAG_DIR="+e.runtime)
-	out, err := holder.StdoutPipe()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := holder.Start(); err != nil {
-		e.t.Fatal(err)
-	}
-	e.t.Cleanup(func() { _ = holder.Process.Kill(); _ = holder.Wait() })
-	if l, err := bufio.NewReader(out).ReadString('\n'); err != nil || l != "locked\n" {
-		e.t.Fatalf("lock holder said %q, %v", l, err)
-	}
 }

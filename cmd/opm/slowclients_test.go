@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/testkit"
 )
 
 // Clients that connect and never finish a request cannot exhaust the
@@ -21,10 +22,10 @@ func TestSlowClientsCannotExhaustDescriptors(t *testing.T) {
 	e.startApp("web", "block")
 	d := e.daemonStatus().PID
 	e.client().CloseIdle()
-	e.waitFor("the daemon to close the test's own connections", 10*time.Second, func() bool {
-		return socketCount(d) == 1 // its listener
+	testkit.WaitFor(t, "the daemon to close the test's own connections", 10*time.Second, func() bool {
+		return testkit.Sockets(d) == 1 // its listener
 	})
-	base, err := fdCount(d)
+	base, err := testkit.FDs(d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +47,7 @@ func TestSlowClientsCannotExhaustDescriptors(t *testing.T) {
 			t.Fatal(err)
 		}
 		conns = append(conns, c)
-		if n, _ := fdCount(d); n > base+limit+2 {
+		if n, _ := testkit.FDs(d); n > base+limit+2 {
 			t.Fatalf("the daemon holds %d descriptors with %d stuck clients, %d before: no cap", n, len(conns), base)
 		}
 	}

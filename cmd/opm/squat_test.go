@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"opm/daemon/api"
+	"opm/daemon/testkit"
 	"opm/shm"
 )
 
@@ -44,21 +45,20 @@ func TestSquattedRuntimeDir(t *testing.T) {
 			// the harness has stopped the daemon.
 			xdg := ""
 			if tc.xdg {
-				xdg = privateDir(t)
+				xdg = testkit.ShortTempDir(t)
 			}
 			var def string
 			t.Cleanup(func() { os.RemoveAll(def) })
 			e := newEnv(t)
-			in := newIntruder(t)
-			exe := sharedExe
+			in := testkit.NewIntruder(t)
 			// No OPM_RUNTIME_DIR: the default, derived from the test's
 			// home, is under /dev/shm.
-			e.environ = dropEnv(e.environ, "OPM_RUNTIME_DIR", "XDG_RUNTIME_DIR")
+			e.environ = testkit.WithoutEnv(e.environ, "OPM_RUNTIME_DIR", "XDG_RUNTIME_DIR")
 			if tc.xdg {
 				e.environ = append(e.environ, "XDG_RUNTIME_DIR="+xdg)
 			}
 			def = shm.DefaultRuntimeDir(e.home)
-			fake := startFakeServer(t, exe, in, def, tc.mode)
+			fake := testkit.StartFakeServer(t, in, def, tc.mode)
 
 			const secret = "SECRET_TOKEN=hunter2-do-not-leak"
 			r := e.run("start", os.Args[0], "--name", "victim", "--env", "OPM_TEST_CHILD=print-env", "--env", secret)
@@ -82,7 +82,7 @@ func TestSquattedRuntimeDir(t *testing.T) {
 			if err := json.Unmarshal([]byte(other.stdout), &st2); err != nil || st2.PID != st.PID {
 				t.Errorf("from a session without XDG_RUNTIME_DIR: %v; want the daemon %d", other, st.PID)
 			}
-			squatter := fmt.Sprintf("uid %d", in.uid)
+			squatter := fmt.Sprintf("uid %d", in.UID)
 			if len(st.Notes) != 1 || !strings.Contains(st.Notes[0], def) || !strings.Contains(st.Notes[0], squatter) || !strings.Contains(st.Notes[0], st.RuntimeDir) {
 				t.Errorf("daemon status notes %q, want one naming %s, %s and %s", st.Notes, def, squatter, st.RuntimeDir)
 			}
@@ -96,7 +96,7 @@ func TestSquattedRuntimeDir(t *testing.T) {
 			if dump, err := os.ReadFile(filepath.Join(e.home, api.DumpName)); err != nil || !strings.Contains(string(dump), `"victim"`) {
 				t.Errorf("opm save did not write the app to the dump: %v\n%s", err, dump)
 			}
-			if conns, got := fake.stop(t); got != "" {
+			if conns, got := fake.Stop(t); got != "" {
 				t.Errorf("the squatter's server received %d bytes on %d connections: %q", len(got), conns, got)
 			}
 
@@ -117,21 +117,20 @@ func TestSquattedRuntimeDir(t *testing.T) {
 func TestSquattedExplicitRuntimeDir(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	in := newIntruder(t)
-	exe := sharedExe
-	dir := filepath.Join(os.TempDir(), "opmsquat-"+randomHex(6))
+	in := testkit.NewIntruder(t)
+	dir := filepath.Join(os.TempDir(), "opmsquat-"+testkit.RandomHex(6))
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	fake := startFakeServer(t, exe, in, dir, 0o755)
+	fake := testkit.StartFakeServer(t, in, dir, 0o755)
 	own := e.environ
 	t.Cleanup(func() { e.environ = own }) // for the harness's cleanup
-	e.environ = append(dropEnv(e.environ, "OPM_RUNTIME_DIR"), "OPM_RUNTIME_DIR="+dir)
+	e.environ = append(testkit.WithoutEnv(e.environ, "OPM_RUNTIME_DIR"), "OPM_RUNTIME_DIR="+dir)
 
 	r := e.run("start", os.Args[0], "--name", "victim", "--env", "OPM_TEST_CHILD=block", "--env", "SECRET_TOKEN=hunter2")
 	t.Logf("%s", r.stderr)
 	if r.code != 1 {
 		t.Errorf("start with a squatted OPM_RUNTIME_DIR: %v", r)
 	}
-	for _, w := range []string{"OPM_RUNTIME_DIR " + dir, fmt.Sprintf("uid %d", in.uid), "unset"} {
+	for _, w := range []string{"OPM_RUNTIME_DIR " + dir, fmt.Sprintf("uid %d", in.UID), "unset"} {
 		if !strings.Contains(r.stderr, w) {
 			t.Errorf("the error does not say %q:\n%s", w, r.stderr)
 		}
@@ -139,7 +138,7 @@ func TestSquattedExplicitRuntimeDir(t *testing.T) {
 	if d := e.daemons(); len(d) != 0 {
 		t.Errorf("daemons %v started in another user's directory", d)
 	}
-	if conns, got := fake.stop(t); got != "" || conns != 0 {
+	if conns, got := fake.Stop(t); got != "" || conns != 0 {
 		t.Errorf("the squatter's server received %d bytes on %d connections: %q", len(got), conns, got)
 	}
 }
@@ -149,11 +148,10 @@ func TestSquattedExplicitRuntimeDir(t *testing.T) {
 // with an error naming that user.
 func TestClientChecksServerUID(t *testing.T) {
 	t.Parallel()
-	in := newIntruder(t)
-	exe := sharedExe
-	dir := filepath.Join(os.TempDir(), "opmfake-"+randomHex(6))
+	in := testkit.NewIntruder(t)
+	dir := filepath.Join(os.TempDir(), "opmfake-"+testkit.RandomHex(6))
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	fake := startFakeServer(t, exe, in, dir, 0o755)
+	fake := testkit.StartFakeServer(t, in, dir, 0o755)
 
 	cl := api.NewClient(api.SocketPath(dir))
 	defer cl.CloseIdle()
@@ -163,47 +161,20 @@ func TestClientChecksServerUID(t *testing.T) {
 	err := cl.Do(ctx, http.MethodPost, api.PathApps, req, nil)
 	t.Logf("%v", err)
 	var pe *api.PeerError
-	if !errors.As(err, &pe) || pe.UID != in.uid {
-		t.Errorf("request to another user's server: %v, want a refusal naming uid %d", err, in.uid)
+	if !errors.As(err, &pe) || pe.UID != in.UID {
+		t.Errorf("request to another user's server: %v, want a refusal naming uid %d", err, in.UID)
 	}
-	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("uid %d", in.uid)) {
-		t.Errorf("the error does not name uid %d: %v", in.uid, err)
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("uid %d", in.UID)) {
+		t.Errorf("the error does not name uid %d: %v", in.UID, err)
 	}
 	if errors.Is(err, api.ErrUnreachable) {
 		t.Errorf("a foreign server is reported as no daemon (a CLI would start one): %v", err)
 	}
-	conns, got := fake.stop(t)
+	conns, got := fake.Stop(t)
 	if got != "" {
 		t.Errorf("the other user's server received %q", got)
 	}
 	if conns == 0 {
 		t.Errorf("the client never connected: the test proves nothing")
 	}
-}
-
-// dropEnv returns env without the variables named by keys.
-func dropEnv(env []string, keys ...string) []string {
-	var out []string
-next:
-	for _, kv := range env {
-		for _, k := range keys {
-			if strings.HasPrefix(kv, k+"=") {
-				continue next
-			}
-		}
-		out = append(out, kv)
-	}
-	return out
-}
-
-// privateDir is a fresh 0700 directory with a short path, removed at the
-// end of the test.
-func privateDir(t *testing.T) string {
-	t.Helper()
-	d, err := os.MkdirTemp("", "opmx")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(d) })
-	return d
 }

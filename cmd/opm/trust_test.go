@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/testkit"
 )
 
 // An OPM_HOME that is not the caller's own (root with `sudo -E`, or a home
@@ -22,7 +23,7 @@ func TestUntrustedHomeRefused(t *testing.T) {
 		spoil func(home string) error
 		want  string
 	}{
-		{"another user's", true, func(h string) error { return os.Chown(h, nobody, nobody) }, "belongs to uid 65534"},
+		{"another user's", true, func(h string) error { return os.Chown(h, testkit.Nobody, testkit.Nobody) }, "belongs to uid 65534"},
 		{"group writable", false, func(h string) error { return os.Chmod(h, 0o770) }, "chmod go-w"},
 	}
 	for _, tc := range cases {
@@ -144,7 +145,7 @@ func TestRestoreTrustsNoPathFromTheDump(t *testing.T) {
 	if got := e.app("web").Spec.OutLog; got != want {
 		t.Errorf("out log = %s, want %s", got, want)
 	}
-	e.waitFor("the app's first line in its own log", 10*time.Second, func() bool {
+	testkit.WaitFor(t, "the app's first line in its own log", 10*time.Second, func() bool {
 		b, _ := os.ReadFile(want)
 		return strings.Contains(string(b), "block ")
 	})
@@ -154,14 +155,14 @@ func TestRestoreTrustsNoPathFromTheDump(t *testing.T) {
 		return
 	}
 	e.freshContainer([]string{"web"})
-	if err := os.Chown(path, nobody, nobody); err != nil {
+	if err := os.Chown(path, testkit.Nobody, testkit.Nobody); err != nil {
 		t.Fatal(err)
 	}
 	r := e.run("restore")
 	if r.code != 1 || !strings.Contains(r.stderr, "uid 65534") {
 		t.Errorf("restore of another user's dump: %v", r)
 	}
-	if n := argvCount(e.appMark("web")); n != 0 {
+	if n := e.running("web"); n != 0 {
 		t.Errorf("%d processes of web from another user's dump", n)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/testkit"
 )
 
 // A relative OPM_HOME means the directory from where the command runs —
@@ -60,7 +61,7 @@ func TestCPUDoesNotDependOnTheLastAsker(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.startApp("spin", "busy")
-	e.waitFor("the app to have run a while", 10*time.Second, func() bool { return e.app("spin").UptimeMs > 300 })
+	testkit.WaitFor(t, "the app to have run a while", 10*time.Second, func() bool { return e.app("spin").UptimeMs > 300 })
 	for i := range 3 {
 		cpu := e.app("spin").CPU
 		t.Logf("look %d: %.1f%%", i, cpu)
@@ -87,7 +88,7 @@ func TestCwdDoesNotMoveTheScript(t *testing.T) {
 	if a.Spec.Cwd != elsewhere || a.Spec.Argv[len(a.Spec.Argv)-1] != script {
 		t.Errorf("cwd %s argv %q; want cwd %s and the script %s", a.Spec.Cwd, a.Spec.Argv, elsewhere, script)
 	}
-	e.waitFor("the app to print where it runs", 10*time.Second, func() bool {
+	testkit.WaitFor(t, "the app to print where it runs", 10*time.Second, func() bool {
 		return strings.Contains(e.ok("logs", "sh").stdout, elsewhere)
 	})
 }

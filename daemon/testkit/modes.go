@@ -1,0 +1,172 @@
+package testkit
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+
+	"opm/daemon/api"
+)
+
+// ChildEnv names the child mode a re-executed test binary plays.
+const ChildEnv = "OPM_TEST_CHILD"
+
+// DirEnv is the directory a child mode works in: the runtime directory
+// of the restore flag (hold-flag, lock-page, flag-racer) or of the daemon
+// asked (peer-status), the directory the fake server makes.
+const DirEnv = "OPM_TEST_DIR"
+
+// modes are the child modes, documented in doc.go.
+var modes = map[string]func() int{
+	"block":                      block,
+	"exit0":                      func() int { return 0 },
+	"exit1":                      exit1,
+	"crash-on-usr1":              crashOnUSR1,
+	"ignore-term":                ignoreTerm,
+	"busy":                       busy,
+	"print-env":                  printEnv,
+	"grandchild":                 grandchild("block", false),
+	"grandchild-stubborn":        grandchild("ignore-term", false),
+	"setsid-grandchild":          grandchild("block", true),
+	"setsid-grandchild-stubborn": grandchild("ignore-term", true),
+	"hold-flag":                  holdFlag,
+	"lock-page":                  lockPage,
+	"flag-racer":                 flagRacer,
+	"fake-server":                fakeServer,
+	"peer-status":                peerStatus,
+}
+
+// RunChild plays the child mode OPM_TEST_CHILD names, if it is set, and
+// returns the exit status; ok is false when the variable is not set.
+func RunChild() (code int, ok bool) {
+	mode := os.Getenv(ChildEnv)
+	if mode == "" {
+		return 0, false
+	}
+	play, found := modes[mode]
+	if !found {
+		fmt.Fprintf(os.Stderr, "unknown %s mode %q\n", ChildEnv, mode)
+		return 3, true
+	}
+	return play(), true
+}
+
+func block() int {
+	term := notify(syscall.SIGTERM, syscall.SIGINT)
+	fmt.Printf("block %d\n", os.Getpid())
+	<-term
+	return 0
+}
+
+func exit1() int {
+	fmt.Fprintln(os.Stderr, "exit1: failing on purpose")
+	return 1
+}
+
+func crashOnUSR1() int {
+	sig := notify(syscall.SIGTERM, syscall.SIGUSR1)
+	fmt.Printf("armed %d\n", os.Getpid())
+	return exitOn(sig)
+}
+
+func ignoreTerm() int {
+	signal.Ignore(syscall.SIGTERM)
+	fmt.Printf("ignoring %d\n", os.Getpid())
+	untilKilled()
+	return 0
+}
+
+func busy() int {
+	// The default action of SIGTERM ends it.
+	for n := 0; ; n++ {
+		_ = n
+	}
+}
+
+func printEnv() int {
+	term := notify(syscall.SIGTERM, syscall.SIGINT)
+	wd, _ := os.Getwd()
+	env := os.Environ()
+	slices.Sort(env)
+	fmt.Printf("cwd=%s\n%s\n", wd, strings.Join(env, "\n"))
+	<-term
+	return 0
+}
+
+// grandchild is a mode that starts the test binary again, in mode gmode,
+// as its child — in its own process group, or in a session of its own
+// when setsid — and then waits as crash-on-usr1 does.
+func grandchild(gmode string, setsid bool) func() int {
+	return func() int {
+		sig := notify(syscall.SIGTERM, syscall.SIGUSR1)
+		exe, err := os.Executable()
+		if err != nil {
+			return fail(err)
+		}
+		gc := exec.Command(exe)
+		gc.Env = append(os.Environ(), ChildEnv+"="+gmode)
+		gc.Stdout = os.Stdout
+		gc.SysProcAttr = &syscall.SysProcAttr{Setsid: setsid}
+		if err := gc.Start(); err != nil {
+			return fail(err)
+		}
+		fmt.Printf("grandchild %d\n", gc.Process.Pid)
+		return exitOn(sig)
+	}
+}
+
+// peerStatus asks the daemon of the runtime directory $OPM_TEST_DIR for
+// its status over plain HTTP, as any client could, and prints the HTTP
+// status and the body.
+func peerStatus() int {
+	sock := api.SocketPath(os.Getenv(DirEnv))
+	tr := &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}
+	resp, err := (&http.Client{Transport: tr}).Get("http://opm" + api.PathDaemon)
+	if err != nil {
+		return fail(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	fmt.Println(resp.StatusCode, strings.TrimSpace(string(body)))
+	return 0
+}
+
+// notify returns a channel that receives sigs.
+func notify(sigs ...os.Signal) chan os.Signal {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, sigs...)
+	return ch
+}
+
+// exitOn waits for a signal on sig: exit status 1 for SIGUSR1 (a crash),
+// 0 for any other.
+func exitOn(sig chan os.Signal) int {
+	if <-sig == syscall.SIGUSR1 {
+		return 1
+	}
+	return 0
+}
+
+// untilKilled blocks until the process is killed: it waits for a signal
+// nobody sends.
+func untilKilled() {
+	for range notify(syscall.SIGUSR2) {
+	}
+}
+
+// fail reports err on stderr and returns the exit status of a child that
+// could not play its part.
+func fail(err error) int {
+	fmt.Fprintln(os.Stderr, "test child:", err)
+	return 3
+}
