@@ -48,16 +48,8 @@ func (m *mapping) gen() *uint32        { return (*uint32)(unsafe.Pointer(&m.page
 // load reads the 64-bit field at off. ok is false when the read faulted:
 // the file no longer covers the page. It allocates nothing.
 func (m *mapping) load(off int) (v uint64, ok bool) {
-	defer func() {
-		if r := recover(); r != nil {
-			if !isFault(r) {
-				panic(r)
-			}
-			ok = false
-		}
-	}()
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	return atomic.LoadUint64(m.u64(off)), true
+	ok = m.try(func() { v = atomic.LoadUint64(m.u64(off)) })
+	return v, ok
 }
 
 // try runs fn, which accesses m's page, and reports whether it ran

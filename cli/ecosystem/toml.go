@@ -66,15 +66,11 @@ func (r *tomlReader) value(v any, path toml.Key, depth int) (*node, error) {
 		}
 		return n, nil
 	case []map[string]any:
-		n := &node{kind: kindList}
-		for _, it := range v {
-			val, err := r.value(it, path, depth+1)
-			if err != nil {
-				return nil, err
-			}
-			n.items = append(n.items, val)
+		items := make([]any, len(v))
+		for i, it := range v {
+			items[i] = it
 		}
-		return n, nil
+		return r.value(items, path, depth)
 	case []any:
 		n := &node{kind: kindList}
 		for _, it := range v {

@@ -133,9 +133,9 @@ type startRequestJSON struct {
 	InterpreterArgs byteStrings `json:"interpreter_args,omitempty"`
 }
 
-// MarshalJSON encodes r with its byte-ish fields byte-safe.
-func (r StartRequest) MarshalJSON() ([]byte, error) {
-	return json.Marshal(startRequestJSON{
+// wire is r in its wire form.
+func (r StartRequest) wire() startRequestJSON {
+	return startRequestJSON{
 		startRequestFields: startRequestFields(r),
 		Command:            byteString(r.Command),
 		Args:               byteStrings(r.Args),
@@ -145,22 +145,17 @@ func (r StartRequest) MarshalJSON() ([]byte, error) {
 		Env:                byteStrings(r.Env),
 		Interpreter:        byteString(r.Interpreter),
 		InterpreterArgs:    byteStrings(r.InterpreterArgs),
-	})
+	}
+}
+
+// MarshalJSON encodes r with its byte-ish fields byte-safe.
+func (r StartRequest) MarshalJSON() ([]byte, error) {
+	return json.Marshal(r.wire())
 }
 
 // UnmarshalJSON decodes either form of each byte-ish field.
 func (r *StartRequest) UnmarshalJSON(data []byte) error {
-	w := startRequestJSON{
-		startRequestFields: startRequestFields(*r),
-		Command:            byteString(r.Command),
-		Args:               byteStrings(r.Args),
-		Name:               byteString(r.Name),
-		Cwd:                byteString(r.Cwd),
-		Dir:                byteString(r.Dir),
-		Env:                byteStrings(r.Env),
-		Interpreter:        byteString(r.Interpreter),
-		InterpreterArgs:    byteStrings(r.InterpreterArgs),
-	}
+	w := r.wire()
 	if err := json.Unmarshal(data, &w); err != nil {
 		return err
 	}

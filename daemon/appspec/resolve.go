@@ -19,19 +19,6 @@ var interpreters = map[string]string{
 	".sh":  "bash",
 }
 
-// shellChars are the characters that make a command line need a shell.
-const shellChars = "|&;<>()$`\\\"'*?[]#~{}\n"
-
-// needsShell reports whether line uses shell syntax (pipes, redirections,
-// quotes, variables, globs, a leading VAR=value...).
-func needsShell(line string) bool {
-	if strings.ContainsAny(line, shellChars) {
-		return true
-	}
-	f := strings.Fields(line)
-	return len(f) > 0 && strings.Contains(f[0], "=")
-}
-
 // resolveCommand turns what the user typed into an executable and its
 // argument vector, the way a PM2 user expects: scripts by extension run
 // through their interpreter, executable files directly, plain command
@@ -49,7 +36,7 @@ func resolveCommand(command string, args []string, dir string, env []string, int
 		return spec, api.Errorf(api.CodeBadRequest, "no script or command to start (try 'opm start app.js' or 'opm start \"python3 -m http.server\"')")
 	}
 	path := envPath(env)
-	if needsShell(line) {
+	if api.NeedsShell(line) {
 		sh, err := lookPath("sh", path, dir)
 		if err != nil {
 			sh = "/bin/sh"
