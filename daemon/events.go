@@ -59,7 +59,7 @@ type (
 		// unless it is the same and the app runs); stopped registers a
 		// new one without starting it.
 		update, keepIfSame, stopped bool
-		reply           chan result
+		reply                       chan result
 	}
 	actionReq struct {
 		target, action string
