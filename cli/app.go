@@ -116,9 +116,6 @@ func (a *App) onUsageError(c *ucli.Context, err error, _ bool) error {
 		if p == "flag needs an argument: " {
 			return usageErrorf("%s needs a value (see '%s --help')", typed, name)
 		}
-		if typed == "-e" {
-			return usageErrorf("-e is PM2's --error (the error log file), which opm does not have yet; to set a variable use --env KEY=VALUE (see '%s --help')", name)
-		}
 		if pm2Flag(strings.TrimLeft(flag, "-")) {
 			return usageErrorf("%s is a PM2 flag that opm does not have yet (see '%s --help' for what it has)", typed, name)
 		}

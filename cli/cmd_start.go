@@ -81,6 +81,7 @@ func (a *App) start(c *ucli.Context) error {
 	if err := applySettings(c, &req, false); err != nil {
 		return err
 	}
+	a.warnPendingFlags(c)
 	var app api.App
 	if err := a.call(c.Context, http.MethodPost, api.PathApps, req, &app); err != nil {
 		return err
@@ -111,6 +112,7 @@ func (a *App) update(c *ucli.Context, apps []api.App) error {
 		}
 		out = append(out, got)
 	}
+	a.warnPendingFlags(c)
 	renderApps(a.out(), out)
 	return errors.Join(errs...)
 }

@@ -5,14 +5,7 @@ package cli
 // learns it is missing rather than mistyped. A flag opm gains leaves the
 // list.
 var pm2Flags = map[string]bool{
-	"watch": true, "ignore-watch": true, "watch-delay": true,
-	"max-memory-restart": true, "i": true, "instances": true,
-	"c": true, "cron": true, "cron-restart": true,
-	"time": true,
-	"o":    true, "output": true, "error": true, "l": true, "log": true,
-	"merge-logs": true, "log-date-format": true, "log-type": true,
-	"wait-ready": true, "listen-timeout": true,
-	"f": true, "force": true,
+	"watch-delay": true, "log-type": true, "f": true, "force": true,
 	"namespace": true, "no-daemon": true, "no-treekill": true,
 	"shutdown-with-message": true, "port": true, "append-env-to-name": true,
 	"source-map-support": true, "disable-source-map-support": true,

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -17,7 +18,7 @@ import (
 // (a new app, or a change of existing ones) and `opm restart`. PM2's
 // names where PM2 has one.
 func settingFlags() []ucli.Flag {
-	return []ucli.Flag{
+	return append([]ucli.Flag{
 		&ucli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "the app's `NAME` (default: derived from the script)"},
 		&ucli.StringFlag{Name: "cwd", Usage: "working `DIR` (default: the current directory)"},
 		&ucli.GenericFlag{Name: "env", Value: &envFlag{}, Usage: "set `K=V` in the app's environment (repeatable); with an ecosystem file, --env NAME applies its env_NAME"},
@@ -33,6 +34,85 @@ func settingFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "stop-exit-codes", Usage: "exit `CODES` (e.g. 0,3) after which the app is not restarted"},
 		&ucli.StringFlag{Name: "interpreter", Usage: "run the script with `PROGRAM` (\"none\": run it directly)"},
 		&ucli.StringFlag{Name: "interpreter-args", Aliases: []string{"node-args"}, Usage: "`ARGS` for the interpreter, before the script"},
+	}, pendingFlagList()...)
+}
+
+// pendingFlags are PM2's flags for the settings opm keeps but does not
+// act on yet: given, each is stored under its ecosystem key in
+// Settings.Pending (saved, shown by info, written by export), with a
+// warning.
+var pendingFlags = []struct {
+	name    string
+	aliases []string
+	key     string
+	isBool  bool
+}{
+	{"watch", nil, "watch", true},
+	{"ignore-watch", nil, "ignore_watch", false},
+	{"max-memory-restart", nil, "max_memory_restart", false},
+	{"instances", []string{"i"}, "instances", false},
+	{"cron-restart", []string{"c", "cron"}, "cron_restart", false},
+	{"wait-ready", nil, "wait_ready", true},
+	{"listen-timeout", nil, "listen_timeout", false},
+	{"output", []string{"o"}, "out_file", false},
+	{"error", []string{"e"}, "error_file", false},
+	{"log", []string{"l"}, "log_file", false},
+	{"time", nil, "time", true},
+	{"log-date-format", nil, "log_date_format", false},
+	{"merge-logs", nil, "merge_logs", true},
+}
+
+// pendingFlagList is pendingFlags as urfave flags.
+func pendingFlagList() []ucli.Flag {
+	var out []ucli.Flag
+	for _, p := range pendingFlags {
+		usage := fmt.Sprintf("PM2's %s: kept and saved, not acted on yet", p.key)
+		if p.isBool {
+			out = append(out, &ucli.BoolFlag{Name: p.name, Aliases: p.aliases, Usage: usage})
+		} else {
+			out = append(out, &ucli.StringFlag{Name: p.name, Aliases: p.aliases, Usage: usage})
+		}
+	}
+	return out
+}
+
+// applyPendingFlags stores the pending flags given on c in req.Pending
+// and returns a warning for each.
+func applyPendingFlags(c *ucli.Context, req *api.StartRequest) (warnings []string, err error) {
+	for _, p := range pendingFlags {
+		if !c.IsSet(p.name) {
+			continue
+		}
+		var v any = true
+		if !p.isBool {
+			text := c.String(p.name)
+			if p.name == "error" && strings.Contains(text, "=") && !strings.Contains(text, "/") {
+				return nil, usageErrorf("-e is PM2's --error (the error log file), not a variable: to set one use --env KEY=VALUE (--env %s)", text)
+			}
+			v = text
+			if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+				v = n
+			}
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		if req.Pending == nil {
+			req.Pending = map[string]json.RawMessage{}
+		}
+		req.Pending[p.key] = raw
+		warnings = append(warnings, fmt.Sprintf("--%s (%s) is not yet supported by opm: kept, saved and shown, but not acted on", p.name, p.key))
+	}
+	return warnings, nil
+}
+
+// warnPendingFlags says on standard error which of the flags given are
+// kept but not acted on yet.
+func (a *App) warnPendingFlags(c *ucli.Context) {
+	warnings, _ := applyPendingFlags(c, &api.StartRequest{})
+	for _, w := range warnings {
+		fmt.Fprintf(a.errOut(), "opm: warning: %s\n", w)
 	}
 }
 
@@ -141,6 +221,9 @@ func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error
 	}
 	if err := api.CheckSettings(req.Settings); err != nil {
 		return usageErrorf("invalid setting: %v", err)
+	}
+	if _, err := applyPendingFlags(c, req); err != nil {
+		return err
 	}
 	if c.IsSet("interpreter") {
 		req.Interpreter = c.String("interpreter")

@@ -74,7 +74,7 @@ func TestBadInput(t *testing.T) {
 		{"bad env", []string{"start", "app.js", "--env", "NOEQUALS"}, 2, "KEY=VALUE"},
 		{"bad kill timeout", []string{"start", "app.js", "--kill-timeout", "soon"}, 2, "kill-timeout"},
 		{"unknown flag", []string{"list", "--bogus"}, 2, "--help"},
-		{"watch not supported", []string{"start", "app.js", "--watch", "."}, 2, "--help"},
+		{"PM2 flag not supported", []string{"start", "app.js", "--no-treekill"}, 2, "--help"},
 		{"max-memory not supported", []string{"start", "app.js", "--max-memory", "200M"}, 2, "--help"},
 		{"missing script file", []string{"start", "/nonexistent/app.js"}, 2, "app.js"},
 		{"duplicate name", []string{"start", os.Args[0], "--name", "web"}, 1, "web"},

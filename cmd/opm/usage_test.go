@@ -117,6 +117,29 @@ func TestStartExistingWithSettings(t *testing.T) {
 	}
 }
 
+// PM2's flags for what opm keeps but does not act on yet are taken,
+// saved with the app, shown by info and said to be not yet supported.
+func TestPendingFlagsKept(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.ok("start", os.Args[0], "--name", "web", "--env", "OPM_TEST_CHILD=block", "--watch", "-i", "4", "--max-memory-restart", "200M", "-e", "/tmp/web-err.log")
+	for _, flag := range []string{"--watch", "--instances", "--max-memory-restart", "--error"} {
+		if !strings.Contains(r.stderr, flag+" (") || !strings.Contains(r.stderr, "not yet supported") {
+			t.Errorf("no warning for %s:\n%s", flag, r.stderr)
+		}
+	}
+	want := map[string]string{"watch": "true", "instances": "4", "max_memory_restart": `"200M"`, "error_file": `"/tmp/web-err.log"`}
+	got := e.app("web").Spec.Pending
+	for k, v := range want {
+		if string(got[k]) != v {
+			t.Errorf("kept %s = %s, want %s (all: %s)", k, got[k], v, got)
+		}
+	}
+	if info := e.ok("info", "web").stdout; !strings.Contains(info, "max_memory_restart") {
+		t.Errorf("info does not show the kept settings:\n%s", info)
+	}
+}
+
 // Flags opm does not know are named as typed; PM2's are named as such.
 func TestUnknownFlagsAsTyped(t *testing.T) {
 	t.Parallel()
@@ -125,8 +148,8 @@ func TestUnknownFlagsAsTyped(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"start", "app.js", "--watch"}, "--watch is a PM2 flag that opm does not have yet"},
-		{[]string{"start", "app.js", "-i", "4"}, "-i is a PM2 flag"},
+		{[]string{"start", "app.js", "--no-treekill"}, "--no-treekill is a PM2 flag that opm does not have yet"},
+		{[]string{"start", "app.js", "-f"}, "-f is a PM2 flag"},
 		{[]string{"list", "--bogus"}, "unknown flag --bogus"},
 		{[]string{"list", "-bogus"}, "unknown flag -bogus"},
 		{[]string{"start", "app.js", "--name"}, "--name needs a value"},
