@@ -56,6 +56,7 @@ fuzz: ## run each fuzz target briefly (FUZZTIME executions, default 100000x)
 	$(GO) test -run '^$$' -fuzz '^FuzzParseStat$$' -fuzztime $(FUZZTIME) ./daemon/proc
 	$(GO) test -run '^$$' -fuzz '^FuzzByteString$$' -fuzztime $(FUZZTIME) ./daemon/api
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./cli/ecosystem
+	$(GO) test -run '^$$' -fuzz '^FuzzPM2Dump$$' -fuzztime $(FUZZTIME) ./cli/ecosystem
 
 stress: ## the exactly-once race tests with many more rounds (OPM_STRESS_ROUNDS)
 	OPM_STRESS_ROUNDS=$${OPM_STRESS_ROUNDS:-500} $(GO) test -race -count=1 -timeout 60m -run 'Race|Restore' ./...

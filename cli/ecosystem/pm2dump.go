@@ -86,6 +86,11 @@ func LoadPM2Dump(path string, o Options) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
+	return l.dump(data)
+}
+
+// dump reads the content of a PM2 dump.
+func (l *loader) dump(data []byte) (*File, error) {
 	root, err := parseJSON(data, true)
 	if err != nil {
 		var pe *posError
