@@ -2,8 +2,11 @@ package ecosystem
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
+
+	"opm/daemon/api"
 )
 
 // FormatPM2Dump is File.Format for PM2's saved process list (the file
@@ -176,6 +179,12 @@ func (l *loader) fromDump(index int, entry *node) (*node, error) {
 	script := fieldIndex(entry, "pm_exec_path")
 	if script < 0 {
 		return nil, &Error{File: l.file, Line: entry.line, App: name, Index: index, Key: "pm_exec_path", Msg: "missing: PM2 writes the program to run there (is this the dump.pm2 that 'pm2 save' writes?)"}
+	}
+	if f := entry.fields[script]; f.val.kind == kindString && (api.NeedsShell(f.val.text) || len(strings.Fields(f.val.text)) > 1) {
+		// opm reads a script as a command line: such a path would be
+		// split into words, or run by a shell without its interpreter.
+		return nil, &Error{File: l.file, Line: f.line, App: name, Index: index, Key: "pm_exec_path",
+			Msg: fmt.Sprintf("%q holds spaces or shell characters, which opm cannot run as a script's path yet: move or link the script to a plain path, start it under PM2 from there and run 'pm2 save' again", f.val.text)}
 	}
 	add("script", entry.fields[script])
 	logs := l.pm2Logs(entry)

@@ -154,6 +154,7 @@ func TestPM2DumpErrors(t *testing.T) {
 		{"empty", `[]`, 1, "PM2 saved no process"},
 		{"noscript", "[\n {\"name\": \"a\", \"pm_exec_path\": \"/bin/true\"},\n {\"name\": \"b\"}\n]", 3, "pm_exec_path: missing"},
 		{"entry", "[\n 1\n]", 2, "want one of PM2's processes"},
+		{"spaces", "[\n {\"name\": \"a\",\n  \"pm_exec_path\": \"/srv/my app/server.js\"}\n]", 3, "holds spaces or shell characters"},
 		{"badvalue", "[\n {\"name\": \"a\", \"pm_exec_path\": \"/bin/true\",\n  \"max_restarts\": \"many\"}\n]", 3, "max_restarts: want a whole number"},
 	} {
 		path := write(t, dir, c.name, c.content)
