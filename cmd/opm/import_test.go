@@ -227,3 +227,37 @@ func TestImportPM2BadDump(t *testing.T) {
 		t.Errorf("a bad dump registered %d apps", len(apps))
 	}
 }
+
+// An app whose name opm knows is left as it is, an app the daemon refuses
+// is reported and makes the import exit 1, and the others are imported
+// all the same: registered stopped without --start.
+func TestImportPM2Partial(t *testing.T) {
+	e := newEnv(t)
+	web := e.startApp("web", "block")
+	dir := t.TempDir()
+	dump := filepath.Join(dir, "dump.pm2")
+	content := `[
+  {"name": "web", "pm_exec_path": "/bin/sleep", "args": ["1000"], "pm_cwd": "/", "exec_interpreter": "none", "status": "online"},
+  {"name": "idle", "pm_exec_path": "/bin/sleep", "args": ["1000"], "pm_cwd": "/", "exec_interpreter": "none", "status": "online"},
+  {"name": "broken", "pm_exec_path": "` + dir + `/gone.js", "pm_cwd": "/", "exec_interpreter": "node", "status": "online"}
+]`
+	if err := os.WriteFile(dump, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := e.run("import", "pm2", "--from", dump)
+	if r.code != 1 || !strings.Contains(r.stderr, "web: already in opm, left as it is") || !strings.Contains(r.stderr, "broken: not imported") {
+		t.Fatalf("want exit 1, web left and broken reported:\n%v", r)
+	}
+	if !strings.Contains(r.stdout, "imported 1 of PM2's 3 apps") {
+		t.Errorf("want idle imported:\n%v", r)
+	}
+	if got := e.app("web"); got.PID != web.PID || got.Spec.Command != web.Spec.Command {
+		t.Errorf("web changed: %+v", got)
+	}
+	if st := e.app("idle").Status; st != api.StatusStopped {
+		t.Errorf("idle is %s, want stopped (no --start)", st)
+	}
+	if n := len(e.apps()); n != 2 {
+		t.Errorf("%d apps, want web and idle", n)
+	}
+}
