@@ -51,9 +51,10 @@ var pm2Defaults = map[string]string{
 // set itself, not the app's: PM2's own variables (PM2_HOME, PM2_USAGE,
 // PM2_JSON_PROCESSING, PM2_INTERACTOR_PROCESSING: every PM2_*), its
 // process ids (pm_id, unique_id, NODE_APP_INSTANCE or the app's
-// instance_var), the key named after the app (PM2 keeps the app's own
-// settings there), "_" (the shell's last command: pm2 itself) and any
-// value that is not a string, number or boolean.
+// instance_var), the key named after the app (where PM2 keeps the app's
+// settings: a map, or for an app of an ecosystem file the JSON text
+// "{}"), "_" (the shell's last command: pm2 itself) and any value that
+// is not a string, number or boolean.
 func pm2Env(key, app, instanceVar string, val *node) bool {
 	switch {
 	case strings.HasPrefix(key, "PM2_"), key == "pm_id", key == "unique_id",
