@@ -69,6 +69,7 @@ func NewApp(opts Options) *App {
 			a.flushCommand(),
 			a.envCommand(),
 			a.saveCommand(),
+			a.exportCommand(),
 			a.importCommand(),
 			a.restoreCommand(),
 			a.daemonCommand(),

@@ -15,9 +15,10 @@ func (a *App) actionCommand(name string, aliases []string, usage string) *ucli.C
 		Name:      name,
 		Aliases:   aliases,
 		Usage:     usage,
-		ArgsUsage: "<target>",
+		ArgsUsage: "<target | ecosystem file>",
+		Flags:     []ucli.Flag{onlyFlag},
 		Action: func(c *ucli.Context) error {
-			target, err := targetArg(c)
+			target, err := a.targetOrFile(c)
 			if err != nil {
 				return err
 			}
@@ -26,15 +27,33 @@ func (a *App) actionCommand(name string, aliases []string, usage string) *ucli.C
 	}
 }
 
+// targetOrFile is the target of stop and remove: the one <target>
+// argument, or the apps of the ecosystem file it names.
+func (a *App) targetOrFile(c *ucli.Context) (string, error) {
+	if args := positionals(c); len(args) == 1 && fileArg(args[0], true) {
+		return a.fileTarget(c, args[0])
+	}
+	if c.IsSet("only") {
+		return "", usageErrorf("--only picks apps of an ecosystem file (see 'opm %s --help')", c.Command.FullName())
+	}
+	return targetArg(c)
+}
+
 // restartCommand is restart (and reload): with setting flags the apps are
 // changed first, their saved environment kept unless --update-env.
 func (a *App) restartCommand(name, usage string) *ucli.Command {
 	return &ucli.Command{
 		Name:      name,
 		Usage:     usage,
-		ArgsUsage: "<target>",
-		Flags:     settingFlags(),
+		ArgsUsage: "<target | ecosystem file>",
+		Flags:     append(settingFlags(), onlyFlag),
 		Action: func(c *ucli.Context) error {
+			if args := positionals(c); len(args) == 1 && fileArg(args[0], true) {
+				return a.startFile(c, args[0], true)
+			}
+			if c.IsSet("only") {
+				return usageErrorf("--only picks apps of an ecosystem file (see 'opm %s --help')", name)
+			}
 			target, err := targetArg(c)
 			if err != nil {
 				return err
@@ -103,9 +122,10 @@ func (a *App) removeCommand() *ucli.Command {
 		Name:      "remove",
 		Aliases:   []string{"delete", "del", "rm"},
 		Usage:     "stop apps and forget them",
-		ArgsUsage: "<target>",
+		ArgsUsage: "<target | ecosystem file>",
+		Flags:     []ucli.Flag{onlyFlag},
 		Action: func(c *ucli.Context) error {
-			target, err := targetArg(c)
+			target, err := a.targetOrFile(c)
 			if err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ An ecosystem file (ecosystem.config.js, *.json, *.yaml, *.toml) starts
 every app it defines, or those --only names; apps it defines that exist
 already are changed to the file's definition. --env NAME applies the
 file's env_NAME.`,
-		Flags:  append(settingFlags(), &ucli.StringFlag{Name: "only", Usage: "with an ecosystem file: only these `APPS` (a,b)"}),
+		Flags:  append(settingFlags(), onlyFlag),
 		Action: a.start,
 	}
 }
@@ -50,6 +50,9 @@ func (a *App) start(c *ucli.Context) error {
 	arg := args[0]
 	if strings.TrimSpace(arg) == "" {
 		return usageErrorf("opm start needs a non-empty script or command")
+	}
+	if fileArg(arg, false) {
+		return a.startFile(c, arg, false)
 	}
 	if c.IsSet("only") {
 		return usageErrorf("--only picks apps of an ecosystem file; %q is none (see 'opm start --help')", arg)

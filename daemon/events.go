@@ -55,10 +55,11 @@ type result struct {
 type (
 	startReq struct {
 		spec api.Spec
-		// update replaces the definition of an existing app; stopped
-		// registers a new one without starting it.
-		update, stopped bool
-		reply           chan result
+		// update replaces the definition of an existing app (keepIfSame:
+		// unless it is the same and the app runs); stopped registers a
+		// new one without starting it.
+		update, keepIfSame, stopped bool
+		reply                       chan result
 	}
 	actionReq struct {
 		target, action string

@@ -104,7 +104,7 @@ func (srv *server) handleStart(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	res, ok := srv.call(r.Context(), w, func(reply chan result) event {
-		return startReq{spec: spec, update: req.Update, stopped: req.Stopped, reply: reply}
+		return startReq{spec: spec, update: req.Update, keepIfSame: req.KeepIfSame, stopped: req.Stopped, reply: reply}
 	})
 	if !ok {
 		return

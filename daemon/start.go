@@ -1,6 +1,11 @@
 package daemon
 
-import "opm/daemon/api"
+import (
+	"bytes"
+	"encoding/json"
+
+	"opm/daemon/api"
+)
 
 // startNew registers a new app and starts it; it answers once the process
 // runs (or failed to start). The app is in the table before its process
@@ -75,10 +80,22 @@ func (s *Supervisor) update(a *app, ev startReq) {
 		ev.reply <- result{err: api.Errorf(api.CodeConflict, "app %q is being removed", a.spec.Name)}
 		return
 	}
+	if ev.keepIfSame && (a.state == Online || a.state == Launching) && sameSpec(a.spec, ev.spec) {
+		ev.reply <- result{apps: []api.App{a.snapshot(s.now())}}
+		return
+	}
 	a.spec = ev.spec
 	a.specRev++
 	s.touch(a)
 	s.log.Info("app's definition changed", "event", "updated", "app", a.spec.Name, "pid", a.pid)
 	s.restartApp(a)
 	s.replySettled([]int{a.id}, "restart", nil, ev.reply)
+}
+
+// sameSpec reports whether two definitions are the same, as saved: an
+// empty list and a missing one are alike.
+func sameSpec(x, y api.Spec) bool {
+	a, err1 := json.Marshal(x)
+	b, err2 := json.Marshal(y)
+	return err1 == nil && err2 == nil && bytes.Equal(a, b)
 }

@@ -1,6 +1,10 @@
 package daemon
 
-import "time"
+import (
+	"time"
+
+	"opm/daemon/api"
+)
 
 // schedule arms the app's timer; its event is stale once the timer is
 // cancelled or replaced.
@@ -26,7 +30,7 @@ func (s *Supervisor) onTimer(ev timerEvent) {
 	case ev.kind == restartTimer && a.state == Waiting:
 		s.restartNow(a)
 	case ev.kind == killTimer && a.state == Stopping:
-		s.log.Warn("app ignored SIGTERM, killing it", "event", "killing", "app", a.spec.Name, "pid", a.pid)
+		s.log.Warn("app outlived its kill signal, killing it", "event", "killing", "app", a.spec.Name, "pid", a.pid, "signal", api.SignalString(killSignal(a.spec)))
 		s.kill(a)
 	}
 }

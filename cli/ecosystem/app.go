@@ -200,7 +200,8 @@ func (l *loader) decode(index int, n *node) (*decoded, error) {
 			return nil, err
 		}
 	}
-	req.Env = mergeEnv(l.environ(), env, envNamed)
+	d.Env = mergeEnv(env, envNamed)
+	req.Env = mergeEnv(l.environ(), d.Env)
 	if req.KillSignal == "" && l.pm2() {
 		req.KillSignal = "SIGINT"
 		d.notes = append(d.notes, note{kind: noteSIGINT})

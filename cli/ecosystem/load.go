@@ -61,6 +61,11 @@ type App struct {
 	// Request starts the app as the file defines it. Its Cwd and Dir are
 	// absolute; Update and Stopped are the caller's to set.
 	Request api.StartRequest
+	// Env is the file's own variables for the app: its env, then the
+	// env_NAME of Options.Env. Request.Env is them over the caller's
+	// environment; an app that exists already takes them over its saved
+	// one.
+	Env []string
 	// Line is where the app is defined in the file, 0 if unknown.
 	Line int
 	// Stopped is set for an app of a PM2 dump (LoadPM2Dump) that PM2

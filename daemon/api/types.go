@@ -69,6 +69,10 @@ type StartRequest struct {
 	Update bool `json:"update,omitempty"`
 	// Stopped registers the app without starting it.
 	Stopped bool `json:"stopped,omitempty"`
+	// KeepIfSame, with Update, leaves a running app alone when its new
+	// definition is the one it has: `opm start` of an ecosystem file
+	// changes what changed and starts what is stopped, no more.
+	KeepIfSame bool `json:"keep_if_same,omitempty"`
 }
 
 // Settings are the per-app settings a start request, an ecosystem file

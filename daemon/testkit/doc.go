@@ -17,7 +17,7 @@
 // a signal arrives (or stdin closes, or they are killed).
 //
 //	mode                        prints (stdout)                        then
-//	block                       block <pid>                            exits 0 on SIGTERM or SIGINT
+//	block                       block <pid>; "block ended by <signal>" exits 0 on SIGTERM or SIGINT
 //	exit0                       -                                      exits 0 at once
 //	exit1                       (stderr) exit1: failing on purpose     exits 1 at once
 //	crash-on-usr1               armed <pid>, once its signals are      exits 1 on SIGUSR1 (a crash),

@@ -62,7 +62,7 @@ func RunChild() (code int, ok bool) {
 func block() int {
 	term := notify(syscall.SIGTERM, syscall.SIGINT)
 	fmt.Printf("block %d\n", os.Getpid())
-	<-term
+	fmt.Printf("block ended by %v\n", <-term)
 	return 0
 }
 
