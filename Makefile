@@ -19,7 +19,7 @@ BUILDFLAGS ?= -trimpath -tags urfave_cli_no_docs,netgo,osusergo -ldflags '-s -w'
 export PATH := $(PATH):/usr/local/go/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help build test lint unit fuzz stress bench bench-quick bench-pm2 install demo demo-stop clean
+.PHONY: help build test lint testdeps unit fuzz stress bench bench-quick bench-pm2 install demo demo-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -36,7 +36,18 @@ lint: ## gofmt check, go vet and staticcheck (pinned as a go tool)
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
-unit: ## go test -race over every package, and the fault tests the race detector cannot run
+# The PM2 import tests run the real PM2, installed where the bench puts it
+# (never globally); without npm they skip, and say so.
+PM2BIN := bench/.pm2/node_modules/.bin/pm2
+
+testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests, when npm is there
+	@if [ -x $(PM2BIN) ]; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+	  echo "installing PM2 into bench/.pm2 for the PM2 tests"; \
+	  npm install --prefix bench/.pm2 --no-audit --no-fund pm2 || echo "npm install pm2 failed: the PM2 tests will skip"; \
+	else echo "npm is not installed: the PM2 tests will skip"; fi
+
+unit: testdeps ## go test -race over every package, and the fault tests the race detector cannot run
 	$(GO) test -race -timeout 10m ./...
 	$(GO) test -count=1 -run 'Shrunk|Truncate' ./shm
 
@@ -45,6 +56,7 @@ fuzz: ## run each fuzz target briefly (FUZZTIME executions, default 100000x)
 	$(GO) test -run '^$$' -fuzz '^FuzzParseStat$$' -fuzztime $(FUZZTIME) ./daemon/proc
 	$(GO) test -run '^$$' -fuzz '^FuzzByteString$$' -fuzztime $(FUZZTIME) ./daemon/api
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./cli/ecosystem
+	$(GO) test -run '^$$' -fuzz '^FuzzPM2Dump$$' -fuzztime $(FUZZTIME) ./cli/ecosystem
 
 stress: ## the exactly-once race tests with many more rounds (OPM_STRESS_ROUNDS)
 	OPM_STRESS_ROUNDS=$${OPM_STRESS_ROUNDS:-500} $(GO) test -race -count=1 -timeout 60m -run 'Race|Restore' ./...

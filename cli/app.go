@@ -70,6 +70,7 @@ func NewApp(opts Options) *App {
 			a.envCommand(),
 			a.saveCommand(),
 			a.exportCommand(),
+			a.importCommand(),
 			a.restoreCommand(),
 			a.daemonCommand(),
 			a.versionCommand(),

@@ -4,7 +4,8 @@
 // names and meanings. Load turns a file into one api.StartRequest per
 // app; Export writes apps, as the daemon reports them, back into a file
 // that Load reads to the same apps. The package is the CLI's: it never
-// talks to the daemon.
+// talks to the daemon. LoadPM2Dump reads PM2's saved process list
+// (dump.pm2) into apps by the same rules, for opm import pm2.
 //
 // Every format is parsed into one tree of values that knows the line of
 // each (tree.go), so one decoder gives every format the same meanings and
@@ -42,4 +43,5 @@
 //	toml.go    opm's TOML, with lines found in the source
 //	js.go      JavaScript, evaluated by node in its own process group, with a timeout
 //	export.go  Export: apps into a file
+//	pm2dump.go LoadPM2Dump: PM2's dump.pm2, its entries mapped to ecosystem keys
 package ecosystem

@@ -177,3 +177,29 @@ func sameSpec(a, b api.Spec) bool {
 	}
 	return reflect.DeepEqual(norm(a), norm(b))
 }
+
+// FuzzPM2Dump reads any bytes as PM2's dump.pm2. It never panics; what it
+// refuses is an *Error; what it accepts holds to the daemon's rules.
+func FuzzPM2Dump(f *testing.F) {
+	data, err := os.ReadFile(filepath.Join("testdata", "dump.pm2"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Add([]byte(`[{"name": "a", "pm_exec_path": "/bin/true", "env": {"a": {}, "PM2_HOME": 1}, "instance_var": "a", "watch": [1]}]`))
+	f.Add([]byte(`[{"pm_exec_path": "x", "pm_out_log_path": null, "node_args": "--a", "interpreter_args": [], "status": "stopped"}]`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		l := &loader{file: "fuzz", format: FormatPM2Dump, dir: "/fuzz", o: Options{Environ: []string{}}}
+		file, err := l.dump(data)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %v (%T) is not an *Error", err, err)
+			}
+			return
+		}
+		for _, a := range file.Apps {
+			checkRequest(t, a)
+		}
+	})
+}

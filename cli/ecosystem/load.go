@@ -68,6 +68,9 @@ type App struct {
 	Env []string
 	// Line is where the app is defined in the file, 0 if unknown.
 	Line int
+	// Stopped is set for an app of a PM2 dump (LoadPM2Dump) that PM2
+	// had stopped: it is to be registered, not started.
+	Stopped bool
 }
 
 // IsFile reports whether path names an ecosystem file by its name:

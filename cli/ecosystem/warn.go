@@ -59,6 +59,10 @@ func (l *loader) warnings(apps []*decoded) []string {
 		apps := appList(g.apps)
 		switch g.kind {
 		case noteUnknown:
+			if l.format == FormatPM2Dump {
+				out = append(out, l.at(g.line)+fmt.Sprintf("%q (%s) is a PM2 setting opm does not know: not imported", g.key, apps))
+				break
+			}
 			out = append(out, l.at(g.line)+fmt.Sprintf("unknown key %q (%s): ignored; check its spelling (opm reads PM2's key names)", g.key, apps))
 		case notePending:
 			out = append(out, l.at(g.line)+fmt.Sprintf("%s (%s) is not yet supported by opm: kept, saved and shown, but not acted on", g.key, apps))
@@ -67,7 +71,11 @@ func (l *loader) warnings(apps []*decoded) []string {
 			if len(g.apps) > 1 {
 				verb = "stop"
 			}
-			out = append(out, l.at(0)+fmt.Sprintf("%s %s with SIGINT, as under PM2; set kill_signal to change it", apps, verb))
+			change := "set kill_signal to change it"
+			if l.format == FormatPM2Dump {
+				change = "change it with opm start NAME --kill-signal SIGNAL"
+			}
+			out = append(out, l.at(0)+fmt.Sprintf("%s %s with SIGINT, as under PM2; %s", apps, verb, change))
 		}
 	}
 	if l.o.Env != "" {
