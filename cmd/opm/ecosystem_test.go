@@ -289,7 +289,9 @@ func TestEcosystemBadInput(t *testing.T) {
 		{"unknown --only", "only.yaml", fmt.Sprintf("apps:\n  - name: a\n    script: %s\n", exe), `"nope"`},
 	}
 	if _, err := exec.LookPath("node"); err == nil {
-		cases = append(cases, struct{ name, file, content, want string }{"throws", "throws.config.js", "throw new Error('no config here')\n", "no config here"})
+		cases = append(cases,
+			struct{ name, file, content, want string }{"throws", "throws.config.js", "throw new Error('no config here')\n", "no config here"},
+			struct{ name, file, content, want string }{"hangs", "hangs.config.js", "while (true) {}\n", "did not finish"})
 	}
 	for _, c := range cases {
 		path := filepath.Join(dir, c.file)
