@@ -129,9 +129,7 @@ func (a *App) startFile(c *ucli.Context, path string, restart bool) error {
 			if c.Bool("update-env") {
 				base = os.Environ()
 			}
-			if req.Env, err = mergeEnv(base, fa.Env); err != nil {
-				return err
-			}
+			req.Env = overlayEnv(base, fa.Env)
 			req.Update, req.KeepIfSame = true, !restart
 		}
 		var got api.App
@@ -142,6 +140,10 @@ func (a *App) startFile(c *ucli.Context, path string, restart bool) error {
 		out = append(out, got)
 	}
 	renderApps(a.out(), out)
+	if len(errs) > 0 && len(out) > 0 {
+		// Some apps are up: a failure, not a usage error.
+		return &exitError{code: ExitFailure, err: errors.Join(errs...)}
+	}
 	return errors.Join(errs...)
 }
 
@@ -166,7 +168,7 @@ func (a *App) fileTarget(c *ucli.Context, path string) (string, error) {
 		}
 	}
 	if len(names) == 0 {
-		return "", api.Errorf(api.CodeNotFound, "no app of %s is in opm (start them with 'opm start %s')", path, path)
+		return "", api.Errorf(api.CodeNotFound, "no app of %s is in opm (start them with 'opm start %s')", Escape(path), Escape(path))
 	}
 	return strings.Join(names, ","), nil
 }

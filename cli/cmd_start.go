@@ -162,16 +162,36 @@ func parseMillis(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// mergeEnv applies K=V overrides to env, replacing earlier values of K.
+// mergeEnv applies --env K=V overrides to env, refusing what is no
+// variable.
 func mergeEnv(env, overrides []string) ([]string, error) {
-	out := append([]string(nil), env...)
 	for _, kv := range overrides {
 		k, _, ok := strings.Cut(kv, "=")
 		if !ok || k == "" || strings.ContainsAny(k, " \t\n") {
 			return nil, usageErrorf("invalid --env %q: use --env KEY=VALUE", kv)
 		}
-		out = withoutEnv(out, k)
+	}
+	return overlayEnv(env, overrides), nil
+}
+
+// overlayEnv is env with the variables of vars over it: a variable env
+// has keeps its place with the new value, a new one comes at the end, so
+// that the same overlay twice gives the same list.
+func overlayEnv(env, vars []string) []string {
+	out := append([]string(nil), env...)
+	at := make(map[string]int, len(out))
+	for i, kv := range out {
+		k, _, _ := strings.Cut(kv, "=")
+		at[k] = i
+	}
+	for _, kv := range vars {
+		k, _, _ := strings.Cut(kv, "=")
+		if i, ok := at[k]; ok {
+			out[i] = kv
+			continue
+		}
+		at[k] = len(out)
 		out = append(out, kv)
 	}
-	return out, nil
+	return out
 }

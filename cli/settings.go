@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -46,21 +47,26 @@ var pendingFlags = []struct {
 	aliases []string
 	key     string
 	isBool  bool
+	number  bool // a whole number is kept as a number
 }{
-	{"watch", nil, "watch", true},
-	{"ignore-watch", nil, "ignore_watch", false},
-	{"max-memory-restart", nil, "max_memory_restart", false},
-	{"instances", []string{"i"}, "instances", false},
-	{"cron-restart", []string{"c", "cron"}, "cron_restart", false},
-	{"wait-ready", nil, "wait_ready", true},
-	{"listen-timeout", nil, "listen_timeout", false},
-	{"output", []string{"o"}, "out_file", false},
-	{"error", []string{"e"}, "error_file", false},
-	{"log", []string{"l"}, "log_file", false},
-	{"time", nil, "time", true},
-	{"log-date-format", nil, "log_date_format", false},
-	{"merge-logs", nil, "merge_logs", true},
+	{"watch", nil, "watch", true, false},
+	{"ignore-watch", nil, "ignore_watch", false, false},
+	{"max-memory-restart", nil, "max_memory_restart", false, false},
+	{"instances", []string{"i"}, "instances", false, true},
+	{"cron-restart", []string{"c", "cron"}, "cron_restart", false, false},
+	{"wait-ready", nil, "wait_ready", true, false},
+	{"listen-timeout", nil, "listen_timeout", false, true},
+	{"output", []string{"o"}, "out_file", false, false},
+	{"error", []string{"e"}, "error_file", false, false},
+	{"log", []string{"l"}, "log_file", false, false},
+	{"time", nil, "time", true, false},
+	{"log-date-format", nil, "log_date_format", false, false},
+	{"merge-logs", nil, "merge_logs", true, false},
 }
+
+// envName is what a variable's name looks like: -e NAME=VALUE is a
+// variable meant for --env, not an error log path.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // pendingFlagList is pendingFlags as urfave flags.
 func pendingFlagList() []ucli.Flag {
@@ -83,14 +89,14 @@ func applyPendingFlags(c *ucli.Context, req *api.StartRequest) (warnings []strin
 		if !c.IsSet(p.name) {
 			continue
 		}
-		var v any = true
+		var v any = c.Bool(p.name)
 		if !p.isBool {
 			text := c.String(p.name)
-			if p.name == "error" && strings.Contains(text, "=") && !strings.Contains(text, "/") {
+			if k, _, ok := strings.Cut(text, "="); ok && p.name == "error" && envName.MatchString(k) {
 				return nil, usageErrorf("-e is PM2's --error (the error log file), not a variable: to set one use --env KEY=VALUE (--env %s)", text)
 			}
 			v = text
-			if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+			if n, err := strconv.ParseInt(text, 10, 64); err == nil && p.number {
 				v = n
 			}
 		}

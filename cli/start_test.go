@@ -12,8 +12,11 @@ func TestMergeEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"B=2", "A=3", "C=x=y"}; !slices.Equal(got, want) {
-		t.Errorf("mergeEnv = %q, want %q", got, want)
+	if want := []string{"A=3", "B=2", "C=x=y"}; !slices.Equal(got, want) {
+		t.Errorf("mergeEnv = %q, want %q (a variable keeps its place)", got, want)
+	}
+	if again, _ := mergeEnv(got, []string{"A=3", "C=x=y"}); !slices.Equal(again, got) {
+		t.Errorf("the same overrides twice = %q, want %q: an unchanged app would look changed", again, got)
 	}
 	for _, bad := range []string{"A", "=1", "A B=1"} {
 		if _, err := mergeEnv(nil, []string{bad}); ExitCode(err) != ExitUsage {

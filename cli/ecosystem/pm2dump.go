@@ -109,14 +109,25 @@ func (l *loader) dump(data []byte) (*File, error) {
 	if len(root.items) == 0 {
 		return nil, l.fail(root.line, "PM2 saved no process (run 'pm2 save' while your apps run under PM2)", nil)
 	}
-	stopped := map[int]bool{}
+	// PM2 saves one entry per instance of an app started with -i N, all
+	// of one name and the same definition (instances: N, kept): the app
+	// is read once, and is stopped only when every instance was.
+	var stopped []bool
+	at := map[string]int{}
 	apps := &node{kind: kindList, line: root.line}
 	for i, entry := range root.items {
+		if v := entry.get("name"); entry.kind == kindMap && v != nil && v.kind == kindString {
+			if j, seen := at[v.text]; seen {
+				stopped[j] = stopped[j] && pm2Stopped(entry)
+				continue
+			}
+			at[v.text] = len(apps.items)
+		}
 		app, err := l.fromDump(i+1, entry)
 		if err != nil {
 			return nil, err
 		}
-		stopped[i] = pm2Stopped(entry)
+		stopped = append(stopped, pm2Stopped(entry))
 		apps.items = append(apps.items, app)
 	}
 	f, err := l.load(apps)

@@ -3,6 +3,7 @@ package ecosystem
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -173,5 +174,21 @@ func TestPM2DumpErrors(t *testing.T) {
 	var e *Error
 	if !errors.As(err, &e) || e.File != missing || !strings.Contains(e.Error(), "check the path") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// An app PM2 runs in N instances is N entries of one name: it is read
+// once, its instances kept, and it runs when any instance ran.
+func TestPM2DumpInstances(t *testing.T) {
+	entry := func(id int, status string) string {
+		return fmt.Sprintf(`{"name": "api", "pm_exec_path": "/bin/true", "pm_cwd": "/", "exec_interpreter": "none", "instances": 2, "pm_id": %d, "status": %q, "env": {}}`, id, status)
+	}
+	path := write(t, t.TempDir(), "dump.pm2", "["+entry(0, "stopped")+", "+entry(1, "online")+"]")
+	f, err := LoadPM2Dump(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Apps) != 1 || f.Apps[0].Stopped || string(f.Apps[0].Request.Pending["instances"]) != "2" {
+		t.Fatalf("apps %+v; want one app api, running, instances 2 kept", f.Apps)
 	}
 }

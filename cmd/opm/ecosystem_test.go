@@ -155,7 +155,9 @@ func TestEcosystemStartUpdatesExistingApps(t *testing.T) {
 	dir := t.TempDir()
 	path := writeFile(t, dir, "apps.yaml", ecoApps(os.Args[0])["apps.yaml"])
 
-	r := e.runWith([]string{"FROM_SHELL=1"}, "start", path, "--only", "web")
+	// The shell's A is one the file overrides: the second start must
+	// see the same definition all the same.
+	r := e.runWith([]string{"FROM_SHELL=1", "A=shell"}, "start", path, "--only", "web")
 	if r.code != 0 {
 		t.Fatalf("%v", r)
 	}

@@ -138,6 +138,13 @@ func TestPendingFlagsKept(t *testing.T) {
 	if info := e.ok("info", "web").stdout; !strings.Contains(info, "max_memory_restart") {
 		t.Errorf("info does not show the kept settings:\n%s", info)
 	}
+	e.ok("start", "web", "--watch=false")
+	if got := string(e.app("web").Spec.Pending["watch"]); got != "false" {
+		t.Errorf("after --watch=false, kept watch = %s", got)
+	}
+	if r := e.run("start", os.Args[0], "--name", "other", "-e", "PATH=/usr/bin"); r.code != 2 || !strings.Contains(r.stderr, "--env KEY=VALUE") {
+		t.Errorf("-e PATH=/usr/bin: %v\nwant exit 2 and a pointer to --env", r)
+	}
 }
 
 // Flags opm does not know are named as typed; PM2's are named as such.
