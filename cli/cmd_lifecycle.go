@@ -30,13 +30,22 @@ func (a *App) actionCommand(name string, aliases []string, usage string) *ucli.C
 // targetOrFile is the target of stop and remove: the one <target>
 // argument, or the apps of the ecosystem file it names.
 func (a *App) targetOrFile(c *ucli.Context) (string, error) {
-	if args := positionals(c); len(args) == 1 && fileArg(args[0], true) {
+	args := positionals(c)
+	if len(args) == 1 && fileArg(args[0], true) {
 		return a.fileTarget(c, args[0])
 	}
 	if c.IsSet("only") {
 		return "", usageErrorf("--only picks apps of an ecosystem file (see 'opm %s --help')", c.Command.FullName())
 	}
-	return targetArg(c)
+	target, err := targetArg(c)
+	if err == nil && fileArg(target, false) {
+		// Named like an ecosystem file that is not there: an app of
+		// that name, or a mistyped path.
+		if _, err := a.apps(c.Context, target); api.CodeOf(err) == api.CodeNotFound {
+			return "", usageErrorf("no file %s here and no app named %s (check the path, or see 'opm list')", Escape(target), Escape(target))
+		}
+	}
+	return target, err
 }
 
 // restartCommand is restart (and reload): with setting flags the apps are

@@ -312,6 +312,9 @@ func TestEcosystemBadInput(t *testing.T) {
 			t.Fatalf("%s: %d apps started", c.name, len(apps))
 		}
 	}
+	if r := e.run("stop", filepath.Join(dir, "gone.yaml")); r.code != 2 || !strings.Contains(r.stderr, "no file") {
+		t.Errorf("stop of a file that is not there: %v\nwant exit 2 naming the file", r)
+	}
 	if r := e.run("start", writeFile(t, dir, "ok.yaml", fmt.Sprintf("apps:\n  - name: a\n    script: %s\n", exe)), "--kill-signal", "SIGINT"); r.code != 2 || !strings.Contains(r.stderr, "set it in the file") {
 		t.Errorf("a setting flag with a file: %v", r)
 	}
