@@ -38,6 +38,9 @@ func (a *App) loadFile(c *ucli.Context, path string, warn bool) (*ecosystem.File
 	if err != nil {
 		return nil, err
 	}
+	if _, err := mergeEnv(nil, vars); err != nil {
+		return nil, err
+	}
 	var o ecosystem.Options
 	switch len(names) {
 	case 0:
@@ -65,12 +68,8 @@ func (a *App) loadFile(c *ucli.Context, path string, warn bool) (*ecosystem.File
 	}
 	for i := range f.Apps {
 		app := &f.Apps[i]
-		if app.Env, err = mergeEnv(app.Env, vars); err != nil {
-			return nil, err
-		}
-		if app.Request.Env, err = mergeEnv(app.Request.Env, vars); err != nil {
-			return nil, err
-		}
+		app.Env = ecosystem.MergeEnv(app.Env, vars)
+		app.Request.Env = ecosystem.MergeEnv(app.Request.Env, vars)
 	}
 	return f, nil
 }
@@ -116,7 +115,7 @@ func (a *App) startFile(c *ucli.Context, path string, restart bool) error {
 	if err != nil {
 		return err
 	}
-	known, err := a.appsByName(c.Context)
+	known, err := a.appsByName(c.Context, api.TargetPath(api.TargetAll))
 	if err != nil {
 		return err
 	}
@@ -129,7 +128,7 @@ func (a *App) startFile(c *ucli.Context, path string, restart bool) error {
 			if c.Bool("update-env") {
 				base = os.Environ()
 			}
-			req.Env = overlayEnv(base, fa.Env)
+			req.Env = ecosystem.MergeEnv(base, fa.Env)
 			req.Update, req.KeepIfSame = true, !restart
 		}
 		var got api.App
@@ -155,7 +154,7 @@ func (a *App) fileTarget(c *ucli.Context, path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	known, err := a.appsByName(c.Context)
+	known, err := a.appsByName(c.Context, api.SummaryPath)
 	if err != nil {
 		return "", err
 	}
@@ -173,10 +172,12 @@ func (a *App) fileTarget(c *ucli.Context, path string) (string, error) {
 	return strings.Join(names, ","), nil
 }
 
-// appsByName are the apps opm knows, by name, with their definitions.
-func (a *App) appsByName(ctx context.Context) (map[string]api.App, error) {
-	apps, err := a.apps(ctx, api.TargetAll)
-	if err != nil {
+// appsByName are the apps opm knows, by name, as the listing at path
+// gives them: in full (their saved environment, for start) or in summary
+// (for stop and remove, which need only their names).
+func (a *App) appsByName(ctx context.Context, path string) (map[string]api.App, error) {
+	var apps []api.App
+	if err := a.call(ctx, http.MethodGet, path, nil, &apps); err != nil {
 		return nil, err
 	}
 	m := make(map[string]api.App, len(apps))

@@ -12,6 +12,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"opm/cli/ecosystem"
 	"opm/daemon/api"
 )
 
@@ -171,27 +172,5 @@ func mergeEnv(env, overrides []string) ([]string, error) {
 			return nil, usageErrorf("invalid --env %q: use --env KEY=VALUE", kv)
 		}
 	}
-	return overlayEnv(env, overrides), nil
-}
-
-// overlayEnv is env with the variables of vars over it: a variable env
-// has keeps its place with the new value, a new one comes at the end, so
-// that the same overlay twice gives the same list.
-func overlayEnv(env, vars []string) []string {
-	out := append([]string(nil), env...)
-	at := make(map[string]int, len(out))
-	for i, kv := range out {
-		k, _, _ := strings.Cut(kv, "=")
-		at[k] = i
-	}
-	for _, kv := range vars {
-		k, _, _ := strings.Cut(kv, "=")
-		if i, ok := at[k]; ok {
-			out[i] = kv
-			continue
-		}
-		at[k] = len(out)
-		out = append(out, kv)
-	}
-	return out
+	return ecosystem.MergeEnv(env, overrides), nil
 }

@@ -200,8 +200,8 @@ func (l *loader) decode(index int, n *node) (*decoded, error) {
 			return nil, err
 		}
 	}
-	d.Env = mergeEnv(env, envNamed)
-	req.Env = mergeEnv(l.environ(), d.Env)
+	d.Env = MergeEnv(env, envNamed)
+	req.Env = MergeEnv(l.environ(), d.Env)
 	if req.KillSignal == "" && l.pm2() {
 		req.KillSignal = "SIGINT"
 		d.notes = append(d.notes, note{kind: noteSIGINT})
@@ -255,9 +255,11 @@ func defaultName(script string) string {
 	return base
 }
 
-// mergeEnv is the app's environment: each list's variables over the
-// earlier ones'.
-func mergeEnv(lists ...[]string) []string {
+// MergeEnv is an app's environment: each list's variables over the
+// earlier ones'. A variable keeps the place it first had, with its last
+// value, so that the same lists merged again give the same environment
+// (and an unchanged app looks unchanged).
+func MergeEnv(lists ...[]string) []string {
 	var out []string
 	at := map[string]int{}
 	for _, list := range lists {
