@@ -2,6 +2,7 @@ package ecosystem
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"opm/daemon/testkit"
 )
 
 // JavaScript files of every shape PM2 reads: CommonJS, an ES module,
@@ -108,20 +111,7 @@ Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0); // blocks for ever
 // for its new parent to reap) within a few seconds of being killed.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return // reaped
-		}
-		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			return // dead, waiting for its parent
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("process %d is still running: %s", pid, stat)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	testkit.WaitFor(t, fmt.Sprintf("process %d to end", pid), 3*time.Second, func() bool { return !testkit.Alive(pid) })
 }
 
 // Without node, a JavaScript file is an error that says how to convert
