@@ -112,19 +112,36 @@ func (c *conn) ensureStatus(ctx context.Context) (*api.Client, api.DaemonStatus,
 	}
 	sctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
-	started, err := spawnDaemon(sctx, p)
-	if err != nil {
-		return nil, st, false, err
+	for {
+		started, err := spawnDaemon(sctx, p)
+		if err != nil {
+			return nil, st, false, err
+		}
+		if started && p.note != "" && c.warnings != nil {
+			fmt.Fprintf(c.warnings, "opm: warning: %s\n", p.note)
+		}
+		// A daemon that lost the lock to another waits for that one to
+		// answer; but the holder may be a daemon dying (killed, its
+		// threads still exiting): then the next spawn takes over.
+		wait := startTimeout
+		if !started {
+			wait = rivalAnswerTimeout
+		}
+		wctx, wcancel := context.WithTimeout(sctx, wait)
+		st, err = waitAnswer(wctx, cl)
+		wcancel()
+		if err == nil {
+			return cl, st, started, nil
+		}
+		if started || sctx.Err() != nil {
+			return nil, st, false, fmt.Errorf("the opm daemon started but does not answer at %s: %w (see %s)", p.socket, err, filepath.Join(p.home, api.DaemonLogName))
+		}
 	}
-	if started && p.note != "" && c.warnings != nil {
-		fmt.Fprintf(c.warnings, "opm: warning: %s\n", p.note)
-	}
-	st, err = waitAnswer(sctx, cl)
-	if err != nil {
-		return nil, st, false, fmt.Errorf("the opm daemon started but does not answer at %s: %w (see %s)", p.socket, err, filepath.Join(p.home, api.DaemonLogName))
-	}
-	return cl, st, started, nil
 }
+
+// rivalAnswerTimeout is how long a command waits for the daemon that
+// holds the lock to answer before it starts one again.
+const rivalAnswerTimeout = 2 * time.Second
 
 // checkSocketAccess tells a socket we may not use (another user's daemon)
 // from one where no daemon listens, so that the former is reported
