@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jedib0t/go-pretty/v6/table"
 	ucli "github.com/urfave/cli/v2"
@@ -80,10 +81,20 @@ func renderInfo(w io.Writer, app api.App) {
 		{"kill timeout", fmt.Sprintf("%dms", s.KillTimeoutMs)},
 		{"out log", Escape(s.OutLog)},
 		{"err log", Escape(s.ErrLog)},
+		{"log rotation", logRotationText(s.LogSettings, app.Logs)},
 		{"environment", fmt.Sprintf("%d variables (see 'opm env %s')", len(s.Env), Escape(app.Name))},
 	}
 	if len(s.InterpreterArgs) > 0 {
 		rows = append(rows, table.Row{"interpreter args", strings.Join(escapeEach(s.InterpreterArgs), " ")})
+	}
+	if s.CombinedLog != "" {
+		rows = append(rows, table.Row{"combined log", Escape(s.CombinedLog)})
+	}
+	if s.Timestamped() {
+		rows = append(rows, table.Row{"log timestamps", orDefault(s.LogDateFormat, api.DefaultLogDateFormat)})
+	}
+	if app.Logs.LinesLost > 0 {
+		rows = append(rows, table.Row{"log lines lost", fmt.Sprintf("%d (last: %s at %s)", app.Logs.LinesLost, Escape(app.Logs.LastError), app.Logs.LastErrorAt.Local().Format(time.DateTime))})
 	}
 	keys := slices.Sorted(maps.Keys(s.Pending))
 	for _, k := range keys {
@@ -91,6 +102,23 @@ func renderInfo(w io.Writer, app api.App) {
 	}
 	t.AppendRows(rows)
 	t.Render()
+}
+
+// logRotationText says when the app's logs rotate and how many rotated
+// files are kept.
+func logRotationText(l api.LogSettings, st api.LogStats) string {
+	size, files := "the daemon's log_max_size", "log_max_files"
+	if l.LogMaxSize > 0 {
+		size = api.FormatSize(l.LogMaxSize)
+	}
+	if l.LogMaxFiles > 0 {
+		files = fmt.Sprint(l.LogMaxFiles)
+	}
+	text := fmt.Sprintf("at %s, keeping %s", size, files)
+	if l.LogCompress != nil && *l.LogCompress {
+		text += ", gzipped"
+	}
+	return fmt.Sprintf("%s (%d rotations since the daemon started)", text, st.Rotations)
 }
 
 // restartDelayText says how long an app waits before a restart.

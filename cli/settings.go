@@ -35,6 +35,15 @@ func settingFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "stop-exit-codes", Usage: "exit `CODES` (e.g. 0,3) after which the app is not restarted"},
 		&ucli.StringFlag{Name: "interpreter", Usage: "run the script with `PROGRAM` (\"none\": run it directly)"},
 		&ucli.StringFlag{Name: "interpreter-args", Aliases: []string{"node-args"}, Usage: "`ARGS` for the interpreter, before the script"},
+		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write stdout to `FILE` (/dev/null discards; default OPM_HOME/logs/NAME-out.log)"},
+		&ucli.StringFlag{Name: "error", Aliases: []string{"e"}, Usage: "write stderr to `FILE` (/dev/null discards; default OPM_HOME/logs/NAME-err.log)"},
+		&ucli.StringFlag{Name: "log", Aliases: []string{"l"}, Usage: "also write stdout and stderr together to `FILE`"},
+		&ucli.BoolFlag{Name: "time", Usage: "start each log line with the time it was logged"},
+		&ucli.StringFlag{Name: "log-date-format", Usage: "timestamps in `FORMAT`, PM2's tokens (default YYYY-MM-DDTHH:mm:ss); implies --time"},
+		&ucli.BoolFlag{Name: "merge-logs", Usage: "all instances of the app share its log files"},
+		&ucli.StringFlag{Name: "log-max-size", Usage: "rotate a log file at `SIZE` (e.g. 500K, 10M; default config's log_max_size)"},
+		&ucli.IntFlag{Name: "log-max-files", Usage: "keep `N` rotated files of each log (default config's log_max_files)"},
+		&ucli.BoolFlag{Name: "log-compress", Usage: "gzip rotated log files (--log-compress=false: do not)"},
 	}, pendingFlagList()...)
 }
 
@@ -56,12 +65,6 @@ var pendingFlags = []struct {
 	{"cron-restart", []string{"c", "cron"}, "cron_restart", false, false},
 	{"wait-ready", nil, "wait_ready", true, false},
 	{"listen-timeout", nil, "listen_timeout", false, true},
-	{"output", []string{"o"}, "out_file", false, false},
-	{"error", []string{"e"}, "error_file", false, false},
-	{"log", []string{"l"}, "log_file", false, false},
-	{"time", nil, "time", true, false},
-	{"log-date-format", nil, "log_date_format", false, false},
-	{"merge-logs", nil, "merge_logs", true, false},
 }
 
 // envName is what a variable's name looks like: -e NAME=VALUE is a
@@ -92,9 +95,6 @@ func applyPendingFlags(c *ucli.Context, req *api.StartRequest) (warnings []strin
 		var v any = c.Bool(p.name)
 		if !p.isBool {
 			text := c.String(p.name)
-			if k, _, ok := strings.Cut(text, "="); ok && p.name == "error" && envName.MatchString(k) {
-				return nil, usageErrorf("-e is PM2's --error (the error log file), not a variable: to set one use --env KEY=VALUE (--env %s)", text)
-			}
 			v = text
 			if n, err := strconv.ParseInt(text, 10, 64); err == nil && p.number {
 				v = n
@@ -225,6 +225,9 @@ func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error
 			req.StopExitCodes = append(req.StopExitCodes, n)
 		}
 	}
+	if err := applyLogFlags(c, &req.LogSettings); err != nil {
+		return err
+	}
 	if err := api.CheckSettings(req.Settings); err != nil {
 		return usageErrorf("invalid setting: %v", err)
 	}
@@ -240,6 +243,68 @@ func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error
 			return usageErrorf("invalid --interpreter-args %q: %v", c.String("interpreter-args"), err)
 		}
 		req.InterpreterArgs = args
+	}
+	return nil
+}
+
+// applyLogFlags applies the log flags of c to l. A relative log path is
+// from the current directory, as the shell would take it.
+func applyLogFlags(c *ucli.Context, l *api.LogSettings) error {
+	for _, p := range []struct {
+		flag string
+		path *string
+	}{{"output", &l.OutFile}, {"error", &l.ErrorFile}, {"log", &l.LogFile}} {
+		if !c.IsSet(p.flag) {
+			continue
+		}
+		text := c.String(p.flag)
+		if k, _, ok := strings.Cut(text, "="); ok && p.flag == "error" && envName.MatchString(k) {
+			return usageErrorf("-e is PM2's --error (the error log file), not a variable: to set one use --env KEY=VALUE (--env %s)", text)
+		}
+		if text == "" {
+			return usageErrorf("--%s needs a file (/dev/null to discard)", p.flag)
+		}
+		if !filepath.IsAbs(text) {
+			wd, err := os.Getwd()
+			if err != nil {
+				return fmt.Errorf("find the current directory: %w", err)
+			}
+			text = filepath.Join(wd, text)
+		}
+		*p.path = text
+	}
+	if c.IsSet("time") {
+		l.Time = c.Bool("time")
+	}
+	if c.IsSet("log-date-format") {
+		l.LogDateFormat = c.String("log-date-format")
+		if _, err := api.DateLayout(l.LogDateFormat); err != nil {
+			return usageErrorf("invalid --log-date-format: %v", err)
+		}
+	}
+	if c.IsSet("merge-logs") {
+		l.MergeLogs = c.Bool("merge-logs")
+	}
+	if c.IsSet("log-max-size") {
+		n, err := api.ParseSize(c.String("log-max-size"))
+		if err == nil {
+			err = api.CheckLogSize(n)
+		}
+		if err != nil {
+			return usageErrorf("invalid --log-max-size: %v", err)
+		}
+		l.LogMaxSize = n
+	}
+	if c.IsSet("log-max-files") {
+		n := c.Int("log-max-files")
+		if err := api.CheckLogFiles(n); err != nil {
+			return usageErrorf("invalid --log-max-files: %v", err)
+		}
+		l.LogMaxFiles = n
+	}
+	if c.IsSet("log-compress") {
+		v := c.Bool("log-compress")
+		l.LogCompress = &v
 	}
 	return nil
 }

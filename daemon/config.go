@@ -16,6 +16,7 @@ import (
 	"opm/daemon/api"
 	"opm/daemon/appspec"
 	"opm/daemon/cgroup"
+	"opm/daemon/logs"
 	"opm/shm"
 )
 
@@ -57,6 +58,12 @@ type Config struct {
 	// Cgroups is "auto" (each app in its own cgroup when cgroup v2 is
 	// available and delegated to us; see cgroup.go) or "off".
 	Cgroups string `toml:"cgroups"`
+	// LogMaxSize is the size at which a log file (an app's, daemon.log)
+	// is rotated ("10M"); LogMaxFiles how many rotated files each keeps;
+	// LogCompress gzips rotated files. Apps may set their own.
+	LogMaxSize  Size `toml:"log_max_size"`
+	LogMaxFiles int  `toml:"log_max_files"`
+	LogCompress bool `toml:"log_compress"`
 
 	// Notes are warnings about how the daemon was set up, such as a
 	// runtime dir fallback: logged when it starts, shown by `opm daemon
@@ -84,6 +91,9 @@ func DefaultConfig(home, runtimeDir string) Config {
 		APIReadTimeout:    10 * time.Second,
 		APIMaxConnections: 128,
 		Cgroups:           cgroup.Auto,
+		LogMaxSize:        Size(logs.DefaultLimits.MaxSize),
+		LogMaxFiles:       logs.DefaultLimits.MaxFiles,
+		LogCompress:       logs.DefaultLimits.Compress,
 	}
 }
 
@@ -156,8 +166,36 @@ func (c *Config) validate() error {
 	if err := api.CheckMaxRestarts(c.MaxRestarts); err != nil {
 		return fmt.Errorf("max_restarts %w", err)
 	}
+	if err := api.CheckLogSize(int64(c.LogMaxSize)); err != nil {
+		return fmt.Errorf("log_max_size %w", err)
+	}
+	if err := api.CheckLogFiles(c.LogMaxFiles); err != nil {
+		return fmt.Errorf("log_max_files %w", err)
+	}
 	return nil
 }
+
+// logLimits are the rotation limits of the config.
+func (c Config) logLimits() logs.Limits {
+	return logs.Limits{MaxSize: int64(c.LogMaxSize), MaxFiles: c.LogMaxFiles, Compress: c.LogCompress}
+}
+
+// Size is a size in bytes, written in config.toml as PM2 writes sizes:
+// "500K", "10M", "1G".
+type Size int64
+
+// UnmarshalText reads a size.
+func (s *Size) UnmarshalText(b []byte) error {
+	n, err := api.ParseSize(string(b))
+	if err != nil {
+		return err
+	}
+	*s = Size(n)
+	return nil
+}
+
+// MarshalText writes a size as UnmarshalText reads it.
+func (s Size) MarshalText() ([]byte, error) { return []byte(api.FormatSize(int64(s))), nil }
 
 // specDefaults are the defaults an app's definition takes from the config.
 func (c Config) specDefaults() appspec.Defaults {

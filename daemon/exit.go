@@ -49,6 +49,8 @@ func (s *Supervisor) onExit(ev exitEvent) {
 	// with it, so a restart never runs next to a leftover of the
 	// previous run.
 	s.killLeftovers(a, pid)
+	// Its last words, an unfinished line included, off the loop.
+	go s.logs.Ended(a.spec.Name)
 	logExit := func() {
 		s.log.Info("app exited", "event", "exited", "app", a.spec.Name, "pid", pid, "status", ev.status.String(), "uptime_ms", uptime.Milliseconds())
 	}

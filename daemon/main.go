@@ -10,9 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"golang.org/x/sys/unix"
-
 	"opm/daemon/api"
+	"opm/daemon/logs"
 	"opm/daemon/process"
 	"opm/shm"
 )
@@ -54,7 +53,7 @@ func mainRun(ctx context.Context, ready *readiness) error {
 		cfg.Notes = append(cfg.Notes, rt.Note)
 	}
 	logPath := filepath.Join(home, api.DaemonLogName)
-	logf, err := shm.OpenOwnedFile(logPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
+	logf, err := logs.OpenFile(logPath, cfg.logLimits(), 0o600)
 	if err != nil {
 		return fmt.Errorf("open daemon log: %w", err)
 	}

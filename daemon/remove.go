@@ -31,4 +31,5 @@ func (s *Supervisor) forget(a *app) {
 	delete(s.byName, a.spec.Name)
 	s.dropRecord(a)
 	s.dropCgroups(a)
+	s.logs.Remove(a.spec.Name)
 }

@@ -13,6 +13,7 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/cgroup"
+	"opm/daemon/logs"
 	"opm/daemon/process"
 	"opm/daemon/store"
 	"opm/shm"
@@ -95,7 +96,14 @@ func Run(ctx context.Context, cfg Config) error {
 	sup.flag = flag
 	sup.holdStarts = flag.InProgress
 	sup.cgroups, sup.cgroupMode = cgroup.Setup(cfg.Home, cfg.Cgroups, log)
-	sup.spawn = process.New(devNull, sup.cgroups, log)
+	hub, err := logs.NewHub(cfg.RuntimeDir, cfg.logLimits(), log)
+	if err != nil {
+		return err
+	}
+	// Closed last: it writes what apps stopped at shutdown said last.
+	defer hub.Close()
+	sup.logs = hub
+	sup.spawn = process.New(devNull, hub.Output, sup.cgroups, log)
 	sup.records = &store.Records{Dir: recDir}
 	// Take over from a previous daemon before anyone can ask anything.
 	sup.recoverApps()

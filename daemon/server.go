@@ -16,7 +16,6 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/appspec"
-	"opm/daemon/logs"
 )
 
 // server maps the HTTP API onto supervisor requests. Handlers never touch
@@ -84,6 +83,9 @@ func (srv *server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	srv.sampler.sample(res.apps)
+	for i := range res.apps {
+		res.apps[i].Logs = srv.sup.logs.Stats(res.apps[i].Name)
+	}
 	if summary, _ := strconv.ParseBool(r.URL.Query().Get(api.SummaryParam)); summary {
 		for i := range res.apps {
 			res.apps[i].Spec.Env = nil
@@ -152,12 +154,12 @@ func (srv *server) handleFlush(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, a := range res.apps {
-		if err := logs.Flush(a.Spec); err != nil {
+		if err := srv.sup.logs.Flush(a.Spec, req.All); err != nil {
 			writeError(w, api.Errorf(api.CodeInternal, "%v", err))
 			return
 		}
 	}
-	srv.log.Info("logs flushed", "event", "flushed", "apps", len(res.apps))
+	srv.log.Info("logs flushed", "event", "flushed", "apps", len(res.apps), "rotated_too", req.All)
 	writeJSON(w, http.StatusOK, res.apps)
 }
 

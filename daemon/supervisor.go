@@ -10,6 +10,7 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/cgroup"
+	"opm/daemon/logs"
 	"opm/daemon/proc"
 	"opm/daemon/process"
 	"opm/daemon/store"
@@ -61,6 +62,9 @@ type Supervisor struct {
 	// Hooks, replaced by unit tests that drive handle directly.
 	now   func() time.Time
 	spawn process.Spawner
+	// logs drains the apps' output into their log files (nil in tests
+	// that fake spawning).
+	logs *logs.Hub
 	// startSpawn runs spawn off the loop (spawnAsync); spawnSem bounds
 	// how many run at once.
 	startSpawn func(id int, seq uint64, spec api.Spec)

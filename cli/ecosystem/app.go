@@ -24,14 +24,6 @@ var pendingKeys = map[string]bool{
 	// readiness
 	"wait_ready":     true,
 	"listen_timeout": true,
-	// logs
-	"out_file":        true,
-	"error_file":      true,
-	"log_file":        true,
-	"log_date_format": true,
-	"time":            true,
-	"merge_logs":      true,
-	"combine_logs":    true,
 	// environment
 	"increment_var": true,
 }
@@ -174,6 +166,9 @@ func (l *loader) decode(index int, n *node) (*decoded, error) {
 			req.KillSignal, err = a.signal(f)
 		case "stop_exit_codes":
 			req.StopExitCodes, err = a.exitCodes(f)
+		case "out_file", "error_file", "log_file", "time", "log_date_format", "merge_logs", "combine_logs",
+			"log_max_size", "log_max_files", "log_compress":
+			err = a.logSetting(f, &req.LogSettings)
 		default:
 			switch name, isEnv := strings.CutPrefix(f.key, "env_"); {
 			case pendingKeys[f.key]:

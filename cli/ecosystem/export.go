@@ -132,6 +132,7 @@ func exportFields(s api.Spec, format string) ([]kv, error) {
 	if len(s.StopExitCodes) > 0 {
 		f = append(f, kv{"stop_exit_codes", s.StopExitCodes})
 	}
+	f = append(f, exportLogFields(s.LogSettings)...)
 	pending := make([]string, 0, len(s.Pending))
 	for k := range s.Pending {
 		pending = append(pending, k)
@@ -157,6 +158,33 @@ func exportFields(s api.Spec, format string) ([]kv, error) {
 	}
 	f = append(f, kv{"env", env})
 	return f, checkText(f)
+}
+
+// exportLogFields are the log settings the app sets, PM2's keys; what it
+// leaves to the daemon's config is left out.
+func exportLogFields(l api.LogSettings) []kv {
+	var f []kv
+	for _, p := range []kv{{"out_file", l.OutFile}, {"error_file", l.ErrorFile}, {"log_file", l.LogFile}, {"log_date_format", l.LogDateFormat}} {
+		if p.val.(string) != "" {
+			f = append(f, p)
+		}
+	}
+	if l.Time {
+		f = append(f, kv{"time", true})
+	}
+	if l.MergeLogs {
+		f = append(f, kv{"merge_logs", true})
+	}
+	if l.LogMaxSize != 0 {
+		f = append(f, kv{"log_max_size", api.FormatSize(l.LogMaxSize)})
+	}
+	if l.LogMaxFiles != 0 {
+		f = append(f, kv{"log_max_files", l.LogMaxFiles})
+	}
+	if l.LogCompress != nil {
+		f = append(f, kv{"log_compress", *l.LogCompress})
+	}
+	return f
 }
 
 // keyName is what a kept PM2 key looks like.

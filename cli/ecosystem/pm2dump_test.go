@@ -43,12 +43,11 @@ func TestLoadPM2Dump(t *testing.T) {
 			KillTimeoutMs:   3000,
 			Settings: api.Settings{
 				KillSignal: "SIGINT", MinUptimeMs: 5000, RestartDelayMs: 200, StopExitCodes: []int{0},
+				LogSettings: api.LogSettings{LogDateFormat: "YYYY-MM-DD", OutFile: "/var/log/api.out.log"},
 				Pending: map[string]json.RawMessage{
-					"log_date_format":    json.RawMessage(`"YYYY-MM-DD"`),
 					"max_memory_restart": json.RawMessage(`209715200`),
 					"cron_restart":       json.RawMessage(`"0 3 * * *"`),
 					"watch":              json.RawMessage(`true`),
-					"out_file":           json.RawMessage(`"/var/log/api.out.log"`),
 				},
 			},
 		}},
@@ -84,8 +83,8 @@ func TestLoadPM2Dump(t *testing.T) {
 	if !hasWarning(f, "watch (app \"api\") is not yet supported") {
 		t.Errorf("no pending warning for watch: %q", f.Warnings)
 	}
-	if len(f.Warnings) != 6 {
-		t.Errorf("want 6 warnings (SIGINT, 5 kept keys), got %d: %q", len(f.Warnings), f.Warnings)
+	if len(f.Warnings) != 4 {
+		t.Errorf("want 4 warnings (SIGINT, 3 kept keys), got %d: %q", len(f.Warnings), f.Warnings)
 	}
 	for _, w := range f.Warnings {
 		if !strings.HasPrefix(w, "testdata/dump.pm2") {

@@ -208,3 +208,65 @@ func (a *appReader) env(f field) ([]string, error) {
 	}
 	return vars, nil
 }
+
+// logSetting reads one of PM2's log keys into l. Paths stay as written:
+// a relative one is from the app's working directory.
+func (a *appReader) logSetting(f field, l *api.LogSettings) error {
+	var err error
+	switch f.key {
+	case "out_file", "error_file", "log_file":
+		p, ok := a.text(f)
+		if !ok || p == "" {
+			return a.wrong(f, "a file path (a string; /dev/null discards)")
+		}
+		switch f.key {
+		case "out_file":
+			l.OutFile = p
+		case "error_file":
+			l.ErrorFile = p
+		default:
+			l.LogFile = p
+		}
+	case "time":
+		l.Time, err = a.boolean(f)
+	case "merge_logs", "combine_logs":
+		l.MergeLogs, err = a.boolean(f)
+	case "log_date_format":
+		s, ok := a.text(f)
+		if !ok {
+			return a.wrong(f, "a date format (a string such as YYYY-MM-DD HH:mm:ss)")
+		}
+		if _, derr := api.DateLayout(s); derr != nil {
+			return a.fault(f, derr.Error())
+		}
+		l.LogDateFormat = s
+	case "log_max_size":
+		var n int64
+		if s, ok := a.text(f); ok {
+			n, err = api.ParseSize(s)
+			if err != nil {
+				return a.fault(f, err.Error())
+			}
+		} else if n, err = a.whole(f); err != nil {
+			return a.wrong(f, "a size (500K, 10M, 1G, or a number of bytes)")
+		}
+		if cerr := api.CheckLogSize(n); cerr != nil {
+			return a.fault(f, cerr.Error())
+		}
+		l.LogMaxSize = n
+	case "log_max_files":
+		var n int64
+		if n, err = a.whole(f); err == nil {
+			if n < 1 || n > api.MaxLogFiles {
+				return a.fault(f, fmt.Sprintf("must be between 1 and %d, got %d", api.MaxLogFiles, n))
+			}
+			l.LogMaxFiles = int(n)
+		}
+	case "log_compress":
+		var b bool
+		if b, err = a.boolean(f); err == nil {
+			l.LogCompress = &b
+		}
+	}
+	return err
+}

@@ -131,6 +131,22 @@ type startRequestJSON struct {
 	// The interpreter and its arguments name programs and paths.
 	Interpreter     byteString  `json:"interpreter,omitempty"`
 	InterpreterArgs byteStrings `json:"interpreter_args,omitempty"`
+	logPathsJSON
+}
+
+// logPathsJSON are the log paths of LogSettings, byte-safe.
+type logPathsJSON struct {
+	OutFile   byteString `json:"out_file,omitempty"`
+	ErrorFile byteString `json:"error_file,omitempty"`
+	LogFile   byteString `json:"log_file,omitempty"`
+}
+
+func newLogPathsJSON(l LogSettings) logPathsJSON {
+	return logPathsJSON{OutFile: byteString(l.OutFile), ErrorFile: byteString(l.ErrorFile), LogFile: byteString(l.LogFile)}
+}
+
+func (w logPathsJSON) apply(l *LogSettings) {
+	l.OutFile, l.ErrorFile, l.LogFile = string(w.OutFile), string(w.ErrorFile), string(w.LogFile)
 }
 
 // wire is r in its wire form.
@@ -145,6 +161,7 @@ func (r StartRequest) wire() startRequestJSON {
 		Env:                byteStrings(r.Env),
 		Interpreter:        byteString(r.Interpreter),
 		InterpreterArgs:    byteStrings(r.InterpreterArgs),
+		logPathsJSON:       newLogPathsJSON(r.LogSettings),
 	}
 }
 
@@ -162,6 +179,7 @@ func (r *StartRequest) UnmarshalJSON(data []byte) error {
 	*r = StartRequest(w.startRequestFields)
 	r.Command, r.Args, r.Name, r.Cwd, r.Dir, r.Env = string(w.Command), w.Args, string(w.Name), string(w.Cwd), string(w.Dir), w.Env
 	r.Interpreter, r.InterpreterArgs = string(w.Interpreter), w.InterpreterArgs
+	w.logPathsJSON.apply(&r.LogSettings)
 	return nil
 }
 
@@ -180,10 +198,12 @@ type specJSON struct {
 	Env         byteStrings `json:"env"`
 	OutLog      byteString  `json:"out_log"`
 	ErrLog      byteString  `json:"err_log"`
+	CombinedLog byteString  `json:"combined_log,omitempty"`
 	// InterpreterArgs, Args and Dir.
 	InterpreterArgs byteStrings `json:"interpreter_args,omitempty"`
 	Args            byteStrings `json:"args,omitempty"`
 	Dir             byteString  `json:"dir,omitempty"`
+	logPathsJSON
 }
 
 func newSpecJSON(s Spec) specJSON {
@@ -197,10 +217,12 @@ func newSpecJSON(s Spec) specJSON {
 		Env:         byteStrings(s.Env),
 		OutLog:      byteString(s.OutLog),
 		ErrLog:      byteString(s.ErrLog),
+		CombinedLog: byteString(s.CombinedLog),
 		// The rest.
 		InterpreterArgs: byteStrings(s.InterpreterArgs),
 		Args:            byteStrings(s.Args),
 		Dir:             byteString(s.Dir),
+		logPathsJSON:    newLogPathsJSON(s.LogSettings),
 	}
 }
 
@@ -218,7 +240,9 @@ func (s *Spec) UnmarshalJSON(data []byte) error {
 	*s = Spec(w.specFields)
 	s.Command, s.Interpreter, s.Exec, s.Argv = string(w.Command), string(w.Interpreter), string(w.Exec), w.Argv
 	s.Cwd, s.Env, s.OutLog, s.ErrLog = string(w.Cwd), w.Env, string(w.OutLog), string(w.ErrLog)
+	s.CombinedLog = string(w.CombinedLog)
 	s.InterpreterArgs, s.Args, s.Dir = w.InterpreterArgs, w.Args, string(w.Dir)
+	w.logPathsJSON.apply(&s.LogSettings)
 	return nil
 }
 

@@ -55,5 +55,5 @@ func CheckSettings(s Settings) error {
 			return fmt.Errorf("stop_exit_codes %w", err)
 		}
 	}
-	return nil
+	return CheckLogSettings(s.LogSettings)
 }

@@ -92,9 +92,10 @@ type Settings struct {
 	MinUptimeMs int64 `json:"min_uptime_ms,omitempty"`
 	// StopExitCodes are exit codes after which the app is not restarted.
 	StopExitCodes []int `json:"stop_exit_codes,omitempty"`
+	LogSettings
 	// Pending holds the PM2 settings opm keeps but does not act on yet
-	// (watch, instances, max_memory_restart, cron_restart, wait_ready,
-	// log settings...), by PM2 key: kept, saved, shown, never dropped.
+	// (watch, instances, max_memory_restart, cron_restart, wait_ready...),
+	// by PM2 key: kept, saved, shown, never dropped.
 	Pending map[string]json.RawMessage `json:"pending,omitempty"`
 }
 
@@ -124,8 +125,11 @@ type Spec struct {
 	MaxRestarts   int      `json:"max_restarts"`
 	KillTimeoutMs int64    `json:"kill_timeout_ms"`
 	Settings
-	OutLog string `json:"out_log"`
-	ErrLog string `json:"err_log"`
+	// OutLog and ErrLog are the files the app's stdout and stderr end
+	// in (DevNull: discarded); CombinedLog, when set, gets both as well.
+	OutLog      string `json:"out_log"`
+	ErrLog      string `json:"err_log"`
+	CombinedLog string `json:"combined_log,omitempty"`
 }
 
 // App is one row of the app table as clients see it.
@@ -144,7 +148,9 @@ type App struct {
 	ExitCode int `json:"exit_code"`
 	// NextRestartMs is the time left on the back-off timer while waiting.
 	NextRestartMs int64 `json:"next_restart_ms,omitempty"`
-	Spec          Spec  `json:"spec"`
+	// Logs counts what became of the app's output.
+	Logs LogStats `json:"logs"`
+	Spec Spec     `json:"spec"`
 }
 
 // DaemonStatus answers `opm daemon status`.
@@ -222,6 +228,8 @@ type RestoreResult struct {
 // FlushRequest names the apps whose logs to empty; empty Target means all.
 type FlushRequest struct {
 	Target string `json:"target,omitempty"`
+	// All removes the rotated files too.
+	All bool `json:"all,omitempty"`
 }
 
 // Request is the start request that gives back this definition: the

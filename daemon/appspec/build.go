@@ -82,6 +82,6 @@ func Build(req api.StartRequest, d Defaults) (api.Spec, error) {
 	if err := api.CheckName(spec.Name); err != nil {
 		return spec, err
 	}
-	spec.OutLog, spec.ErrLog = logs.Paths(d.Home, spec.Name)
+	logs.Own(&spec, d.Home)
 	return spec, checkSize(spec)
 }

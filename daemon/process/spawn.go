@@ -11,7 +11,6 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/cgroup"
-	"opm/daemon/logs"
 	"opm/daemon/proc"
 )
 
@@ -106,25 +105,25 @@ func statusOf(ws syscall.WaitStatus) ExitStatus {
 	return ExitStatus{Code: ws.ExitStatus(), Known: true}
 }
 
+// Output gives the descriptors an app's stdout and stderr get (the
+// caller closes them): its log spools (package logs).
+type Output func(spec api.Spec) (out, err int, e error)
+
 // New starts spec in its own session with stdin on /dev/null and
-// stdout/stderr appended straight to its log files: the app's output never
-// passes through the daemon, and the files stay open in the app when the
-// daemon goes away. The fork also returns a pidfd, which the watch uses.
+// stdout/stderr on what output gives: files the app appends to, which stay
+// open in the app, never block it and never raise SIGPIPE when the daemon
+// goes away. The fork also returns a pidfd, which the watch uses.
 // With a cgroup the process is cloned straight into it; where the kernel
 // cannot do that, it starts outside, as without cgroups, and says so in
 // the daemon log.
-func New(devNull *os.File, cgroups *cgroup.Tree, log *slog.Logger) Spawner {
+func New(devNull *os.File, output Output, cgroups *cgroup.Tree, log *slog.Logger) Spawner {
 	null := devNull.Fd()
 	return func(spec api.Spec, cg string) (Process, error) {
-		out, err := logs.Open(spec.OutLog)
+		out, errf, err := output(spec)
 		if err != nil {
 			return nil, err
 		}
 		defer unix.Close(out)
-		errf, err := logs.Open(spec.ErrLog)
-		if err != nil {
-			return nil, err
-		}
 		defer unix.Close(errf)
 		pidfd := -1
 		sys := &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd}

@@ -27,6 +27,12 @@
 //	busy                        -                                      spins on a core until SIGTERM
 //	print-env                   cwd=<dir>, then its environment,       exits 0 on SIGTERM or SIGINT
 //	                            sorted, a variable a line
+//	chatter                     line <n> xxx..., one write(2) a line   exits 0 on SIGTERM or SIGINT
+//	                            (OPM_TEST_LINES of them, 0: no end;    ("chatter stopped after <n>");
+//	                            OPM_TEST_LINE_SIZE bytes each,         7 when a write fails, said on
+//	                            OPM_TEST_LINE_EVERY apart, even ones   the other stream
+//	                            on stderr with OPM_TEST_LINE_ERR),
+//	                            then "chatter done <n>"
 //	grandchild                  grandchild <pid>, once it started      exits 1 on SIGUSR1, 0 on SIGTERM;
 //	                            the binary again in mode block, in     the grandchild writes to the
 //	                            the same process group                 same stdout

@@ -10,8 +10,10 @@ import (
 	"os/exec"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"opm/daemon/api"
 )
@@ -33,6 +35,7 @@ var modes = map[string]func() int{
 	"ignore-term":                ignoreTerm,
 	"busy":                       busy,
 	"print-env":                  printEnv,
+	"chatter":                    chatter,
 	"grandchild":                 grandchild("block", false),
 	"grandchild-stubborn":        grandchild("ignore-term", false),
 	"setsid-grandchild":          grandchild("block", true),
@@ -89,6 +92,55 @@ func busy() int {
 	for n := 0; ; n++ {
 		_ = n
 	}
+}
+
+// Chatter's settings, from its environment.
+const (
+	// ChatterLinesEnv is how many lines chatter writes (0: until
+	// SIGTERM); ChatterSizeEnv pads each line to about that many bytes;
+	// ChatterEveryEnv paces the lines (a duration; none by default);
+	// ChatterErrEnv writes every other line to stderr when set.
+	ChatterLinesEnv = "OPM_TEST_LINES"
+	ChatterSizeEnv  = "OPM_TEST_LINE_SIZE"
+	ChatterEveryEnv = "OPM_TEST_LINE_EVERY"
+	ChatterErrEnv   = "OPM_TEST_LINE_ERR"
+)
+
+// chatter writes numbered lines ("line 7 xxxx...") with one write(2)
+// each, as console.log does, then "chatter done N" and waits for SIGTERM.
+// A write that fails (EPIPE, EAGAIN: the output went away or blocks) ends
+// it with status 7 after saying so on the other stream.
+func chatter() int {
+	term := notify(syscall.SIGTERM, syscall.SIGINT)
+	count, _ := strconv.Atoi(os.Getenv(ChatterLinesEnv))
+	size, _ := strconv.Atoi(os.Getenv(ChatterSizeEnv))
+	every, _ := time.ParseDuration(os.Getenv(ChatterEveryEnv))
+	toErr := os.Getenv(ChatterErrEnv) != ""
+	pad := strings.Repeat("x", max(size-20, 0))
+	buf := make([]byte, 0, size+32)
+	for n := 1; count == 0 || n <= count; n++ {
+		select {
+		case <-term:
+			fmt.Printf("chatter stopped after %d\n", n-1)
+			return 0
+		default:
+		}
+		out, other := os.Stdout, os.Stderr
+		if toErr && n%2 == 0 {
+			out, other = os.Stderr, os.Stdout
+		}
+		buf = fmt.Appendf(buf[:0], "line %d %s\n", n, pad)
+		if _, err := out.Write(buf); err != nil {
+			fmt.Fprintf(other, "chatter: write of line %d failed: %v\n", n, err)
+			return 7
+		}
+		if every > 0 {
+			time.Sleep(every)
+		}
+	}
+	fmt.Printf("chatter done %d\n", count)
+	<-term
+	return 0
 }
 
 func printEnv() int {

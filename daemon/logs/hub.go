@@ -1,0 +1,371 @@
+package logs
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/fsnotify/fsnotify"
+	"golang.org/x/sys/unix"
+
+	"opm/daemon/api"
+	"opm/shm"
+)
+
+// SpoolDir is the directory of the spools inside the runtime directory.
+const SpoolDir = "logs"
+
+// Spool file suffixes: <name>.out, <name>.err.
+const (
+	outSuffix = ".out"
+	errSuffix = ".err"
+)
+
+// Hub drains every app's spools into its log files. One inotify watch on
+// the spool directory wakes it when an app writes; nothing else does.
+type Hub struct {
+	dir      string
+	defaults Limits
+	log      *slog.Logger
+	mill     *mill
+	watcher  *fsnotify.Watcher
+	done     chan struct{}
+
+	mu sync.Mutex
+	// streams by spool file name (web.out); files by path, shared by the
+	// streams that write them (a combined log, out and err in one file).
+	streams map[string]*stream
+	files   map[string]*File
+}
+
+// NewHub prepares the spool directory in runtimeDir and starts watching
+// it. defaults are the config's rotation limits.
+func NewHub(runtimeDir string, defaults Limits, log *slog.Logger) (*Hub, error) {
+	dir := filepath.Join(runtimeDir, SpoolDir)
+	if err := shm.EnsurePrivateDir(dir); err != nil {
+		return nil, fmt.Errorf("log spool directory: %w", err)
+	}
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watch log spools: %w", err)
+	}
+	if err := w.Add(dir); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("watch log spools in %s: %w", dir, err)
+	}
+	h := &Hub{
+		dir: dir, defaults: defaults, log: log, mill: &mill{log: log},
+		watcher: w, done: make(chan struct{}),
+		streams: map[string]*stream{}, files: map[string]*File{},
+	}
+	go h.watch()
+	return h, nil
+}
+
+// watch drains a spool each time inotify says it was written to. When
+// the kernel's event queue overflowed, every spool is drained.
+func (h *Hub) watch() {
+	defer close(h.done)
+	for {
+		select {
+		case ev, ok := <-h.watcher.Events:
+			if !ok {
+				return
+			}
+			if !ev.Has(fsnotify.Write) {
+				continue
+			}
+			h.mu.Lock()
+			s := h.streams[filepath.Base(ev.Name)]
+			h.mu.Unlock()
+			if s != nil {
+				s.kick()
+			}
+		case err, ok := <-h.watcher.Errors:
+			if !ok {
+				return
+			}
+			h.log.Warn("log spool watch", "event", "log-watch", "error", err)
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				for _, s := range h.all() {
+					s.kick()
+				}
+			}
+		}
+	}
+}
+
+func (h *Hub) all() []*stream {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*stream, 0, len(h.streams))
+	for _, s := range h.streams {
+		out = append(out, s)
+	}
+	return out
+}
+
+// Close stops watching, drains every spool (an unfinished last line is
+// written as a line), closes the files and waits for the mill. The spools
+// stay: apps that outlive the daemon go on writing there for the next one.
+func (h *Hub) Close() {
+	h.watcher.Close()
+	<-h.done
+	for _, s := range h.all() {
+		s.drain(true)
+		s.close()
+	}
+	h.mu.Lock()
+	for _, f := range h.files {
+		f.Close()
+	}
+	h.mu.Unlock()
+	h.mill.Wait()
+}
+
+// Output makes spec's log files ready (created and checked, so a planted
+// symlink fails the start) and returns the descriptors the app's stdout
+// and stderr get: its spools, opened for appending, or /dev/null when the
+// stream goes nowhere. The caller closes them.
+func (h *Hub) Output(spec api.Spec) (out, errFD int, err error) {
+	outS, errS, err := h.attach(spec)
+	if err != nil {
+		return -1, -1, err
+	}
+	if out, err = openWriteEnd(outS); err != nil {
+		return -1, -1, err
+	}
+	if errFD, err = openWriteEnd(errS); err != nil {
+		unix.Close(out)
+		return -1, -1, err
+	}
+	return out, errFD, nil
+}
+
+// openWriteEnd opens the descriptor the app writes: the spool, or
+// /dev/null for a stream that is discarded (s nil).
+func openWriteEnd(s *stream) (int, error) {
+	if s == nil {
+		fd, err := unix.Open(os.DevNull, unix.O_WRONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, fmt.Errorf("open %s: %w", os.DevNull, err)
+		}
+		return fd, nil
+	}
+	fd, err := shm.OpenOwned(s.path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
+	if err != nil {
+		return -1, fmt.Errorf("open log spool: %w", err)
+	}
+	return fd, nil
+}
+
+// Attach sets up (or updates) spec's streams and drains what its spools
+// already hold: the output of an app adopted from a previous daemon, or
+// left by one that ran while no daemon was there.
+func (h *Hub) Attach(spec api.Spec) error {
+	if h == nil {
+		return nil
+	}
+	_, _, err := h.attach(spec)
+	return err
+}
+
+// attach is Attach returning the streams; a stream whose every
+// destination is /dev/null is nil.
+func (h *Hub) attach(spec api.Spec) (out, errS *stream, err error) {
+	limits := h.limitsOf(spec.LogSettings)
+	layout := spec.DateLayout()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sinks := func(primary string) ([]*File, error) {
+		var fs []*File
+		for _, p := range []string{primary, spec.CombinedLog} {
+			if p == "" || p == api.DevNull {
+				continue
+			}
+			f := h.files[p]
+			if f == nil {
+				f = newFile(p, limits, h.mill)
+				h.files[p] = f
+			}
+			f.SetLimits(limits)
+			if err := f.Check(); err != nil {
+				return nil, err
+			}
+			fs = append(fs, f)
+		}
+		return fs, nil
+	}
+	outSinks, err := sinks(spec.OutLog)
+	if err != nil {
+		return nil, nil, err
+	}
+	errSinks, err := sinks(spec.ErrLog)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err = h.streamLocked(spec.Name+outSuffix, "out", spec.Name, outSinks, layout)
+	if err != nil {
+		return nil, nil, err
+	}
+	errS, err = h.streamLocked(spec.Name+errSuffix, "err", spec.Name, errSinks, layout)
+	if err != nil {
+		return nil, nil, err
+	}
+	h.closeUnusedLocked()
+	for _, s := range []*stream{out, errS} {
+		if s != nil {
+			s.kick()
+		}
+	}
+	return out, errS, nil
+}
+
+// streamLocked returns the stream of the spool file base, created or
+// updated with sinks; nil, and no spool, when there are no sinks.
+func (h *Hub) streamLocked(base, kind, app string, sinks []*File, layout string) (*stream, error) {
+	s := h.streams[base]
+	if len(sinks) == 0 {
+		if s != nil {
+			// What is still spooled goes where the stream went.
+			s.drain(true)
+			s.close()
+			delete(h.streams, base)
+			_ = os.Remove(s.path)
+		}
+		return nil, nil
+	}
+	if s == nil {
+		var err error
+		if s, err = openStream(filepath.Join(h.dir, base), kind, app, h.log); err != nil {
+			return nil, err
+		}
+		h.streams[base] = s
+	}
+	s.configure(sinks, layout)
+	return s, nil
+}
+
+// closeUnusedLocked closes the files no stream writes any more.
+func (h *Hub) closeUnusedLocked() {
+	used := map[*File]bool{}
+	for _, s := range h.streams {
+		for _, f := range s.sinkList() {
+			used[f] = true
+		}
+	}
+	for p, f := range h.files {
+		if !used[f] {
+			f.Close()
+			delete(h.files, p)
+		}
+	}
+}
+
+// Ended drains app's spools once its process has exited, its last
+// unfinished line included.
+func (h *Hub) Ended(app string) {
+	if h == nil {
+		return
+	}
+	for _, base := range []string{app + outSuffix, app + errSuffix} {
+		h.mu.Lock()
+		s := h.streams[base]
+		h.mu.Unlock()
+		if s != nil {
+			s.drain(true)
+		}
+	}
+}
+
+// Remove drains and forgets app's streams and deletes its spools; its
+// log files stay.
+func (h *Hub) Remove(app string) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, base := range []string{app + outSuffix, app + errSuffix} {
+		if s := h.streams[base]; s != nil {
+			s.drain(true)
+			s.close()
+			delete(h.streams, base)
+			_ = os.Remove(s.path)
+		}
+	}
+	h.closeUnusedLocked()
+}
+
+// Flush empties spec's log files (what is spooled is written first, so
+// that it is emptied too); with all their backups go as well.
+func (h *Hub) Flush(spec api.Spec, all bool) error {
+	if h == nil {
+		return nil
+	}
+	h.Ended(spec.Name)
+	var errs []error
+	for _, p := range []string{spec.OutLog, spec.ErrLog, spec.CombinedLog} {
+		if p == "" || p == api.DevNull {
+			continue
+		}
+		h.mu.Lock()
+		f := h.files[p]
+		h.mu.Unlock()
+		if f == nil {
+			f = newFile(p, Limits{}, h.mill)
+		}
+		errs = append(errs, f.Flush(all))
+	}
+	return errors.Join(errs...)
+}
+
+// Stats reports what became of app's output.
+func (h *Hub) Stats(app string) api.LogStats {
+	if h == nil {
+		return api.LogStats{}
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var st api.LogStats
+	files := map[*File]bool{}
+	for _, base := range []string{app + outSuffix, app + errSuffix} {
+		s := h.streams[base]
+		if s == nil {
+			continue
+		}
+		lost, lastErr, at := s.stats()
+		st.LinesLost += lost
+		if at.After(st.LastErrorAt) {
+			st.LastError, st.LastErrorAt = lastErr, at
+		}
+		for _, f := range s.sinkList() {
+			files[f] = true
+		}
+	}
+	for f := range files {
+		st.Rotations += f.Rotations()
+	}
+	return st
+}
+
+// WaitMill returns once the rotations so far are compressed and pruned.
+func (h *Hub) WaitMill() { h.mill.Wait() }
+
+// limitsOf applies an app's settings over the defaults.
+func (h *Hub) limitsOf(s api.LogSettings) Limits {
+	l := h.defaults
+	if s.LogMaxSize > 0 {
+		l.MaxSize = s.LogMaxSize
+	}
+	if s.LogMaxFiles > 0 {
+		l.MaxFiles = s.LogMaxFiles
+	}
+	if s.LogCompress != nil {
+		l.Compress = *s.LogCompress
+	}
+	return l
+}
