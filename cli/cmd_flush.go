@@ -11,10 +11,13 @@ import (
 func (a *App) flushCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "flush",
-		Usage:     "empty the log files of apps (all apps when no target is given)",
+		Usage:     "empty the log files of apps (all apps when no target is given); --all removes their rotated files too",
 		ArgsUsage: "[<target>]",
+		Flags: []ucli.Flag{
+			&ucli.BoolFlag{Name: "all", Usage: "remove the apps' rotated log files too"},
+		},
 		Action: func(c *ucli.Context) error {
-			var req api.FlushRequest
+			req := api.FlushRequest{All: c.Bool("all")}
 			if c.Args().Len() > 0 {
 				t, err := targetArg(c)
 				if err != nil {
@@ -29,7 +32,11 @@ func (a *App) flushCommand() *ucli.Command {
 				return err
 			}
 			for _, app := range apps {
-				a.printf("flushed the logs of %s (id %d)\n", Escape(app.Name), app.ID)
+				if req.All {
+					a.printf("flushed the logs of %s (id %d) and removed its rotated log files\n", Escape(app.Name), app.ID)
+				} else {
+					a.printf("flushed the logs of %s (id %d)\n", Escape(app.Name), app.ID)
+				}
 			}
 			return nil
 		},

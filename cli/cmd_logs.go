@@ -1,37 +1,52 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
-	"errors"
 	"fmt"
-	"io"
-	"os"
+	"path/filepath"
 
 	ucli "github.com/urfave/cli/v2"
+
+	"opm/daemon/api"
 )
 
 func (a *App) logsCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "logs",
-		Usage:     "print the last lines of apps' logs; --follow keeps printing new ones",
+		Usage:     "print the last lines of apps' logs; --follow keeps printing new ones (not by default, unlike PM2)",
 		ArgsUsage: "[<target>]",
-		Description: `Prints the last lines of each app's out and err logs (stdout and stderr),
-out lines on standard output and err lines on standard error. With several
-apps, each line starts with the app's name. The target defaults to all apps.`,
+		Description: `Prints the last lines of the out and err logs (stdout and stderr) of the
+target's apps, of every app when no target is given. Each line starts with
+its app's name and " | ", as in PM2. Out lines go to standard output, err
+lines to standard error. Unprintable characters are escaped (tabs are
+kept as they are). When a log holds fewer lines than asked, the rest come
+from its newest rotated file, unless that one is compressed. Lines of
+apps that log with timestamps come in time order; other logs come one
+after the other. A log that goes to /dev/null has nothing to show.
+
+Unlike 'pm2 logs', 'opm logs' does not follow unless asked: --follow (-f)
+keeps printing lines as they are written, those of all the apps
+interleaved as they come, across rotations and flushes, until Ctrl-C.
+
+--raw prints lines exactly as stored, without the app's name. --json
+prints one JSON object a line, all on standard output:
+  {"app": "web", "stream": "out", "time": "2026-11-27T10:00:00.000+01:00", "message": "hello"}
+where time (RFC 3339) comes from the line's stored timestamp when the app
+logs with timestamps, is when opm read it for a followed line without
+one, and is left out when unknown; message is the line without its
+stored timestamp. --timestamp starts each line with its time, found the
+same way, in local time (2026-11-27T10:00:00); a line whose time is
+unknown is printed without.`,
 		Flags: []ucli.Flag{
 			&ucli.IntFlag{Name: "lines", Aliases: []string{"n"}, Value: 15, Usage: "print the last `N` lines of each log"},
-			&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new lines until interrupted"},
+			&ucli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new lines until interrupted (off by default, unlike PM2)"},
+			&ucli.BoolFlag{Name: "out", Usage: "only the out logs (stdout)"},
+			&ucli.BoolFlag{Name: "err", Usage: "only the err logs (stderr)"},
+			&ucli.BoolFlag{Name: "raw", Usage: "print lines exactly as stored, without the app's name"},
+			&ucli.BoolFlag{Name: "json", Usage: "print one JSON object a line: app, stream, time, message"},
+			&ucli.BoolFlag{Name: "timestamp", Usage: "start each line with its time"},
 		},
 		Action: a.logs,
 	}
-}
-
-// logFile is one log of one app, as logs prints and follows it.
-type logFile struct {
-	path   string
-	prefix string
-	out    io.Writer
 }
 
 func (a *App) logs(c *ucli.Context) error {
@@ -47,6 +62,10 @@ func (a *App) logs(c *ucli.Context) error {
 	if n < 0 {
 		return usageErrorf("invalid --lines %d: use 0 or more", n)
 	}
+	opts := logOptions{raw: c.Bool("raw"), json: c.Bool("json"), timestamp: c.Bool("timestamp")}
+	if err := checkLogFlags(c.Bool("out"), c.Bool("err"), opts); err != nil {
+		return err
+	}
 	apps, err := a.apps(c.Context, target)
 	if err != nil {
 		return err
@@ -54,113 +73,80 @@ func (a *App) logs(c *ucli.Context) error {
 	if len(apps) == 0 {
 		return fmt.Errorf("no apps, so no logs (start one with 'opm start')")
 	}
-	var files []logFile
-	for _, app := range apps {
-		prefix := ""
-		if len(apps) > 1 {
-			prefix = Escape(app.Name) + " | "
-		}
-		files = append(files,
-			logFile{path: app.Spec.OutLog, prefix: prefix, out: a.out()},
-			logFile{path: app.Spec.ErrLog, prefix: prefix, out: a.errOut()})
+	srcs := logSources(apps, !c.Bool("err"), !c.Bool("out"))
+	if len(srcs) == 0 {
+		return failuref("nothing to show: the logs asked for go to /dev/null (see 'opm info <app>' for where an app's logs go)")
 	}
-	offsets := make([]int64, len(files))
-	for i, f := range files {
-		off, err := printTail(f, n)
+	following := c.Bool("follow")
+	p := newLogPrinter(opts, a.out(), a.errOut())
+	tails := make([]tail, len(srcs))
+	logs := make([]*followed, len(srcs))
+	for i, src := range srcs {
+		lines, fh, off, err := tailLog(src, n, following)
 		if err != nil {
+			for _, f := range logs[:i] {
+				if f.fh != nil {
+					f.fh.Close()
+				}
+			}
 			return err
 		}
-		offsets[i] = off
+		tails[i] = tail{src: src, lines: lines}
+		logs[i] = &followed{src: src, fh: fh, off: off}
 	}
-	if !c.Bool("follow") {
-		return nil
-	}
-	return follow(c.Context, files, offsets)
-}
-
-// printTail prints the last n lines of f and returns the size it read up
-// to, where following starts. A missing log has printed nothing yet.
-func printTail(f logFile, n int) (int64, error) {
-	fh, err := os.Open(f.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("read log: %w", err)
-	}
-	defer fh.Close()
-	fi, err := fh.Stat()
-	if err != nil {
-		return 0, fmt.Errorf("read log: %w", err)
-	}
-	size := fi.Size()
-	if n == 0 {
-		return size, nil
-	}
-	start, err := tailStart(fh, size, n)
-	if err != nil {
-		return 0, fmt.Errorf("read log %s: %w", f.path, err)
-	}
-	if _, err := fh.Seek(start, io.SeekStart); err != nil {
-		return 0, fmt.Errorf("read log %s: %w", f.path, err)
-	}
-	if err := copyLines(f, io.LimitReader(fh, size-start)); err != nil {
-		return 0, err
-	}
-	return size, nil
-}
-
-// tailStart finds the offset of the n-th line from the end of a file of
-// the given size, reading backwards in blocks.
-func tailStart(r io.ReaderAt, size int64, n int) (int64, error) {
-	const block = 32 << 10
-	buf := make([]byte, block)
-	end := size
-	seen := 0
-	for end > 0 {
-		start := max(0, end-block)
-		b := buf[:end-start]
-		if _, err := r.ReadAt(b, start); err != nil && !errors.Is(err, io.EOF) {
-			return 0, err
-		}
-		for i := len(b) - 1; i >= 0; i-- {
-			// A final newline ends the last line; it does not start another.
-			if b[i] != '\n' || start+int64(i) == size-1 {
-				continue
-			}
-			seen++
-			if seen == n {
-				return start + int64(i) + 1, nil
-			}
-		}
-		end = start
-	}
-	return 0, nil
-}
-
-// copyLines writes r to f's output, each line with f's prefix.
-func copyLines(f logFile, r io.Reader) error {
-	if f.prefix == "" {
-		_, err := io.Copy(f.out, r)
+	printTails(p, tails)
+	if err := p.flush(); err != nil {
 		return err
 	}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		fmt.Fprintf(f.out, "%s%s\n", f.prefix, sc.Bytes())
+	if !following {
+		return nil
 	}
-	return sc.Err()
+	return follow(c.Context, p, logs)
 }
 
-// writePrefixed writes complete lines of data with f's prefix and returns
-// the bytes of an unfinished last line, kept until its newline arrives.
-func writePrefixed(f logFile, data []byte) []byte {
-	for {
-		i := bytes.IndexByte(data, '\n')
-		if i < 0 {
-			return data
-		}
-		fmt.Fprintf(f.out, "%s%s\n", f.prefix, data[:i])
-		data = data[i+1:]
+// checkLogFlags refuses the flags of `opm logs` that contradict each
+// other.
+func checkLogFlags(out, err bool, opts logOptions) error {
+	switch {
+	case out && err:
+		return usageErrorf("--out and --err together are every log: give one of them, or neither for both")
+	case opts.json && opts.raw:
+		return usageErrorf("--json and --raw do not go together: --json gives each line's message as stored; drop one of them")
+	case opts.json && opts.timestamp:
+		return usageErrorf("--json already gives each line's time: drop --timestamp")
+	case opts.raw && opts.timestamp:
+		return usageErrorf("--raw prints lines exactly as stored, without a time in front: drop --timestamp, or --raw to get it")
 	}
+	return nil
+}
+
+// logSources lists the logs of apps to print: the out log (withOut) and
+// the err log (withErr) of each, in the apps' order; not the combined
+// log, which holds the same lines. A log that goes to /dev/null has
+// nothing to read, and a file two logs share is read once.
+func logSources(apps []api.App, withOut, withErr bool) []*logSource {
+	var srcs []*logSource
+	seen := map[string]bool{}
+	for _, app := range apps {
+		layout := app.Spec.LogSettings.DateLayout()
+		for _, l := range []struct {
+			stream, path string
+			want         bool
+		}{{"out", app.Spec.OutLog, withOut}, {"err", app.Spec.ErrLog, withErr}} {
+			if !l.want || l.path == "" || l.path == api.DevNull {
+				continue
+			}
+			path := l.path
+			if !filepath.IsAbs(path) {
+				path = filepath.Join(app.Spec.Cwd, path)
+			}
+			path = filepath.Clean(path)
+			if seen[path] {
+				continue
+			}
+			seen[path] = true
+			srcs = append(srcs, newLogSource(app.Name, l.stream, path, layout))
+		}
+	}
+	return srcs
 }

@@ -1,85 +1,313 @@
 package cli
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/fsnotify/fsnotify"
+
+	"opm/daemon/api"
 )
 
-// follow prints what is appended to files from offsets on, until ctx ends.
-// It waits on inotify events for the logs' directories, so it notices new,
-// truncated (flushed) and rotated files without polling.
-func follow(ctx context.Context, files []logFile, offsets []int64) error {
+// followed is a log being followed: the file open on it and how far it
+// was read.
+type followed struct {
+	src *logSource
+	// fh is the file that was at src.path when it was opened; nil while
+	// there is none. Once rotated (renamed away) it is read to its end
+	// before the new file at the path is opened.
+	fh      *os.File
+	off     int64
+	partial []byte // the start of a line whose newline has not come yet
+	// lastRotated is the rotation time of the newest rotated file read
+	// (fh's predecessor, or one read whole): a rotated file newer than
+	// it that is not fh's own was rotated between two reads, and is
+	// read whole.
+	lastRotated time.Time
+}
+
+// maxPartialLine is how long a line without newline may grow before it
+// is printed as it is.
+const maxPartialLine = 1 << 20
+
+// follow prints the lines appended to logs from their offsets on, as
+// they arrive, until ctx ends. It waits for inotify events on the logs'
+// directories, without polling: a log written to is read through the
+// descriptor already open; a log rotated (renamed away, a new file
+// created at its path) is read to its end and then the new file from its
+// start; a log truncated (flushed) is read again from its start.
+func follow(ctx context.Context, p *logPrinter, logs []*followed) error {
+	defer func() {
+		for _, f := range logs {
+			if f.fh != nil {
+				f.fh.Close()
+			}
+		}
+	}()
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		return fmt.Errorf("watch logs: %w", err)
 	}
 	defer w.Close()
-	byPath := map[string][]int{}
-	for i, f := range files {
-		byPath[f.path] = append(byPath[f.path], i)
-		dir := filepath.Dir(f.path)
+	byPath := map[string][]*followed{}
+	watched := map[string]bool{}
+	for _, f := range logs {
+		// Files rotated before following began were printed by the
+		// tail, or are older than what it asked for.
+		if backups, _ := api.Backups(f.src.path); len(backups) > 0 {
+			f.lastRotated, _ = api.BackupTime(f.src.path, filepath.Base(backups[len(backups)-1]))
+		}
+		byPath[f.src.path] = append(byPath[f.src.path], f)
+		dir := filepath.Dir(f.src.path)
+		if watched[dir] {
+			continue
+		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("watch logs: %w", err)
 		}
 		if err := w.Add(dir); err != nil {
 			return fmt.Errorf("watch logs in %s: %w", dir, err)
 		}
+		watched[dir] = true
 	}
-	partial := make([][]byte, len(files))
-	readNew := func(i int) error {
-		f := files[i]
-		fh, err := os.Open(f.path)
-		if errors.Is(err, os.ErrNotExist) {
-			offsets[i] = 0
-			return nil
+	buf := make([]byte, 64<<10)
+	readAll := func() error {
+		for _, f := range logs {
+			if err := f.update(p, buf); err != nil {
+				return err
+			}
 		}
-		if err != nil {
-			return fmt.Errorf("read log: %w", err)
-		}
-		defer fh.Close()
-		fi, err := fh.Stat()
-		if err != nil {
-			return fmt.Errorf("read log: %w", err)
-		}
-		if fi.Size() < offsets[i] {
-			// Flushed or rotated: start again from the beginning.
-			offsets[i], partial[i] = 0, nil
-		}
-		data, err := io.ReadAll(io.NewSectionReader(fh, offsets[i], fi.Size()-offsets[i]))
-		if err != nil {
-			return fmt.Errorf("read log %s: %w", f.path, err)
-		}
-		offsets[i] += int64(len(data))
-		partial[i] = writePrefixed(f, append(partial[i], data...))
-		return nil
+		return p.flush()
 	}
 	// Catch up with what was written between the tail and the watch.
-	for i := range files {
-		if err := readNew(i); err != nil {
-			return err
-		}
+	if err := readAll(); err != nil {
+		return err
 	}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case err := <-w.Errors:
-			return fmt.Errorf("watch logs: %w", err)
+			if !errors.Is(err, fsnotify.ErrEventOverflow) {
+				return fmt.Errorf("watch logs: %w", err)
+			}
+			// Events were lost: read every log for what they said.
+			if err := readAll(); err != nil {
+				return err
+			}
 		case ev, ok := <-w.Events:
 			if !ok {
 				return nil
 			}
-			for _, i := range byPath[ev.Name] {
-				if err := readNew(i); err != nil {
+			for _, f := range byPath[ev.Name] {
+				if err := f.update(p, buf); err != nil {
 					return err
 				}
 			}
+			if err := p.flush(); err != nil {
+				return err
+			}
 		}
+	}
+}
+
+// update prints what was added to f's log since it was last read, and
+// moves on to a new file at its path once the old one is read through.
+func (f *followed) update(p *logPrinter, buf []byte) error {
+	for {
+		if f.fh == nil {
+			fh, err := os.Open(f.src.path)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil // it comes with a create event
+			}
+			if err != nil {
+				return fmt.Errorf("read log: %w", err)
+			}
+			f.fh, f.off, f.partial = fh, 0, f.partial[:0]
+			// What was rotated before this file, since the last one
+			// read: each whole, first.
+			if err := f.readRotatedBefore(p); err != nil {
+				return err
+			}
+		}
+		if err := f.readToEnd(p, buf); err != nil {
+			return err
+		}
+		now, err := os.Stat(f.src.path)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // renamed away: its successor comes with a create event
+		}
+		if err != nil {
+			return fmt.Errorf("read log: %w", err)
+		}
+		open, err := f.fh.Stat()
+		if err != nil {
+			return fmt.Errorf("read log %s: %w", f.src.path, err)
+		}
+		if os.SameFile(now, open) {
+			return nil
+		}
+		// Rotated: the old file is read to its end through the open
+		// descriptor (lines written until the new file appeared), then
+		// the new one from its start.
+		if err := f.readToEnd(p, buf); err != nil {
+			return err
+		}
+		if len(f.partial) > 0 {
+			p.print(f.src, f.partial, time.Now())
+			f.partial = f.partial[:0]
+		}
+		f.lastRotated = f.rotationOf(open)
+		f.fh.Close()
+		f.fh = nil
+	}
+}
+
+// rotationOf is the rotation time of the rotated file that the file
+// open (stat) became, found by its inode; when it cannot be told
+// (compressed meanwhile), the oldest one rotated after the last read.
+func (f *followed) rotationOf(open os.FileInfo) time.Time {
+	backups, _ := api.Backups(f.src.path)
+	var oldest time.Time
+	for _, b := range backups {
+		t, ok := api.BackupTime(f.src.path, filepath.Base(b))
+		if !ok || !t.After(f.lastRotated) {
+			continue
+		}
+		if oldest.IsZero() {
+			oldest = t
+		}
+		if st, err := os.Stat(b); err == nil && os.SameFile(st, open) {
+			return t
+		}
+	}
+	if oldest.IsZero() {
+		return f.lastRotated
+	}
+	return oldest
+}
+
+// readRotatedBefore reads whole, oldest first, the files rotated after
+// the last one read and before f.fh (just opened): the app wrote faster
+// than the events came. f.fh itself may have been rotated already; it
+// and what came after it are read later, in turn.
+func (f *followed) readRotatedBefore(p *logPrinter) error {
+	if f.lastRotated.IsZero() {
+		return nil // following starts here
+	}
+	open, err := f.fh.Stat()
+	if err != nil {
+		return fmt.Errorf("read log %s: %w", f.src.path, err)
+	}
+	backups, _ := api.Backups(f.src.path)
+	for _, b := range backups {
+		t, ok := api.BackupTime(f.src.path, filepath.Base(b))
+		if !ok || !t.After(f.lastRotated) {
+			continue
+		}
+		if st, err := os.Stat(b); err == nil && os.SameFile(st, open) {
+			break
+		}
+		if strings.HasSuffix(b, api.GzipSuffix) && slices.Contains(backups, strings.TrimSuffix(b, api.GzipSuffix)) {
+			continue // being compressed: the plain one is read
+		}
+		if err := f.readWhole(p, b); err != nil {
+			return err
+		}
+		f.lastRotated = t
+	}
+	return nil
+}
+
+// readWhole prints every line of the rotated file at path (gunzipped
+// when compressed).
+func (f *followed) readWhole(p *logPrinter, path string) error {
+	fh, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) && !strings.HasSuffix(path, api.GzipSuffix) {
+		// Compressed meanwhile.
+		path += api.GzipSuffix
+		fh, err = os.Open(path)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // removed meanwhile (retention, flush --all)
+	}
+	if err != nil {
+		return fmt.Errorf("read rotated log: %w", err)
+	}
+	defer fh.Close()
+	var r io.Reader = fh
+	if strings.HasSuffix(path, api.GzipSuffix) {
+		zr, err := gzip.NewReader(fh)
+		if err != nil {
+			return fmt.Errorf("read rotated log %s: %w", path, err)
+		}
+		r = zr
+	}
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("read rotated log %s: %w", path, err)
+	}
+	f.emit(p, data, time.Now())
+	if len(f.partial) > 0 {
+		p.print(f.src, f.partial, time.Now())
+		f.partial = f.partial[:0]
+	}
+	return nil
+}
+
+// readToEnd prints the lines of f's open file from f.off to its end; a
+// file shorter than f.off was truncated and is read from its start.
+func (f *followed) readToEnd(p *logPrinter, buf []byte) error {
+	fi, err := f.fh.Stat()
+	if err != nil {
+		return fmt.Errorf("read log %s: %w", f.src.path, err)
+	}
+	if fi.Size() < f.off {
+		f.off, f.partial = 0, f.partial[:0]
+	}
+	for {
+		n, err := f.fh.ReadAt(buf, f.off)
+		if n > 0 {
+			f.off += int64(n)
+			f.emit(p, buf[:n], time.Now())
+		}
+		if errors.Is(err, io.EOF) || n == 0 && err == nil {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read log %s: %w", f.src.path, err)
+		}
+	}
+}
+
+// emit prints the complete lines of what was read, data, and keeps an
+// unfinished last line until its newline comes.
+func (f *followed) emit(p *logPrinter, data []byte, read time.Time) {
+	for len(data) > 0 {
+		i := bytes.IndexByte(data, '\n')
+		if i < 0 {
+			f.partial = append(f.partial, data...)
+			if len(f.partial) >= maxPartialLine {
+				p.print(f.src, f.partial, read)
+				f.partial = f.partial[:0]
+			}
+			return
+		}
+		line := data[:i]
+		if len(f.partial) > 0 {
+			line = append(f.partial, line...)
+			f.partial = line[:0]
+		}
+		p.print(f.src, line, read)
+		data = data[i+1:]
 	}
 }

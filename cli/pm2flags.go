@@ -9,8 +9,7 @@ var pm2Flags = map[string]bool{
 	"namespace": true, "no-daemon": true, "no-treekill": true,
 	"shutdown-with-message": true, "port": true, "append-env-to-name": true,
 	"source-map-support": true, "disable-source-map-support": true,
-	"deep-monitoring": true, "err": true, "out": true, "raw": true,
-	"timestamp": true, "nostream": true, "highlight": true,
+	"deep-monitoring": true, "nostream": true, "highlight": true,
 }
 
 // pm2Flag reports whether name is a PM2 flag opm does not have.

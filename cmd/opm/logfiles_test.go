@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"compress/gzip"
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -417,5 +419,93 @@ func TestLogDiskFull(t *testing.T) {
 	})
 	if err := syscall.Kill(web.PID, 0); err != nil {
 		t.Errorf("the app is gone: %v", err)
+	}
+}
+
+// `opm logs --follow` reads a log to its end when it is rotated, then
+// the new file: every line printed once, in order, across many
+// rotations.
+func TestLogsFollowAcrossRotation(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.startApp("web", "block") // the app exists before the follower
+	cmd := exec.Command(os.Args[0], "logs", "web", "--follow", "--raw", "--out", "--lines", "0")
+	cmd.Env = e.environ
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	got := make(chan []string, 1)
+	go func() {
+		var lines []string
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines = append(lines, sc.Text())
+			if strings.HasPrefix(sc.Text(), "chatter done ") {
+				break
+			}
+		}
+		got <- lines
+	}()
+	const lines = 4000
+	testkit.WaitFor(t, "the follower to watch", 10*time.Second, func() bool {
+		return followerWatching(cmd.Process.Pid)
+	})
+	e.ok(append([]string{"start", "web", "--env", testkit.ChildEnv + "=chatter", "--log-max-size", "16K", "--log-max-files", "1000"}, chatterEnv(lines, 100, "", false)...)...)
+	var printed []string
+	select {
+	case printed = <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the follower did not print the last line")
+	}
+	out, _ := logs.Paths(e.home, "web")
+	if b, _ := api.Backups(out); len(b) < 10 {
+		t.Errorf("%d rotations: the test did not rotate much", len(b))
+	}
+	checkSequence(t, "followed lines", lineNumbers(t, printed), span(1, lines, 1))
+}
+
+// followerWatching reports whether the process pid has an inotify
+// descriptor open: `opm logs --follow` is watching.
+func followerWatching(pid int) bool {
+	entries, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return false
+	}
+	for _, e := range entries {
+		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); l == "anon_inode:inotify" {
+			return true
+		}
+	}
+	return false
+}
+
+// `opm flush --all` empties the logs and removes their rotated files.
+func TestFlushAllRemovesRotated(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.startApp("web", "chatter", append(chatterEnv(2000, 100, "", false), "--log-max-size", "16K")...)
+	out, _ := logs.Paths(e.home, "web")
+	waitLogHas(t, out, "chatter done 2000")
+	if b, _ := api.Backups(out); len(b) == 0 {
+		t.Fatal("no rotated file to remove")
+	}
+	e.ok("flush", "web")
+	if b, _ := api.Backups(out); len(b) == 0 {
+		t.Error("flush without --all removed the rotated files")
+	}
+	r := e.ok("flush", "web", "--all")
+	if !strings.Contains(r.stdout, "rotated") {
+		t.Errorf("flush --all does not say it removed rotated files: %q", r.stdout)
+	}
+	if b, _ := api.Backups(out); len(b) != 0 {
+		t.Errorf("rotated files left: %q", b)
+	}
+	if st, err := os.Stat(out); err != nil || st.Size() != 0 {
+		t.Errorf("%s after flush: %v, %v", out, st, err)
 	}
 }
