@@ -6,11 +6,18 @@ import (
 	"time"
 )
 
-// TestMain lets the test binary act as the bare supervisor, as the
-// harness binary does.
+// TestMain lets the test binary act as the bare supervisor, the log
+// writer and the log relay, as the harness binary does.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == floorArg {
-		bareSupervise(os.Args[2:])
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case floorArg:
+			bareSupervise(os.Args[2:])
+		case logWriterArg:
+			runLogWriter(os.Args[2:])
+		case logRelayArg:
+			runLogRelay(os.Args[2:])
+		}
 	}
 	os.Exit(m.Run())
 }

@@ -1,7 +1,8 @@
 // Command bench measures opm, and PM2 side by side with it, on the
 // scenarios of issue 5: the restore flag's fast check, restore, crash to
-// restart, an idle daemon, the CLI's listing, and memory at scale. It
-// prints a table and writes the same figures to bench/results.json.
+// restart, an idle daemon, the CLI's listing, and memory at scale; and
+// log throughput (issue 11). It prints a table and writes the same
+// figures to bench/results.json.
 //
 //	go run ./bench [--quick] [--pm2] [--opm bin/opm]
 //
@@ -23,8 +24,15 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == floorArg {
-		bareSupervise(os.Args[2:])
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case floorArg:
+			bareSupervise(os.Args[2:])
+		case logWriterArg:
+			runLogWriter(os.Args[2:])
+		case logRelayArg:
+			runLogRelay(os.Args[2:])
+		}
 	}
 	p, err := parseParams(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
@@ -73,6 +81,7 @@ var scenarios = []scenario{
 	{"5", "CLI list", true, runCLI},
 	{"6", "scale", true, runScale},
 	{"race", "restore race", true, runRace},
+	{"logs", "log throughput", true, runLogs},
 }
 
 func run(ctx context.Context, p params) *report {

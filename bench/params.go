@@ -27,12 +27,19 @@ type params struct {
 	RaceN        int           `json:"race_n"`
 	RaceK        int           `json:"race_k"`
 	RaceRounds   int           `json:"race_rounds"`
+	LogsN        int           `json:"logs_n"`
+	LogsTime     time.Duration `json:"-"`
+	LogsMaxSize  string        `json:"logs_max_size"`
+	LogsMaxFiles int           `json:"logs_max_files"`
+	LogsDrain    time.Duration `json:"-"`
 	Jobs         int           `json:"jobs"`
 	RestartDelay string        `json:"restart_delay"`
 
 	// Text forms of the durations, for the JSON.
 	FlagTimeText   string `json:"flag_benchtime"`
 	IdleWindowText string `json:"idle_window"`
+	LogsTimeText   string `json:"logs_time"`
+	LogsDrainText  string `json:"logs_drain"`
 }
 
 // intList is a comma-separated list of counts.
@@ -71,6 +78,8 @@ var quickValues = map[string]string{
 	"scale-n":        "10,50",
 	"race-n":         "10",
 	"race-rounds":    "1",
+	"logs-n":         "4",
+	"logs-time":      "2s",
 }
 
 // parseParams parses args (without the program name).
@@ -82,11 +91,11 @@ func parseParams(args []string) (params, error) {
 		fs.PrintDefaults()
 	}
 	fs.BoolVar(&p.Quick, "quick", false, "small N and short windows: under a minute, for development")
-	fs.BoolVar(&p.PM2, "pm2", false, "also run scenarios 2-6 and the restore race on PM2 (installed with npm under --pm2-prefix)")
+	fs.BoolVar(&p.PM2, "pm2", false, "also run scenarios 2-6, the restore race and logs on PM2 (installed with npm under --pm2-prefix)")
 	fs.StringVar(&p.OPMBin, "opm", "bin/opm", "the opm binary")
 	fs.StringVar(&p.PM2Prefix, "pm2-prefix", "bench/.pm2", "npm prefix PM2 is installed into (never global)")
 	fs.StringVar(&p.Out, "out", "bench/results.json", "where to write the JSON results")
-	fs.StringVar(&p.Only, "only", "", "comma list of scenarios to run: 1,2,3,4,5,6,race (default all)")
+	fs.StringVar(&p.Only, "only", "", "comma list of scenarios to run: 1,2,3,4,5,6,race,logs (default all)")
 	fs.DurationVar(&p.FlagTime, "flag-benchtime", time.Second, "scenario 1: time per micro-benchmark")
 	fs.Var(&p.RestoreN, "restore-n", "scenario 2: saved apps per restore")
 	fs.IntVar(&p.CrashN, "crash-n", 50, "scenario 3: kills")
@@ -98,6 +107,11 @@ func parseParams(args []string) (params, error) {
 	fs.IntVar(&p.RaceN, "race-n", 50, "restore race: apps")
 	fs.IntVar(&p.RaceK, "race-k", 3, "restore race: concurrent restore commands")
 	fs.IntVar(&p.RaceRounds, "race-rounds", 3, "restore race: rounds per tool")
+	fs.IntVar(&p.LogsN, "logs-n", 10, "logs: apps writing at once")
+	fs.DurationVar(&p.LogsTime, "logs-time", 10*time.Second, "logs: how long each app writes")
+	fs.StringVar(&p.LogsMaxSize, "logs-max-size", "10M", "logs: rotation size (opm log_max_size, pm2-logrotate max_size)")
+	fs.IntVar(&p.LogsMaxFiles, "logs-max-files", 10000, "logs: rotated files kept per log (opm log_max_files, pm2-logrotate retain): more than a run makes, so retention drops no line")
+	fs.DurationVar(&p.LogsDrain, "logs-drain", 2*time.Minute, "logs: how long after the writers stop the files may still be changing")
 	fs.IntVar(&p.Jobs, "jobs", 4, "opm start commands run at once while setting up apps")
 	fs.StringVar(&p.RestartDelay, "restart-delay", "1ns", "opm config.toml restart_delay and restart_delay_max (the smallest positive value: back-off at its minimum)")
 	if err := fs.Parse(args); err != nil {
@@ -117,10 +131,12 @@ func parseParams(args []string) (params, error) {
 			}
 		}
 	}
-	if p.CrashN < 1 || p.IdleN < 1 || p.CLIRuns < 1 || p.RaceN < 1 || p.RaceK < 2 || p.RaceRounds < 1 || p.Jobs < 1 {
+	if p.CrashN < 1 || p.IdleN < 1 || p.CLIRuns < 1 || p.RaceN < 1 || p.RaceK < 2 || p.RaceRounds < 1 || p.Jobs < 1 ||
+		p.LogsN < 1 || p.LogsMaxFiles < 1 || p.LogsTime <= 0 || p.LogsDrain <= 0 {
 		return p, fmt.Errorf("counts must be positive and --race-k at least 2")
 	}
 	p.FlagTimeText, p.IdleWindowText = p.FlagTime.String(), p.IdleWindow.String()
+	p.LogsTimeText, p.LogsDrainText = p.LogsTime.String(), p.LogsDrain.String()
 	return p, nil
 }
 

@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // pm2Tool drives PM2 from the local install under bench/.pm2.
 type pm2Tool struct {
 	bin string
+	// prefix is the npm prefix PM2 (and pm2-logrotate) is installed in.
+	prefix string
 }
 
 func (p *pm2Tool) Name() string { return "PM2" }
@@ -37,20 +41,27 @@ type pm2App struct {
 // per app would take minutes for 1000 apps. This is how PM2 users start
 // many apps.
 func (p *pm2Tool) start(ctx context.Context, sb *sandbox, from, to int) error {
-	var eco struct {
-		Apps []pm2App `json:"apps"`
-	}
+	var apps []pm2App
 	for i := from; i < to; i++ {
-		eco.Apps = append(eco.Apps, pm2App{
+		apps = append(apps, pm2App{
 			Name: sb.w.name(i), Script: sb.w.Sleep, Args: sb.w.args(i),
 			Interpreter: "none", Autorestart: true, MaxRestarts: 1000000,
 		})
 	}
+	return p.startApps(ctx, sb, fmt.Sprintf("apps-%d-%d.json", from, to), apps)
+}
+
+// startApps writes apps to the ecosystem file file in the sandbox's
+// scratch directory and runs `pm2 start` on it.
+func (p *pm2Tool) startApps(ctx context.Context, sb *sandbox, file string, apps []pm2App) error {
+	eco := struct {
+		Apps []pm2App `json:"apps"`
+	}{apps}
 	b, err := json.Marshal(eco)
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(sb.scratch, fmt.Sprintf("apps-%d-%d.json", from, to))
+	path := filepath.Join(sb.scratch, file)
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		return err
 	}
@@ -107,3 +118,53 @@ func (p *pm2Tool) isDaemon(sb *sandbox, argv []string) bool {
 // stopOnCleanup: `pm2 kill` stops apps one by one and takes minutes with
 // 1000 apps; cleanup SIGKILLs PM2's processes instead.
 func (p *pm2Tool) stopOnCleanup() bool { return false }
+
+// logrotateName is pm2-logrotate's package and module name.
+const logrotateName = "pm2-logrotate"
+
+// installLogrotate installs pm2-logrotate into the sandbox the way its
+// users do, `pm2 install`, but from the package npm put under PM2's
+// prefix (`pm2 install file://<dir>`: npm links it, no download), after
+// configuring it with `pm2 set`: rotation at --logs-max-size, --logs-max-files
+// rotated files kept, no compression, and the size checked every second
+// (workerInterval, in whole seconds: 1 is its smallest useful value). Its
+// rotateInterval stays at the default (daily): that cron forces a rotation
+// of every file whatever its size. It returns the module's PID once PM2
+// lists it online.
+func (p *pm2Tool) installLogrotate(ctx context.Context, sb *sandbox, prm params) (int, error) {
+	dir, err := installLogrotatePackage(ctx, p.prefix)
+	if err != nil {
+		return 0, err
+	}
+	for _, kv := range [][2]string{
+		{"max_size", prm.LogsMaxSize},
+		{"retain", strconv.Itoa(prm.LogsMaxFiles)},
+		{"compress", "false"},
+		{"workerInterval", "1"},
+	} {
+		if err := sb.run(ctx, cmdTimeout, p.bin, "set", logrotateName+":"+kv[0], kv[1]).error(); err != nil {
+			return 0, err
+		}
+	}
+	if err := sb.run(ctx, bulkTimeout, p.bin, "install", "file://"+dir).error(); err != nil {
+		return 0, err
+	}
+	var pid int
+	err = poll(ctx, cmdTimeout, 50*time.Millisecond, func() (bool, error) {
+		apps, err := p.list(ctx, sb)
+		if err != nil {
+			return false, err
+		}
+		for _, a := range apps {
+			if a.Name == logrotateName && a.Status == "online" && a.PID > 0 {
+				pid = a.PID
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("wait for %s online: %w", logrotateName, err)
+	}
+	return pid, nil
+}

@@ -54,5 +54,28 @@ func installPM2(ctx context.Context, prefix string) (*pm2Tool, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("node --version: %w", err)
 	}
-	return &pm2Tool{bin: bin}, fmt.Sprintf("pm2 %s, node %s", pkg.Version, strings.TrimSpace(string(nv))), nil
+	return &pm2Tool{bin: bin, prefix: prefix}, fmt.Sprintf("pm2 %s, node %s", pkg.Version, strings.TrimSpace(string(nv))), nil
+}
+
+// installLogrotatePackage makes pm2-logrotate available under prefix,
+// installing it with npm when it is not there yet (never globally), and
+// returns its directory.
+func installLogrotatePackage(ctx context.Context, prefix string) (string, error) {
+	dir := filepath.Join(prefix, "node_modules", logrotateName)
+	_, err := os.Stat(filepath.Join(dir, "package.json"))
+	if err == nil {
+		return dir, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	fmt.Fprintf(os.Stderr, "bench: installing %s into %s (npm install --prefix)\n", logrotateName, prefix)
+	ictx, cancel := context.WithTimeout(ctx, 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ictx, "npm", "install", "--prefix", prefix, "--no-audit", "--no-fund", logrotateName)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("npm install %s (is the npm registry reachable?): %w", logrotateName, err)
+	}
+	return dir, nil
 }
