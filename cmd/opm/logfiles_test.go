@@ -420,6 +420,13 @@ func TestLogDiskFull(t *testing.T) {
 	if err := syscall.Kill(web.PID, 0); err != nil {
 		t.Errorf("the app is gone: %v", err)
 	}
+	// A line the full disk cut is taken back: the file holds whole lines.
+	lines, _ := logLines(t, out)
+	for _, l := range lines {
+		if !lineRE.MatchString(l) || len(l) != len(lines[0]) && !strings.Contains(l, "line 1 ") {
+			t.Fatalf("a cut line in the log: %q", l)
+		}
+	}
 }
 
 // `opm logs --follow` reads a log to its end when it is rotated, then

@@ -153,6 +153,14 @@ func (f *File) Write(p []byte) (int, error) {
 			}
 		}
 		n, err := writeAll(f.fd, chunk)
+		if err != nil && n > 0 && chunk[n-1] != '\n' {
+			// Part of a line made it (the disk filled up): take it
+			// back, so that the file holds whole lines only.
+			keep := bytes.LastIndexByte(chunk[:n], '\n') + 1
+			if unix.Ftruncate(f.fd, f.size+int64(keep)) == nil {
+				n = keep
+			}
+		}
 		f.size += int64(n)
 		written += n
 		if err != nil {

@@ -306,7 +306,14 @@ func (h *Hub) Flush(spec api.Spec, all bool) error {
 	if h == nil {
 		return nil
 	}
-	h.Ended(spec.Name)
+	for _, base := range []string{spec.Name + outSuffix, spec.Name + errSuffix} {
+		h.mu.Lock()
+		s := h.streams[base]
+		h.mu.Unlock()
+		if s != nil {
+			s.drain(false)
+		}
+	}
 	var errs []error
 	for _, p := range []string{spec.OutLog, spec.ErrLog, spec.CombinedLog} {
 		if p == "" || p == api.DevNull {
