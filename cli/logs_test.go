@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -310,24 +309,6 @@ func TestPrintTails(t *testing.T) {
 	}
 }
 
-// syncBuffer is a bytes.Buffer for one writer and one reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // appendTo appends data to the open file f.
 func appendTo(t *testing.T, f *os.File, data string) {
 	t.Helper()
@@ -356,7 +337,7 @@ func TestFollowAcrossRotation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out syncBuffer
+	var out testkit.SyncBuffer
 	p := newLogPrinter(logOptions{raw: true}, &out, &out)
 	printTails(p, []tail{{src, lines}})
 	ctx, cancel := context.WithCancel(context.Background())

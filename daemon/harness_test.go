@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -30,26 +28,9 @@ type testDaemon struct {
 	cfg      Config
 	cl       *api.Client
 	mark     string
-	log      *syncBuffer
+	log      *testkit.SyncBuffer
 	cancel   context.CancelFunc
 	done     chan error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func testConfig(t *testing.T) Config {
@@ -77,7 +58,7 @@ func startDaemon(t *testing.T, mutate ...func(*Config)) *testDaemon {
 func runDaemon(t *testing.T, cfg Config) *testDaemon {
 	t.Helper()
 	d := &testDaemon{
-		t: t, home: cfg.Home, rt: cfg.RuntimeDir, log: &syncBuffer{},
+		t: t, home: cfg.Home, rt: cfg.RuntimeDir, log: &testkit.SyncBuffer{},
 		mark: testkit.NewMark(),
 		done: make(chan error, 1),
 	}

@@ -11,6 +11,7 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/process"
+	"opm/daemon/testkit"
 )
 
 // fakeWorld drives a Supervisor through handle alone: no goroutines, no
@@ -371,7 +372,7 @@ func TestTransitions(t *testing.T) {
 
 	strictMoves = false
 	defer func() { strictMoves = true }()
-	var log syncBuffer
+	var log testkit.SyncBuffer
 	w.s.log = slog.New(slog.NewTextHandler(&log, nil))
 	w.s.move(a, Online)
 	if a.state != Stopped || !strings.Contains(log.String(), `app=x from=stopped to=online`) {
