@@ -19,7 +19,7 @@
 //	daemon/process  spawning, pidfd watches, adoption, signals, app tokens
 //	daemon/cgroup   one cgroup per app: the tree, entering, killing, removing
 //	daemon/store    file formats: the dump and the runtime records
-//	daemon/logs     an app's log files: paths, opening, flushing
+//	daemon/logs     apps' output: spools in RAM drained into size-rotated log files
 //	daemon/proc     facts about processes, from /proc
 //	daemon/testkit  what the tests of every package share (imported by tests only)
 //
