@@ -82,6 +82,10 @@ func (a *App) logs(c *ucli.Context) error {
 	tails := make([]tail, len(srcs))
 	logs := make([]*followed, len(srcs))
 	for i, src := range srcs {
+		// The files rotated before the tail opens the log are the
+		// tail's to show (or older than it asks for); any rotated
+		// later, the follower reads.
+		last := newestRotation(src.path)
 		lines, fh, off, err := tailLog(src, n, following)
 		if err != nil {
 			for _, f := range logs[:i] {
@@ -92,7 +96,7 @@ func (a *App) logs(c *ucli.Context) error {
 			return err
 		}
 		tails[i] = tail{src: src, lines: lines}
-		logs[i] = &followed{src: src, fh: fh, off: off}
+		logs[i] = &followed{src: src, fh: fh, off: off, lastRotated: last}
 	}
 	printTails(p, tails)
 	if err := p.flush(); err != nil {

@@ -61,11 +61,6 @@ func follow(ctx context.Context, p *logPrinter, logs []*followed) error {
 	byPath := map[string][]*followed{}
 	watched := map[string]bool{}
 	for _, f := range logs {
-		// Files rotated before following began were printed by the
-		// tail, or are older than what it asked for.
-		if backups, _ := api.Backups(f.src.path); len(backups) > 0 {
-			f.lastRotated, _ = api.BackupTime(f.src.path, filepath.Base(backups[len(backups)-1]))
-		}
 		byPath[f.src.path] = append(byPath[f.src.path], f)
 		dir := filepath.Dir(f.src.path)
 		if watched[dir] {
@@ -172,6 +167,17 @@ func (f *followed) update(p *logPrinter, buf []byte) error {
 	}
 }
 
+// newestRotation is the rotation time of the newest rotated file of the
+// log at path (zero when there is none).
+func newestRotation(path string) time.Time {
+	backups, _ := api.Backups(path)
+	if len(backups) == 0 {
+		return time.Time{}
+	}
+	t, _ := api.BackupTime(path, filepath.Base(backups[len(backups)-1]))
+	return t
+}
+
 // rotationOf is the rotation time of the rotated file that the file
 // open (stat) became, found by its inode; when it cannot be told
 // (compressed meanwhile), the oldest one rotated after the last read.
@@ -201,9 +207,6 @@ func (f *followed) rotationOf(open os.FileInfo) time.Time {
 // than the events came. f.fh itself may have been rotated already; it
 // and what came after it are read later, in turn.
 func (f *followed) readRotatedBefore(p *logPrinter) error {
-	if f.lastRotated.IsZero() {
-		return nil // following starts here
-	}
 	open, err := f.fh.Stat()
 	if err != nil {
 		return fmt.Errorf("read log %s: %w", f.src.path, err)

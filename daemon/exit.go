@@ -50,7 +50,7 @@ func (s *Supervisor) onExit(ev exitEvent) {
 	// previous run.
 	s.killLeftovers(a, pid)
 	// Its last words, an unfinished line included, off the loop.
-	go s.logs.Ended(a.spec.Name)
+	s.logs.Ended(a.spec.Name)
 	logExit := func() {
 		s.log.Info("app exited", "event", "exited", "app", a.spec.Name, "pid", pid, "status", ev.status.String(), "uptime_ms", uptime.Milliseconds())
 	}

@@ -69,7 +69,7 @@ func (s *Supervisor) recoverApps() {
 		// What the app wrote while no daemon read it goes to its logs
 		// now, and what it writes from now on as it comes.
 		if err := s.logs.Attach(a.spec); err != nil {
-			s.log.Warn("cannot open the app's logs; its output waits in RAM until they can be", "event", "log-failed", "app", a.spec.Name, "error", err)
+			s.log.Warn("cannot open the app's logs: its output waits in RAM; fix the log file, then restart the app (opm restart NAME)", "event", "log-failed", "app", a.spec.Name, "error", err)
 		}
 	}
 	if len(holders) > 0 {

@@ -13,7 +13,10 @@
 // (FALLOC_FL_PUNCH_HOLE): the spool stays a few pages of RAM at most. A
 // daemon started after a SIGKILL finds the first unread byte with
 // SEEK_DATA and goes on from there: nothing the app wrote meanwhile is
-// lost.
+// lost, and an unfinished line stays in the spool until its newline
+// comes. Punching a hole counts as a modification for inotify: each drain
+// that frees pages is followed by one more event, which finds nothing to
+// read. Wake-ups therefore come only while apps write.
 //
 // Log files rotate by size (File): the full file is renamed to a backup
 // named as lumberjack names them (web-out-2026-11-27T10-00-00.000.log),

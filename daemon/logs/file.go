@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"sync"
@@ -85,6 +86,9 @@ func (f *File) Check() error {
 
 func (f *File) openLocked() error {
 	fd, err := shm.OpenOwned(f.path, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, f.perm)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("open log %s: its directory does not exist (create it, or log elsewhere: --output, --error, --log)", f.path)
+	}
 	if err != nil {
 		return fmt.Errorf("open log: %w", err)
 	}
@@ -107,11 +111,16 @@ func (f *File) closeLocked() {
 // Close closes the file's descriptor (a later write opens it again) and
 // waits for the rotations under way to be compressed and pruned.
 func (f *File) Close() error {
+	f.closeFD()
+	f.mill.Wait()
+	return nil
+}
+
+// closeFD closes the file's descriptor; a later write opens it again.
+func (f *File) closeFD() {
 	f.mu.Lock()
 	f.closeLocked()
 	f.mu.Unlock()
-	f.mill.Wait()
-	return nil
 }
 
 // Write appends p, which ends in a newline unless it is a single
@@ -155,9 +164,11 @@ func (f *File) Write(p []byte) (int, error) {
 		n, err := writeAll(f.fd, chunk)
 		if err != nil && n > 0 && chunk[n-1] != '\n' {
 			// Part of a line made it (the disk filled up): take it
-			// back, so that the file holds whole lines only.
+			// back, so that the file holds whole lines only. The end
+			// is where the write left the offset (O_APPEND), not the
+			// size counted, which someone may have changed.
 			keep := bytes.LastIndexByte(chunk[:n], '\n') + 1
-			if unix.Ftruncate(f.fd, f.size+int64(keep)) == nil {
+			if end, serr := unix.Seek(f.fd, 0, io.SeekCurrent); serr == nil && unix.Ftruncate(f.fd, end-int64(n-keep)) == nil {
 				n = keep
 			}
 		}

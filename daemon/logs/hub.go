@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	"github.com/fsnotify/fsnotify"
@@ -50,11 +51,11 @@ func NewHub(runtimeDir string, defaults Limits, log *slog.Logger) (*Hub, error) 
 	}
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
-		return nil, fmt.Errorf("watch log spools: %w", err)
+		return nil, fmt.Errorf("watch log spools: %w%s", err, inotifyHint(err))
 	}
 	if err := w.Add(dir); err != nil {
 		w.Close()
-		return nil, fmt.Errorf("watch log spools in %s: %w", dir, err)
+		return nil, fmt.Errorf("watch log spools in %s: %w%s", dir, err, inotifyHint(err))
 	}
 	h := &Hub{
 		dir: dir, defaults: defaults, log: log, mill: &mill{log: log},
@@ -108,19 +109,21 @@ func (h *Hub) all() []*stream {
 	return out
 }
 
-// Close stops watching, drains every spool (an unfinished last line is
-// written as a line), closes the files and waits for the mill. The spools
+// Close stops watching, drains every spool, closes the files and waits
+// for the mill. The spools
 // stay: apps that outlive the daemon go on writing there for the next one.
 func (h *Hub) Close() {
 	h.watcher.Close()
 	<-h.done
 	for _, s := range h.all() {
-		s.drain(true)
+		// Apps that run on keep their unfinished line in the spool,
+		// for the next daemon.
+		s.drain(false)
 		s.close()
 	}
 	h.mu.Lock()
 	for _, f := range h.files {
-		f.Close()
+		f.closeFD()
 	}
 	h.mu.Unlock()
 	h.mill.Wait()
@@ -134,6 +137,11 @@ func (h *Hub) Output(spec api.Spec) (out, errFD int, err error) {
 	outS, errS, err := h.attach(spec)
 	if err != nil {
 		return -1, -1, err
+	}
+	for _, s := range []*stream{outS, errS} {
+		if s != nil {
+			s.newRun()
+		}
 	}
 	if out, err = openWriteEnd(outS); err != nil {
 		return -1, -1, err
@@ -185,6 +193,9 @@ func (h *Hub) attach(spec api.Spec) (out, errS *stream, err error) {
 		for _, p := range []string{primary, spec.CombinedLog} {
 			if p == "" || p == api.DevNull {
 				continue
+			}
+			if slices.ContainsFunc(fs, func(f *File) bool { return f.path == p }) {
+				continue // log_file is out_file: once
 			}
 			f := h.files[p]
 			if f == nil {
@@ -259,25 +270,34 @@ func (h *Hub) closeUnusedLocked() {
 	}
 	for p, f := range h.files {
 		if !used[f] {
-			f.Close()
+			f.closeFD()
 			delete(h.files, p)
 		}
 	}
 }
 
-// Ended drains app's spools once its process has exited, its last
-// unfinished line included.
+// Ended writes what app's process left in its spools, its unfinished
+// last line included, once it has exited: on a goroutine, and only if no
+// next process of the app has started meanwhile.
 func (h *Hub) Ended(app string) {
 	if h == nil {
 		return
 	}
+	h.mu.Lock()
+	var ends []func()
 	for _, base := range []string{app + outSuffix, app + errSuffix} {
-		h.mu.Lock()
-		s := h.streams[base]
-		h.mu.Unlock()
-		if s != nil {
-			s.drain(true)
+		if s := h.streams[base]; s != nil {
+			run := s.run.Load()
+			ends = append(ends, func() { s.endRun(run) })
 		}
+	}
+	h.mu.Unlock()
+	if len(ends) > 0 {
+		go func() {
+			for _, end := range ends {
+				end()
+			}
+		}()
 	}
 }
 
@@ -313,6 +333,10 @@ func (h *Hub) Flush(spec api.Spec, all bool) error {
 		if s != nil {
 			s.drain(false)
 		}
+	}
+	if all {
+		// A backup being compressed would land after the removal.
+		h.mill.Wait()
 	}
 	var errs []error
 	for _, p := range []string{spec.OutLog, spec.ErrLog, spec.CombinedLog} {
@@ -375,4 +399,16 @@ func (h *Hub) limitsOf(s api.LogSettings) Limits {
 		l.Compress = *s.LogCompress
 	}
 	return l
+}
+
+// inotifyHint says what to do when the kernel's inotify limits are
+// reached.
+func inotifyHint(err error) string {
+	switch {
+	case errors.Is(err, unix.EMFILE):
+		return " (too many inotify instances: raise fs.inotify.max_user_instances with sysctl)"
+	case errors.Is(err, unix.ENOSPC):
+		return " (too many inotify watches: raise fs.inotify.max_user_watches with sysctl)"
+	}
+	return ""
 }

@@ -128,6 +128,7 @@ func TestSpoolResumesAfterTheHoles(t *testing.T) {
 	}
 	waitLines(600)
 	h.Ended("web")
+	waitLines(601)
 	b, _ := os.ReadFile(spec.OutLog)
 	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
 	if len(lines) != 601 || lines[600] != "no newline" {
@@ -146,4 +147,91 @@ func TestStampLines(t *testing.T) {
 	if got != "03:04:05: a\n03:04:05: bc\n" {
 		t.Errorf("stampLines = %q", got)
 	}
+}
+
+// abandon stops h as a SIGKILL would: nothing more is read, nothing
+// flushed.
+func (h *Hub) abandon() {
+	h.watcher.Close()
+	<-h.done
+	for _, s := range h.all() {
+		s.close()
+	}
+}
+
+// newTestHub is a hub on a runtime dir in /dev/shm, and an app whose
+// logs go under a temporary home, with its out spool's write end.
+func newTestHub(t *testing.T) (rt string, spec api.Spec, h *Hub, out int) {
+	t.Helper()
+	rt, err := os.MkdirTemp("/dev/shm", "opm-logs-test")
+	if err != nil {
+		t.Skipf("no /dev/shm: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(rt) })
+	home := t.TempDir()
+	spec = api.Spec{Name: "web", Cwd: home}
+	Own(&spec, home)
+	if err := os.MkdirAll(filepath.Dir(spec.OutLog), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h, err = NewHub(rt, DefaultLimits, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, errFD, err := h.Output(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(errFD)
+	t.Cleanup(func() { unix.Close(out) })
+	return rt, spec, h, out
+}
+
+func waitFor(t *testing.T, path, want string) {
+	t.Helper()
+	testkit.WaitFor(t, fmt.Sprintf("%q in %s", want, path), 10*time.Second, func() bool {
+		b, _ := os.ReadFile(path)
+		return string(b) == want
+	})
+}
+
+func mustWrite(t *testing.T, fd int, s string) {
+	t.Helper()
+	if _, err := unix.Write(fd, []byte(s)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A line half written when the daemon dies is finished by the next one:
+// the spool keeps an unfinished line until its newline comes.
+func TestUnfinishedLineSurvivesAKill(t *testing.T) {
+	rt, spec, h, out := newTestHub(t)
+	mustWrite(t, out, "first\nhead-of-")
+	waitFor(t, spec.OutLog, "first\n")
+	h.abandon()
+	mustWrite(t, out, "line\n")
+	h2, err := NewHub(rt, DefaultLimits, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h2.Close()
+	if err := h2.Attach(spec); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, spec.OutLog, "first\nhead-of-line\n")
+}
+
+// An app that truncates its output (a shell's "echo x > /dev/stdout")
+// is read again from the start of what it writes next.
+func TestSpoolTruncatedByTheApp(t *testing.T) {
+	_, spec, h, out := newTestHub(t)
+	defer h.Close()
+	mustWrite(t, out, strings.Repeat("a", 5000)+"\n")
+	waitFor(t, spec.OutLog, strings.Repeat("a", 5000)+"\n")
+	if err := unix.Ftruncate(out, 0); err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, out, "msg\n")
+	mustWrite(t, out, "after\n")
+	waitFor(t, spec.OutLog, strings.Repeat("a", 5000)+"\nmsg\nafter\n")
 }

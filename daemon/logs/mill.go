@@ -138,7 +138,12 @@ func compress(path string) (err error) {
 	defer src.Close()
 	tmp := path + api.GzipSuffix + ".tmp"
 	_ = os.Remove(tmp)
-	dst, err := shm.OpenOwnedFile(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, 0o644)
+	st, err := src.Stat()
+	if err != nil {
+		return err
+	}
+	// As readable as the log it holds (daemon.log is 0600).
+	dst, err := shm.OpenOwnedFile(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL, uint32(st.Mode().Perm()))
 	if err != nil {
 		return err
 	}

@@ -22,6 +22,10 @@ var pageSize = int64(os.Getpagesize())
 // readSize is how much of a spool one read takes.
 const readSize = 256 << 10
 
+// maxRound bounds what one drain reads before it lets others take the
+// stream's lock.
+const maxRound = 4 << 20
+
 // maxLine bounds an unfinished line kept in memory: longer, it is written
 // as a line of its own (as PM2 does).
 const maxLine = 64 << 10
@@ -37,6 +41,10 @@ type stream struct {
 	// draining is set while a goroutine drains the stream; again asks
 	// it for one more round (the spool grew meanwhile).
 	draining, again atomic.Bool
+	// run counts the app's processes that wrote to the spool: an end of
+	// run that comes late (after the next process started) is not
+	// taken for the new one's.
+	run atomic.Uint64
 
 	mu sync.Mutex
 	fd int // the spool, read and hole-punched; -1 once closed
@@ -49,8 +57,9 @@ type stream struct {
 	// out is the batch being written (lines, stamped when asked).
 	out []byte
 
-	// failing is set from a failed write until one works again.
-	failing bool
+	// failing is set from a failed write until one works again;
+	// punchFailed once freeing the spool failed (said once).
+	failing, punchFailed bool
 	// statMu guards the counters, read by Stats while a drain writes.
 	statMu   sync.Mutex
 	lost     int64
@@ -80,13 +89,15 @@ func openStream(path, kind, app string, log *slog.Logger) (*stream, error) {
 // firstData is the offset of the first unread byte of a spool: the data
 // after the holes, past the zeros a hole punched inside a page leaves.
 func firstData(fd int) (int64, error) {
+	// The size before looking for data: bytes appended after the look
+	// are after it, never skipped.
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return 0, err
+	}
 	off, err := unix.Seek(fd, 0, unix.SEEK_DATA)
 	if errors.Is(err, unix.ENXIO) {
 		// Nothing but holes: everything was read.
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			return 0, err
-		}
 		return st.Size, nil
 	}
 	if err != nil {
@@ -170,13 +181,24 @@ func (s *stream) kick() {
 func (s *stream) drain(final bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.drainLocked(final)
+}
+
+func (s *stream) drainLocked(final bool) {
 	if s.fd < 0 {
 		return
 	}
+	s.checkTruncated()
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
-	for {
+	for read := 0; ; {
+		if read >= maxRound && !final {
+			// Let flush, a restart's reconfiguration, Stats' callers
+			// in: another round follows at once (kick's loop).
+			s.again.Store(true)
+			break
+		}
 		n, err := unix.Pread(s.fd, buf, s.off)
 		if err == unix.EINTR {
 			continue
@@ -188,14 +210,61 @@ func (s *stream) drain(final bool) {
 		if n == 0 {
 			break
 		}
+		read += n
 		s.off += int64(n)
 		s.lines(buf[:n])
+		s.free()
 	}
 	if final && len(s.partial) > 0 {
 		s.partial = append(s.partial, '\n')
 		s.lines(nil)
+		s.free()
 	}
-	s.free()
+}
+
+// newRun ends the previous process's output (its unfinished last line is
+// written as a line) before the next process of the app starts writing.
+func (s *stream) newRun() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.drainLocked(true)
+	s.run.Add(1)
+}
+
+// endRun writes what the process of run left, its unfinished last line
+// included, unless the next run has begun (newRun did it then).
+func (s *stream) endRun(run uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.run.Load() == run {
+		s.drainLocked(true)
+	}
+}
+
+// checkTruncated notices a spool the app truncated (a shell's
+// "echo x > /dev/stderr" opens it with O_TRUNC): it is read again from
+// its first byte, what was kept of an unfinished line dropped.
+func (s *stream) checkTruncated() {
+	var st unix.Stat_t
+	if err := unix.Fstat(s.fd, &st); err != nil {
+		return
+	}
+	truncated := st.Size < s.off
+	if !truncated && s.punched >= pageSize {
+		// What was read is a hole: data below it came after a
+		// truncation.
+		data, err := unix.Seek(s.fd, 0, unix.SEEK_DATA)
+		truncated = err == nil && data < s.punched&^(pageSize-1)
+	}
+	if !truncated {
+		return
+	}
+	off, err := firstData(s.fd)
+	if err != nil {
+		return
+	}
+	s.log.Info("the app truncated its output; reading it again from its start", "event", "log-truncated", "app", s.app, "stream", s.kind)
+	s.off, s.punched, s.partial = off, off, s.partial[:0]
 }
 
 // lines writes the whole lines of partial+data and keeps the rest.
@@ -267,22 +336,28 @@ func (s *stream) failed(lines int, err error) {
 	}
 }
 
-// free punches out of the spool what has been read: the RAM goes back,
-// and the next daemon starts reading after the hole.
+// free punches out of the spool what has been written to the log files:
+// the RAM goes back, and the next daemon starts reading after the hole.
+// An unfinished line stays in the spool until its newline comes, so that
+// a daemon killed meanwhile leaves it to the next one.
 func (s *stream) free() {
-	if s.off <= s.punched {
+	upto := s.off - int64(len(s.partial))
+	if upto <= s.punched {
 		return
 	}
 	// From the start of the page where the last hole ended: the kernel
 	// frees only pages a single call covers whole, and the bytes before
 	// s.punched in that page were read already.
 	from := s.punched &^ (pageSize - 1)
-	err := unix.Fallocate(s.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, from, s.off-from)
+	err := unix.Fallocate(s.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, from, upto-from)
 	if err != nil {
-		s.failed(0, fmt.Errorf("free log spool %s: %w", s.path, err))
+		if !s.punchFailed {
+			s.punchFailed = true
+			s.log.Warn("cannot free log spool RAM: the spool grows with the app's output (put OPM_RUNTIME_DIR on a tmpfs)", "event", "log-spool", "app", s.app, "stream", s.kind, "error", err)
+		}
 		return
 	}
-	s.punched = s.off
+	s.punched = upto
 }
 
 // stampLines appends the lines of p to dst, each after the time t in
