@@ -63,7 +63,7 @@ func renderInfo(w io.Writer, app api.App) {
 		{"status", statusText(app, useColor(w))},
 		{"pid", pid},
 		{"uptime", uptime},
-		{"restarts", app.Restarts},
+		{"restarts", restartsText(app)},
 		{"last exit code", exit},
 		{"cpu", fmt.Sprintf("%.1f%%", app.CPU)},
 		{"memory", formatBytes(app.Memory)},
@@ -90,6 +90,9 @@ func renderInfo(w io.Writer, app api.App) {
 	if s.CombinedLog != "" {
 		rows = append(rows, table.Row{"combined log", Escape(s.CombinedLog)})
 	}
+	if s.CronRestart != "" {
+		rows = append(rows, table.Row{"cron restart", Escape(s.CronRestart)})
+	}
 	if s.Timestamped() {
 		rows = append(rows, table.Row{"log timestamps", orDefault(s.LogDateFormat, api.DefaultLogDateFormat)})
 	}
@@ -102,6 +105,15 @@ func renderInfo(w io.Writer, app api.App) {
 	}
 	t.AppendRows(rows)
 	t.Render()
+}
+
+// restartsText is the restart count, with why opm last restarted the
+// app.
+func restartsText(app api.App) string {
+	if app.LastRestartReason == "" {
+		return fmt.Sprint(app.Restarts)
+	}
+	return fmt.Sprintf("%d (last: %s)", app.Restarts, app.LastRestartReason)
 }
 
 // logRotationText says when the app's logs rotate and how many rotated

@@ -35,6 +35,7 @@ func settingFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "stop-exit-codes", Usage: "exit `CODES` (e.g. 0,3) after which the app is not restarted"},
 		&ucli.StringFlag{Name: "interpreter", Usage: "run the script with `PROGRAM` (\"none\": run it directly)"},
 		&ucli.StringFlag{Name: "interpreter-args", Aliases: []string{"node-args"}, Usage: "`ARGS` for the interpreter, before the script"},
+		&ucli.StringFlag{Name: "cron-restart", Aliases: []string{"c", "cron"}, Usage: "restart the app at the times of cron `EXPR` (\"0 3 * * *\"; 6 fields with seconds); with --no-autorestart, start it then"},
 		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write stdout to `FILE` (/dev/null discards; default OPM_HOME/logs/NAME-out.log)"},
 		&ucli.StringFlag{Name: "error", Aliases: []string{"e"}, Usage: "write stderr to `FILE` (/dev/null discards; default OPM_HOME/logs/NAME-err.log)"},
 		&ucli.StringFlag{Name: "log", Aliases: []string{"l"}, Usage: "also write stdout and stderr together to `FILE`"},
@@ -62,7 +63,6 @@ var pendingFlags = []struct {
 	{"ignore-watch", nil, "ignore_watch", false, false},
 	{"max-memory-restart", nil, "max_memory_restart", false, false},
 	{"instances", []string{"i"}, "instances", false, true},
-	{"cron-restart", []string{"c", "cron"}, "cron_restart", false, false},
 	{"wait-ready", nil, "wait_ready", true, false},
 	{"listen-timeout", nil, "listen_timeout", false, true},
 }
@@ -223,6 +223,14 @@ func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error
 				return usageErrorf("invalid --stop-exit-codes %q: use whole numbers, e.g. 0,3", c.String("stop-exit-codes"))
 			}
 			req.StopExitCodes = append(req.StopExitCodes, n)
+		}
+	}
+	if c.IsSet("cron-restart") {
+		req.CronRestart = strings.TrimSpace(c.String("cron-restart"))
+		if req.CronRestart != "" {
+			if _, err := api.ParseCron(req.CronRestart); err != nil {
+				return usageErrorf("invalid --cron-restart: %v", err)
+			}
 		}
 	}
 	if err := applyLogFlags(c, &req.LogSettings); err != nil {

@@ -37,6 +37,7 @@ func (s *Supervisor) onAction(ev actionReq) {
 		case "start":
 			s.startApp(a)
 		case "stop":
+			a.userStopped = true
 			s.stopApp(a)
 		case "restart", "reload":
 			s.restartApp(a)

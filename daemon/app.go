@@ -67,6 +67,15 @@ type app struct {
 	recordFailing bool
 	// deferred is set while a Launching app waits for the restore flag.
 	deferred bool
+	// userStopped is set when a user stopped the app, until it starts
+	// again: its cron time does not start it.
+	userStopped bool
+	// lastRestartReason says why opm last restarted it ("crash", "cron").
+	lastRestartReason string
+	// cronTimer fires at the app's next cron_restart time; cronSeq
+	// invalidates a fire that was on its way when it was re-armed.
+	cronTimer timer
+	cronSeq   uint64
 }
 
 // cancelTimer stops the pending timer, if any, and makes any event it
@@ -93,6 +102,8 @@ func (a *app) snapshot(now time.Time) api.App {
 		Command:  a.spec.Command,
 		ExitCode: a.exitCode,
 		Spec:     a.spec,
+
+		LastRestartReason: a.lastRestartReason,
 	}
 	if a.running() {
 		out.PID = a.pid

@@ -85,6 +85,7 @@ func (s *Supervisor) afterCrash(a *app, st process.ExitStatus, uptime time.Durat
 	if !ok {
 		return
 	}
+	a.lastRestartReason = "crash"
 	if d < immediateRestart {
 		s.restartNow(a)
 	} else {
@@ -103,6 +104,7 @@ func (s *Supervisor) afterStartFailure(a *app) {
 		return
 	}
 	d = max(d, immediateRestart)
+	a.lastRestartReason = "start failed"
 	s.schedule(a, d, restartTimer)
 	s.log.Info("app restarting", "event", "restarting", "app", a.spec.Name, "pid", 0, "delay_ms", d.Milliseconds())
 }

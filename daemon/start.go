@@ -53,11 +53,13 @@ func (s *Supervisor) register(spec api.Spec) *app {
 	s.apps[a.id] = a
 	s.byName[spec.Name] = a
 	s.touch(a)
+	s.armCron(a)
 	return a
 }
 
 // startApp starts an existing app that is not running.
 func (s *Supervisor) startApp(a *app) {
+	a.userStopped = false
 	switch a.state {
 	case Stopped, Errored, Waiting:
 		a.cancelTimer()
@@ -87,6 +89,7 @@ func (s *Supervisor) update(a *app, ev startReq) {
 	a.spec = ev.spec
 	a.specRev++
 	s.touch(a)
+	s.armCron(a)
 	s.log.Info("app's definition changed", "event", "updated", "app", a.spec.Name, "pid", a.pid)
 	s.restartApp(a)
 	s.replySettled([]int{a.id}, "restart", nil, ev.reply)

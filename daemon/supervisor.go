@@ -182,6 +182,8 @@ func (s *Supervisor) handle(ev event) {
 		s.onSpawned(ev)
 	case timerEvent:
 		s.onTimer(ev)
+	case cronEvent:
+		s.onCron(ev)
 	case startReq:
 		s.startNew(ev)
 	case actionReq:

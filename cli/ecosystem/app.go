@@ -20,7 +20,6 @@ var pendingKeys = map[string]bool{
 	"watch":              true,
 	"ignore_watch":       true,
 	"watch_delay":        true,
-	"cron_restart":       true,
 	// readiness
 	"wait_ready":     true,
 	"listen_timeout": true,
@@ -166,6 +165,17 @@ func (l *loader) decode(index int, n *node) (*decoded, error) {
 			req.KillSignal, err = a.signal(f)
 		case "stop_exit_codes":
 			req.StopExitCodes, err = a.exitCodes(f)
+		case "cron_restart":
+			text, ok := a.text(f)
+			switch {
+			case !ok:
+				err = a.wrong(f, `a cron expression (a string such as "0 3 * * *")`)
+			case strings.TrimSpace(text) != "":
+				if _, cerr := api.ParseCron(text); cerr != nil {
+					err = a.fault(f, cerr.Error())
+				}
+				req.CronRestart = strings.TrimSpace(text)
+			}
 		case "out_file", "error_file", "log_file", "time", "log_date_format", "merge_logs", "combine_logs",
 			"log_max_size", "log_max_files", "log_compress":
 			err = a.logSetting(f, &req.LogSettings)

@@ -132,6 +132,9 @@ func exportFields(s api.Spec, format string) ([]kv, error) {
 	if len(s.StopExitCodes) > 0 {
 		f = append(f, kv{"stop_exit_codes", s.StopExitCodes})
 	}
+	if s.CronRestart != "" {
+		f = append(f, kv{"cron_restart", s.CronRestart})
+	}
 	f = append(f, exportLogFields(s.LogSettings)...)
 	pending := make([]string, 0, len(s.Pending))
 	for k := range s.Pending {

@@ -44,9 +44,9 @@ func TestLoadPM2Dump(t *testing.T) {
 			Settings: api.Settings{
 				KillSignal: "SIGINT", MinUptimeMs: 5000, RestartDelayMs: 200, StopExitCodes: []int{0},
 				LogSettings: api.LogSettings{LogDateFormat: "YYYY-MM-DD", OutFile: "/var/log/api.out.log"},
+				CronRestart: "0 3 * * *",
 				Pending: map[string]json.RawMessage{
 					"max_memory_restart": json.RawMessage(`209715200`),
-					"cron_restart":       json.RawMessage(`"0 3 * * *"`),
 					"watch":              json.RawMessage(`true`),
 				},
 			},
@@ -83,8 +83,8 @@ func TestLoadPM2Dump(t *testing.T) {
 	if !hasWarning(f, "watch (app \"api\") is not yet supported") {
 		t.Errorf("no pending warning for watch: %q", f.Warnings)
 	}
-	if len(f.Warnings) != 4 {
-		t.Errorf("want 4 warnings (SIGINT, 3 kept keys), got %d: %q", len(f.Warnings), f.Warnings)
+	if len(f.Warnings) != 3 {
+		t.Errorf("want 3 warnings (SIGINT, 2 kept keys), got %d: %q", len(f.Warnings), f.Warnings)
 	}
 	for _, w := range f.Warnings {
 		if !strings.HasPrefix(w, "testdata/dump.pm2") {

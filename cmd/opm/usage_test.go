@@ -122,13 +122,13 @@ func TestStartExistingWithSettings(t *testing.T) {
 func TestPendingFlagsKept(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	r := e.ok("start", os.Args[0], "--name", "web", "--env", "OPM_TEST_CHILD=block", "--watch", "-i", "4", "--max-memory-restart", "200M", "--cron-restart", "0 3 * * *")
-	for _, flag := range []string{"--watch", "--instances", "--max-memory-restart", "--cron-restart"} {
+	r := e.ok("start", os.Args[0], "--name", "web", "--env", "OPM_TEST_CHILD=block", "--watch", "-i", "4", "--max-memory-restart", "200M", "--listen-timeout", "3000")
+	for _, flag := range []string{"--watch", "--instances", "--max-memory-restart", "--listen-timeout"} {
 		if !strings.Contains(r.stderr, flag+" (") || !strings.Contains(r.stderr, "not yet supported") {
 			t.Errorf("no warning for %s:\n%s", flag, r.stderr)
 		}
 	}
-	want := map[string]string{"watch": "true", "instances": "4", "max_memory_restart": `"200M"`, "cron_restart": `"0 3 * * *"`}
+	want := map[string]string{"watch": "true", "instances": "4", "max_memory_restart": `"200M"`, "listen_timeout": `3000`}
 	got := e.app("web").Spec.Pending
 	for k, v := range want {
 		if string(got[k]) != v {

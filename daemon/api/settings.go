@@ -55,5 +55,10 @@ func CheckSettings(s Settings) error {
 			return fmt.Errorf("stop_exit_codes %w", err)
 		}
 	}
+	if s.CronRestart != "" {
+		if _, err := ParseCron(s.CronRestart); err != nil {
+			return fmt.Errorf("cron_restart: %w", err)
+		}
+	}
 	return CheckLogSettings(s.LogSettings)
 }

@@ -92,9 +92,13 @@ type Settings struct {
 	MinUptimeMs int64 `json:"min_uptime_ms,omitempty"`
 	// StopExitCodes are exit codes after which the app is not restarted.
 	StopExitCodes []int `json:"stop_exit_codes,omitempty"`
+	// CronRestart restarts the app at each time the cron expression
+	// names (PM2's cron_restart); a stopped app of restart policy never
+	// is started then (a periodic job).
+	CronRestart string `json:"cron_restart,omitempty"`
 	LogSettings
 	// Pending holds the PM2 settings opm keeps but does not act on yet
-	// (watch, instances, max_memory_restart, cron_restart, wait_ready...),
+	// (watch, instances, max_memory_restart, wait_ready...),
 	// by PM2 key: kept, saved, shown, never dropped.
 	Pending map[string]json.RawMessage `json:"pending,omitempty"`
 }
@@ -148,6 +152,9 @@ type App struct {
 	ExitCode int `json:"exit_code"`
 	// NextRestartMs is the time left on the back-off timer while waiting.
 	NextRestartMs int64 `json:"next_restart_ms,omitempty"`
+	// LastRestartReason says why the app was last restarted by opm
+	// itself: "crash", "cron", ...; empty when never.
+	LastRestartReason string `json:"last_restart_reason,omitempty"`
 	// Logs counts what became of the app's output.
 	Logs LogStats `json:"logs"`
 	Spec Spec     `json:"spec"`
