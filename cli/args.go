@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"strconv"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
@@ -41,6 +42,11 @@ func reorderLevel(flags []ucli.Flag, cmds []*ucli.Command, args []string, root b
 		}
 		if isFlagToken(a) {
 			f, value, hasValue := lookupFlag(flags, a)
+			if f != nil && f.Names()[0] == "watch" && hasValue && !isBoolText(value) {
+				// PM2's --watch=PATH,...: the paths to watch.
+				flagArgs = append(flagArgs, "--watch", "--watch-path="+value)
+				continue
+			}
 			if f != nil {
 				// urfave refuses "-e A=1 --env B=2" ("two forms of the
 				// same flag"); the canonical name makes them one.
@@ -124,4 +130,10 @@ func findCommand(cmds []*ucli.Command, name string) *ucli.Command {
 		}
 	}
 	return nil
+}
+
+// isBoolText reports whether a flag's value reads as a boolean.
+func isBoolText(v string) bool {
+	_, err := strconv.ParseBool(v)
+	return err == nil
 }

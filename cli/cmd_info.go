@@ -93,6 +93,12 @@ func renderInfo(w io.Writer, app api.App) {
 	if s.CronRestart != "" {
 		rows = append(rows, table.Row{"cron restart", Escape(s.CronRestart)})
 	}
+	if s.Watch {
+		rows = append(rows, table.Row{"watch", watchText(s.Settings, s.Cwd)})
+	}
+	if s.MaxMemoryRestart > 0 {
+		rows = append(rows, table.Row{"memory limit", api.FormatSize(s.MaxMemoryRestart) + " (restart when over it)"})
+	}
 	if s.Timestamped() {
 		rows = append(rows, table.Row{"log timestamps", orDefault(s.LogDateFormat, api.DefaultLogDateFormat)})
 	}
@@ -105,6 +111,23 @@ func renderInfo(w io.Writer, app api.App) {
 	}
 	t.AppendRows(rows)
 	t.Render()
+}
+
+// watchText lists the paths a watching app watches, and what it
+// ignores.
+func watchText(s api.Settings, cwd string) string {
+	paths := s.WatchPaths
+	if len(paths) == 0 {
+		paths = []string{cwd}
+	}
+	text := strings.Join(escapeEach(paths), ", ")
+	if len(s.IgnoreWatch) > 0 {
+		text += "; ignoring " + strings.Join(escapeEach(s.IgnoreWatch), ", ")
+	}
+	if s.WatchDelayMs > 0 {
+		text += fmt.Sprintf("; restart %dms after the last change", s.WatchDelayMs)
+	}
+	return text
 }
 
 // restartsText is the restart count, with why opm last restarted the

@@ -5,7 +5,7 @@ package cli
 // learns it is missing rather than mistyped. A flag opm gains leaves the
 // list.
 var pm2Flags = map[string]bool{
-	"watch-delay": true, "log-type": true, "f": true, "force": true,
+	"log-type": true, "f": true, "force": true,
 	"namespace": true, "no-daemon": true, "no-treekill": true,
 	"shutdown-with-message": true, "port": true, "append-env-to-name": true,
 	"source-map-support": true, "disable-source-map-support": true,

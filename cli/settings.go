@@ -35,6 +35,13 @@ func settingFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "stop-exit-codes", Usage: "exit `CODES` (e.g. 0,3) after which the app is not restarted"},
 		&ucli.StringFlag{Name: "interpreter", Usage: "run the script with `PROGRAM` (\"none\": run it directly)"},
 		&ucli.StringFlag{Name: "interpreter-args", Aliases: []string{"node-args"}, Usage: "`ARGS` for the interpreter, before the script"},
+		&ucli.BoolFlag{Name: "watch", Usage: "restart the app when a file under its cwd (or --watch-path) changes; --watch=PATH,... watches those"},
+		&ucli.StringSliceFlag{Name: "watch-path", Usage: "watch `PATH` (repeatable; relative to the app's cwd); implies --watch"},
+		&ucli.StringFlag{Name: "ignore-watch", Usage: "do not watch files matching `GLOBS` (space or comma separated; node_modules, .git and the app's logs never are)"},
+		&ucli.StringFlag{Name: "watch-delay", Usage: "restart `TIME` after the last change of a burst (default 1s)"},
+		&ucli.BoolFlag{Name: "wait-ready", Usage: "the app is launching until it sends READY=1 to $NOTIFY_SOCKET (sd_notify), or --listen-timeout passes"},
+		&ucli.StringFlag{Name: "listen-timeout", Usage: "with --wait-ready: wait at most `TIME` for READY=1 (default 3s)"},
+		&ucli.StringFlag{Name: "max-memory-restart", Usage: "restart the app when its memory stays over `SIZE` (e.g. 200M, 1G)"},
 		&ucli.StringFlag{Name: "cron-restart", Aliases: []string{"c", "cron"}, Usage: "restart the app at the times of cron `EXPR` (\"0 3 * * *\"; 6 fields with seconds); with --no-autorestart, start it then"},
 		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write stdout to `FILE` (/dev/null discards; default OPM_HOME/logs/NAME-out.log)"},
 		&ucli.StringFlag{Name: "error", Aliases: []string{"e"}, Usage: "write stderr to `FILE` (/dev/null discards; default OPM_HOME/logs/NAME-err.log)"},
@@ -59,12 +66,7 @@ var pendingFlags = []struct {
 	isBool  bool
 	number  bool // a whole number is kept as a number
 }{
-	{"watch", nil, "watch", true, false},
-	{"ignore-watch", nil, "ignore_watch", false, false},
-	{"max-memory-restart", nil, "max_memory_restart", false, false},
 	{"instances", []string{"i"}, "instances", false, true},
-	{"wait-ready", nil, "wait_ready", true, false},
-	{"listen-timeout", nil, "listen_timeout", false, true},
 }
 
 // envName is what a variable's name looks like: -e NAME=VALUE is a
@@ -225,6 +227,26 @@ func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error
 			req.StopExitCodes = append(req.StopExitCodes, n)
 		}
 	}
+	if err := applyWatchFlags(c, &req.Settings); err != nil {
+		return err
+	}
+	if c.IsSet("wait-ready") {
+		req.WaitReady = c.Bool("wait-ready")
+	}
+	if c.IsSet("listen-timeout") {
+		v, err := parseMillis(c.String("listen-timeout"))
+		if err != nil {
+			return usageErrorf("invalid --listen-timeout %q: %v (use e.g. 3s, 500ms or 3000)", c.String("listen-timeout"), err)
+		}
+		req.ListenTimeoutMs = v.Milliseconds()
+	}
+	if c.IsSet("max-memory-restart") {
+		n, err := api.ParseMemory(c.String("max-memory-restart"))
+		if err != nil {
+			return usageErrorf("invalid --max-memory-restart: %v", err)
+		}
+		req.MaxMemoryRestart = n
+	}
 	if c.IsSet("cron-restart") {
 		req.CronRestart = strings.TrimSpace(c.String("cron-restart"))
 		if req.CronRestart != "" {
@@ -251,6 +273,36 @@ func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error
 			return usageErrorf("invalid --interpreter-args %q: %v", c.String("interpreter-args"), err)
 		}
 		req.InterpreterArgs = args
+	}
+	return nil
+}
+
+// applyWatchFlags applies the watch flags of c to s.
+func applyWatchFlags(c *ucli.Context, s *api.Settings) error {
+	if c.IsSet("watch") {
+		s.Watch = c.Bool("watch")
+		if !s.Watch {
+			s.WatchPaths = nil
+		}
+	}
+	if c.IsSet("watch-path") {
+		s.WatchPaths = nil
+		for _, p := range c.StringSlice("watch-path") {
+			if p = strings.TrimSpace(p); p != "" {
+				s.WatchPaths = append(s.WatchPaths, p)
+			}
+		}
+		s.Watch = len(s.WatchPaths) > 0 || s.Watch
+	}
+	if c.IsSet("ignore-watch") {
+		s.IgnoreWatch = strings.FieldsFunc(c.String("ignore-watch"), func(r rune) bool { return r == ' ' || r == ',' })
+	}
+	if c.IsSet("watch-delay") {
+		v, err := parseMillis(c.String("watch-delay"))
+		if err != nil {
+			return usageErrorf("invalid --watch-delay %q: %v (use e.g. 1s, 500ms or 1000)", c.String("watch-delay"), err)
+		}
+		s.WatchDelayMs = v.Milliseconds()
 	}
 	return nil
 }

@@ -35,7 +35,7 @@ func renderApps(w io.Writer, apps []api.App) {
 				mem = formatBytes(app.Memory)
 			}
 		}
-		t.AppendRow(table.Row{app.ID, Escape(app.Name), pid, uptime, app.Restarts, statusText(app, color), cpu, mem})
+		t.AppendRow(table.Row{app.ID, Escape(app.Name), pid, uptime, app.Restarts, listStatus(app, color), cpu, mem})
 	}
 	if len(apps) == 0 {
 		fmt.Fprintln(w, "no apps (start one with 'opm start <script-or-command>')")
@@ -43,6 +43,19 @@ func renderApps(w io.Writer, apps []api.App) {
 	}
 	t.Render()
 }
+
+// listStatus is an app's status as `opm list` shows it: with a watching
+// marker for an app that restarts when its files change.
+func listStatus(app api.App, color bool) string {
+	s := statusText(app, color)
+	if app.Spec.Watch {
+		s += " " + watchingMarker
+	}
+	return s
+}
+
+// watchingMarker follows the status of an app that watches its files.
+const watchingMarker = "[watching]"
 
 // statusText is an app's status, coloured on a terminal.
 func statusText(app api.App, color bool) string {

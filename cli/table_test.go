@@ -27,6 +27,24 @@ func TestRenderApps(t *testing.T) {
 	}
 }
 
+// An app that watches its files says so in the status column.
+func TestRenderAppsWatching(t *testing.T) {
+	var b bytes.Buffer
+	renderApps(&b, []api.App{
+		{ID: 0, Name: "web", PID: 42, Status: api.StatusOnline, Spec: api.Spec{Settings: api.Settings{Watch: true}}},
+		{ID: 1, Name: "job", Status: api.StatusStopped},
+	})
+	lines := strings.Split(b.String(), "\n")
+	for _, l := range lines {
+		switch {
+		case strings.Contains(l, "web") && !strings.Contains(l, "online [watching]"):
+			t.Errorf("watching app without the marker: %q", l)
+		case strings.Contains(l, "job") && strings.Contains(l, "watching"):
+			t.Errorf("marker on an app that does not watch: %q", l)
+		}
+	}
+}
+
 func TestStatusColor(t *testing.T) {
 	text.EnableColors() // whatever the test's own environment says
 	app := api.App{Status: api.StatusErrored}

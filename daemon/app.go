@@ -76,6 +76,18 @@ type app struct {
 	// invalidates a fire that was on its way when it was re-armed.
 	cronTimer timer
 	cronSeq   uint64
+	// watch is what the app watches, and its debounce (watch.go).
+	watch appWatch
+	// memOver counts the samples in a row that found the app over its
+	// memory limit; memRSS is the last sample.
+	memOver int
+	memRSS  int64
+	// awaitingReady is set while a process that must say READY=1 has
+	// not (it shows as launching); readyTimer is its listen_timeout,
+	// readySeq invalidates a timeout on its way.
+	awaitingReady bool
+	readyTimer    timer
+	readySeq      uint64
 }
 
 // cancelTimer stops the pending timer, if any, and makes any event it
@@ -94,10 +106,14 @@ func (a *app) running() bool { return a.state == Online || a.state == Stopping }
 
 // snapshot is the app as clients see it, without resource figures.
 func (a *app) snapshot(now time.Time) api.App {
+	status := a.state.String()
+	if a.awaitingReady && a.state == Online {
+		status = api.StatusLaunching
+	}
 	out := api.App{
 		ID:       a.id,
 		Name:     a.spec.Name,
-		Status:   a.state.String(),
+		Status:   status,
 		Restarts: a.restarts,
 		Command:  a.spec.Command,
 		ExitCode: a.exitCode,

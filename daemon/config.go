@@ -58,6 +58,9 @@ type Config struct {
 	// Cgroups is "auto" (each app in its own cgroup when cgroup v2 is
 	// available and delegated to us; see cgroup.go) or "off".
 	Cgroups string `toml:"cgroups"`
+	// MemoryCheckInterval is how often the memory of apps with a
+	// max_memory_restart is sampled (only while one runs).
+	MemoryCheckInterval time.Duration `toml:"memory_check_interval"`
 	// LogMaxSize is the size at which a log file (an app's, daemon.log)
 	// is rotated ("10M"); LogMaxFiles how many rotated files each keeps;
 	// LogCompress gzips rotated files. Apps may set their own.
@@ -79,21 +82,22 @@ type Config struct {
 // DefaultConfig returns the defaults for home and runtimeDir.
 func DefaultConfig(home, runtimeDir string) Config {
 	return Config{
-		Home:              home,
-		RuntimeDir:        runtimeDir,
-		RestartDelay:      100 * time.Millisecond,
-		RestartDelayMax:   15 * time.Second,
-		RestartResetAfter: 30 * time.Second,
-		KillTimeout:       5 * time.Second,
-		MaxRestarts:       15,
-		RestoreRecheck:    200 * time.Millisecond,
-		RestoreStall:      time.Minute,
-		APIReadTimeout:    10 * time.Second,
-		APIMaxConnections: 128,
-		Cgroups:           cgroup.Auto,
-		LogMaxSize:        Size(logs.DefaultLimits.MaxSize),
-		LogMaxFiles:       logs.DefaultLimits.MaxFiles,
-		LogCompress:       logs.DefaultLimits.Compress,
+		Home:                home,
+		RuntimeDir:          runtimeDir,
+		RestartDelay:        100 * time.Millisecond,
+		RestartDelayMax:     15 * time.Second,
+		RestartResetAfter:   30 * time.Second,
+		KillTimeout:         5 * time.Second,
+		MaxRestarts:         15,
+		RestoreRecheck:      200 * time.Millisecond,
+		RestoreStall:        time.Minute,
+		APIReadTimeout:      10 * time.Second,
+		APIMaxConnections:   128,
+		Cgroups:             cgroup.Auto,
+		MemoryCheckInterval: 2 * time.Second,
+		LogMaxSize:          Size(logs.DefaultLimits.MaxSize),
+		LogMaxFiles:         logs.DefaultLimits.MaxFiles,
+		LogCompress:         logs.DefaultLimits.Compress,
 	}
 }
 
@@ -146,6 +150,7 @@ func (c *Config) validate() error {
 		{"restore_recheck", c.RestoreRecheck},
 		{"restore_stall", c.RestoreStall},
 		{"api_read_timeout", c.APIReadTimeout},
+		{"memory_check_interval", c.MemoryCheckInterval},
 	} {
 		if err := api.CheckSettingDuration(d.v); err != nil {
 			return fmt.Errorf("%s %w", d.name, err)

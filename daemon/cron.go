@@ -54,6 +54,20 @@ func (s *Supervisor) onCron(ev cronEvent) {
 	s.armCron(a)
 }
 
+// armTriggers arms what restarts an app by itself: its cron time and
+// its watched files. Called when an app is registered, changed or taken
+// over.
+func (s *Supervisor) armTriggers(a *app) {
+	s.armCron(a)
+	s.armWatch(a)
+}
+
+// cancelTriggers cancels them, when the app is removed.
+func (s *Supervisor) cancelTriggers(a *app) {
+	a.cancelCron()
+	s.cancelWatch(a)
+}
+
 // restartFor restarts a by opm's own decision (cron, memory limit, a
 // watched file), saying why in daemon.log and `opm info`.
 func (s *Supervisor) restartFor(a *app, reason string) {

@@ -56,6 +56,11 @@
 //	takeover.go         a new daemon adopts live apps, by record or by token
 //	save.go, restore.go the dump written; a dump restored, exactly once
 //	sample.go           CPU and memory figures, on demand
+//	cron.go             cron_restart: one timer an app, to its next time; restartFor
+//	watch.go            watch: files changed under an app's paths, debounced
+//	watchfs.go          the one inotify watcher of apps' files, walked off the loop
+//	memlimit.go         max_memory_restart: sampled only while such an app runs
+//	notify.go           wait_ready: READY=1 on the notify socket (sd_notify)
 //	status.go           `opm daemon status`: flag, notes, stalled restores
 //	shutdown.go         daemon stop (apps stopped) or exit keeping apps
 package daemon

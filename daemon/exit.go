@@ -44,6 +44,7 @@ func (s *Supervisor) onExit(ev exitEvent) {
 	uptime := s.now().Sub(a.started)
 	a.proc, a.pid = nil, 0
 	a.exitCode = ev.status.Code
+	a.ready() // a process that never said so is not waited for any more
 	a.cancelTimer()
 	// Whatever the leader left behind (its cgroup, or its group) goes
 	// with it, so a restart never runs next to a leftover of the

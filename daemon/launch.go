@@ -64,11 +64,16 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	spec := a.spec
 	spec.Env = make([]string, 0, len(a.spec.Env)+1)
 	for _, kv := range a.spec.Env {
-		if !strings.HasPrefix(kv, process.AppTokenEnv+"=") {
+		// A NOTIFY_SOCKET the caller had (opm under systemd) is not
+		// the app's to use: its READY=1 would go to systemd.
+		if !strings.HasPrefix(kv, process.AppTokenEnv+"=") && !strings.HasPrefix(kv, api.NotifySocketEnv+"=") {
 			spec.Env = append(spec.Env, kv)
 		}
 	}
 	spec.Env = append(spec.Env, process.AppTokenEnv+"="+a.spawnToken)
+	if a.spec.WaitReady && s.notifySocket != "" {
+		spec.Env = append(spec.Env, api.NotifySocketEnv+"="+s.notifySocket)
+	}
 	s.startSpawn(a.id, a.seq, spec)
 }
 
@@ -128,6 +133,7 @@ func (s *Supervisor) onSpawned(ev spawnedEvent) {
 		return
 	}
 	s.adoptProcess(a, ev.proc, s.now())
+	s.awaitReady(a)
 	s.log.Info("app started", "event", "started", "app", a.spec.Name, "pid", a.pid)
 }
 
@@ -171,4 +177,6 @@ func (s *Supervisor) adoptProcess(a *app, p process.Process, started time.Time) 
 	s.useCgroup(a, p)
 	s.move(a, Online)
 	s.watch(a.id, a.seq, p)
+	a.memOver, a.memRSS = 0, 0
+	s.armMemory()
 }

@@ -27,7 +27,7 @@ func (s *Supervisor) onRemove(ev removeReq) {
 // forget drops an app from the table. Its id is never reused.
 func (s *Supervisor) forget(a *app) {
 	a.cancelTimer()
-	a.cancelCron()
+	s.cancelTriggers(a)
 	delete(s.apps, a.id)
 	delete(s.byName, a.spec.Name)
 	s.dropRecord(a)

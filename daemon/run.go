@@ -105,6 +105,14 @@ func Run(ctx context.Context, cfg Config) error {
 	sup.logs = hub
 	sup.spawn = process.New(devNull, hub.Output, sup.cgroups, log)
 	sup.records = &store.Records{Dir: recDir}
+	notify, err := openNotifier(cfg.RuntimeDir, sup.post, log)
+	if err != nil {
+		// Apps that wait_ready then go online at their listen_timeout.
+		log.Warn("no notify socket: apps with wait_ready are taken as ready at their listen_timeout", "event", "notify-error", "error", err)
+	} else {
+		defer notify.close()
+		sup.notifySocket = notify.path
+	}
 	// Take over from a previous daemon before anyone can ask anything.
 	sup.recoverApps()
 
@@ -128,6 +136,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	sup.run(ctx)
 	sup.releaseWatches()
+	sup.files.close()
 	cctx, ccancel := context.WithTimeout(context.Background(), shutdownGrace)
 	sup.cgroups.Close(cctx)
 	ccancel()

@@ -53,7 +53,7 @@ func (s *Supervisor) register(spec api.Spec) *app {
 	s.apps[a.id] = a
 	s.byName[spec.Name] = a
 	s.touch(a)
-	s.armCron(a)
+	s.armTriggers(a)
 	return a
 }
 
@@ -89,7 +89,7 @@ func (s *Supervisor) update(a *app, ev startReq) {
 	a.spec = ev.spec
 	a.specRev++
 	s.touch(a)
-	s.armCron(a)
+	s.armTriggers(a)
 	s.log.Info("app's definition changed", "event", "updated", "app", a.spec.Name, "pid", a.pid)
 	s.restartApp(a)
 	s.replySettled([]int{a.id}, "restart", nil, ev.reply)

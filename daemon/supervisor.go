@@ -62,6 +62,13 @@ type Supervisor struct {
 	// Hooks, replaced by unit tests that drive handle directly.
 	now   func() time.Time
 	spawn process.Spawner
+	// memArmed is set while a memory sample is scheduled or under way;
+	// memSeq invalidates one from before a shutdown.
+	memArmed bool
+	memSeq   uint64
+	// notifySocket is the path apps that wait_ready get in NOTIFY_SOCKET
+	// ("" when the socket could not be made).
+	notifySocket string
 	// logs drains the apps' output into their log files (nil in tests
 	// that fake spawning).
 	logs *logs.Hub
@@ -86,6 +93,9 @@ type Supervisor struct {
 	// cgroupMode says which mode is in effect and why.
 	cgroups    *cgroup.Tree
 	cgroupMode api.Cgroups
+	// files watches the files of the apps that ask (watchfs.go); made
+	// when the first app watches.
+	files *fileWatch
 }
 
 // waiter answers a request once every app it names has settled: no
@@ -184,6 +194,16 @@ func (s *Supervisor) handle(ev event) {
 		s.onTimer(ev)
 	case cronEvent:
 		s.onCron(ev)
+	case watchEvent:
+		s.onWatch(ev)
+	case memTickEvent:
+		s.onMemTick(ev)
+	case memResultEvent:
+		s.onMemResult(ev)
+	case readyEvent:
+		s.onReady(ev)
+	case readyTimeoutEvent:
+		s.onReadyTimeout(ev)
 	case startReq:
 		s.startNew(ev)
 	case actionReq:
@@ -226,7 +246,7 @@ func (s *Supervisor) settleWaiters() {
 
 func (s *Supervisor) settled(ids []int) bool {
 	for _, id := range ids {
-		if a := s.apps[id]; a != nil && (a.state == Stopping || a.spawning) {
+		if a := s.apps[id]; a != nil && (a.state == Stopping || a.spawning || a.awaitingReady) {
 			return false
 		}
 	}

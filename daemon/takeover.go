@@ -52,7 +52,7 @@ func (s *Supervisor) recoverApps() {
 		s.apps[a.id] = a
 		s.byName[a.spec.Name] = a
 		s.touch(a)
-		s.armCron(a)
+		s.armTriggers(a)
 		s.nextID = max(s.nextID, a.id+1)
 		held := s.tokens.HoldersOf(a.spec.Name, holders)
 		delete(holders, s.tokens.AppKey(a.spec.Name))

@@ -15,14 +15,6 @@ var pendingKeys = map[string]bool{
 	// processes
 	"instances": true,
 	"exec_mode": true,
-	// memory, files, time
-	"max_memory_restart": true,
-	"watch":              true,
-	"ignore_watch":       true,
-	"watch_delay":        true,
-	// readiness
-	"wait_ready":     true,
-	"listen_timeout": true,
 	// environment
 	"increment_var": true,
 }
@@ -165,6 +157,12 @@ func (l *loader) decode(index int, n *node) (*decoded, error) {
 			req.KillSignal, err = a.signal(f)
 		case "stop_exit_codes":
 			req.StopExitCodes, err = a.exitCodes(f)
+		case "wait_ready":
+			req.WaitReady, err = a.boolean(f)
+		case "listen_timeout":
+			req.ListenTimeoutMs, err = a.setting(f)
+		case "watch", "ignore_watch", "watch_delay", "max_memory_restart":
+			err = a.watchSetting(f, &req.Settings)
 		case "cron_restart":
 			text, ok := a.text(f)
 			switch {

@@ -135,6 +135,27 @@ func exportFields(s api.Spec, format string) ([]kv, error) {
 	if s.CronRestart != "" {
 		f = append(f, kv{"cron_restart", s.CronRestart})
 	}
+	switch {
+	case len(s.WatchPaths) > 0:
+		f = append(f, kv{"watch", s.WatchPaths})
+	case s.Watch:
+		f = append(f, kv{"watch", true})
+	}
+	if len(s.IgnoreWatch) > 0 {
+		f = append(f, kv{"ignore_watch", s.IgnoreWatch})
+	}
+	if s.WatchDelayMs != 0 {
+		f = append(f, kv{"watch_delay", s.WatchDelayMs})
+	}
+	if s.WaitReady {
+		f = append(f, kv{"wait_ready", true})
+	}
+	if s.ListenTimeoutMs != 0 {
+		f = append(f, kv{"listen_timeout", s.ListenTimeoutMs})
+	}
+	if s.MaxMemoryRestart != 0 {
+		f = append(f, kv{"max_memory_restart", api.FormatSize(s.MaxMemoryRestart)})
+	}
 	f = append(f, exportLogFields(s.LogSettings)...)
 	pending := make([]string, 0, len(s.Pending))
 	for k := range s.Pending {

@@ -215,6 +215,7 @@ func write(t *testing.T, dir, name, content string) string {
 // An unknown key and a key opm keeps but does not act on yet are one
 // warning each per file, naming the apps and the first line; the kept
 // value is in Settings.Pending as the file wrote it. So is PM2's SIGINT.
+// Keys opm acts on (watch, max_memory_restart) are read into settings.
 func TestWarnings(t *testing.T) {
 	path := write(t, t.TempDir(), "eco.yaml", `apps:
   - name: web
@@ -238,22 +239,21 @@ deploy:
 	want := []string{
 		path + `:13: deploy is PM2's deployment setup, which opm does not do: ignored`,
 		path + `:4: unknown key "colour" (apps "web", "api"): ignored; check its spelling (opm reads PM2's key names)`,
-		path + `:5: watch (apps "web", "api") is not yet supported by opm: kept, saved and shown, but not acted on`,
 		path + `:6: instances (app "web") is not yet supported by opm: kept, saved and shown, but not acted on`,
 		path + `: app "web" stops with SIGINT, as under PM2; set kill_signal to change it`,
-		path + `:11: max_memory_restart (app "api") is not yet supported by opm: kept, saved and shown, but not acted on`,
 	}
 	if !reflect.DeepEqual(f.Warnings, want) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(f.Warnings, "\n"), strings.Join(want, "\n"))
 	}
-	wantPending := []map[string]json.RawMessage{
-		{"watch": json.RawMessage(`["src","lib"]`), "instances": json.RawMessage(`4`)},
-		{"watch": json.RawMessage(`true`), "max_memory_restart": json.RawMessage(`"200M"`)},
-	}
+	wantPending := []map[string]json.RawMessage{{"instances": json.RawMessage(`4`)}, nil}
 	for i, a := range f.Apps {
 		if !reflect.DeepEqual(a.Request.Pending, wantPending[i]) {
 			t.Errorf("app %q pending %s, want %s", a.Name, a.Request.Pending, wantPending[i])
 		}
+	}
+	web, api := f.Apps[0].Request.Settings, f.Apps[1].Request.Settings
+	if !web.Watch || !reflect.DeepEqual(web.WatchPaths, []string{"src", "lib"}) || !api.Watch || len(api.WatchPaths) != 0 || api.MaxMemoryRestart != 200<<20 {
+		t.Errorf("web watch %v %q; api watch %v %q, max_memory_restart %d", web.Watch, web.WatchPaths, api.Watch, api.WatchPaths, api.MaxMemoryRestart)
 	}
 }
 

@@ -1,7 +1,6 @@
 package ecosystem
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -44,11 +43,7 @@ func TestLoadPM2Dump(t *testing.T) {
 			Settings: api.Settings{
 				KillSignal: "SIGINT", MinUptimeMs: 5000, RestartDelayMs: 200, StopExitCodes: []int{0},
 				LogSettings: api.LogSettings{LogDateFormat: "YYYY-MM-DD", OutFile: "/var/log/api.out.log"},
-				CronRestart: "0 3 * * *",
-				Pending: map[string]json.RawMessage{
-					"max_memory_restart": json.RawMessage(`209715200`),
-					"watch":              json.RawMessage(`true`),
-				},
+				CronRestart: "0 3 * * *", Watch: true, MaxMemoryRestart: 200 << 20,
 			},
 		}},
 		{Name: "worker", Stopped: true, Request: api.StartRequest{
@@ -75,16 +70,12 @@ func TestLoadPM2Dump(t *testing.T) {
 		}
 	}
 	sameApps(t, f.Apps, want)
-	// One warning per kept key, one for SIGINT, and none for PM2's
-	// bookkeeping.
+	// One warning, for SIGINT, and none for PM2's bookkeeping.
 	if !hasWarning(f, `apps "web", "api", "worker" stop with SIGINT, as under PM2`) {
 		t.Errorf("no SIGINT warning: %q", f.Warnings)
 	}
-	if !hasWarning(f, "watch (app \"api\") is not yet supported") {
-		t.Errorf("no pending warning for watch: %q", f.Warnings)
-	}
-	if len(f.Warnings) != 3 {
-		t.Errorf("want 3 warnings (SIGINT, 2 kept keys), got %d: %q", len(f.Warnings), f.Warnings)
+	if len(f.Warnings) != 1 {
+		t.Errorf("want 1 warning (SIGINT), got %d: %q", len(f.Warnings), f.Warnings)
 	}
 	for _, w := range f.Warnings {
 		if !strings.HasPrefix(w, "testdata/dump.pm2") {

@@ -270,3 +270,44 @@ func (a *appReader) logSetting(f field, l *api.LogSettings) error {
 	}
 	return err
 }
+
+// watchSetting reads PM2's watch keys and max_memory_restart into s.
+func (a *appReader) watchSetting(f field, s *api.Settings) error {
+	var err error
+	switch f.key {
+	case "watch":
+		// true, false, or the paths to watch.
+		if f.val.kind == kindBool {
+			s.Watch, err = a.boolean(f)
+			return err
+		}
+		var paths []string
+		if paths, err = a.words(f); err != nil {
+			return a.wrong(f, "true, false, or the paths to watch (a string or a list)")
+		}
+		s.Watch, s.WatchPaths = len(paths) > 0, paths
+	case "ignore_watch":
+		if f.val.kind == kindString {
+			s.IgnoreWatch = strings.Fields(f.val.text)
+			return nil
+		}
+		if s.IgnoreWatch, err = a.words(f); err != nil {
+			return a.wrong(f, "glob patterns (a string or a list)")
+		}
+	case "watch_delay":
+		s.WatchDelayMs, err = a.setting(f)
+	case "max_memory_restart":
+		var n int64
+		if text, ok := a.text(f); ok {
+			if n, err = api.ParseMemory(text); err != nil {
+				return a.fault(f, err.Error())
+			}
+		} else if n, err = a.whole(f); err != nil {
+			return a.wrong(f, `a size ("200M", "1G", or a number of bytes)`)
+		} else if cerr := api.CheckMemoryLimit(n); cerr != nil {
+			return a.fault(f, cerr.Error())
+		}
+		s.MaxMemoryRestart = n
+	}
+	return err
+}

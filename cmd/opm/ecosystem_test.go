@@ -32,20 +32,20 @@ func ecoApps(exe string) map[string]string {
       A: prod
   - name: worker
     script: %[1]s
-    watch: true
+    increment_var: PORT
     env:
       %[2]s: block
 `, exe, testkit.ChildEnv),
 		"apps.json": fmt.Sprintf(`{"apps": [
   {"name": "web", "script": %[1]q, "args": "--port 8080", "restart_delay": 50, "max_restarts": 4,
    "env": {%[2]q: "block", "A": "1"}, "env_production": {"A": "prod"}},
-  {"name": "worker", "script": %[1]q, "watch": true, "env": {%[2]q: "block"}}
+  {"name": "worker", "script": %[1]q, "increment_var": "PORT", "env": {%[2]q: "block"}}
 ]}
 `, exe, testkit.ChildEnv),
 		"apps.config.js": fmt.Sprintf(`module.exports = {apps: [
   {name: "web", script: %[1]q, args: ["--port", "8080"], restart_delay: 50, max_restarts: 4,
    env: {%[2]s: "block", A: "1"}, env_production: {A: "prod"}},
-  {name: "worker", script: %[1]q, watch: true, env: {%[2]s: "block"}},
+  {name: "worker", script: %[1]q, increment_var: "PORT", env: {%[2]s: "block"}},
 ]};
 `, exe, testkit.ChildEnv),
 		"apps.toml": fmt.Sprintf(`[[apps]]
@@ -62,7 +62,7 @@ env_production = { A = "prod" }
 name = "worker"
 script = %[1]q
 kill_signal = "SIGINT"
-watch = true
+increment_var = "PORT"
 env = { %[2]s = "block" }
 `, exe, testkit.ChildEnv),
 	}
@@ -107,8 +107,8 @@ func TestEcosystemFormatsStartTheSameApps(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("%v", r)
 		}
-		if !strings.Contains(r.stderr, "watch (app \"worker\") is not yet supported") {
-			t.Errorf("%s: no warning for the kept watch key:\n%s", name, r.stderr)
+		if !strings.Contains(r.stderr, "increment_var (app \"worker\") is not yet supported") {
+			t.Errorf("%s: no warning for the kept increment_var key:\n%s", name, r.stderr)
 		}
 		web, worker := e.waitStatus("web", api.StatusOnline, 10*time.Second), e.waitStatus("worker", api.StatusOnline, 10*time.Second)
 		if !slices.Equal(web.Spec.Argv[len(web.Spec.Argv)-2:], []string{"--port", "8080"}) {
@@ -123,8 +123,8 @@ func TestEcosystemFormatsStartTheSameApps(t *testing.T) {
 		if web.Spec.RestartDelayMs != 50 || web.Spec.MaxRestarts != 4 || web.Spec.KillSignal != "SIGINT" {
 			t.Errorf("%s: web's settings = delay %d, max restarts %d, kill signal %q; want 50, 4, SIGINT", name, web.Spec.RestartDelayMs, web.Spec.MaxRestarts, web.Spec.KillSignal)
 		}
-		if string(worker.Spec.Pending["watch"]) != "true" {
-			t.Errorf("%s: worker's kept settings = %s, want watch: true", name, worker.Spec.Pending)
+		if string(worker.Spec.Pending["increment_var"]) != `"PORT"` {
+			t.Errorf("%s: worker's kept settings = %s, want increment_var: \"PORT\"", name, worker.Spec.Pending)
 		}
 		specs := []api.Spec{web.Spec, worker.Spec}
 		for i := range specs {

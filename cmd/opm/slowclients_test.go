@@ -23,7 +23,7 @@ func TestSlowClientsCannotExhaustDescriptors(t *testing.T) {
 	d := e.daemonStatus().PID
 	e.client().CloseIdle()
 	testkit.WaitFor(t, "the daemon to close the test's own connections", 10*time.Second, func() bool {
-		return testkit.Sockets(d) == 1 // its listener
+		return testkit.Sockets(d) == 2 // its listener and the notify socket
 	})
 	base, err := testkit.FDs(d)
 	if err != nil {

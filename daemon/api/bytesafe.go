@@ -134,19 +134,25 @@ type startRequestJSON struct {
 	logPathsJSON
 }
 
-// logPathsJSON are the log paths of LogSettings, byte-safe.
+// logPathsJSON are the paths of Settings (logs, watched), byte-safe.
 type logPathsJSON struct {
-	OutFile   byteString `json:"out_file,omitempty"`
-	ErrorFile byteString `json:"error_file,omitempty"`
-	LogFile   byteString `json:"log_file,omitempty"`
+	OutFile     byteString  `json:"out_file,omitempty"`
+	ErrorFile   byteString  `json:"error_file,omitempty"`
+	LogFile     byteString  `json:"log_file,omitempty"`
+	WatchPaths  byteStrings `json:"watch_paths,omitempty"`
+	IgnoreWatch byteStrings `json:"ignore_watch,omitempty"`
 }
 
-func newLogPathsJSON(l LogSettings) logPathsJSON {
-	return logPathsJSON{OutFile: byteString(l.OutFile), ErrorFile: byteString(l.ErrorFile), LogFile: byteString(l.LogFile)}
+func newLogPathsJSON(s Settings) logPathsJSON {
+	return logPathsJSON{
+		OutFile: byteString(s.OutFile), ErrorFile: byteString(s.ErrorFile), LogFile: byteString(s.LogFile),
+		WatchPaths: byteStrings(s.WatchPaths), IgnoreWatch: byteStrings(s.IgnoreWatch),
+	}
 }
 
-func (w logPathsJSON) apply(l *LogSettings) {
-	l.OutFile, l.ErrorFile, l.LogFile = string(w.OutFile), string(w.ErrorFile), string(w.LogFile)
+func (w logPathsJSON) apply(s *Settings) {
+	s.OutFile, s.ErrorFile, s.LogFile = string(w.OutFile), string(w.ErrorFile), string(w.LogFile)
+	s.WatchPaths, s.IgnoreWatch = w.WatchPaths, w.IgnoreWatch
 }
 
 // wire is r in its wire form.
@@ -161,7 +167,7 @@ func (r StartRequest) wire() startRequestJSON {
 		Env:                byteStrings(r.Env),
 		Interpreter:        byteString(r.Interpreter),
 		InterpreterArgs:    byteStrings(r.InterpreterArgs),
-		logPathsJSON:       newLogPathsJSON(r.LogSettings),
+		logPathsJSON:       newLogPathsJSON(r.Settings),
 	}
 }
 
@@ -179,7 +185,7 @@ func (r *StartRequest) UnmarshalJSON(data []byte) error {
 	*r = StartRequest(w.startRequestFields)
 	r.Command, r.Args, r.Name, r.Cwd, r.Dir, r.Env = string(w.Command), w.Args, string(w.Name), string(w.Cwd), string(w.Dir), w.Env
 	r.Interpreter, r.InterpreterArgs = string(w.Interpreter), w.InterpreterArgs
-	w.logPathsJSON.apply(&r.LogSettings)
+	w.logPathsJSON.apply(&r.Settings)
 	return nil
 }
 
@@ -222,7 +228,7 @@ func newSpecJSON(s Spec) specJSON {
 		InterpreterArgs: byteStrings(s.InterpreterArgs),
 		Args:            byteStrings(s.Args),
 		Dir:             byteString(s.Dir),
-		logPathsJSON:    newLogPathsJSON(s.LogSettings),
+		logPathsJSON:    newLogPathsJSON(s.Settings),
 	}
 }
 
@@ -242,7 +248,7 @@ func (s *Spec) UnmarshalJSON(data []byte) error {
 	s.Cwd, s.Env, s.OutLog, s.ErrLog = string(w.Cwd), w.Env, string(w.OutLog), string(w.ErrLog)
 	s.CombinedLog = string(w.CombinedLog)
 	s.InterpreterArgs, s.Args, s.Dir = w.InterpreterArgs, w.Args, string(w.Dir)
-	w.logPathsJSON.apply(&s.LogSettings)
+	w.logPathsJSON.apply(&s.Settings)
 	return nil
 }
 

@@ -63,7 +63,9 @@ const (
 // ParseSize reads a size as PM2 writes them: a number of bytes with an
 // optional unit K, M or G (powers of 1024; "KB", "MB", "GB" and lower
 // case too): "500K", "10M", "1G", "4096".
-func ParseSize(s string) (int64, error) {
+func ParseSize(s string) (int64, error) { return parseSize(s, MaxLogSize) }
+
+func parseSize(s string, limit int64) (int64, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
 	t = strings.TrimSuffix(t, "B")
 	mult := int64(1)
@@ -83,7 +85,7 @@ func ParseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseInt(t, 10, 64)
-	if err != nil || n < 0 || n > MaxLogSize/mult {
+	if err != nil || n < 0 || n > limit/mult {
 		return 0, fmt.Errorf("invalid size %q: write a number of bytes with K, M or G, e.g. 500K, 10M, 1G", s)
 	}
 	return n * mult, nil

@@ -1,6 +1,11 @@
 package api
 
-import "fmt"
+import (
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
 
 // MaxExitCode is the highest exit status a process can report.
 const MaxExitCode = 255
@@ -55,6 +60,31 @@ func CheckSettings(s Settings) error {
 			return fmt.Errorf("stop_exit_codes %w", err)
 		}
 	}
+	if s.ListenTimeoutMs != 0 {
+		if err := CheckSettingMs(s.ListenTimeoutMs); err != nil {
+			return fmt.Errorf("listen_timeout %w", err)
+		}
+	}
+	if s.WatchDelayMs != 0 {
+		if err := CheckSettingMs(s.WatchDelayMs); err != nil {
+			return fmt.Errorf("watch_delay %w", err)
+		}
+	}
+	for _, p := range append(append([]string(nil), s.WatchPaths...), s.IgnoreWatch...) {
+		if p == "" || strings.ContainsRune(p, 0) {
+			return fmt.Errorf("watch: %q is not a path or pattern (empty, or with a NUL byte)", p)
+		}
+	}
+	for _, g := range s.IgnoreWatch {
+		if _, err := path.Match(g, ""); err != nil {
+			return fmt.Errorf("ignore_watch: %q is not a glob pattern: %v", g, err)
+		}
+	}
+	if s.MaxMemoryRestart != 0 {
+		if err := CheckMemoryLimit(s.MaxMemoryRestart); err != nil {
+			return fmt.Errorf("max_memory_restart %w", err)
+		}
+	}
 	if s.CronRestart != "" {
 		if _, err := ParseCron(s.CronRestart); err != nil {
 			return fmt.Errorf("cron_restart: %w", err)
@@ -62,3 +92,34 @@ func CheckSettings(s Settings) error {
 	}
 	return CheckLogSettings(s.LogSettings)
 }
+
+// Memory limits: at least MinMemoryLimit, at most MaxMemoryLimit.
+const (
+	MinMemoryLimit = 1 << 20
+	MaxMemoryLimit = 1 << 50
+)
+
+// CheckMemoryLimit refuses a max_memory_restart out of range.
+func CheckMemoryLimit(n int64) error {
+	if n < MinMemoryLimit || n > MaxMemoryLimit {
+		return fmt.Errorf("must be between %s and %s, got %s", FormatSize(MinMemoryLimit), FormatSize(MaxMemoryLimit), FormatSize(n))
+	}
+	return nil
+}
+
+// ParseMemory reads a memory size as PM2 writes them (200M, 1G, 512K,
+// or bytes) and checks its range.
+func ParseMemory(s string) (int64, error) {
+	n, err := parseSize(s, MaxMemoryLimit)
+	if err != nil {
+		return 0, err
+	}
+	return n, CheckMemoryLimit(n)
+}
+
+// DefaultListenTimeout is how long an app that waits for readiness has
+// to say it is ready (PM2's listen_timeout default).
+const DefaultListenTimeout = 3 * time.Second
+
+// NotifySocketEnv names the socket an app says READY=1 on (sd_notify).
+const NotifySocketEnv = "NOTIFY_SOCKET"

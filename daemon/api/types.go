@@ -96,9 +96,26 @@ type Settings struct {
 	// names (PM2's cron_restart); a stopped app of restart policy never
 	// is started then (a periodic job).
 	CronRestart string `json:"cron_restart,omitempty"`
+	// Watch restarts the app when a file changes under WatchPaths (its
+	// working directory when empty), but for IgnoreWatch's globs and
+	// node_modules, .git and the app's own logs; a burst of changes
+	// gives one restart, WatchDelayMs after the last (default 1 s).
+	Watch        bool     `json:"watch,omitempty"`
+	WatchPaths   []string `json:"watch_paths,omitempty"`
+	IgnoreWatch  []string `json:"ignore_watch,omitempty"`
+	WatchDelayMs int64    `json:"watch_delay_ms,omitempty"`
+	// WaitReady makes the app launching until it says it is ready:
+	// READY=1 on the datagram socket named by NOTIFY_SOCKET in its
+	// environment (sd_notify's protocol), or until ListenTimeoutMs
+	// (default 3 s) has passed.
+	WaitReady       bool  `json:"wait_ready,omitempty"`
+	ListenTimeoutMs int64 `json:"listen_timeout,omitempty"`
+	// MaxMemoryRestart restarts the app when the memory (RSS) of its
+	// processes stays over this many bytes (PM2's max_memory_restart).
+	MaxMemoryRestart int64 `json:"max_memory_restart,omitempty"`
 	LogSettings
 	// Pending holds the PM2 settings opm keeps but does not act on yet
-	// (watch, instances, max_memory_restart, wait_ready...),
+	// (instances...),
 	// by PM2 key: kept, saved, shown, never dropped.
 	Pending map[string]json.RawMessage `json:"pending,omitempty"`
 }

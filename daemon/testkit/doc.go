@@ -33,6 +33,11 @@
 //	                            OPM_TEST_LINE_EVERY apart, even ones   the other stream
 //	                            on stderr with OPM_TEST_LINE_ERR),
 //	                            then "chatter done <n>"
+//	hog                         hog <pid>, once OPM_TEST_HOG_MB MiB    exits 0 on SIGTERM or SIGINT
+//	                            are allocated and resident
+//	notify-ready                socket <NOTIFY_SOCKET>, waiting <pid>; exits 0 on SIGTERM
+//	                            at SIGUSR1 READY=1 through go-systemd's
+//	                            sd_notify, then "notified <ok> <err>"
 //	grandchild                  grandchild <pid>, once it started      exits 1 on SIGUSR1, 0 on SIGTERM;
 //	                            the binary again in mode block, in     the grandchild writes to the
 //	                            the same process group                 same stdout

@@ -9,11 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 
 	"opm/daemon/api"
 )
@@ -36,6 +39,8 @@ var modes = map[string]func() int{
 	"busy":                       busy,
 	"print-env":                  printEnv,
 	"chatter":                    chatter,
+	"hog":                        hog,
+	"notify-ready":               notifyReady,
 	"grandchild":                 grandchild("block", false),
 	"grandchild-stubborn":        grandchild("ignore-term", false),
 	"setsid-grandchild":          grandchild("block", true),
@@ -140,6 +145,40 @@ func chatter() int {
 	}
 	fmt.Printf("chatter done %d\n", count)
 	<-term
+	return 0
+}
+
+// HogMBEnv is how many MiB mode hog holds.
+const HogMBEnv = "OPM_TEST_HOG_MB"
+
+// hog allocates OPM_TEST_HOG_MB MiB, writes every page of it (so that
+// it is resident), says "hog <pid>" and waits for SIGTERM.
+func hog() int {
+	term := notify(syscall.SIGTERM, syscall.SIGINT)
+	mb, _ := strconv.Atoi(os.Getenv(HogMBEnv))
+	mem := make([]byte, mb<<20)
+	for i := 0; i < len(mem); i += 4096 {
+		mem[i] = 1
+	}
+	fmt.Printf("hog %d\n", os.Getpid())
+	<-term
+	runtime.KeepAlive(mem)
+	return 0
+}
+
+// notifyReady says "socket <NOTIFY_SOCKET>" and "waiting <pid>", then, at SIGUSR1,
+// READY=1 with go-systemd's sd_notify (any sd_notify library would do)
+// and "notified <ok>"; it exits 0 on SIGTERM.
+func notifyReady() int {
+	sig := notify(syscall.SIGTERM, syscall.SIGUSR1)
+	fmt.Printf("socket %s\nwaiting %d\n", os.Getenv("NOTIFY_SOCKET"), os.Getpid())
+	for s := range sig {
+		if s == syscall.SIGTERM {
+			return 0
+		}
+		ok, err := sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
+		fmt.Printf("notified %v %v\n", ok, err)
+	}
 	return 0
 }
 
