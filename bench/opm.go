@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -18,6 +19,10 @@ type opmTool struct {
 	// restartDelay is written to config.toml as restart_delay and
 	// restart_delay_max: back-off held at its minimum.
 	restartDelay string
+	// extra are flags every `opm start` gets (a variant of a scenario:
+	// watch, cron, memory limits); {dir} stands for the sandbox's
+	// directory.
+	extra []string
 }
 
 func (o *opmTool) Name() string { return "opm" }
@@ -48,7 +53,11 @@ func (o *opmTool) start(ctx context.Context, sb *sandbox, from, to int) error {
 	g.SetLimit(o.jobs)
 	for i := from; i < to; i++ {
 		g.Go(func() error {
-			argv := append([]string{o.bin, "start", sb.w.Sleep, "--name", sb.w.name(i), "--"}, sb.w.args(i)...)
+			argv := []string{o.bin, "start", sb.w.Sleep, "--name", sb.w.name(i)}
+			for _, f := range o.extra {
+				argv = append(argv, strings.ReplaceAll(f, "{dir}", sb.scratch))
+			}
+			argv = append(append(argv, "--"), sb.w.args(i)...)
 			return sb.run(ctx, cmdTimeout, argv...).error()
 		})
 	}

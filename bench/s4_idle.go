@@ -45,7 +45,52 @@ func runIdle(ctx context.Context, b *bench) error {
 		b.rep.set(scenarioIdle, m("wake-ups (voluntary switches)"), "per min", name, float64(sub(u.after.Voluntary, u.before.Voluntary))*perMin)
 		b.rep.set(scenarioIdle, m("threads"), "count", name, float64(u.after.Threads)).noRatio = true
 	}
+	if b.opm != nil {
+		errs = append(errs, runIdleVariants(ctx, b, n, window))
+	}
 	b.rep.notef("scenario 4 window: %s after a %s settle; CPU ticks are 10 ms, so figures below ~%.2f s/min read as 0", window, idleSettle, 0.01*perMin)
+	return errors.Join(errs...)
+}
+
+// idleVariants are opm with features that must not cost an idle daemon
+// anything (watch, cron: armed, nothing happens) and one that costs by
+// design (memory limits: sampled while such apps run), measured as the
+// plain run.
+var idleVariants = []struct {
+	name  string
+	flags []string
+	// free: the variant must cost an idle daemon nothing.
+	free bool
+}{
+	{"watch + cron on each", []string{"--watch-path", "{dir}", "--cron-restart", "0 3 * * *"}, true},
+	{"memory limit on each", []string{"--max-memory-restart", "1G"}, false},
+}
+
+func runIdleVariants(ctx context.Context, b *bench, n int, window time.Duration) error {
+	var errs []error
+	perMin := 60 / window.Seconds()
+	for _, v := range idleVariants {
+		o := *b.opm
+		o.extra = v.flags
+		u, err := measureIdle(ctx, b, &o, n, window)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("opm, %s: %w", v.name, err))
+			continue
+		}
+		m := func(metric string) string { return fmt.Sprintf("%d apps, %s: %s", n, v.name, metric) }
+		cpu := float64(sub(u.after.CPUTicks, u.before.CPUTicks)) / proc.TicksPerSecond
+		sched := float64(sub(u.after.SchedNs, u.before.SchedNs)) / 1e9
+		b.rep.set(scenarioIdle, m("CPU utime+stime"), "s/min", "opm", cpu*perMin)
+		b.rep.set(scenarioIdle, m("CPU schedstat per app per second"), "µs", "opm", sched/window.Seconds()/float64(n)*1e6)
+		writes := b.rep.set(scenarioIdle, m("write syscalls in window"), "count", "opm", float64(sub(u.after.Syscw, u.before.Syscw)))
+		b.rep.set(scenarioIdle, m("bytes written to storage"), "bytes", "opm", float64(sub(u.after.WriteBytes, u.before.WriteBytes))).target("0", atMost(0))
+		wakes := b.rep.set(scenarioIdle, m("wake-ups (voluntary switches)"), "per min", "opm", float64(sub(u.after.Voluntary, u.before.Voluntary))*perMin)
+		if v.free {
+			writes.target("0", atMost(0))
+			wakes.target("0", atMost(0))
+		}
+		b.rep.set(scenarioIdle, m("RSS"), "MB", "opm", mb(u.after.RSS))
+	}
 	return errors.Join(errs...)
 }
 
