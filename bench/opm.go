@@ -20,8 +20,8 @@ type opmTool struct {
 	// restart_delay_max: back-off held at its minimum.
 	restartDelay string
 	// extra are flags every `opm start` gets (a variant of a scenario:
-	// watch, cron, memory limits); {dir} stands for the sandbox's
-	// directory.
+	// watch, cron, memory limits); {dir} stands for an empty directory
+	// of the sandbox that nothing writes to.
 	extra []string
 }
 
@@ -55,7 +55,7 @@ func (o *opmTool) start(ctx context.Context, sb *sandbox, from, to int) error {
 		g.Go(func() error {
 			argv := []string{o.bin, "start", sb.w.Sleep, "--name", sb.w.name(i)}
 			for _, f := range o.extra {
-				argv = append(argv, strings.ReplaceAll(f, "{dir}", sb.scratch))
+				argv = append(argv, strings.ReplaceAll(f, "{dir}", sb.quiet))
 			}
 			argv = append(append(argv, "--"), sb.w.args(i)...)
 			return sb.run(ctx, cmdTimeout, argv...).error()

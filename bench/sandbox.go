@@ -26,6 +26,9 @@ type sandbox struct {
 	w workload
 	// root holds home and scratch; runtime is separate, on tmpfs.
 	root, home, scratch, runtime string
+	// quiet is an empty directory nothing writes to (for apps that
+	// watch files); scratch gets the commands' output.
+	quiet string
 	env                          []string
 }
 
@@ -42,8 +45,8 @@ func newSandbox(homeVar, runtimeVar string) (*sandbox, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create sandbox: %w", err)
 	}
-	sb := &sandbox{w: w, root: root, home: filepath.Join(root, "h"), scratch: filepath.Join(root, "s")}
-	for _, d := range []string{sb.home, sb.scratch} {
+	sb := &sandbox{w: w, root: root, home: filepath.Join(root, "h"), scratch: filepath.Join(root, "s"), quiet: filepath.Join(root, "q")}
+	for _, d := range []string{sb.home, sb.scratch, sb.quiet} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			os.RemoveAll(root)
 			return nil, fmt.Errorf("create sandbox: %w", err)
