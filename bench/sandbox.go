@@ -29,7 +29,7 @@ type sandbox struct {
 	// quiet is an empty directory nothing writes to (for apps that
 	// watch files); scratch gets the commands' output.
 	quiet string
-	env                          []string
+	env   []string
 }
 
 // newSandbox creates the directories. home is exported to the tool as
