@@ -249,6 +249,9 @@ func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error
 	}
 	if c.IsSet("cron-restart") {
 		req.CronRestart = strings.TrimSpace(c.String("cron-restart"))
+		if req.CronRestart == "0" {
+			req.CronRestart = "" // PM2's way to turn it off
+		}
 		if req.CronRestart != "" {
 			if _, err := api.ParseCron(req.CronRestart); err != nil {
 				return usageErrorf("invalid --cron-restart: %v", err)

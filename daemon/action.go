@@ -38,6 +38,7 @@ func (s *Supervisor) onAction(ev actionReq) {
 			s.startApp(a)
 		case "stop":
 			a.userStopped = true
+			s.touch(a) // the record says so, also for an app stopped already
 			s.stopApp(a)
 		case "restart", "reload":
 			s.restartApp(a)

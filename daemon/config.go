@@ -79,6 +79,9 @@ type Config struct {
 	Ready func(pid int) `toml:"-"`
 }
 
+// minMemoryCheckInterval bounds how often memory limits are sampled.
+const minMemoryCheckInterval = 10 * time.Millisecond
+
 // DefaultConfig returns the defaults for home and runtimeDir.
 func DefaultConfig(home, runtimeDir string) Config {
 	return Config{
@@ -155,6 +158,9 @@ func (c *Config) validate() error {
 		if err := api.CheckSettingDuration(d.v); err != nil {
 			return fmt.Errorf("%s %w", d.name, err)
 		}
+	}
+	if c.MemoryCheckInterval < minMemoryCheckInterval {
+		return fmt.Errorf("memory_check_interval must be at least %s (each sample reads /proc), got %s", minMemoryCheckInterval, c.MemoryCheckInterval)
 	}
 	if err := api.CheckKillTimeout(c.KillTimeout); err != nil {
 		return fmt.Errorf("kill_timeout %w", err)

@@ -33,9 +33,10 @@ func (s *Supervisor) armCron(a *app) {
 	a.cronTimer = s.after(next.Sub(now), cronEvent{id: a.id, seq: a.cronSeq})
 }
 
-// onCron restarts an app at its cron time: a running one (or one waiting
-// to restart) is restarted; a stopped one whose restart policy is never
-// and that the user did not stop is started — PM2's periodic job.
+// onCron restarts an app at its cron time: a running one is restarted
+// (one waiting to restart is left to its back-off); a stopped or errored
+// one whose restart policy is never and that the user did not stop is
+// started — PM2's periodic job, which runs again after a failed run.
 func (s *Supervisor) onCron(ev cronEvent) {
 	a := s.apps[ev.id]
 	if a == nil || ev.seq != a.cronSeq {
@@ -44,9 +45,11 @@ func (s *Supervisor) onCron(ev cronEvent) {
 	a.cronTimer = nil
 	switch {
 	case s.stopping || a.removing:
-	case a.state == Online || a.state == Waiting:
+	case a.state == Online:
 		s.restartFor(a, "cron")
-	case a.state == Stopped && a.spec.Restart == api.RestartNever && !a.userStopped:
+	case a.state == Waiting:
+		// A restart is due already, with its back-off.
+	case (a.state == Stopped || a.state == Errored) && a.spec.Restart == api.RestartNever && !a.userStopped:
 		a.lastRestartReason = "cron"
 		s.log.Info("starting app at its cron time", "event", "cron-start", "app", a.spec.Name)
 		s.startApp(a)

@@ -44,6 +44,9 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 		return
 	}
 	a.deferred = false
+	// The new process reads the files as they are now: a pending watch
+	// restart would restart it again.
+	a.stopDebounce()
 	if s.adoptOrphan(a) {
 		return
 	}

@@ -29,8 +29,10 @@ type memSample struct {
 	// process since replaced is stale.
 	run    uint64
 	leader int
-	rss    int64
-	ok     bool
+	// start is the leader's start time: a recycled pid is not the app.
+	start uint64
+	rss   int64
+	ok    bool
 }
 
 // overLimitSamples is how many samples in a row must be over the limit.
@@ -62,11 +64,16 @@ func (s *Supervisor) onMemTick(ev memTickEvent) {
 	if ev.seq != s.memSeq {
 		return
 	}
+	if s.stopping {
+		// A daemon going away (apps kept or stopped) restarts nothing.
+		s.memArmed = false
+		return
+	}
 	var samples []memSample
 	var leaders []int
 	for _, a := range s.apps {
 		if a.state == Online && a.spec.MaxMemoryRestart > 0 && a.pid > 0 {
-			samples = append(samples, memSample{id: a.id, run: a.seq, leader: a.pid})
+			samples = append(samples, memSample{id: a.id, run: a.seq, leader: a.pid, start: a.leaderStart})
 			leaders = append(leaders, a.pid)
 		}
 	}
@@ -78,7 +85,8 @@ func (s *Supervisor) onMemTick(ev memTickEvent) {
 	go func() {
 		sessions, err := proc.Sessions(leaders)
 		for i := range samples {
-			if ss := sessions[samples[i].leader]; err == nil && ss != nil && ss.Leader {
+			ss := sessions[samples[i].leader]
+			if err == nil && ss != nil && ss.Leader && (samples[i].start == 0 || ss.Start == samples[i].start) {
 				samples[i].rss, samples[i].ok = ss.RSS, true
 			}
 		}
@@ -93,6 +101,9 @@ func (s *Supervisor) onMemResult(ev memResultEvent) {
 		return
 	}
 	s.memArmed = false
+	if s.stopping {
+		return
+	}
 	for _, m := range ev.samples {
 		a := s.apps[m.id]
 		if a == nil || a.seq != m.run || a.state != Online || a.spec.MaxMemoryRestart <= 0 || !m.ok {

@@ -134,6 +134,13 @@ func (s *Supervisor) awaitReady(a *app) {
 	if !a.spec.WaitReady {
 		return
 	}
+	if at, ok := s.earlyReady[a.pid]; ok {
+		delete(s.earlyReady, a.pid)
+		if s.now().Sub(at) <= earlyReadyKept {
+			s.log.Info("app ready", "event", "ready", "app", a.spec.Name, "pid", a.pid)
+			return
+		}
+	}
 	a.awaitingReady = true
 	a.readySeq++
 	d := api.DefaultListenTimeout
@@ -154,16 +161,45 @@ func (a *app) ready() {
 }
 
 // onReady brings online the app whose process (or a process of whose
-// session) said READY=1.
+// session) said READY=1. A READY=1 that comes before the daemon knows
+// the new process (a fast app: the spawn is reported after fork and
+// exec) is kept a while for awaitReady.
 func (s *Supervisor) onReady(ev readyEvent) {
 	for _, a := range s.apps {
 		if a.awaitingReady && a.state == Online && a.pid > 0 && (a.pid == ev.pid || a.pid == ev.session) {
-			a.ready()
-			s.touch(a)
-			s.log.Info("app ready", "event", "ready", "app", a.spec.Name, "pid", a.pid)
+			s.becameReady(a)
 			return
 		}
 	}
+	now := s.now()
+	for pid, at := range s.earlyReady {
+		if now.Sub(at) > earlyReadyKept {
+			delete(s.earlyReady, pid)
+		}
+	}
+	if len(s.earlyReady) >= earlyReadyMax {
+		return
+	}
+	if s.earlyReady == nil {
+		s.earlyReady = map[int]time.Time{}
+	}
+	s.earlyReady[ev.pid] = now
+	if ev.session > 0 {
+		s.earlyReady[ev.session] = now
+	}
+}
+
+// A READY=1 no app waits for yet is kept earlyReadyKept, at most
+// earlyReadyMax of them.
+const (
+	earlyReadyKept = time.Minute
+	earlyReadyMax  = 1024
+)
+
+func (s *Supervisor) becameReady(a *app) {
+	a.ready()
+	s.touch(a)
+	s.log.Info("app ready", "event", "ready", "app", a.spec.Name, "pid", a.pid)
 }
 
 // onReadyTimeout takes an app that did not say it is ready within its
@@ -175,5 +211,5 @@ func (s *Supervisor) onReadyTimeout(ev readyTimeoutEvent) {
 	}
 	a.ready()
 	s.touch(a)
-	s.log.Warn("app did not say READY=1 within its listen_timeout; taking it as online", "event", "ready-timeout", "app", a.spec.Name, "pid", a.pid)
+	s.log.Warn("app did not say READY=1 within its listen_timeout; taking it as online (opm expects sd_notify's READY=1 on $NOTIFY_SOCKET, not Node's process.send('ready'); raise --listen-timeout if it is slow)", "event", "ready-timeout", "app", a.spec.Name, "pid", a.pid)
 }

@@ -25,11 +25,13 @@ type recordState struct {
 	start    uint64
 	restarts int
 	spawn    string
+	// userStopped: a user stopped the app (cron does not start it).
+	userStopped bool
 }
 
 // stateOf is the record state that describes a now.
 func stateOf(a *app) recordState {
-	st := recordState{specRev: a.specRev, want: store.WantRunning, restarts: a.restarts, spawn: a.spawnToken}
+	st := recordState{specRev: a.specRev, want: store.WantRunning, restarts: a.restarts, spawn: a.spawnToken, userStopped: a.userStopped}
 	switch {
 	case a.state == Stopped, a.state == Stopping && !a.restartAfterStop:
 		st.want = store.WantStopped
@@ -46,7 +48,7 @@ func stateOf(a *app) recordState {
 // recordOf is the record describing a now.
 func recordOf(a *app) store.Record {
 	st := stateOf(a)
-	return store.Record{ID: a.id, Spec: a.spec, Want: st.want, PID: st.pid, Start: st.start, Restarts: st.restarts, Spawning: st.spawn}
+	return store.Record{ID: a.id, Spec: a.spec, Want: st.want, PID: st.pid, Start: st.start, Restarts: st.restarts, Spawning: st.spawn, UserStopped: st.userStopped}
 }
 
 // touch marks a for the end of the event's record check.

@@ -57,6 +57,7 @@ func (s *Supervisor) restore(ev restoreReq) {
 			continue
 		}
 		a := s.register(d.Spec)
+		a.userStopped = d.UserStopped
 		if !d.Running {
 			res.Stopped = append(res.Stopped, name)
 			continue

@@ -20,7 +20,7 @@ func (s *Supervisor) onShutdown(ev shutdownReq) {
 		// next daemon finds has its runtime record.
 		s.log.Info("daemon exiting, apps keep running", "event", "daemon-exit", "apps", len(s.apps))
 		s.stopping = true
-		s.wait(s.allIDs(), reply)
+		s.waitSpawned(s.allIDs(), reply)
 		return
 	}
 	if !s.stopping {

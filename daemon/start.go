@@ -30,6 +30,7 @@ func (s *Supervisor) startNew(ev startReq) {
 	}
 	a := s.register(spec)
 	if ev.stopped {
+		a.userStopped = true // registered, not started: by the user's choice
 		s.log.Info("app registered, stopped", "event", "registered", "app", spec.Name, "pid", 0)
 		ev.reply <- result{apps: []api.App{a.snapshot(s.now())}}
 		return

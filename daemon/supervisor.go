@@ -69,6 +69,9 @@ type Supervisor struct {
 	// notifySocket is the path apps that wait_ready get in NOTIFY_SOCKET
 	// ("" when the socket could not be made).
 	notifySocket string
+	// earlyReady holds READY=1 senders no app waited for yet (by pid
+	// and session), with when they said it.
+	earlyReady map[int]time.Time
 	// logs drains the apps' output into their log files (nil in tests
 	// that fake spawning).
 	logs *logs.Hub
@@ -103,6 +106,8 @@ type Supervisor struct {
 type waiter struct {
 	ids  []int
 	done func()
+	// spawnsOnly: readiness is not waited for (waitSpawned).
+	spawnsOnly bool
 }
 
 func newSupervisor(cfg Config, log *slog.Logger) *Supervisor {
@@ -234,7 +239,7 @@ func (s *Supervisor) handle(ev event) {
 func (s *Supervisor) settleWaiters() {
 	kept := s.waiters[:0]
 	for _, w := range s.waiters {
-		if s.settled(w.ids) {
+		if s.settled(w.ids, !w.spawnsOnly) {
 			w.done()
 		} else {
 			kept = append(kept, w)
@@ -244,13 +249,19 @@ func (s *Supervisor) settleWaiters() {
 	s.waiters = kept
 }
 
-func (s *Supervisor) settled(ids []int) bool {
+func (s *Supervisor) settled(ids []int, readiness bool) bool {
 	for _, id := range ids {
-		if a := s.apps[id]; a != nil && (a.state == Stopping || a.spawning || a.awaitingReady) {
+		if a := s.apps[id]; a != nil && (a.state == Stopping || a.spawning || readiness && a.awaitingReady) {
 			return false
 		}
 	}
 	return true
+}
+
+// waitSpawned runs done once no app of ids is being spawned or stopped:
+// readiness (a process that has its record) is not waited for.
+func (s *Supervisor) waitSpawned(ids []int, done func()) {
+	s.waiters = append(s.waiters, &waiter{ids: ids, done: done, spawnsOnly: true})
 }
 
 // wait runs done once the apps named by ids have settled (maybe now).

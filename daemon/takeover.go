@@ -43,11 +43,11 @@ func (s *Supervisor) recoverApps() {
 			continue
 		}
 		logs.Own(&rec.Spec, s.cfg.Home)
-		a := &app{id: rec.ID, spec: rec.Spec, state: Stopped, restarts: rec.Restarts, exitCode: -1}
+		a := &app{id: rec.ID, spec: rec.Spec, state: Stopped, restarts: rec.Restarts, exitCode: -1, userStopped: rec.UserStopped}
 		// What the record holds is what was last written; the end of
 		// the takeover writes what changed.
 		a.recorded = true
-		a.written = recordState{specRev: a.specRev, want: rec.Want, pid: rec.PID, start: rec.Start, restarts: rec.Restarts, spawn: rec.Spawning}
+		a.written = recordState{specRev: a.specRev, want: rec.Want, pid: rec.PID, start: rec.Start, restarts: rec.Restarts, spawn: rec.Spawning, userStopped: rec.UserStopped}
 		a.leaderPID, a.leaderStart = rec.PID, rec.Start
 		s.apps[a.id] = a
 		s.byName[a.spec.Name] = a

@@ -106,8 +106,15 @@ func (s *Supervisor) onWatch(ev watchEvent) {
 	}
 	a.watch.timer = nil
 	switch {
-	case a.state == Online || a.state == Waiting:
+	case a.state == Online:
 		s.restartFor(a, "watch")
+	case a.state == Waiting:
+		// A crashing app whose files changed starts now, the restart
+		// counted as its back-off would have (max_restarts still holds).
+		a.cancelTimer()
+		a.lastRestartReason = "watch"
+		s.log.Info("restarting app", "event", "restarting", "app", a.spec.Name, "pid", 0, "reason", "watch")
+		s.restartNow(a)
 	case a.state == Launching:
 		// Its start is coming (deferred while a restore runs) or under
 		// way: it reads the files as they are now.

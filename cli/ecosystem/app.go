@@ -165,7 +165,11 @@ func (l *loader) decode(index int, n *node) (*decoded, error) {
 			err = a.watchSetting(f, &req.Settings)
 		case "cron_restart":
 			text, ok := a.text(f)
+			if f.val.kind == kindNumber && f.val.text == "0" {
+				text, ok = "0", true
+			}
 			switch {
+			case text == "0": // PM2's way to turn it off
 			case !ok:
 				err = a.wrong(f, `a cron expression (a string such as "0 3 * * *")`)
 			case strings.TrimSpace(text) != "":

@@ -30,7 +30,8 @@ func TestCronRestartsRunningApp(t *testing.T) {
 }
 
 // A job that runs to its end (--no-autorestart) is started at each cron
-// time, as PM2 does; one the user stopped is not.
+// time, as PM2 does; one the user stopped is not, also after a daemon
+// restart.
 func TestCronStartsPeriodicJob(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -41,6 +42,8 @@ func TestCronStartsPeriodicJob(t *testing.T) {
 	}
 	e.waitApp("job", "two starts at cron times", 15*time.Second, func(api.App) bool { return starts("job") >= 3 })
 	e.ok("stop", "held")
+	// The user's stop outlives the daemon.
+	e.ok("daemon", "restart")
 	before := starts("held")
 	// Two more fires of the same schedule, seen on the other job.
 	seen := starts("job")

@@ -86,3 +86,21 @@ func TestWaitReadyTimeout(t *testing.T) {
 		t.Errorf("an app without --wait-ready got a NOTIFY_SOCKET:\n%s", out)
 	}
 }
+
+// An app that says READY=1 as it starts — maybe before the daemon knows
+// its pid — is online at once: opm start does not wait for its
+// listen_timeout.
+func TestWaitReadyAtOnce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	for i := range 5 {
+		name := "fast" + string(rune('a'+i))
+		a := e.startApp(name, "notify-ready", "--env", testkit.ReadyNowEnv+"=1", "--wait-ready", "--listen-timeout", "1h")
+		if a.Status != api.StatusOnline {
+			t.Errorf("%s: %s, want online", name, a.Status)
+		}
+	}
+	if strings.Contains(e.daemonLog(), "ready-timeout") {
+		t.Error("an app that said READY=1 at once timed out")
+	}
+}

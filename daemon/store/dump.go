@@ -36,6 +36,9 @@ type Dump struct {
 type DumpApp struct {
 	Spec    api.Spec `json:"spec"`
 	Running bool     `json:"running"`
+	// UserStopped: a user stopped the app (its cron time does not
+	// start it).
+	UserStopped bool `json:"user_stopped,omitempty"`
 }
 
 // WriteDump replaces path atomically: a temp file in the same directory,

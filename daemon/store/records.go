@@ -47,6 +47,9 @@ type Record struct {
 	// process exists (token.go): it tells the app's leader from leftovers
 	// at takeover.
 	Spawning string `json:"spawning,omitempty"`
+	// UserStopped is set when a user stopped the app: its cron time
+	// does not start it.
+	UserStopped bool `json:"user_stopped,omitempty"`
 }
 
 const (

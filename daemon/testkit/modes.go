@@ -166,11 +166,19 @@ func hog() int {
 	return 0
 }
 
+// ReadyNowEnv makes mode notify-ready say READY=1 as soon as it starts.
+const ReadyNowEnv = "OPM_TEST_READY_NOW"
+
 // notifyReady says "socket <NOTIFY_SOCKET>" and "waiting <pid>", then, at SIGUSR1,
 // READY=1 with go-systemd's sd_notify (any sd_notify library would do)
 // and "notified <ok>"; it exits 0 on SIGTERM.
 func notifyReady() int {
 	sig := notify(syscall.SIGTERM, syscall.SIGUSR1)
+	if os.Getenv(ReadyNowEnv) != "" {
+		// At once, before the daemon may know this process.
+		ok, err := sddaemon.SdNotify(false, sddaemon.SdNotifyReady)
+		fmt.Printf("notified %v %v\n", ok, err)
+	}
 	fmt.Printf("socket %s\nwaiting %d\n", os.Getenv("NOTIFY_SOCKET"), os.Getpid())
 	for s := range sig {
 		if s == syscall.SIGTERM {
