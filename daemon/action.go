@@ -40,8 +40,10 @@ func (s *Supervisor) onAction(ev actionReq) {
 			a.userStopped = true
 			s.touch(a) // the record says so, also for an app stopped already
 			s.stopApp(a)
-		case "restart", "reload":
+		case "restart":
 			s.restartApp(a)
+		case "reload":
+			s.reloadApp(a)
 		case "signal":
 			s.sendSignal(a, ev.signal)
 		case "reset":
@@ -63,6 +65,11 @@ func (s *Supervisor) replySettled(ids []int, action string, refused error, reply
 		}
 		for _, id := range ids {
 			a := s.apps[id]
+			if a != nil && action == "reload" && a.reloadErr != "" {
+				r.err = api.Errorf(api.CodeStartFailed, "reload of %q failed: %s; the old process (pid %d) keeps running", a.spec.Name, a.reloadErr, a.pid)
+				a.reloadErr = ""
+				break
+			}
 			if a == nil || a.lastErr == "" || a.state == Online {
 				continue
 			}

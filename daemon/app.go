@@ -88,6 +88,12 @@ type app struct {
 	awaitingReady bool
 	readyTimer    timer
 	readySeq      uint64
+	// retiring is the old process of a reload under way (reload.go);
+	// reloadErr why the last reload failed, reloadWhy why the new
+	// process is being killed.
+	retiring  *retiringProc
+	reloadErr string
+	reloadWhy string
 }
 
 // cancelTimer stops the pending timer, if any, and makes any event it

@@ -37,8 +37,23 @@ func backoff(initial, limit time.Duration, n int) time.Duration {
 // goes on, a crash follows the restart policy.
 func (s *Supervisor) onExit(ev exitEvent) {
 	a := s.apps[ev.id]
+	if a != nil && a.retiring != nil && ev.seq == a.retiring.seq {
+		s.retiredExit(a, ev)
+		return
+	}
 	if a == nil || ev.seq != a.seq || !a.running() {
 		return // a late event from an old process
+	}
+	if r := a.retiring; r != nil && !r.terminating {
+		// A reload's new process ended before it served.
+		why := a.reloadWhy
+		if why == "" {
+			why = "the new process ended (" + ev.status.String() + ") before it was ready"
+		}
+		a.reloadWhy = ""
+		s.killLeftovers(a, a.pid)
+		s.reloadFailed(a, why)
+		return
 	}
 	pid := a.pid
 	uptime := s.now().Sub(a.started)

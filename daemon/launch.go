@@ -77,7 +77,11 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	if a.spec.WaitReady && s.notifySocket != "" {
 		spec.Env = append(spec.Env, api.NotifySocketEnv+"="+s.notifySocket)
 	}
-	s.startSpawn(a.id, a.seq, spec)
+	keep := ""
+	if a.retiring != nil {
+		keep = a.retiring.cgroup
+	}
+	s.startSpawn(a.id, a.seq, spec, keep)
 }
 
 // adoptOrphan makes a live process of a's app that no runtime record
@@ -102,10 +106,10 @@ func (s *Supervisor) adoptOrphan(a *app) bool {
 
 // spawnAsync runs one spawn on its own goroutine, at most
 // maxParallelSpawns at a time.
-func (s *Supervisor) spawnAsync(id int, seq uint64, spec api.Spec) {
+func (s *Supervisor) spawnAsync(id int, seq uint64, spec api.Spec, keep string) {
 	go func() {
 		s.spawnSem <- struct{}{}
-		p, err := s.spawn(spec, s.appCgroup(spec.Name))
+		p, err := s.spawn(spec, s.appCgroup(spec.Name), keep)
 		<-s.spawnSem
 		if !s.post(spawnedEvent{id: id, seq: seq, proc: p, err: err}) && p != nil {
 			// The loop has ended (it never does with spawns in
@@ -137,6 +141,9 @@ func (s *Supervisor) onSpawned(ev spawnedEvent) {
 	}
 	s.adoptProcess(a, ev.proc, s.now())
 	s.awaitReady(a)
+	if !a.awaitingReady {
+		s.newReady(a) // a reload's old process may go
+	}
 	s.log.Info("app started", "event", "started", "app", a.spec.Name, "pid", a.pid)
 }
 
@@ -147,6 +154,10 @@ func (s *Supervisor) onSpawned(ev spawnedEvent) {
 // treated like a crash — back-off, retry, errored after the limit — since
 // the cause may pass (too many open files, no memory, a full tmpfs).
 func (s *Supervisor) startFailed(a *app, err error) {
+	if a.retiring != nil {
+		s.reloadFailed(a, "the new process could not start: "+err.Error())
+		return
+	}
 	a.lastErr = err.Error()
 	a.exitCode = -1
 	s.log.Error("app failed to start", "event", "start-failed", "app", a.spec.Name, "pid", 0, "error", err)

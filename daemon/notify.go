@@ -200,6 +200,7 @@ func (s *Supervisor) becameReady(a *app) {
 	a.ready()
 	s.touch(a)
 	s.log.Info("app ready", "event", "ready", "app", a.spec.Name, "pid", a.pid)
+	s.newReady(a)
 }
 
 // onReadyTimeout takes an app that did not say it is ready within its
@@ -207,6 +208,14 @@ func (s *Supervisor) becameReady(a *app) {
 func (s *Supervisor) onReadyTimeout(ev readyTimeoutEvent) {
 	a := s.apps[ev.id]
 	if a == nil || !a.awaitingReady || ev.seq != a.readySeq {
+		return
+	}
+	if r := a.retiring; r != nil && !r.terminating {
+		// A reload's new process that is not ready in time is not
+		// taken: it goes, the old one stays.
+		a.ready()
+		a.reloadWhy = "the new process did not say READY=1 within its listen_timeout"
+		s.kill(a)
 		return
 	}
 	a.ready()

@@ -7,6 +7,9 @@ import "time"
 // stop never races a crash-restart.
 func (s *Supervisor) stopApp(a *app) {
 	a.restartAfterStop = false
+	if r := a.retiring; r != nil && !r.terminating {
+		s.retire(a) // a reload's old process stops too
+	}
 	switch a.state {
 	case Online:
 		a.cancelTimer()

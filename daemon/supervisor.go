@@ -77,7 +77,7 @@ type Supervisor struct {
 	logs *logs.Hub
 	// startSpawn runs spawn off the loop (spawnAsync); spawnSem bounds
 	// how many run at once.
-	startSpawn func(id int, seq uint64, spec api.Spec)
+	startSpawn func(id int, seq uint64, spec api.Spec, keep string)
 	spawnSem   chan struct{}
 	signal     func(pid int, sig syscall.Signal) error
 	after      func(d time.Duration, ev event) timer
@@ -209,6 +209,8 @@ func (s *Supervisor) handle(ev event) {
 		s.onReady(ev)
 	case readyTimeoutEvent:
 		s.onReadyTimeout(ev)
+	case retireKillEvent:
+		s.onRetireKill(ev)
 	case startReq:
 		s.startNew(ev)
 	case actionReq:
@@ -251,7 +253,7 @@ func (s *Supervisor) settleWaiters() {
 
 func (s *Supervisor) settled(ids []int, readiness bool) bool {
 	for _, id := range ids {
-		if a := s.apps[id]; a != nil && (a.state == Stopping || a.spawning || readiness && a.awaitingReady) {
+		if a := s.apps[id]; a != nil && (a.state == Stopping || a.spawning || a.retiring != nil || readiness && a.awaitingReady) {
 			return false
 		}
 	}

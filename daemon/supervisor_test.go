@@ -61,7 +61,7 @@ func newFakeWorld(testing.TB) *fakeWorld {
 	w := &fakeWorld{now: time.Unix(1000, 0), nextPID: 100}
 	s := newSupervisor(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	s.now = func() time.Time { return w.now }
-	s.spawn = func(api.Spec, string) (process.Process, error) {
+	s.spawn = func(api.Spec, string, string) (process.Process, error) {
 		if w.fail != nil {
 			return nil, w.fail
 		}
@@ -78,8 +78,8 @@ func newFakeWorld(testing.TB) *fakeWorld {
 		return ft
 	}
 	s.watch = func(int, uint64, process.Process) {}
-	s.startSpawn = func(id int, seq uint64, spec api.Spec) {
-		p, err := s.spawn(spec, "")
+	s.startSpawn = func(id int, seq uint64, spec api.Spec, _ string) {
+		p, err := s.spawn(spec, "", "")
 		w.pending = append(w.pending, spawnedEvent{id: id, seq: seq, proc: p, err: err})
 	}
 	w.s = s

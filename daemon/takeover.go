@@ -107,14 +107,21 @@ func (s *Supervisor) finishStop(a *app, rec store.Record, held []process.Holder)
 // that called setsid, and is killed rather than mistaken for the app.
 func (s *Supervisor) recoverRunning(a *app, rec store.Record, held []process.Holder) {
 	s.move(a, Launching)
+	last, known := process.ParseToken(rec.Spawning)
 	if rec.PID > 0 {
 		if s.adoptLive(a, rec.PID, rec.Start) {
 			s.log.Info("app adopted", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
+			// Processes of an earlier spawn — the old process of a
+			// reload the dead daemon was doing — are leftovers.
+			for _, h := range held {
+				if known && h.Spawn.Compare(last.Spawn) < 0 && h.PID != a.pid {
+					s.killHolder(a, h, "a process of an earlier run (a reload cut short)")
+				}
+			}
 			return
 		}
 		s.log.Info("app's recorded process is gone", "event", "lost", "app", a.spec.Name, "pid", rec.PID)
 	}
-	last, known := process.ParseToken(rec.Spawning)
 	adopted := false
 	for _, h := range held {
 		switch c := h.Spawn.Compare(last.Spawn); {

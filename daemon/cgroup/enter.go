@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -16,26 +17,42 @@ import (
 // process when it is spawned, so anything there is a leftover: what a
 // crashed leader left, or a previous daemon's half-finished spawn —
 // removes the old leaves it can and returns a descriptor of a new leaf
-// for clone3.
-func (t *Tree) Enter(cg string) (int, error) {
+// for clone3, and the leaf's cgroup. keep, when not "", is a leaf of cg
+// whose process runs on beside the new one (a reload's old process): it
+// alone is spared.
+func (t *Tree) Enter(cg, keep string) (fd int, leafCG string, err error) {
 	dir := t.dir(cg)
 	if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-		return -1, fmt.Errorf("create cgroup %s: %w", dir, err)
+		return -1, "", fmt.Errorf("create cgroup %s: %w", dir, err)
 	}
-	if err := t.Kill(cg); err != nil {
-		return -1, err
+	kept := ""
+	if keep != "" && path.Dir(keep) == cg {
+		kept = path.Base(keep)
+	}
+	if kept == "" {
+		if err := t.Kill(cg); err != nil {
+			return -1, "", err
+		}
 	}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
-		return -1, fmt.Errorf("read cgroup %s: %w", dir, err)
+		return -1, "", fmt.Errorf("read cgroup %s: %w", dir, err)
 	}
 	next := 0
 	for _, e := range ents {
 		if !e.IsDir() {
 			continue
 		}
-		if RemoveTree(filepath.Join(dir, e.Name())) == nil {
-			continue
+		if e.Name() != kept {
+			if kept != "" {
+				// Only the leaves but the kept one are leftovers.
+				if err := t.Kill(path.Join(cg, e.Name())); err != nil {
+					return -1, "", err
+				}
+			}
+			if RemoveTree(filepath.Join(dir, e.Name())) == nil {
+				continue
+			}
 		}
 		// Still emptying; it goes at a later spawn or with the app.
 		if n, ok := strings.CutPrefix(e.Name(), "run-"); ok {
@@ -46,13 +63,13 @@ func (t *Tree) Enter(cg string) (int, error) {
 	}
 	leaf := filepath.Join(dir, "run-"+strconv.Itoa(next))
 	if err := unix.Mkdir(leaf, 0o755); err != nil {
-		return -1, fmt.Errorf("create cgroup %s: %w", leaf, err)
+		return -1, "", fmt.Errorf("create cgroup %s: %w", leaf, err)
 	}
-	fd, err := unix.Open(leaf, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err = unix.Open(leaf, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return -1, fmt.Errorf("open cgroup %s: %w", leaf, err)
+		return -1, "", fmt.Errorf("open cgroup %s: %w", leaf, err)
 	}
-	return fd, nil
+	return fd, path.Join(cg, path.Base(leaf)), nil
 }
 
 // CloneUnsupported reports whether a spawn into a cgroup failed because

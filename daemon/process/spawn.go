@@ -45,9 +45,10 @@ func (e ExitStatus) String() string {
 	return fmt.Sprintf("exit status %d", e.Code)
 }
 
-// Spawner starts an app's process in cgroup ("" for none); tests replace
+// Spawner starts an app's process in cgroup cg ("" for none), sparing the
+// leaf keep of it (a reload's old process; "" for none); tests replace
 // it.
-type Spawner func(spec api.Spec, cg string) (Process, error)
+type Spawner func(spec api.Spec, cg, keep string) (Process, error)
 
 // Child is a process the daemon started and therefore reaps: it waits
 // on the pidfd obtained at the fork, in the runtime poller, then reads the
@@ -118,7 +119,7 @@ type Output func(spec api.Spec) (out, err int, e error)
 // the daemon log.
 func New(devNull *os.File, output Output, cgroups *cgroup.Tree, log *slog.Logger) Spawner {
 	null := devNull.Fd()
-	return func(spec api.Spec, cg string) (Process, error) {
+	return func(spec api.Spec, cg, keep string) (Process, error) {
 		out, errf, err := output(spec)
 		if err != nil {
 			return nil, err
@@ -128,7 +129,13 @@ func New(devNull *os.File, output Output, cgroups *cgroup.Tree, log *slog.Logger
 		pidfd := -1
 		sys := &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd}
 		if cg != "" {
-			fd, err := cgroups.Enter(cg)
+			fd, leaf, err := cgroups.Enter(cg, keep)
+			if keep != "" && err == nil {
+				// Beside a reload's old process: this process's
+				// cgroup is its own leaf, so that stopping one
+				// never stops the other.
+				cg = leaf
+			}
 			if err != nil {
 				log.Warn("starting app outside its cg: a grandchild that calls setsid escapes stop", "event", "cg-failed", "app", spec.Name, "error", err)
 				cg = ""

@@ -38,6 +38,9 @@
 //	notify-ready                socket <NOTIFY_SOCKET>, waiting <pid>; exits 0 on SIGTERM
 //	                            at SIGUSR1 READY=1 through go-systemd's
 //	                            sd_notify, then "notified <ok> <err>"
+//	http-serve                  serving <pid>, once it listens on      exits 0 on SIGTERM, after what
+//	                            127.0.0.1:$OPM_TEST_PORT (SO_REUSEPORT) it serves; answers each request
+//	                            and said READY=1                       with its pid
 //	grandchild                  grandchild <pid>, once it started      exits 1 on SIGUSR1, 0 on SIGTERM;
 //	                            the binary again in mode block, in     the grandchild writes to the
 //	                            the same process group                 same stdout

@@ -13,10 +13,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
+
+	"golang.org/x/sys/unix"
 
 	"opm/daemon/api"
 )
@@ -41,6 +44,7 @@ var modes = map[string]func() int{
 	"chatter":                    chatter,
 	"hog":                        hog,
 	"notify-ready":               notifyReady,
+	"http-serve":                 httpServe,
 	"grandchild":                 grandchild("block", false),
 	"grandchild-stubborn":        grandchild("ignore-term", false),
 	"setsid-grandchild":          grandchild("block", true),
@@ -163,6 +167,68 @@ func hog() int {
 	fmt.Printf("hog %d\n", os.Getpid())
 	<-term
 	runtime.KeepAlive(mem)
+	return 0
+}
+
+// PortEnv is the loopback port mode http-serve listens on.
+const PortEnv = "OPM_TEST_PORT"
+
+// httpServe answers HTTP on 127.0.0.1:$OPM_TEST_PORT with its pid,
+// listening with SO_REUSEPORT so that a reload's new process listens
+// beside it; it says READY=1 (sd_notify) once it listens and "serving
+// <pid>", and on SIGTERM stops listening, finishes what it serves and
+// exits 0.
+func httpServe() int {
+	term := notify(syscall.SIGTERM, syscall.SIGINT)
+	lc := net.ListenConfig{Control: func(_, _ string, c syscall.RawConn) error {
+		var serr error
+		err := c.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	ln, err := lc.Listen(context.Background(), "tcp", "127.0.0.1:"+os.Getenv(PortEnv))
+	if err != nil {
+		return fail(err)
+	}
+	// Connections open, to wait for at the end: http.Server.Shutdown
+	// would drop a request read after it began.
+	var mu sync.Mutex
+	open := 0
+	drained := sync.NewCond(&mu)
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprint(w, os.Getpid())
+		}),
+		ConnState: func(_ net.Conn, st http.ConnState) {
+			mu.Lock()
+			defer mu.Unlock()
+			switch st {
+			case http.StateNew:
+				open++
+			case http.StateClosed, http.StateHijacked:
+				open--
+				drained.Broadcast()
+			}
+		},
+	}
+	go func() { _ = srv.Serve(ln) }()
+	if _, err := sddaemon.SdNotify(false, sddaemon.SdNotifyReady); err != nil {
+		return fail(err)
+	}
+	fmt.Printf("serving %d\n", os.Getpid())
+	<-term
+	// No new connections (those queued move to a listener that stays,
+	// with net.ipv4.tcp_migrate_req); those accepted are answered.
+	_ = ln.Close()
+	mu.Lock()
+	for open > 0 {
+		drained.Wait()
+	}
+	mu.Unlock()
 	return 0
 }
 
