@@ -66,9 +66,11 @@ func (s *Supervisor) replySettled(ids []int, action string, refused error, reply
 		for _, id := range ids {
 			a := s.apps[id]
 			if a != nil && action == "reload" && a.reloadErr != "" {
-				r.err = api.Errorf(api.CodeStartFailed, "reload of %q failed: %s; the old process (pid %d) keeps running", a.spec.Name, a.reloadErr, a.pid)
+				if r.err == nil {
+					r.err = api.Errorf(api.CodeStartFailed, "reload of %q failed: %s; the old process (pid %d) keeps running", a.spec.Name, a.reloadErr, a.pid)
+				}
 				a.reloadErr = ""
-				break
+				continue
 			}
 			if a == nil || a.lastErr == "" || a.state == Online {
 				continue

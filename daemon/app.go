@@ -94,6 +94,17 @@ type app struct {
 	retiring  *retiringProc
 	reloadErr string
 	reloadWhy string
+	// lastSeq is the highest seq given: seq goes back to the old
+	// process's when a reload fails, never a spawn number (nor its
+	// token) twice. retireSeq numbers retire kill timers.
+	lastSeq   uint64
+	retireSeq uint64
+}
+
+// nextSeq numbers a new process of the app.
+func (a *app) nextSeq() {
+	a.lastSeq = max(a.lastSeq, a.seq) + 1
+	a.seq = a.lastSeq
 }
 
 // cancelTimer stops the pending timer, if any, and makes any event it

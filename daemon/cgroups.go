@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"path"
 	"syscall"
 
 	"opm/daemon/api"
@@ -34,7 +35,9 @@ func (s *Supervisor) useCgroup(a *app, p process.Process) {
 			cg = "" // the process ended while its cgroup was read
 		}
 	}
-	if a.cgroup != "" && a.cgroup != cg && a.cgroup != s.appCgroup(a.spec.Name) {
+	appCG := s.appCgroup(a.spec.Name)
+	if a.cgroup != "" && a.cgroup != cg && a.cgroup != appCG && path.Dir(a.cgroup) != appCG {
+		// (A leaf of the app's cgroup is Enter's to remove.)
 		s.cgroups.Remove(a.cgroup)
 	}
 	a.cgroup = cg

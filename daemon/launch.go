@@ -50,7 +50,7 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	if s.adoptOrphan(a) {
 		return
 	}
-	a.seq++
+	a.nextSeq()
 	// The token goes into the runtime record before the process exists
 	// and into the process's environment: if this daemon dies before it
 	// learns the PID, the next one finds the process by its token
@@ -79,7 +79,7 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	}
 	keep := ""
 	if a.retiring != nil {
-		keep = a.retiring.cgroup
+		keep = a.retiring.leaf
 	}
 	s.startSpawn(a.id, a.seq, spec, keep)
 }
@@ -154,7 +154,7 @@ func (s *Supervisor) onSpawned(ev spawnedEvent) {
 // treated like a crash — back-off, retry, errored after the limit — since
 // the cause may pass (too many open files, no memory, a full tmpfs).
 func (s *Supervisor) startFailed(a *app, err error) {
-	if a.retiring != nil {
+	if r := a.retiring; r != nil && !r.terminating && a.state == Launching {
 		s.reloadFailed(a, "the new process could not start: "+err.Error())
 		return
 	}

@@ -32,6 +32,9 @@ type retiringProc struct {
 	leaderPID   int
 	leaderStart uint64
 	spawnToken  string
+	// leaf is the old process's own cgroup (below the app's), which
+	// the new spawn spares and retire signals; "" without cgroups.
+	leaf        string
 	terminating bool
 	killTimer   timer
 	killSeq     uint64
@@ -46,22 +49,29 @@ type retireKillEvent struct {
 // reloadApp reloads a running app; an app that is not online (or is
 // already reloading, or not ready yet) is restarted as by restart.
 func (s *Supervisor) reloadApp(a *app) {
-	if a.state != Online || a.retiring != nil || a.awaitingReady || a.proc == nil {
-		if a.retiring == nil {
-			s.restartApp(a)
-		}
+	if a.retiring != nil {
+		return // a reload is under way; this one answers with it
+	}
+	a.reloadErr, a.reloadWhy = "", ""
+	if a.state != Online || a.awaitingReady || a.proc == nil {
+		s.restartApp(a)
 		return
 	}
-	a.reloadErr = ""
-	cg := a.cgroup
-	if cg != "" {
-		// The old process's own leaf, which the new spawn spares.
-		if leaf, err := cgroup.Of(a.pid); err == nil && path.Dir(leaf) == s.appCgroup(a.spec.Name) {
-			cg = leaf
+	leaf := ""
+	if a.cgroup != "" {
+		// The old process's own leaf, which the new spawn spares. An
+		// old process whose leaf cannot be told (it just ended) is
+		// restarted instead: stopping by the app's whole cgroup would
+		// stop the new one too.
+		l, err := cgroup.Of(a.pid)
+		if err != nil || path.Dir(l) != s.appCgroup(a.spec.Name) {
+			s.restartApp(a)
+			return
 		}
+		leaf = l
 	}
 	a.retiring = &retiringProc{
-		proc: a.proc, pid: a.pid, seq: a.seq, cgroup: cg, started: a.started,
+		proc: a.proc, pid: a.pid, seq: a.seq, cgroup: a.cgroup, leaf: leaf, started: a.started,
 		leaderPID: a.leaderPID, leaderStart: a.leaderStart, spawnToken: a.spawnToken,
 	}
 	a.proc, a.pid, a.cgroup = nil, 0, ""
@@ -87,10 +97,11 @@ func (s *Supervisor) retire(a *app) {
 	if err := s.signal(r.pid, sig); err != nil {
 		s.log.Warn("cannot signal the old process", "event", "signal-failed", "app", a.spec.Name, "pid", r.pid, "error", err)
 	}
-	if r.cgroup != "" {
-		_ = s.cgroups.Signal(r.cgroup, sig, r.pid)
+	if r.leaf != "" {
+		_ = s.cgroups.Signal(r.leaf, sig, r.pid)
 	}
-	r.killSeq++
+	a.retireSeq++
+	r.killSeq = a.retireSeq
 	r.killTimer = s.after(time.Duration(a.spec.KillTimeoutMs)*time.Millisecond, retireKillEvent{id: a.id, seq: r.killSeq})
 	s.log.Info("stopping the old process of a reload", "event", "stopping", "app", a.spec.Name, "pid", r.pid)
 }
@@ -103,8 +114,8 @@ func (s *Supervisor) onRetireKill(ev retireKillEvent) {
 	}
 	r := a.retiring
 	_ = s.signal(r.pid, syscall.SIGKILL)
-	if r.cgroup != "" {
-		_ = s.cgroups.Kill(r.cgroup)
+	if r.leaf != "" {
+		_ = s.cgroups.Kill(r.leaf)
 	}
 }
 
@@ -117,10 +128,16 @@ func (s *Supervisor) retiredExit(a *app, ev exitEvent) {
 	if r.killTimer != nil {
 		r.killTimer.Stop()
 	}
-	if r.cgroup != "" {
-		s.cgroups.Remove(r.cgroup) // what it left, and its leaf
+	if r.leaf != "" {
+		// What it left; the empty leaf goes at a later spawn.
+		_ = s.cgroups.Kill(r.leaf)
 	} else {
 		_ = s.signal(r.pid, syscall.SIGKILL) // what is left of its group
+	}
+	if a.cgroup != "" && a.running() {
+		// The new process is the app's only one: stopping it by the
+		// app's cgroup (all its leaves) is right again.
+		a.cgroup = s.appCgroup(a.spec.Name)
 	}
 	s.touch(a)
 	s.log.Info("old process of a reload ended", "event", "reloaded", "app", a.spec.Name, "pid", r.pid, "status", ev.status.String())
@@ -131,7 +148,14 @@ func (s *Supervisor) retiredExit(a *app, ev exitEvent) {
 // The new one, when it ran, is dead already.
 func (s *Supervisor) reloadFailed(a *app, why string) {
 	r := a.retiring
+	if a.state != Online && a.state != Launching {
+		s.log.Error("reload failure in an unexpected state", "event", "internal", "app", a.spec.Name, "state", a.state.String())
+		return
+	}
 	a.retiring = nil
+	if r.killTimer != nil {
+		r.killTimer.Stop()
+	}
 	a.reloadErr = why
 	a.proc, a.pid, a.seq, a.cgroup, a.started = r.proc, r.pid, r.seq, r.cgroup, r.started
 	a.leaderPID, a.leaderStart, a.spawnToken = r.leaderPID, r.leaderStart, r.spawnToken

@@ -113,9 +113,11 @@ func (s *Supervisor) recoverRunning(a *app, rec store.Record, held []process.Hol
 			s.log.Info("app adopted", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
 			// Processes of an earlier spawn — the old process of a
 			// reload the dead daemon was doing — are leftovers.
+			// (A newer one would be a reload's new process that
+			// failed, whose spawn the record no longer names.)
 			for _, h := range held {
-				if known && h.Spawn.Compare(last.Spawn) < 0 && h.PID != a.pid {
-					s.killHolder(a, h, "a process of an earlier run (a reload cut short)")
+				if known && h.Spawn.Compare(last.Spawn) != 0 && h.PID != a.pid {
+					s.killHolder(a, h, "a process of another run (a reload cut short)")
 				}
 			}
 			return
@@ -146,7 +148,7 @@ func (s *Supervisor) adoptLive(a *app, pid int, start uint64) bool {
 	if err != nil {
 		return false
 	}
-	a.seq++
+	a.nextSeq()
 	s.adoptProcess(a, p, proc.Started(start, s.now(), s.now()))
 	return true
 }

@@ -215,7 +215,11 @@ func httpServe() int {
 			}
 		},
 	}
-	go func() { _ = srv.Serve(ln) }()
+	served := make(chan struct{})
+	go func() {
+		_ = srv.Serve(ln)
+		close(served)
+	}()
 	if _, err := sddaemon.SdNotify(false, sddaemon.SdNotifyReady); err != nil {
 		return fail(err)
 	}
@@ -224,6 +228,9 @@ func httpServe() int {
 	// No new connections (those queued move to a listener that stays,
 	// with net.ipv4.tcp_migrate_req); those accepted are answered.
 	_ = ln.Close()
+	// Serve returns once its accept fails: every connection it took is
+	// counted by then.
+	<-served
 	mu.Lock()
 	for open > 0 {
 		drained.Wait()
