@@ -161,3 +161,33 @@ func TestReloadFailuresInTheFakeWorld(t *testing.T) {
 		t.Error("the old process's exit did not end the reload")
 	}
 }
+
+// Watch restarts of processes that had just started, three in a row,
+// are taken for an app changing its own watched files (daemon.log says
+// which path to ignore); one that ran a while starts the count again.
+func TestWatchLoopNoticed(t *testing.T) {
+	w := newFakeWorld(t)
+	a := w.start(t, "web")
+	fire := func() {
+		t.Helper()
+		w.s.onWatch(watchEvent{id: a.id, seq: a.watch.debounceSeq, due: true})
+		if a.state != Stopping || a.lastRestartReason != "watch" {
+			t.Fatalf("a due watch change did not restart the app: %s", a.state)
+		}
+		w.exit(a, 0)
+		if a.state != Online {
+			t.Fatalf("after the watch restart: %s", a.state)
+		}
+	}
+	for range quickLoop {
+		fire()
+	}
+	if a.watch.quick != quickLoop {
+		t.Errorf("%d quick watch restarts counted, want %d", a.watch.quick, quickLoop)
+	}
+	w.now = w.now.Add(2 * quickRun)
+	fire()
+	if a.watch.quick != 0 {
+		t.Errorf("a process that ran %s still counts as a loop", 2*quickRun)
+	}
+}

@@ -25,7 +25,20 @@ type appWatch struct {
 	seq         uint64
 	timer       timer
 	debounceSeq uint64
+	// firstPath is the first path that changed in the burst; quick
+	// counts the watch restarts in a row of processes that had run less
+	// than quickRun: an app that writes into its own watched tree.
+	firstPath string
+	quick     int
 }
+
+// A process restarted by a change within quickRun of its start, that
+// quickLoop times in a row, is taken for an app that changes its own
+// watched files, and daemon.log says which path to ignore.
+const (
+	quickRun  = 5 * time.Second
+	quickLoop = 3
+)
 
 // watchEvent is a change under an app's watched paths (seq is its watch
 // set's), or the end of its debounce delay (due; seq is the debounce's).
@@ -94,6 +107,7 @@ func (s *Supervisor) onWatch(ev watchEvent) {
 		}
 		d := watchDelay(a.spec)
 		if a.watch.timer == nil {
+			a.watch.firstPath = ev.path
 			// The first change of a burst, said once.
 			s.log.Info("watched file changed", "event", "watch-change", "app", a.spec.Name, "path", ev.path, "restart_in_ms", d.Milliseconds())
 		}
@@ -107,6 +121,7 @@ func (s *Supervisor) onWatch(ev watchEvent) {
 	a.watch.timer = nil
 	switch {
 	case a.state == Online:
+		s.noteWatchLoop(a)
 		s.restartFor(a, "watch")
 	case a.state == Waiting:
 		// A crashing app whose files changed starts now, the restart
@@ -122,5 +137,19 @@ func (s *Supervisor) onWatch(ev watchEvent) {
 		// Being restarted already.
 	default:
 		s.log.Info("watched files changed, but the app is not running: not started", "event", "watch-idle", "app", a.spec.Name, "status", a.state.String(), "hint", "start it with 'opm start "+a.spec.Name+"'")
+	}
+}
+
+// noteWatchLoop says in daemon.log, once a loop is seen, that the app
+// seems to change its own watched files: each restart is caused by a
+// change made soon after the process started.
+func (s *Supervisor) noteWatchLoop(a *app) {
+	if s.now().Sub(a.started) >= quickRun {
+		a.watch.quick = 0
+		return
+	}
+	a.watch.quick++
+	if a.watch.quick == quickLoop {
+		s.log.Warn("the app seems to change its own watched files: each watch restart follows a change made soon after it started", "event", "watch-loop", "app", a.spec.Name, "path", a.watch.firstPath, "hint", "add the path to --ignore-watch (ignore_watch) if the app writes it")
 	}
 }
