@@ -79,9 +79,8 @@ type app struct {
 	// watch is what the app watches, and its debounce (watch.go).
 	watch appWatch
 	// memOver counts the samples in a row that found the app over its
-	// memory limit; memRSS is the last sample.
+	// memory limit.
 	memOver int
-	memRSS  int64
 	// awaitingReady is set while a process that must say READY=1 has
 	// not (it shows as launching); readyTimer is its listen_timeout,
 	// readySeq invalidates a timeout on its way.

@@ -191,6 +191,6 @@ func (s *Supervisor) adoptProcess(a *app, p process.Process, started time.Time) 
 	s.useCgroup(a, p)
 	s.move(a, Online)
 	s.watch(a.id, a.seq, p)
-	a.memOver, a.memRSS = 0, 0
+	a.memOver = 0
 	s.armMemory()
 }

@@ -109,7 +109,6 @@ func (s *Supervisor) onMemResult(ev memResultEvent) {
 		if a == nil || a.seq != m.run || a.state != Online || a.spec.MaxMemoryRestart <= 0 || !m.ok {
 			continue
 		}
-		a.memRSS = m.rss
 		if m.rss <= a.spec.MaxMemoryRestart {
 			a.memOver = 0
 			continue

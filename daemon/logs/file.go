@@ -64,9 +64,6 @@ func OpenFile(path string, limits Limits, perm uint32) (*File, error) {
 	return f, nil
 }
 
-// Path is the file's path.
-func (f *File) Path() string { return f.path }
-
 // SetLimits changes the file's limits from its next write.
 func (f *File) SetLimits(l Limits) {
 	f.mu.Lock()

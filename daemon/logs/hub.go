@@ -177,12 +177,18 @@ func (h *Hub) Attach(spec api.Spec) error {
 	if h == nil {
 		return nil
 	}
-	_, _, err := h.attach(spec)
+	out, errS, err := h.attach(spec)
+	for _, s := range []*stream{out, errS} {
+		if s != nil {
+			s.kick()
+		}
+	}
 	return err
 }
 
-// attach is Attach returning the streams; a stream whose every
-// destination is /dev/null is nil.
+// attach sets up (or updates) spec's streams and returns them, a stream
+// whose every destination is /dev/null nil. It reads nothing: Attach
+// has the spools drained, Output ends the previous run itself (newRun).
 func (h *Hub) attach(spec api.Spec) (out, errS *stream, err error) {
 	limits := h.limitsOf(spec.LogSettings)
 	layout := spec.DateLayout()
@@ -227,11 +233,6 @@ func (h *Hub) attach(spec api.Spec) (out, errS *stream, err error) {
 		return nil, nil, err
 	}
 	h.closeUnusedLocked()
-	for _, s := range []*stream{out, errS} {
-		if s != nil {
-			s.kick()
-		}
-	}
 	return out, errS, nil
 }
 
@@ -382,9 +383,6 @@ func (h *Hub) Stats(app string) api.LogStats {
 	}
 	return st
 }
-
-// WaitMill returns once the rotations so far are compressed and pruned.
-func (h *Hub) WaitMill() { h.mill.Wait() }
 
 // limitsOf applies an app's settings over the defaults.
 func (h *Hub) limitsOf(s api.LogSettings) Limits {
