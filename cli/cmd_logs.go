@@ -140,11 +140,8 @@ func logSources(apps []api.App, withOut, withErr bool) []*logSource {
 			if !l.want || l.path == "" || l.path == api.DevNull {
 				continue
 			}
-			path := l.path
-			if !filepath.IsAbs(path) {
-				path = filepath.Join(app.Spec.Cwd, path)
-			}
-			path = filepath.Clean(path)
+			// The daemon resolved the paths (logs.Own): absolute.
+			path := filepath.Clean(l.path)
 			if seen[path] {
 				continue
 			}

@@ -248,15 +248,11 @@ func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error
 		req.MaxMemoryRestart = n
 	}
 	if c.IsSet("cron-restart") {
-		req.CronRestart = strings.TrimSpace(c.String("cron-restart"))
-		if req.CronRestart == "0" {
-			req.CronRestart = "" // PM2's way to turn it off
+		cron, err := api.CronSetting(c.String("cron-restart"))
+		if err != nil {
+			return usageErrorf("invalid --cron-restart: %v", err)
 		}
-		if req.CronRestart != "" {
-			if _, err := api.ParseCron(req.CronRestart); err != nil {
-				return usageErrorf("invalid --cron-restart: %v", err)
-			}
-		}
+		req.CronRestart = cron
 	}
 	if err := applyLogFlags(c, &req.LogSettings); err != nil {
 		return err

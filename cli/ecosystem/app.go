@@ -166,17 +166,15 @@ func (l *loader) decode(index int, n *node) (*decoded, error) {
 		case "cron_restart":
 			text, ok := a.text(f)
 			if f.val.kind == kindNumber && f.val.text == "0" {
-				text, ok = "0", true
+				text, ok = "0", true // PM2's way to turn it off
 			}
-			switch {
-			case text == "0": // PM2's way to turn it off
-			case !ok:
+			if !ok {
 				err = a.wrong(f, `a cron expression (a string such as "0 3 * * *")`)
-			case strings.TrimSpace(text) != "":
-				if _, cerr := api.ParseCron(text); cerr != nil {
-					err = a.fault(f, cerr.Error())
-				}
-				req.CronRestart = strings.TrimSpace(text)
+				break
+			}
+			var cerr error
+			if req.CronRestart, cerr = api.CronSetting(text); cerr != nil {
+				err = a.fault(f, cerr.Error())
 			}
 		case "out_file", "error_file", "log_file", "time", "log_date_format", "merge_logs", "combine_logs",
 			"log_max_size", "log_max_files", "log_compress":
