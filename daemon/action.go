@@ -93,10 +93,10 @@ func (s *Supervisor) sendSignal(a *app, sig syscall.Signal) {
 		return
 	}
 	if err := s.signal(a.pid, sig); err != nil {
-		s.log.Warn("cannot signal app", "event", "signal-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
+		s.log.Warn("cannot signal app", "event", "signal-failed", "app", a.label(), "pid", a.pid, "error", err)
 		return
 	}
-	s.log.Info("signal sent", "event", "signal", "app", a.spec.Name, "pid", a.pid, "signal", api.SignalString(sig))
+	s.log.Info("signal sent", "event", "signal", "app", a.label(), "pid", a.pid, "signal", api.SignalString(sig))
 }
 
 // restartApp stops a running app and starts it again once it has exited;

@@ -117,6 +117,10 @@ func (a *app) cancelTimer() {
 	a.timerDue = time.Time{}
 }
 
+// label names the app's process for people: its name, and its instance
+// id when it has several ("web:2").
+func (a *app) label() string { return api.Label(a.spec.Name, a.spec.Instance, a.spec.Count()) }
+
 // running reports whether the app has a live process.
 func (a *app) running() bool { return a.state == Online || a.state == Stopping }
 
@@ -129,6 +133,7 @@ func (a *app) snapshot(now time.Time) api.App {
 	out := api.App{
 		ID:       a.id,
 		Name:     a.spec.Name,
+		Instance: a.spec.Instance,
 		Status:   status,
 		Restarts: a.restarts,
 		Command:  a.spec.Command,
@@ -136,6 +141,7 @@ func (a *app) snapshot(now time.Time) api.App {
 		Spec:     a.spec,
 
 		LastRestartReason: a.lastRestartReason,
+		Instances:         a.spec.Count(),
 	}
 	if a.running() {
 		out.PID = a.pid

@@ -30,12 +30,12 @@ func (s *Supervisor) useCgroup(a *app, p process.Process) {
 	case *process.Child:
 		cg = p.Cgroup()
 	case *process.Adopted:
-		cg = s.cgroups.Adopted(p.Pid(), s.tokens.AppKey(a.spec.Name))
+		cg = s.cgroups.Adopted(p.Pid(), s.tokens.AppKey(a.spec.Key()))
 		if cg != "" && process.SameProcess(p.Pid(), p.StartTicks()) != nil {
 			cg = "" // the process ended while its cgroup was read
 		}
 	}
-	appCG := s.appCgroup(a.spec.Name)
+	appCG := s.appCgroup(a.spec.Key())
 	if a.cgroup != "" && a.cgroup != cg && a.cgroup != appCG && path.Dir(a.cgroup) != appCG {
 		// (A leaf of the app's cgroup is Enter's to remove.)
 		s.cgroups.Remove(a.cgroup)
@@ -49,13 +49,13 @@ func (s *Supervisor) useCgroup(a *app, p process.Process) {
 func (s *Supervisor) terminate(a *app) {
 	sig := killSignal(a.spec)
 	if err := s.signal(a.pid, sig); err != nil {
-		s.log.Warn("cannot signal app", "event", "signal-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
+		s.log.Warn("cannot signal app", "event", "signal-failed", "app", a.label(), "pid", a.pid, "error", err)
 	}
 	if a.cgroup == "" {
 		return
 	}
 	if err := s.cgroups.Signal(a.cgroup, sig, a.pid); err != nil {
-		s.log.Warn("cannot signal app", "event", "signal-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
+		s.log.Warn("cannot signal app", "event", "signal-failed", "app", a.label(), "pid", a.pid, "error", err)
 	}
 }
 
@@ -67,7 +67,7 @@ func (s *Supervisor) kill(a *app) {
 		return
 	}
 	if err := s.cgroups.Kill(a.cgroup); err != nil {
-		s.log.Warn("cannot kill app", "event", "signal-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
+		s.log.Warn("cannot kill app", "event", "signal-failed", "app", a.label(), "pid", a.pid, "error", err)
 	}
 }
 
@@ -79,7 +79,7 @@ func (s *Supervisor) killLeftovers(a *app, pid int) {
 		if err == nil {
 			return
 		}
-		s.log.Warn("cannot kill what is left of app", "event", "signal-failed", "app", a.spec.Name, "pid", pid, "error", err)
+		s.log.Warn("cannot kill what is left of app", "event", "signal-failed", "app", a.label(), "pid", pid, "error", err)
 	}
 	_ = s.signal(pid, syscall.SIGKILL)
 }
@@ -114,7 +114,7 @@ func (s *Supervisor) dropCgroups(a *app) {
 	if a.cgroup != "" {
 		s.cgroups.Remove(a.cgroup)
 	}
-	if cg := s.appCgroup(a.spec.Name); cg != a.cgroup {
+	if cg := s.appCgroup(a.spec.Key()); cg != a.cgroup {
 		s.cgroups.Remove(cg)
 	}
 }
@@ -125,8 +125,8 @@ func (s *Supervisor) killStale(a *app) {
 	if s.cgroups == nil {
 		return
 	}
-	if err := s.cgroups.Kill(s.appCgroup(a.spec.Name)); err != nil {
-		s.log.Warn("cannot kill what is left of app", "event", "signal-failed", "app", a.spec.Name, "error", err)
+	if err := s.cgroups.Kill(s.appCgroup(a.spec.Key())); err != nil {
+		s.log.Warn("cannot kill what is left of app", "event", "signal-failed", "app", a.label(), "error", err)
 	}
 }
 

@@ -22,7 +22,7 @@ func (s *Supervisor) armCron(a *app) {
 	if err != nil {
 		// Checked when the definition was made; a dump edited by hand
 		// may still hold one.
-		s.log.Warn("ignoring the app's cron_restart", "event", "cron-invalid", "app", a.spec.Name, "error", err)
+		s.log.Warn("ignoring the app's cron_restart", "event", "cron-invalid", "app", a.label(), "error", err)
 		return
 	}
 	now := s.now()
@@ -51,7 +51,7 @@ func (s *Supervisor) onCron(ev cronEvent) {
 		// A restart is due already, with its back-off.
 	case (a.state == Stopped || a.state == Errored) && a.spec.Restart == api.RestartNever && !a.userStopped:
 		a.lastRestartReason = "cron"
-		s.log.Info("starting app at its cron time", "event", "cron-start", "app", a.spec.Name)
+		s.log.Info("starting app at its cron time", "event", "cron-start", "app", a.label())
 		s.startApp(a)
 	}
 	s.armCron(a)
@@ -75,7 +75,7 @@ func (s *Supervisor) cancelTriggers(a *app) {
 // watched file), saying why in daemon.log and `opm info`.
 func (s *Supervisor) restartFor(a *app, reason string) {
 	a.lastRestartReason = reason
-	s.log.Info("restarting app", "event", "restarting", "app", a.spec.Name, "pid", a.pid, "reason", reason)
+	s.log.Info("restarting app", "event", "restarting", "app", a.label(), "pid", a.pid, "reason", reason)
 	s.restartApp(a)
 }
 

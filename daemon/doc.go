@@ -44,6 +44,7 @@
 //	app.go, state.go    the app record; the typed state machine and move
 //	target.go           a target (api.ParseTarget) into app ids
 //	start.go            a new app registered and started; a stopped one started
+//	instances.go        an app of N instances: scale, and exactly N kept
 //	launch.go           a process made off the loop; a failed start retried
 //	action.go           start, stop, restart, reload of existing apps
 //	stop.go             SIGTERM, and the kill timer

@@ -66,9 +66,9 @@ func (s *Supervisor) onExit(ev exitEvent) {
 	// previous run.
 	s.killLeftovers(a, pid)
 	// Its last words, an unfinished line included, off the loop.
-	s.logs.Ended(a.spec.Name)
+	s.logs.Ended(a.spec.Key())
 	logExit := func() {
-		s.log.Info("app exited", "event", "exited", "app", a.spec.Name, "pid", pid, "status", ev.status.String(), "uptime_ms", uptime.Milliseconds())
+		s.log.Info("app exited", "event", "exited", "app", a.label(), "pid", pid, "status", ev.status.String(), "uptime_ms", uptime.Milliseconds())
 	}
 
 	if a.state == Stopping {
@@ -82,7 +82,7 @@ func (s *Supervisor) onExit(ev exitEvent) {
 			return
 		}
 		s.move(a, Stopped)
-		s.log.Info("app stopped", "event", "stopped", "app", a.spec.Name, "pid", pid)
+		s.log.Info("app stopped", "event", "stopped", "app", a.label(), "pid", pid)
 		return
 	}
 	s.afterCrash(a, ev.status, uptime, logExit)
@@ -108,7 +108,7 @@ func (s *Supervisor) afterCrash(a *app, st process.ExitStatus, uptime time.Durat
 		s.schedule(a, d, restartTimer)
 	}
 	logExit()
-	s.log.Info("app restarting", "event", "restarting", "app", a.spec.Name, "pid", 0, "delay_ms", d.Milliseconds())
+	s.log.Info("app restarting", "event", "restarting", "app", a.label(), "pid", 0, "delay_ms", d.Milliseconds())
 }
 
 // afterStartFailure applies the restart policy to an app whose process
@@ -122,7 +122,7 @@ func (s *Supervisor) afterStartFailure(a *app) {
 	d = max(d, immediateRestart)
 	a.lastRestartReason = "start failed"
 	s.schedule(a, d, restartTimer)
-	s.log.Info("app restarting", "event", "restarting", "app", a.spec.Name, "pid", 0, "delay_ms", d.Milliseconds())
+	s.log.Info("app restarting", "event", "restarting", "app", a.label(), "pid", 0, "delay_ms", d.Milliseconds())
 }
 
 // nextRestart decides what follows the failure or end of a's process: it
@@ -141,10 +141,10 @@ func (s *Supervisor) nextRestart(a *app, st process.ExitStatus, uptime time.Dura
 		logExit()
 		if failed && st.Known {
 			s.move(a, Errored)
-			s.log.Info("app errored, not restarting", "event", "errored", "app", a.spec.Name, "pid", 0, "policy", a.spec.Restart)
+			s.log.Info("app errored, not restarting", "event", "errored", "app", a.label(), "pid", 0, "policy", a.spec.Restart)
 		} else {
 			s.move(a, Stopped)
-			s.log.Info("app stopped, not restarting", "event", "stopped", "app", a.spec.Name, "pid", 0, "policy", a.spec.Restart)
+			s.log.Info("app stopped, not restarting", "event", "stopped", "app", a.label(), "pid", 0, "policy", a.spec.Restart)
 		}
 		return 0, false
 	}
@@ -158,7 +158,7 @@ func (s *Supervisor) nextRestart(a *app, st process.ExitStatus, uptime time.Dura
 	if a.burst >= a.spec.MaxRestarts {
 		logExit()
 		s.move(a, Errored)
-		s.log.Warn("app errored: too many restarts", "event", "errored", "app", a.spec.Name, "pid", 0, "restarts", a.burst, "window", resetAfter.String())
+		s.log.Warn("app errored: too many restarts", "event", "errored", "app", a.label(), "pid", 0, "restarts", a.burst, "window", resetAfter.String())
 		return 0, false
 	}
 	d := s.restartDelay(a)

@@ -38,7 +38,7 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	if deferrable && s.holdStarts != nil && s.holdStarts() {
 		if !a.deferred {
 			a.deferred = true
-			s.log.Info("start deferred while a restore runs", "event", "deferred", "app", a.spec.Name)
+			s.log.Info("start deferred while a restore runs", "event", "deferred", "app", a.label())
 		}
 		s.scheduleRecheck()
 		return
@@ -56,7 +56,7 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	// learns the PID, the next one finds the process by its token
 	// instead of starting a second one. No record, no process: a record
 	// that cannot be written fails this start like a failed fork.
-	a.spawnToken = s.tokens.Token(a.spec.Name, process.Spawn{DaemonStart: s.daemonStart, Seq: a.seq})
+	a.spawnToken = s.tokens.Token(a.spec.Key(), process.Spawn{DaemonStart: s.daemonStart, Seq: a.seq})
 	a.leaderPID, a.leaderStart = 0, 0
 	a.spawning = true
 	if err := s.writeRecord(a); err != nil {
@@ -73,7 +73,13 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 			spec.Env = append(spec.Env, kv)
 		}
 	}
-	spec.Env = append(spec.Env, process.AppTokenEnv+"="+a.spawnToken)
+	env, err := api.InstanceEnvOf(spec.Env, a.spec.Settings, a.spec.Instance)
+	if err != nil {
+		a.spawning = false
+		s.startFailed(a, err)
+		return
+	}
+	spec.Env = append(env, process.AppTokenEnv+"="+a.spawnToken)
 	if a.spec.WaitReady && s.notifySocket != "" {
 		spec.Env = append(spec.Env, api.NotifySocketEnv+"="+s.notifySocket)
 	}
@@ -88,16 +94,16 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 // claimed a's process, when the scan at start found one: the holder of
 // the app's latest spawn, its oldest process.
 func (s *Supervisor) adoptOrphan(a *app) bool {
-	held := s.tokens.HoldersOf(a.spec.Name, s.orphans)
+	held := s.tokens.HoldersOf(a.spec.Key(), s.orphans)
 	if len(held) == 0 {
 		return false
 	}
-	delete(s.orphans, s.tokens.AppKey(a.spec.Name))
+	delete(s.orphans, s.tokens.AppKey(a.spec.Key()))
 	for _, h := range held {
 		if s.adoptLive(a, h.PID, h.Start) {
 			a.firstStart = false
-			a.spawnToken = s.tokens.Token(a.spec.Name, h.Spawn)
-			s.log.Info("adopted a live process of the app found by its token (it had no usable runtime record)", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
+			a.spawnToken = s.tokens.Token(a.spec.Key(), h.Spawn)
+			s.log.Info("adopted a live process of the app found by its token (it had no usable runtime record)", "event", "adopted", "app", a.label(), "pid", a.pid)
 			return true
 		}
 	}
@@ -109,7 +115,7 @@ func (s *Supervisor) adoptOrphan(a *app) bool {
 func (s *Supervisor) spawnAsync(id int, seq uint64, spec api.Spec, keep string) {
 	go func() {
 		s.spawnSem <- struct{}{}
-		p, err := s.spawn(spec, s.appCgroup(spec.Name), keep)
+		p, err := s.spawn(spec, s.appCgroup(spec.Key()), keep)
 		<-s.spawnSem
 		if !s.post(spawnedEvent{id: id, seq: seq, proc: p, err: err}) && p != nil {
 			// The loop has ended (it never does with spawns in
@@ -144,7 +150,7 @@ func (s *Supervisor) onSpawned(ev spawnedEvent) {
 	if !a.awaitingReady {
 		s.newReady(a) // a reload's old process may go
 	}
-	s.log.Info("app started", "event", "started", "app", a.spec.Name, "pid", a.pid)
+	s.log.Info("app started", "event", "started", "app", a.label(), "pid", a.pid)
 }
 
 // startFailed handles a start that failed before the app's process ran:
@@ -160,7 +166,7 @@ func (s *Supervisor) startFailed(a *app, err error) {
 	}
 	a.lastErr = err.Error()
 	a.exitCode = -1
-	s.log.Error("app failed to start", "event", "start-failed", "app", a.spec.Name, "pid", 0, "error", err)
+	s.log.Error("app failed to start", "event", "start-failed", "app", a.label(), "pid", 0, "error", err)
 	if a.firstStart {
 		s.forget(a)
 		return

@@ -118,7 +118,7 @@ func (s *Supervisor) onMemResult(ev memResultEvent) {
 			continue
 		}
 		a.memOver = 0
-		s.log.Warn("app over its memory limit", "event", "memory-limit", "app", a.spec.Name, "pid", a.pid, "rss", m.rss, "limit", a.spec.MaxMemoryRestart)
+		s.log.Warn("app over its memory limit", "event", "memory-limit", "app", a.label(), "pid", a.pid, "rss", m.rss, "limit", a.spec.MaxMemoryRestart)
 		s.restartFor(a, "memory limit")
 	}
 	s.armMemory()

@@ -137,7 +137,7 @@ func (s *Supervisor) awaitReady(a *app) {
 	if at, ok := s.earlyReady[a.pid]; ok {
 		delete(s.earlyReady, a.pid)
 		if s.now().Sub(at) <= earlyReadyKept {
-			s.log.Info("app ready", "event", "ready", "app", a.spec.Name, "pid", a.pid)
+			s.log.Info("app ready", "event", "ready", "app", a.label(), "pid", a.pid)
 			return
 		}
 	}
@@ -199,7 +199,7 @@ const (
 func (s *Supervisor) becameReady(a *app) {
 	a.ready()
 	s.touch(a)
-	s.log.Info("app ready", "event", "ready", "app", a.spec.Name, "pid", a.pid)
+	s.log.Info("app ready", "event", "ready", "app", a.label(), "pid", a.pid)
 	s.newReady(a)
 }
 
@@ -220,5 +220,5 @@ func (s *Supervisor) onReadyTimeout(ev readyTimeoutEvent) {
 	}
 	a.ready()
 	s.touch(a)
-	s.log.Warn("app did not say READY=1 within its listen_timeout; taking it as online (opm expects sd_notify's READY=1 on $NOTIFY_SOCKET, not Node's process.send('ready'); raise --listen-timeout if it is slow)", "event", "ready-timeout", "app", a.spec.Name, "pid", a.pid)
+	s.log.Warn("app did not say READY=1 within its listen_timeout; taking it as online (opm expects sd_notify's READY=1 on $NOTIFY_SOCKET, not Node's process.send('ready'); raise --listen-timeout if it is slow)", "event", "ready-timeout", "app", a.label(), "pid", a.pid)
 }

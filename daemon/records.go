@@ -101,14 +101,14 @@ func (s *Supervisor) writeRecord(a *app) error {
 		s.recordFailure = ""
 		if a.recordFailing {
 			a.recordFailing = false
-			s.log.Info("runtime record written again", "event", "record-written", "app", a.spec.Name, "pid", a.pid)
+			s.log.Info("runtime record written again", "event", "record-written", "app", a.label(), "pid", a.pid)
 		}
 		return nil
 	}
 	s.recordFailure = fmt.Sprintf("%s: %v", s.now().Format(time.RFC3339), err)
 	if !a.recordFailing {
 		a.recordFailing = true
-		s.log.Error("cannot write runtime record", "event", "record-failed", "app", a.spec.Name, "pid", a.pid, "error", err)
+		s.log.Error("cannot write runtime record", "event", "record-failed", "app", a.label(), "pid", a.pid, "error", err)
 	}
 	return fmt.Errorf("write its runtime record in %s: %w (free space there, or set OPM_RUNTIME_DIR)", s.records.Dir, err)
 }
@@ -119,7 +119,7 @@ func (s *Supervisor) dropRecord(a *app) {
 		return
 	}
 	if err := s.records.Remove(a.id); err != nil {
-		s.log.Error("cannot remove runtime record", "event", "record-failed", "app", a.spec.Name, "pid", 0, "error", err)
+		s.log.Error("cannot remove runtime record", "event", "record-failed", "app", a.label(), "pid", 0, "error", err)
 	}
 }
 

@@ -64,7 +64,7 @@ func (s *Supervisor) reloadApp(a *app) {
 		// restarted instead: stopping by the app's whole cgroup would
 		// stop the new one too.
 		l, err := cgroup.Of(a.pid)
-		if err != nil || path.Dir(l) != s.appCgroup(a.spec.Name) {
+		if err != nil || path.Dir(l) != s.appCgroup(a.spec.Key()) {
 			s.restartApp(a)
 			return
 		}
@@ -75,7 +75,7 @@ func (s *Supervisor) reloadApp(a *app) {
 		leaderPID: a.leaderPID, leaderStart: a.leaderStart, spawnToken: a.spawnToken,
 	}
 	a.proc, a.pid, a.cgroup = nil, 0, ""
-	s.log.Info("reloading app: a new process starts beside the old one", "event", "reloading", "app", a.spec.Name, "pid", a.retiring.pid)
+	s.log.Info("reloading app: a new process starts beside the old one", "event", "reloading", "app", a.label(), "pid", a.retiring.pid)
 	a.restarts++
 	s.move(a, Waiting) // the old process is no longer the app's ...
 	s.move(a, Launching)
@@ -95,7 +95,7 @@ func (s *Supervisor) retire(a *app) {
 	r.terminating = true
 	sig := killSignal(a.spec)
 	if err := s.signal(r.pid, sig); err != nil {
-		s.log.Warn("cannot signal the old process", "event", "signal-failed", "app", a.spec.Name, "pid", r.pid, "error", err)
+		s.log.Warn("cannot signal the old process", "event", "signal-failed", "app", a.label(), "pid", r.pid, "error", err)
 	}
 	if r.leaf != "" {
 		_ = s.cgroups.Signal(r.leaf, sig, r.pid)
@@ -103,7 +103,7 @@ func (s *Supervisor) retire(a *app) {
 	a.retireSeq++
 	r.killSeq = a.retireSeq
 	r.killTimer = s.after(time.Duration(a.spec.KillTimeoutMs)*time.Millisecond, retireKillEvent{id: a.id, seq: r.killSeq})
-	s.log.Info("stopping the old process of a reload", "event", "stopping", "app", a.spec.Name, "pid", r.pid)
+	s.log.Info("stopping the old process of a reload", "event", "stopping", "app", a.label(), "pid", r.pid)
 }
 
 // onRetireKill kills an old process that outlived its kill signal.
@@ -137,10 +137,10 @@ func (s *Supervisor) retiredExit(a *app, ev exitEvent) {
 	if a.cgroup != "" && a.running() {
 		// The new process is the app's only one: stopping it by the
 		// app's cgroup (all its leaves) is right again.
-		a.cgroup = s.appCgroup(a.spec.Name)
+		a.cgroup = s.appCgroup(a.spec.Key())
 	}
 	s.touch(a)
-	s.log.Info("old process of a reload ended", "event", "reloaded", "app", a.spec.Name, "pid", r.pid, "status", ev.status.String())
+	s.log.Info("old process of a reload ended", "event", "reloaded", "app", a.label(), "pid", r.pid, "status", ev.status.String())
 }
 
 // reloadFailed gives up on the new process (it failed to start, exited,
@@ -149,7 +149,7 @@ func (s *Supervisor) retiredExit(a *app, ev exitEvent) {
 func (s *Supervisor) reloadFailed(a *app, why string) {
 	r := a.retiring
 	if a.state != Online && a.state != Launching {
-		s.log.Error("reload failure in an unexpected state", "event", "internal", "app", a.spec.Name, "state", a.state.String())
+		s.log.Error("reload failure in an unexpected state", "event", "internal", "app", a.label(), "state", a.state.String())
 		return
 	}
 	a.retiring = nil
@@ -165,5 +165,5 @@ func (s *Supervisor) reloadFailed(a *app, why string) {
 		s.move(a, Online) // from Launching
 	}
 	s.touch(a)
-	s.log.Warn("reload failed; the old process keeps running", "event", "reload-failed", "app", a.spec.Name, "pid", a.pid, "error", why)
+	s.log.Warn("reload failed; the old process keeps running", "event", "reload-failed", "app", a.label(), "pid", a.pid, "error", why)
 }

@@ -2,12 +2,14 @@ package daemon
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
+	"slices"
 
 	"opm/daemon/api"
 	"opm/daemon/appspec"
-	"opm/daemon/logs"
 	"opm/daemon/store"
 )
 
@@ -34,37 +36,38 @@ func (s *Supervisor) restore(ev restoreReq) {
 	// (by a user or another restore) — the answer waits for both, so that
 	// a restore never reports an app before its process runs.
 	var launched, starting []*app
-	for _, d := range ev.apps {
-		name := d.Spec.Name
-		if err := appspec.Check(d.Spec); err != nil {
-			res.Failed[name] = "saved definition unusable: " + err.Error()
-			continue
-		}
-		logs.Own(&d.Spec, s.cfg.Home)
-		if a := s.byName[name]; a != nil {
-			switch {
-			case a.state == Launching && a.deferred:
-				// Its automatic start waited for this restore.
-				s.launch(a, false)
-				launched = append(launched, a)
-			case a.state == Launching:
-				starting = append(starting, a)
-			case a.state == Stopped || a.state == Errored:
-				res.Stopped = append(res.Stopped, name)
-			default:
-				res.AlreadyRunning = append(res.AlreadyRunning, name)
+	for _, g := range s.dumpGroups(ev.apps, res.Failed) {
+		name := g[0].Spec.Name
+		if s.byKey[name] != nil {
+			// In the table already: left as it is, instances and all.
+			for _, a := range s.group(name) {
+				label := a.label()
+				switch {
+				case a.state == Launching && a.deferred:
+					// Its automatic start waited for this restore.
+					s.launch(a, false)
+					launched = append(launched, a)
+				case a.state == Launching:
+					starting = append(starting, a)
+				case a.state == Stopped || a.state == Errored:
+					res.Stopped = append(res.Stopped, label)
+				default:
+					res.AlreadyRunning = append(res.AlreadyRunning, label)
+				}
 			}
 			continue
 		}
-		a := s.register(d.Spec)
-		a.userStopped = d.UserStopped
-		if !d.Running {
-			res.Stopped = append(res.Stopped, name)
-			continue
+		for _, d := range g {
+			a := s.register(d.Spec)
+			a.userStopped = d.UserStopped
+			if !d.Running {
+				res.Stopped = append(res.Stopped, a.label())
+				continue
+			}
+			s.move(a, Launching)
+			s.launch(a, false)
+			launched = append(launched, a)
 		}
-		s.move(a, Launching)
-		s.launch(a, false)
-		launched = append(launched, a)
 	}
 	ids := make([]int, 0, len(launched)+len(starting))
 	for _, a := range append(launched, starting...) {
@@ -76,13 +79,13 @@ func (s *Supervisor) restore(ev restoreReq) {
 			for _, a := range apps {
 				switch {
 				case s.apps[a.id] != a:
-					res.Failed[a.spec.Name] = "removed while it was being restored"
+					res.Failed[a.label()] = "removed while it was being restored"
 				case a.state == Online:
-					*online = append(*online, a.spec.Name)
+					*online = append(*online, a.label())
 				case a.lastErr != "":
-					res.Failed[a.spec.Name] = a.lastErr
+					res.Failed[a.label()] = a.lastErr
 				default:
-					res.Failed[a.spec.Name] = "is " + a.state.String() + " after its start"
+					res.Failed[a.label()] = "is " + a.state.String() + " after its start"
 				}
 			}
 		}
@@ -118,4 +121,64 @@ func (srv *server) handleRestore(w http.ResponseWriter, r *http.Request) {
 	}
 	srv.log.Info("restore done", "event", "restored", "started", len(res.restore.Started), "already_running", len(res.restore.AlreadyRunning), "stopped", len(res.restore.Stopped), "failed", len(res.restore.Failed))
 	writeJSON(w, http.StatusOK, res.restore)
+}
+
+// dumpGroups checks a dump's apps and groups them by app, each group the
+// instances 0..N-1 of its app in order, N being what its instance 0 says
+// (or, without it, the largest count saved): an instance saved twice is
+// restored once, one beyond N not at all (each said in failed), and one
+// missing — a dump edited by hand, or written by an older opm — is made
+// from the app's lowest instance, so that the app gets exactly N.
+func (s *Supervisor) dumpGroups(apps []store.DumpApp, failed map[string]string) [][]store.DumpApp {
+	byName := map[string]map[int]store.DumpApp{}
+	var order []string
+	for _, d := range apps {
+		name := d.Spec.Name
+		label := api.Label(name, d.Spec.Instance, d.Spec.Count())
+		if err := appspec.Check(d.Spec); err != nil {
+			failed[label] = "saved definition unusable: " + err.Error()
+			continue
+		}
+		if byName[name] == nil {
+			byName[name] = map[int]store.DumpApp{}
+			order = append(order, name)
+		}
+		if _, dup := byName[name][d.Spec.Instance]; dup {
+			failed[label] = "saved twice in the dump; restored once"
+			continue
+		}
+		byName[name][d.Spec.Instance] = d
+	}
+	out := make([][]store.DumpApp, 0, len(order))
+	for _, name := range order {
+		saved := byName[name]
+		n := 0
+		if d, ok := saved[0]; ok {
+			n = d.Spec.Count()
+		} else {
+			for _, d := range saved {
+				n = max(n, d.Spec.Count())
+			}
+		}
+		first := slices.Min(slices.Collect(maps.Keys(saved)))
+		g := make([]store.DumpApp, 0, n)
+		for i := range n {
+			d, ok := saved[i]
+			if !ok {
+				d = saved[first]
+			}
+			if d.Spec.Count() != n {
+				d.Spec.Instances = n
+			}
+			d.Spec = s.instanceSpec(d.Spec, i)
+			g = append(g, d)
+		}
+		for i := range saved {
+			if i >= n {
+				failed[api.Label(name, i, n)] = fmt.Sprintf("beyond the app's %d instances in the dump; not restored", n)
+			}
+		}
+		out = append(out, g)
+	}
+	return out
 }

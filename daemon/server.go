@@ -84,7 +84,7 @@ func (srv *server) handleList(w http.ResponseWriter, r *http.Request) {
 	}
 	srv.sampler.sample(res.apps)
 	for i := range res.apps {
-		res.apps[i].Logs = srv.sup.logs.Stats(res.apps[i].Name)
+		res.apps[i].Logs = srv.sup.logs.Stats(res.apps[i].Spec.Key())
 	}
 	if summary, _ := strconv.ParseBool(r.URL.Query().Get(api.SummaryParam)); summary {
 		for i := range res.apps {
@@ -116,6 +116,15 @@ func (srv *server) handleStart(w http.ResponseWriter, r *http.Request) {
 
 func (srv *server) handleAction(w http.ResponseWriter, r *http.Request) {
 	req := actionReq{target: r.PathValue("target"), action: r.PathValue("action")}
+	if req.action == "scale" {
+		res, ok := srv.call(r.Context(), w, func(reply chan result) event {
+			return scaleReq{name: req.target, count: r.URL.Query().Get(api.ScaleParam), reply: reply}
+		})
+		if ok {
+			writeJSON(w, http.StatusOK, res.apps)
+		}
+		return
+	}
 	if req.action == "signal" {
 		sig, err := api.ParseSignal(r.URL.Query().Get(api.SignalParam))
 		if err != nil {

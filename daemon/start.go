@@ -3,23 +3,24 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 
 	"opm/daemon/api"
 )
 
-// startNew registers a new app and starts it; it answers once the process
-// runs (or failed to start). The app is in the table before its process
-// exists, so its exit can never be unknown.
+// startNew registers a new app — each of its instances — and starts it;
+// it answers once the processes run (or failed to start). The app is in
+// the table before its process exists, so its exit can never be unknown.
 func (s *Supervisor) startNew(ev startReq) {
 	spec := ev.spec
 	if s.stopping {
 		ev.reply <- result{err: errDaemonStopping}
 		return
 	}
-	old := s.byName[spec.Name]
+	old := s.byKey[spec.Name]
 	switch {
 	case old != nil && ev.update:
-		s.update(old, ev)
+		s.update(ev)
 		return
 	case old != nil:
 		ev.reply <- result{err: api.Errorf(api.CodeConflict, "an app named %q already exists (id %d); pick another --name, or use 'opm restart %s'", spec.Name, old.id, spec.Name)}
@@ -28,22 +29,28 @@ func (s *Supervisor) startNew(ev startReq) {
 		ev.reply <- result{err: api.Errorf(api.CodeNotFound, "no app named %q to change (see 'opm list')", spec.Name)}
 		return
 	}
-	a := s.register(spec)
 	if ev.stopped {
-		a.userStopped = true // registered, not started: by the user's choice
-		s.log.Info("app registered, stopped", "event", "registered", "app", spec.Name, "pid", 0)
-		ev.reply <- result{apps: []api.App{a.snapshot(s.now())}}
+		// registered, not started: by the user's choice
+		apps := s.addInstances(spec, 0, spec.Count(), true, false)
+		s.log.Info("app registered, stopped", "event", "registered", "app", spec.Name, "pid", 0, "instances", len(apps))
+		ev.reply <- result{apps: s.snapshots(idsOf(apps))}
 		return
 	}
-	a.firstStart = true
-	s.move(a, Launching)
-	s.launch(a, false)
-	s.wait([]int{a.id}, func() {
-		if s.apps[a.id] != a {
-			ev.reply <- result{err: api.Errorf(api.CodeStartFailed, "cannot start %q: %s", spec.Name, a.lastErr)}
+	// Until it has run, a failed start leaves nothing behind.
+	apps := s.addInstances(spec, 0, spec.Count(), false, true)
+	ids := idsOf(apps)
+	s.wait(ids, func() {
+		for _, a := range apps {
+			if s.apps[a.id] == a {
+				continue
+			}
+			// One instance could not start: the app is not left
+			// half there.
+			err := api.Errorf(api.CodeStartFailed, "cannot start %q: %s", spec.Name, a.lastErr)
+			s.dropInstances(s.group(spec.Name), func() { ev.reply <- result{err: err} })
 			return
 		}
-		ev.reply <- result{apps: []api.App{a.snapshot(s.now())}}
+		ev.reply <- result{apps: s.snapshots(ids)}
 	})
 }
 
@@ -52,7 +59,7 @@ func (s *Supervisor) register(spec api.Spec) *app {
 	a := &app{id: s.nextID, spec: spec, state: Stopped, exitCode: -1}
 	s.nextID++
 	s.apps[a.id] = a
-	s.byName[spec.Name] = a
+	s.byKey[spec.Key()] = a
 	s.touch(a)
 	s.armTriggers(a)
 	return a
@@ -75,25 +82,40 @@ func (s *Supervisor) startApp(a *app) {
 	}
 }
 
-// update gives an existing app a new definition and restarts it with it —
-// or starts it, when it is not running. Its id, restart count and logs
-// stay. The answer comes once it has settled, as for `opm restart`.
-func (s *Supervisor) update(a *app, ev startReq) {
-	if a.removing {
-		ev.reply <- result{err: api.Errorf(api.CodeConflict, "app %q is being removed", a.spec.Name)}
+// update gives an existing app a new definition and restarts each of its
+// instances with it — or starts it, when it is not running — and adds or
+// removes instances to the new count. Ids, restart counts and logs stay.
+// The answer comes once it has settled, as for `opm restart`.
+func (s *Supervisor) update(ev startReq) {
+	cur := s.group(ev.spec.Name)
+	for _, a := range cur {
+		if a.removing {
+			ev.reply <- result{err: api.Errorf(api.CodeConflict, "app %q is being removed", a.spec.Name)}
+			return
+		}
+	}
+	n := ev.spec.Count()
+	if ev.keepIfSame && len(cur) == n && !slices.ContainsFunc(cur, func(a *app) bool {
+		return (a.state != Online && a.state != Launching) || !sameSpec(a.spec, s.instanceSpec(ev.spec, a.spec.Instance))
+	}) {
+		ev.reply <- result{apps: s.snapshots(idsOf(cur))}
 		return
 	}
-	if ev.keepIfSame && (a.state == Online || a.state == Launching) && sameSpec(a.spec, ev.spec) {
-		ev.reply <- result{apps: []api.App{a.snapshot(s.now())}}
+	keep := cur[:min(n, len(cur))]
+	for _, a := range keep {
+		a.spec = s.instanceSpec(ev.spec, a.spec.Instance)
+		a.specRev++
+		s.touch(a)
+		s.armTriggers(a)
+		s.log.Info("app's definition changed", "event", "updated", "app", a.label(), "instance", a.spec.Instance, "pid", a.pid)
+		s.restartApp(a)
+	}
+	ids := append(idsOf(keep), idsOf(s.addInstances(ev.spec, len(cur), n, false, false))...)
+	if n < len(cur) {
+		s.dropInstances(cur[n:], func() { s.replySettled(ids, "restart", nil, ev.reply) })
 		return
 	}
-	a.spec = ev.spec
-	a.specRev++
-	s.touch(a)
-	s.armTriggers(a)
-	s.log.Info("app's definition changed", "event", "updated", "app", a.spec.Name, "pid", a.pid)
-	s.restartApp(a)
-	s.replySettled([]int{a.id}, "restart", nil, ev.reply)
+	s.replySettled(ids, "restart", nil, ev.reply)
 }
 
 // sameSpec reports whether two definitions are the same, as saved: an

@@ -81,7 +81,7 @@ func (s *Supervisor) move(a *app, to State) {
 		if strictMoves {
 			panic(fmt.Sprintf("app %q: illegal state transition %s -> %s", a.spec.Name, a.state, to))
 		}
-		s.log.Error("illegal state transition refused: a bug of opm's supervisor", "event", "internal", "app", a.spec.Name, "from", a.state.String(), "to", to.String())
+		s.log.Error("illegal state transition refused: a bug of opm's supervisor", "event", "internal", "app", a.label(), "from", a.state.String(), "to", to.String())
 		return
 	}
 	a.state = to

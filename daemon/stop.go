@@ -16,11 +16,11 @@ func (s *Supervisor) stopApp(a *app) {
 		s.move(a, Stopping)
 		s.terminate(a)
 		s.schedule(a, time.Duration(a.spec.KillTimeoutMs)*time.Millisecond, killTimer)
-		s.log.Info("stopping app", "event", "stopping", "app", a.spec.Name, "pid", a.pid)
+		s.log.Info("stopping app", "event", "stopping", "app", a.label(), "pid", a.pid)
 	case Waiting, Launching, Errored:
 		a.cancelTimer()
 		a.deferred = false
 		s.move(a, Stopped)
-		s.log.Info("app stopped", "event", "stopped", "app", a.spec.Name, "pid", 0)
+		s.log.Info("app stopped", "event", "stopped", "app", a.label(), "pid", 0)
 	}
 }

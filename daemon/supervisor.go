@@ -42,7 +42,7 @@ type Supervisor struct {
 	orphans map[string][]process.Holder
 
 	apps   map[int]*app
-	byName map[string]*app
+	byKey  map[string]*app
 	nextID int
 	// recordedNextID is the next id the records hold.
 	recordedNextID int
@@ -117,7 +117,7 @@ func newSupervisor(cfg Config, log *slog.Logger) *Supervisor {
 		events:      make(chan event, 64),
 		quit:        make(chan struct{}),
 		apps:        make(map[int]*app),
-		byName:      make(map[string]*app),
+		byKey:       make(map[string]*app),
 		now:         time.Now,
 		startedAt:   time.Now(),
 		daemonStart: ownStartTime(),
@@ -217,6 +217,8 @@ func (s *Supervisor) handle(ev event) {
 		s.onAction(ev)
 	case removeReq:
 		s.onRemove(ev)
+	case scaleReq:
+		s.onScale(ev)
 	case listReq:
 		ev.reply <- s.list(ev.target)
 	case statusReq:
@@ -237,18 +239,29 @@ func (s *Supervisor) handle(ev event) {
 	s.flushRecords()
 }
 
-// settleWaiters completes the waiters whose apps have all settled.
+// settleWaiters completes the waiters whose apps have all settled. A
+// waiter's done may add waiters (remove, then answer once the rest has
+// settled): they are checked too, in the same pass.
 func (s *Supervisor) settleWaiters() {
-	kept := s.waiters[:0]
-	for _, w := range s.waiters {
-		if s.settled(w.ids, !w.spawnsOnly) {
-			w.done()
-		} else {
-			kept = append(kept, w)
+	for {
+		pending := s.waiters
+		s.waiters = nil
+		var kept []*waiter
+		completed := false
+		for _, w := range pending {
+			if s.settled(w.ids, !w.spawnsOnly) {
+				w.done()
+				completed = true
+			} else {
+				kept = append(kept, w)
+			}
+		}
+		added := s.waiters
+		s.waiters = append(kept, added...)
+		if !completed || len(added) == 0 {
+			return
 		}
 	}
-	clear(s.waiters[len(kept):])
-	s.waiters = kept
 }
 
 func (s *Supervisor) settled(ids []int, readiness bool) bool {

@@ -313,7 +313,7 @@ func TestHandleFirstSpawnFailureForgetsApp(t *testing.T) {
 	if r := <-reply; api.CodeOf(r.err) != api.CodeStartFailed {
 		t.Fatalf("err = %v", r.err)
 	}
-	if len(w.s.apps) != 0 || len(w.s.byName) != 0 {
+	if len(w.s.apps) != 0 || len(w.s.byKey) != 0 {
 		t.Fatal("failed app left in the table")
 	}
 }

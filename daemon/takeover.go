@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"slices"
 	"syscall"
 
 	"opm/daemon/logs"
@@ -37,7 +38,7 @@ func (s *Supervisor) recoverApps() {
 		s.removeRecordFile(b.Path)
 	}
 	for _, rec := range recs {
-		if old := s.byName[rec.Spec.Name]; old != nil {
+		if old := s.byKey[rec.Spec.Key()]; old != nil {
 			s.log.Warn("ignoring runtime record with a duplicate name", "event", "record-corrupt", "app", rec.Spec.Name, "id", rec.ID, "kept_id", old.id)
 			s.removeRecordFile(s.records.Path(rec.ID))
 			continue
@@ -50,12 +51,12 @@ func (s *Supervisor) recoverApps() {
 		a.written = recordState{specRev: a.specRev, want: rec.Want, pid: rec.PID, start: rec.Start, restarts: rec.Restarts, spawn: rec.Spawning, userStopped: rec.UserStopped}
 		a.leaderPID, a.leaderStart = rec.PID, rec.Start
 		s.apps[a.id] = a
-		s.byName[a.spec.Name] = a
+		s.byKey[a.spec.Key()] = a
 		s.touch(a)
 		s.armTriggers(a)
 		s.nextID = max(s.nextID, a.id+1)
-		held := s.tokens.HoldersOf(a.spec.Name, holders)
-		delete(holders, s.tokens.AppKey(a.spec.Name))
+		held := s.tokens.HoldersOf(a.spec.Key(), holders)
+		delete(holders, s.tokens.AppKey(a.spec.Key()))
 		a.spawnToken = rec.Spawning
 		switch rec.Want {
 		case store.WantStopped:
@@ -70,7 +71,7 @@ func (s *Supervisor) recoverApps() {
 		// What the app wrote while no daemon read it goes to its logs
 		// now, and what it writes from now on as it comes.
 		if err := s.logs.Attach(a.spec); err != nil {
-			s.log.Warn("cannot open the app's logs: its output waits in RAM; fix the log file, then restart the app (opm restart NAME)", "event", "log-failed", "app", a.spec.Name, "error", err)
+			s.log.Warn("cannot open the app's logs: its output waits in RAM; fix the log file, then restart the app (opm restart NAME)", "event", "log-failed", "app", a.label(), "error", err)
 		}
 	}
 	if len(holders) > 0 {
@@ -81,7 +82,71 @@ func (s *Supervisor) recoverApps() {
 		s.nextID = n
 	}
 	s.recordedNextID = s.nextID
+	s.repairInstances()
 	s.flushRecords()
+}
+
+// repairInstances gives every app taken over exactly the instances its
+// count says, when a daemon died while it was adding or removing some:
+// the count is instance 0's, instances beyond it are stopped and
+// removed, missing ones are made from the lowest one and started if it
+// should run (deferred while a restore runs, as any start of the
+// takeover).
+func (s *Supervisor) repairInstances() {
+	groups := map[string][]*app{}
+	var names []string
+	for _, id := range s.allIDs() {
+		a := s.apps[id]
+		if groups[a.spec.Name] == nil {
+			names = append(names, a.spec.Name)
+		}
+		groups[a.spec.Name] = append(groups[a.spec.Name], a)
+	}
+	for _, name := range names {
+		g := groups[name]
+		slices.SortFunc(g, func(x, y *app) int { return x.spec.Instance - y.spec.Instance })
+		n := g[0].spec.Count()
+		if g[0].spec.Instance != 0 {
+			for _, a := range g {
+				n = max(n, a.spec.Count())
+			}
+		}
+		var keep, extra []*app
+		for _, a := range g {
+			if a.spec.Instance < n {
+				keep = append(keep, a)
+			} else {
+				extra = append(extra, a)
+			}
+		}
+		if len(keep) == n && len(extra) == 0 {
+			continue
+		}
+		s.log.Warn("app had other instances than its count says (a daemon died while scaling it): repaired", "event", "instances-repaired", "app", name, "instances", n, "found", len(g))
+		if len(extra) > 0 {
+			s.dropInstances(extra, func() {})
+		}
+		if len(keep) == 0 {
+			continue // its instance 0 is gone too: n came from one beyond
+		}
+		s.setCount(keep, n)
+		have := map[int]bool{}
+		for _, a := range keep {
+			have[a.spec.Instance] = true
+		}
+		base := keep[0]
+		for i := range n {
+			if have[i] {
+				continue
+			}
+			a := s.register(s.instanceSpec(base.spec, i))
+			a.userStopped = base.userStopped
+			if want := recordOf(base).Want; want == store.WantRunning {
+				s.move(a, Launching)
+				s.launch(a, true)
+			}
+		}
+	}
 }
 
 // finishStop kills what a dead daemon left of an app that should not run:
@@ -91,7 +156,7 @@ func (s *Supervisor) recoverApps() {
 func (s *Supervisor) finishStop(a *app, rec store.Record, held []process.Holder) {
 	if rec.PID > 0 && process.SameProcess(rec.PID, rec.Start) == nil {
 		_ = s.signal(rec.PID, syscall.SIGKILL)
-		s.log.Info("killed the process of a stopped app", "event", "discarded", "app", a.spec.Name, "pid", rec.PID)
+		s.log.Info("killed the process of a stopped app", "event", "discarded", "app", a.label(), "pid", rec.PID)
 	}
 	for _, h := range held {
 		s.killHolder(a, h, "its app is stopped")
@@ -110,7 +175,7 @@ func (s *Supervisor) recoverRunning(a *app, rec store.Record, held []process.Hol
 	last, known := process.ParseToken(rec.Spawning)
 	if rec.PID > 0 {
 		if s.adoptLive(a, rec.PID, rec.Start) {
-			s.log.Info("app adopted", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
+			s.log.Info("app adopted", "event", "adopted", "app", a.label(), "pid", a.pid)
 			// Processes of an earlier spawn — the old process of a
 			// reload the dead daemon was doing — are leftovers.
 			// (A newer one would be a reload's new process that
@@ -122,7 +187,7 @@ func (s *Supervisor) recoverRunning(a *app, rec store.Record, held []process.Hol
 			}
 			return
 		}
-		s.log.Info("app's recorded process is gone", "event", "lost", "app", a.spec.Name, "pid", rec.PID)
+		s.log.Info("app's recorded process is gone", "event", "lost", "app", a.label(), "pid", rec.PID)
 	}
 	adopted := false
 	for _, h := range held {
@@ -131,8 +196,8 @@ func (s *Supervisor) recoverRunning(a *app, rec store.Record, held []process.Hol
 			s.killHolder(a, h, "a leftover of a run whose leader is gone")
 		case !adopted && s.adoptLive(a, h.PID, h.Start):
 			adopted = true
-			a.spawnToken = s.tokens.Token(a.spec.Name, h.Spawn)
-			s.log.Info("app adopted, found by its token", "event", "adopted", "app", a.spec.Name, "pid", a.pid)
+			a.spawnToken = s.tokens.Token(a.spec.Key(), h.Spawn)
+			s.log.Info("app adopted, found by its token", "event", "adopted", "app", a.label(), "pid", a.pid)
 		}
 	}
 	if adopted {
@@ -161,7 +226,7 @@ func (s *Supervisor) killHolder(a *app, h process.Holder, why string) {
 		return
 	}
 	_ = s.signal(h.PID, syscall.SIGKILL)
-	s.log.Info("killed a process that carries the app's token: "+why, "event", "discarded", "app", a.spec.Name, "pid", h.PID)
+	s.log.Info("killed a process that carries the app's token: "+why, "event", "discarded", "app", a.label(), "pid", h.PID)
 }
 
 // removeRecordFile removes a record file the takeover cannot use.

@@ -19,7 +19,7 @@ func (s *Supervisor) allIDs() []int {
 
 // resolve turns a target — an id, a name, a comma list of them, or "all"
 // (api.ParseTarget) — into app ids, in the order given, without
-// duplicates.
+// duplicates. A name gives the ids of all the app's instances, an id one.
 func (s *Supervisor) resolve(target string) ([]int, error) {
 	parts, err := api.ParseTarget(target)
 	if err != nil {
@@ -40,8 +40,15 @@ func (s *Supervisor) resolve(target string) ([]int, error) {
 			}
 			continue
 		}
-		a := s.byName[part]
-		if a == nil && api.IsID(part) {
+		if a := s.byKey[part]; a != nil {
+			// A name names every instance of the app.
+			for _, in := range s.group(part) {
+				add(in.id)
+			}
+			continue
+		}
+		var a *app
+		if api.IsID(part) {
 			if id, err := strconv.Atoi(part); err == nil {
 				a = s.apps[id]
 			}

@@ -30,7 +30,7 @@ func (s *Supervisor) onTimer(ev timerEvent) {
 	case ev.kind == restartTimer && a.state == Waiting:
 		s.restartNow(a)
 	case ev.kind == killTimer && a.state == Stopping:
-		s.log.Warn("app outlived its kill signal, killing it", "event", "killing", "app", a.spec.Name, "pid", a.pid, "signal", api.SignalString(killSignal(a.spec)))
+		s.log.Warn("app outlived its kill signal, killing it", "event", "killing", "app", a.label(), "pid", a.pid, "signal", api.SignalString(killSignal(a.spec)))
 		s.kill(a)
 	}
 }

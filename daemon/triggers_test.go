@@ -20,7 +20,7 @@ func (w *fakeWorld) startSpec(t *testing.T, spec api.Spec) *app {
 	w.handle(startReq{spec: spec, reply: reply})
 	if spec.WaitReady {
 		// Taken as ready at its listen_timeout.
-		a := w.s.byName[spec.Name]
+		a := w.s.byKey[spec.Name]
 		w.handle(readyTimeoutEvent{id: a.id, seq: a.readySeq})
 	}
 	r := <-reply

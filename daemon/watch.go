@@ -109,7 +109,7 @@ func (s *Supervisor) onWatch(ev watchEvent) {
 		if a.watch.timer == nil {
 			a.watch.firstPath = ev.path
 			// The first change of a burst, said once.
-			s.log.Info("watched file changed", "event", "watch-change", "app", a.spec.Name, "path", ev.path, "restart_in_ms", d.Milliseconds())
+			s.log.Info("watched file changed", "event", "watch-change", "app", a.label(), "path", ev.path, "restart_in_ms", d.Milliseconds())
 		}
 		a.stopDebounce()
 		a.watch.timer = s.after(d, watchEvent{id: a.id, seq: a.watch.debounceSeq, due: true})
@@ -128,7 +128,7 @@ func (s *Supervisor) onWatch(ev watchEvent) {
 		// counted as its back-off would have (max_restarts still holds).
 		a.cancelTimer()
 		a.lastRestartReason = "watch"
-		s.log.Info("restarting app", "event", "restarting", "app", a.spec.Name, "pid", 0, "reason", "watch")
+		s.log.Info("restarting app", "event", "restarting", "app", a.label(), "pid", 0, "reason", "watch")
 		s.restartNow(a)
 	case a.state == Launching:
 		// Its start is coming (deferred while a restore runs) or under
@@ -136,7 +136,7 @@ func (s *Supervisor) onWatch(ev watchEvent) {
 	case a.state == Stopping && a.restartAfterStop:
 		// Being restarted already.
 	default:
-		s.log.Info("watched files changed, but the app is not running: not started", "event", "watch-idle", "app", a.spec.Name, "status", a.state.String(), "hint", "start it with 'opm start "+a.spec.Name+"'")
+		s.log.Info("watched files changed, but the app is not running: not started", "event", "watch-idle", "app", a.label(), "status", a.state.String(), "hint", "start it with 'opm start "+a.spec.Name+"'")
 	}
 }
 
@@ -150,6 +150,6 @@ func (s *Supervisor) noteWatchLoop(a *app) {
 	}
 	a.watch.quick++
 	if a.watch.quick == quickLoop {
-		s.log.Warn("the app seems to change its own watched files: each watch restart follows a change made soon after it started", "event", "watch-loop", "app", a.spec.Name, "path", a.watch.firstPath, "hint", "add the path to --ignore-watch (ignore_watch) if the app writes it")
+		s.log.Warn("the app seems to change its own watched files: each watch restart follows a change made soon after it started", "event", "watch-loop", "app", a.label(), "path", a.watch.firstPath, "hint", "add the path to --ignore-watch (ignore_watch) if the app writes it")
 	}
 }

@@ -90,6 +90,16 @@ func CheckSettings(s Settings) error {
 			return fmt.Errorf("cron_restart: %w", err)
 		}
 	}
+	if err := CheckInstances(s.Instances); err != nil {
+		return err
+	}
+	for _, v := range []struct{ key, name string }{{"increment_var", s.IncrementVar}, {"instance_var", s.InstanceVar}} {
+		if v.name != "" {
+			if err := CheckEnvName(v.key, v.name); err != nil {
+				return err
+			}
+		}
+	}
 	return CheckLogSettings(s.LogSettings)
 }
 

@@ -113,10 +113,16 @@ type Settings struct {
 	// MaxMemoryRestart restarts the app when the memory (RSS) of its
 	// processes stays over this many bytes (PM2's max_memory_restart).
 	MaxMemoryRestart int64 `json:"max_memory_restart,omitempty"`
+	// Instances runs this many processes of the app (instances.go);
+	// zero is one. IncrementVar names an environment variable (PORT)
+	// each instance gets plus its instance id; InstanceVar the variable
+	// that holds the instance id (default NODE_APP_INSTANCE).
+	Instances    int    `json:"instances,omitempty"`
+	IncrementVar string `json:"increment_var,omitempty"`
+	InstanceVar  string `json:"instance_var,omitempty"`
 	LogSettings
-	// Pending holds the PM2 settings opm keeps but does not act on yet
-	// (instances...),
-	// by PM2 key: kept, saved, shown, never dropped.
+	// Pending holds the PM2 settings opm keeps but does not act on
+	// (exec_mode...), by PM2 key: kept, saved, shown, never dropped.
 	Pending map[string]json.RawMessage `json:"pending,omitempty"`
 }
 
@@ -125,6 +131,9 @@ type Settings struct {
 // Its byte-ish fields travel byte-safe (see bytesafe.go).
 type Spec struct {
 	Name string `json:"name"`
+	// Instance is the instance id of this process of the app, 0..N-1
+	// (instances.go).
+	Instance int `json:"instance,omitempty"`
 	// Command is what was typed, kept for display.
 	Command string `json:"command"`
 	// Interpreter is the program chosen for a script ("node", "python3",
@@ -155,15 +164,19 @@ type Spec struct {
 
 // App is one row of the app table as clients see it.
 type App struct {
-	ID       int     `json:"id"`
-	Name     string  `json:"name"`
-	PID      int     `json:"pid"`
-	Status   string  `json:"status"`
-	Restarts int     `json:"restarts"`
-	UptimeMs int64   `json:"uptime_ms"`
-	CPU      float64 `json:"cpu"`
-	Memory   uint64  `json:"memory"`
-	Command  string  `json:"command"`
+	ID   int    `json:"id"`
+	Name string `json:"name"`
+	// Instance is the row's instance id, and Instances how many the app
+	// has (1 for an app without instances).
+	Instance  int     `json:"instance"`
+	Instances int     `json:"instances"`
+	PID       int     `json:"pid"`
+	Status    string  `json:"status"`
+	Restarts  int     `json:"restarts"`
+	UptimeMs  int64   `json:"uptime_ms"`
+	CPU       float64 `json:"cpu"`
+	Memory    uint64  `json:"memory"`
+	Command   string  `json:"command"`
 	// ExitCode is the last exit status (-1 when killed by a signal or
 	// never exited).
 	ExitCode int `json:"exit_code"`

@@ -34,6 +34,12 @@ func Check(spec api.Spec) error {
 	if err := api.CheckSettings(spec.Settings); err != nil {
 		return fmt.Errorf("app %q: %w", spec.Name, err)
 	}
+	if spec.Instance < 0 || spec.Instance >= spec.Count() {
+		return fmt.Errorf("app %q: instance %d out of range: it has %d instances (0 to %d)", spec.Name, spec.Instance, spec.Count(), spec.Count()-1)
+	}
+	if _, err := api.InstanceEnvOf(spec.Env, spec.Settings, spec.Instance); err != nil {
+		return api.Errorf(api.CodeBadRequest, "app %q: %v", spec.Name, err)
+	}
 	return nil
 }
 

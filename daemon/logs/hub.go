@@ -224,11 +224,11 @@ func (h *Hub) attach(spec api.Spec) (out, errS *stream, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err = h.streamLocked(spec.Name+outSuffix, "out", spec.Name, outSinks, layout)
+	out, err = h.streamLocked(spec.Key()+outSuffix, "out", api.Label(spec.Name, spec.Instance, spec.Count()), outSinks, layout)
 	if err != nil {
 		return nil, nil, err
 	}
-	errS, err = h.streamLocked(spec.Name+errSuffix, "err", spec.Name, errSinks, layout)
+	errS, err = h.streamLocked(spec.Key()+errSuffix, "err", api.Label(spec.Name, spec.Instance, spec.Count()), errSinks, layout)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -280,13 +280,13 @@ func (h *Hub) closeUnusedLocked() {
 // Ended writes what app's process left in its spools, its unfinished
 // last line included, once it has exited: on a goroutine, and only if no
 // next process of the app has started meanwhile.
-func (h *Hub) Ended(app string) {
+func (h *Hub) Ended(key string) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
 	var ends []func()
-	for _, base := range []string{app + outSuffix, app + errSuffix} {
+	for _, base := range []string{key + outSuffix, key + errSuffix} {
 		if s := h.streams[base]; s != nil {
 			run := s.run.Load()
 			ends = append(ends, func() { s.endRun(run) })
@@ -304,13 +304,13 @@ func (h *Hub) Ended(app string) {
 
 // Remove drains and forgets app's streams and deletes its spools; its
 // log files stay.
-func (h *Hub) Remove(app string) {
+func (h *Hub) Remove(key string) {
 	if h == nil {
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, base := range []string{app + outSuffix, app + errSuffix} {
+	for _, base := range []string{key + outSuffix, key + errSuffix} {
 		if s := h.streams[base]; s != nil {
 			s.drain(true)
 			s.close()
@@ -327,7 +327,7 @@ func (h *Hub) Flush(spec api.Spec, all bool) error {
 	if h == nil {
 		return nil
 	}
-	for _, base := range []string{spec.Name + outSuffix, spec.Name + errSuffix} {
+	for _, base := range []string{spec.Key() + outSuffix, spec.Key() + errSuffix} {
 		h.mu.Lock()
 		s := h.streams[base]
 		h.mu.Unlock()
@@ -356,7 +356,7 @@ func (h *Hub) Flush(spec api.Spec, all bool) error {
 }
 
 // Stats reports what became of app's output.
-func (h *Hub) Stats(app string) api.LogStats {
+func (h *Hub) Stats(key string) api.LogStats {
 	if h == nil {
 		return api.LogStats{}
 	}
@@ -364,7 +364,7 @@ func (h *Hub) Stats(app string) api.LogStats {
 	defer h.mu.Unlock()
 	var st api.LogStats
 	files := map[*File]bool{}
-	for _, base := range []string{app + outSuffix, app + errSuffix} {
+	for _, base := range []string{key + outSuffix, key + errSuffix} {
 		s := h.streams[base]
 		if s == nil {
 			continue

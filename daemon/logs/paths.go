@@ -2,6 +2,8 @@ package logs
 
 import (
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"opm/daemon/api"
 )
@@ -14,7 +16,8 @@ func Paths(home, name string) (out, err string) {
 
 // Own sets spec's log paths from its name and its log settings: the
 // defaults under home, or its out_file, error_file and log_file (relative
-// to its working directory). The paths a spec carries are never trusted as
+// to its working directory), each with the instance's suffix
+// (InstancePath) unless the app merges its instances' logs. The paths a spec carries are never trusted as
 // such (the dump, a runtime record): they are derived again from what the
 // user asked for.
 func Own(spec *api.Spec, home string) {
@@ -36,4 +39,24 @@ func Own(spec *api.Spec, home string) {
 	if spec.CombinedLog == api.DevNull {
 		spec.CombinedLog = ""
 	}
+	if spec.Instance > 0 && !spec.MergeLogs {
+		spec.OutLog = InstancePath(spec.OutLog, spec.Instance)
+		spec.ErrLog = InstancePath(spec.ErrLog, spec.Instance)
+		spec.CombinedLog = InstancePath(spec.CombinedLog, spec.Instance)
+	}
+}
+
+// InstancePath is the log file of instance i of an app whose file is
+// path: "-i" before the extension (web-out.log: web-out-2.log), as PM2
+// names its instances' files. Instance 0 keeps the app's own files, so
+// that scaling an app never moves the files of a running process.
+func InstancePath(path string, i int) string {
+	if path == "" || path == api.DevNull || i == 0 {
+		return path
+	}
+	ext := filepath.Ext(path)
+	if ext == filepath.Base(path) {
+		ext = ""
+	}
+	return strings.TrimSuffix(path, ext) + "-" + strconv.Itoa(i) + ext
 }
