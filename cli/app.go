@@ -61,6 +61,7 @@ func NewApp(opts Options) *App {
 			a.restartCommand("reload", "restart apps (opm has no zero-downtime reload yet: same as restart)"),
 			a.actionCommand("reset", nil, "set apps' restart counters back to zero"),
 			a.signalCommand(),
+			a.scaleCommand(),
 			a.removeCommand(),
 			a.listCommand(),
 			a.jlistCommand(),

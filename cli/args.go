@@ -98,8 +98,15 @@ func definedFlag(flags []ucli.Flag, a string) bool {
 }
 
 // isFlagToken reports whether a looks like a flag ("-n", "--name=web").
-// A lone "-" is a positional (conventionally stdin).
-func isFlagToken(a string) bool { return len(a) > 1 && a[0] == '-' }
+// A lone "-" is a positional (conventionally stdin), and so is a
+// negative number (opm scale web -1).
+func isFlagToken(a string) bool {
+	if len(a) < 2 || a[0] != '-' {
+		return false
+	}
+	_, err := strconv.Atoi(a)
+	return err != nil
+}
 
 // lookupFlag finds the flag named by token ("--name", "-n=web") in flags;
 // nil when none is. Unknown flags are left for the parser to report.

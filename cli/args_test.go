@@ -41,6 +41,12 @@ func TestReorderArgs(t *testing.T) {
 			[]string{"opm", "stop", "--bogus", "--", "web"}},
 		{"lone dash is positional", []string{"opm", "start", "-"},
 			[]string{"opm", "start", "--", "-"}},
+		{"negative number is positional", []string{"opm", "scale", "web", "-1"},
+			[]string{"opm", "scale", "--", "web", "-1"}},
+		{"negative number as a flag's value", []string{"opm", "start", "app.js", "-i", "-1", "--name", "web"},
+			[]string{"opm", "start", "--instances", "-1", "--name", "web", "--", "app.js"}},
+		{"instances short flag", []string{"opm", "start", "app.js", "-i", "max"},
+			[]string{"opm", "start", "--instances", "max", "--", "app.js"}},
 		{"completion untouched", []string{"opm", "start", "x", "--generate-bash-completion"},
 			[]string{"opm", "start", "x", "--generate-bash-completion"}},
 		// Left last and alone, for the parser to say it needs a value —

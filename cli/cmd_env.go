@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	ucli "github.com/urfave/cli/v2"
+
+	"opm/cli/ecosystem"
 )
 
 func (a *App) envCommand() *ucli.Command {
@@ -16,7 +18,10 @@ func (a *App) envCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			if len(apps) != 1 {
+			switch {
+			case len(apps) > 1 && len(ecosystem.ByApp(apps)) == 1:
+				return usageErrorf("%q is an app of %d instances; opm env shows one: give the id of one of them (see 'opm list')", target, len(apps))
+			case len(apps) != 1:
 				return usageErrorf("%q names %d apps; opm env shows one (see 'opm list')", target, len(apps))
 			}
 			// One KEY=VALUE a line: a value holding a newline is

@@ -131,12 +131,12 @@ func (a *App) startFile(c *ucli.Context, path string, restart bool) error {
 			req.Env = ecosystem.MergeEnv(base, fa.Env)
 			req.Update, req.KeepIfSame = true, !restart
 		}
-		var got api.App
-		if err := a.call(c.Context, http.MethodPost, api.PathApps, req, &got); err != nil {
+		rows, err := a.startApp(c.Context, req)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", Escape(fa.Name), err))
 			continue
 		}
-		out = append(out, got)
+		out = append(out, rows...)
 	}
 	renderApps(a.out(), out)
 	if len(errs) > 0 && len(out) > 0 {
@@ -174,12 +174,14 @@ func (a *App) fileTarget(c *ucli.Context, path string) (string, error) {
 
 // appsByName are the apps opm knows, by name, as the listing at path
 // gives them: in full (their saved environment, for start) or in summary
-// (for stop and remove, which need only their names).
+// (for stop and remove, which need only their names). An app of several
+// instances is the row of its lowest.
 func (a *App) appsByName(ctx context.Context, path string) (map[string]api.App, error) {
 	var apps []api.App
 	if err := a.call(ctx, http.MethodGet, path, nil, &apps); err != nil {
 		return nil, err
 	}
+	apps = ecosystem.ByApp(apps)
 	m := make(map[string]api.App, len(apps))
 	for _, app := range apps {
 		m[app.Name] = app

@@ -33,9 +33,9 @@ func (a *App) flushCommand() *ucli.Command {
 			}
 			for _, app := range apps {
 				if req.All {
-					a.printf("flushed the logs of %s (id %d) and removed its rotated log files\n", Escape(app.Name), app.ID)
+					a.printf("flushed the logs of %s (id %d) and removed its rotated log files\n", label(app), app.ID)
 				} else {
-					a.printf("flushed the logs of %s (id %d)\n", Escape(app.Name), app.ID)
+					a.printf("flushed the logs of %s (id %d)\n", label(app), app.ID)
 				}
 			}
 			return nil

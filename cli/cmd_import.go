@@ -32,8 +32,10 @@ to ~/.pm2; run 'pm2 save' first) and registers its apps in opm, stopped
 unless --start is given, each with the script, arguments, directory,
 interpreter and environment it had under PM2 (without PM2's own
 variables) and with SIGINT as its kill signal, as under PM2. An app PM2
-had stopped is registered stopped. An app whose name opm knows already
-is left as it is. Then run 'opm save' to keep the apps across reboots.`,
+had stopped is registered stopped. The processes PM2 ran of one app
+(pm2 start -i N) are one app of as many instances; PM2's cluster mode is
+kept but not acted on: each instance is a process of its own. An app
+whose name opm knows already is left as it is. Then run 'opm save' to keep the apps across reboots.`,
 			Flags: []ucli.Flag{
 				&ucli.StringFlag{Name: "from", Usage: "PM2's dump `FILE` (default: $PM2_HOME/dump.pm2)"},
 				&ucli.BoolFlag{Name: "start", Usage: "start the apps PM2 ran, too"},
@@ -88,8 +90,9 @@ func (a *App) importPM2(c *ucli.Context) error {
 	for _, app := range existing {
 		known[app.Name] = true
 	}
-	var imported []api.App
+	var imported []api.App // a row per instance
 	var failed []error
+	n := 0
 	for _, app := range f.Apps {
 		if known[app.Name] {
 			fmt.Fprintf(a.errOut(), "opm: %s: already in opm, left as it is\n", Escape(app.Name))
@@ -97,8 +100,7 @@ func (a *App) importPM2(c *ucli.Context) error {
 		}
 		req := app.Request
 		req.Stopped = app.Stopped || !c.Bool("start")
-		var got api.App
-		err := a.call(c.Context, http.MethodPost, api.PathApps, req, &got)
+		rows, err := a.startApp(c.Context, req)
 		switch {
 		case api.CodeOf(err) == api.CodeConflict:
 			// Registered since the list was read.
@@ -107,12 +109,13 @@ func (a *App) importPM2(c *ucli.Context) error {
 			fmt.Fprintf(a.errOut(), "opm: %s: not imported: %s\n", Escape(app.Name), Escape(err.Error()))
 			failed = append(failed, fmt.Errorf("%s: %w", app.Name, err))
 		default:
-			imported = append(imported, got)
+			imported = append(imported, rows...)
+			n++
 		}
 	}
-	if len(imported) > 0 {
+	if n > 0 {
 		renderApps(a.out(), imported)
-		a.printf("imported %d of PM2's %d apps; run 'opm save' to keep them across reboots\n", len(imported), len(f.Apps))
+		a.printf("imported %d of PM2's %d apps; run 'opm save' to keep them across reboots\n", n, len(f.Apps))
 	} else {
 		a.printf("no app imported\n")
 	}

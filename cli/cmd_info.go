@@ -12,6 +12,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 	ucli "github.com/urfave/cli/v2"
 
+	"opm/cli/ecosystem"
 	"opm/daemon/api"
 )
 
@@ -49,7 +50,7 @@ func renderInfo(w io.Writer, app api.App) {
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
 	t.SetStyle(table.StyleLight)
-	t.SetTitle("%s (id %d)", Escape(app.Name), app.ID)
+	t.SetTitle("%s (id %d)", label(app), app.ID)
 	s := app.Spec
 	pid, uptime := "-", "-"
 	if app.PID > 0 {
@@ -82,8 +83,9 @@ func renderInfo(w io.Writer, app api.App) {
 		{"out log", Escape(s.OutLog)},
 		{"err log", Escape(s.ErrLog)},
 		{"log rotation", logRotationText(s.LogSettings, app.Logs)},
-		{"environment", fmt.Sprintf("%d variables (see 'opm env %s')", len(s.Env), Escape(app.Name))},
+		{"environment", fmt.Sprintf("%d variables (see 'opm env %s')", len(s.Env), envTarget(app))},
 	}
+	rows = append(rows, instanceRows(app)...)
 	if len(s.InterpreterArgs) > 0 {
 		rows = append(rows, table.Row{"interpreter args", strings.Join(escapeEach(s.InterpreterArgs), " ")})
 	}
@@ -105,12 +107,62 @@ func renderInfo(w io.Writer, app api.App) {
 	if app.Logs.LinesLost > 0 {
 		rows = append(rows, table.Row{"log lines lost", fmt.Sprintf("%d (last: %s at %s)", app.Logs.LinesLost, Escape(app.Logs.LastError), app.Logs.LastErrorAt.Local().Format(time.DateTime))})
 	}
-	keys := slices.Sorted(maps.Keys(s.Pending))
-	for _, k := range keys {
-		rows = append(rows, table.Row{Escape(k), Escape(string(s.Pending[k])) + " (not yet supported: kept and saved, not acted on)"})
+	pending := ecosystem.CurrentPending(s.Pending)
+	for _, k := range slices.Sorted(maps.Keys(pending)) {
+		why := " (not yet supported: kept and saved, not acted on)"
+		if k == "exec_mode" {
+			why = " (kept, not acted on: " + ecosystem.ExecModeNote + ")"
+		}
+		rows = append(rows, table.Row{Escape(k), Escape(string(pending[k])) + why})
 	}
 	t.AppendRows(rows)
 	t.Render()
+}
+
+// instanceRows say how many instances the app has and which one the
+// row is, and what each instance's environment gets.
+func instanceRows(app api.App) []table.Row {
+	s := app.Spec
+	count := app.Instances
+	if count < 1 {
+		count = s.Count()
+	}
+	var rows []table.Row
+	if count > 1 {
+		rows = append(rows, table.Row{"instances", fmt.Sprintf("%d (this is instance %d)", count, app.Instance)})
+	}
+	if s.InstanceVar != "" || count > 1 {
+		v := s.InstanceVar
+		if v == "" {
+			v = api.DefaultInstanceVar
+		}
+		rows = append(rows, table.Row{"instance var", fmt.Sprintf("%s (this instance: %s=%d)", Escape(v), Escape(v), app.Instance)})
+	}
+	if v := s.IncrementVar; v != "" {
+		text := Escape(v)
+		env, err := api.InstanceEnvOf(s.Env, s.Settings, app.Instance)
+		switch {
+		case err != nil:
+			text += " (" + Escape(err.Error()) + ")"
+		default:
+			for _, kv := range env {
+				if k, val, _ := strings.Cut(kv, "="); k == v {
+					text += fmt.Sprintf(" (this instance: %s=%s)", Escape(v), Escape(val))
+				}
+			}
+		}
+		rows = append(rows, table.Row{"increment var", text})
+	}
+	return rows
+}
+
+// envTarget is what 'opm env' takes to show the app's row: its name, or
+// its id for an instance of several.
+func envTarget(app api.App) string {
+	if app.Instances > 1 {
+		return strconv.Itoa(app.ID)
+	}
+	return Escape(app.Name)
 }
 
 // watchText lists the paths a watching app watches, and what it

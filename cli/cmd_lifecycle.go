@@ -105,9 +105,9 @@ func (a *App) signalCommand() *ucli.Command {
 			}
 			for _, app := range apps {
 				if app.PID > 0 {
-					a.printf("sent %s to %s (pid %d)\n", api.SignalString(sig), Escape(app.Name), app.PID)
+					a.printf("sent %s to %s (pid %d)\n", api.SignalString(sig), label(app), app.PID)
 				} else {
-					a.printf("%s is not running: no signal sent\n", Escape(app.Name))
+					a.printf("%s is not running: no signal sent\n", label(app))
 				}
 			}
 			return nil
@@ -143,7 +143,7 @@ func (a *App) removeCommand() *ucli.Command {
 				return err
 			}
 			for _, app := range apps {
-				a.printf("removed %s (id %d)\n", Escape(app.Name), app.ID)
+				a.printf("removed %s (id %d)\n", label(app), app.ID)
 			}
 			return nil
 		},

@@ -16,7 +16,9 @@ func (a *App) logsCommand() *ucli.Command {
 		ArgsUsage: "[<target>]",
 		Description: `Prints the last lines of the out and err logs (stdout and stderr) of the
 target's apps, of every app when no target is given. Each line starts with
-its app's name and " | ", as in PM2. Out lines go to standard output, err
+its app's name and " | ", as in PM2; for an app of several instances, each
+instance's own files with its name and instance id ("web:1 | "), files its
+instances share (merge_logs) with the app's name. Out lines go to standard output, err
 lines to standard error. Unprintable characters are escaped (tabs are
 kept as they are). When a log holds fewer lines than asked, the rest come
 from its newest rotated file, unless that one is compressed. Lines of
@@ -30,7 +32,7 @@ interleaved as they come, across rotations and flushes, until Ctrl-C.
 --raw prints lines exactly as stored, without the app's name. --json
 prints one JSON object a line, all on standard output:
   {"app": "web", "stream": "out", "time": "2026-11-27T10:00:00.000+01:00", "message": "hello"}
-where time (RFC 3339) comes from the line's stored timestamp when the app
+with "instance": N after app for a line of one instance of several; time (RFC 3339) comes from the line's stored timestamp when the app
 logs with timestamps, is when opm read it for a followed line without
 one, and is left out when unknown; message is the line without its
 stored timestamp. --timestamp starts each line with its time, found the
@@ -127,26 +129,51 @@ func checkLogFlags(out, err bool, opts logOptions) error {
 // logSources lists the logs of apps to print: the out log (withOut) and
 // the err log (withErr) of each, in the apps' order; not the combined
 // log, which holds the same lines. A log that goes to /dev/null has
-// nothing to read, and a file two logs share is read once.
+// nothing to read, and a file two logs share is read once. Each instance
+// of an app of several has its own files, its lines prefixed with its
+// label ("web:1"); a file its instances share (merge_logs) is the app's,
+// prefixed with its name.
 func logSources(apps []api.App, withOut, withErr bool) []*logSource {
+	type log struct {
+		stream, path string
+		want         bool
+	}
+	logsOf := func(app api.App) []log {
+		var out []log
+		for _, l := range []log{{"out", app.Spec.OutLog, withOut}, {"err", app.Spec.ErrLog, withErr}} {
+			if l.want && l.path != "" && l.path != api.DevNull {
+				// The daemon resolved the paths (logs.Own): absolute.
+				l.path = filepath.Clean(l.path)
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	// The rows that write each file.
+	writers := map[string]map[int]bool{}
+	for _, app := range apps {
+		for _, l := range logsOf(app) {
+			if writers[l.path] == nil {
+				writers[l.path] = map[int]bool{}
+			}
+			writers[l.path][app.ID] = true
+		}
+	}
 	var srcs []*logSource
 	seen := map[string]bool{}
 	for _, app := range apps {
 		layout := app.Spec.LogSettings.DateLayout()
-		for _, l := range []struct {
-			stream, path string
-			want         bool
-		}{{"out", app.Spec.OutLog, withOut}, {"err", app.Spec.ErrLog, withErr}} {
-			if !l.want || l.path == "" || l.path == api.DevNull {
+		for _, l := range logsOf(app) {
+			if seen[l.path] {
 				continue
 			}
-			// The daemon resolved the paths (logs.Own): absolute.
-			path := filepath.Clean(l.path)
-			if seen[path] {
-				continue
+			seen[l.path] = true
+			src := newLogSource(app.Name, l.stream, l.path, layout)
+			if app.Instances > 1 && !app.Spec.MergeLogs && len(writers[l.path]) == 1 {
+				src.label = api.Label(app.Name, app.Instance, app.Instances)
+				src.instance = &app.Instance
 			}
-			seen[path] = true
-			srcs = append(srcs, newLogSource(app.Name, l.stream, path, layout))
+			srcs = append(srcs, src)
 		}
 	}
 	return srcs

@@ -179,9 +179,10 @@ func (a *App) reportRestore(c *ucli.Context, res api.RestoreResult, waited bool)
 	if err != nil {
 		return err
 	}
+	// The result names each instance by its label ("web:2").
 	status := map[string]string{}
 	for _, app := range apps {
-		status[app.Name] = app.Status
+		status[api.Label(app.Name, app.Instance, app.Instances)] = app.Status
 	}
 	var down []string
 	for _, name := range slices.Concat(res.Started, res.AlreadyRunning) {

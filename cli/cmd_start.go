@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -82,13 +85,53 @@ func (a *App) start(c *ucli.Context) error {
 	if err := applySettings(c, &req, false); err != nil {
 		return err
 	}
-	a.warnPendingFlags(c)
-	var app api.App
-	if err := a.call(c.Context, http.MethodPost, api.PathApps, req, &app); err != nil {
+	rows, err := a.startApp(c.Context, req)
+	if err != nil {
 		return err
 	}
-	renderApps(a.out(), []api.App{app})
+	renderApps(a.out(), rows)
 	return nil
+}
+
+// startApp sends a start request and returns the app's rows as they are
+// then: one per instance. The daemon answers with one of them; the
+// others are fetched, for the user to see every process that runs.
+func (a *App) startApp(ctx context.Context, req api.StartRequest) ([]api.App, error) {
+	var raw json.RawMessage
+	if err := a.call(ctx, http.MethodPost, api.PathApps, req, &raw); err != nil {
+		return nil, err
+	}
+	rows, err := decodeApps(raw)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("read the opm daemon's answer: %w", err)
+	case len(rows) == 0:
+		return nil, errors.New("the opm daemon answered with no app")
+	}
+	if rows[0].Instances <= len(rows) {
+		return rows, nil
+	}
+	var all []api.App
+	path := api.TargetPath(rows[0].Name) + "?" + api.SummaryParam + "=1"
+	if err := a.call(ctx, http.MethodGet, path, nil, &all); err != nil || len(all) == 0 {
+		// Started: its other rows are for 'opm list' to show.
+		return rows, nil
+	}
+	return all, nil
+}
+
+// decodeApps reads an answer of one app or a list of them.
+func decodeApps(raw json.RawMessage) ([]api.App, error) {
+	if t := bytes.TrimSpace(raw); len(t) > 0 && t[0] == '[' {
+		var apps []api.App
+		err := json.Unmarshal(t, &apps)
+		return apps, err
+	}
+	var app api.App
+	if err := json.Unmarshal(raw, &app); err != nil {
+		return nil, err
+	}
+	return []api.App{app}, nil
 }
 
 // update changes apps to the settings on the command line and restarts
@@ -97,7 +140,8 @@ func (a *App) start(c *ucli.Context) error {
 func (a *App) update(c *ucli.Context, apps []api.App) error {
 	var out []api.App
 	var errs []error
-	for _, app := range apps {
+	// An app of several instances is several rows, one definition.
+	for _, app := range ecosystem.ByApp(apps) {
 		req := app.Spec.Request()
 		if c.Bool("update-env") {
 			req.Env = os.Environ()
@@ -105,16 +149,18 @@ func (a *App) update(c *ucli.Context, apps []api.App) error {
 		if err := applySettings(c, &req, true); err != nil {
 			return err
 		}
+		req.Pending = ecosystem.CurrentPending(req.Pending)
 		req.Update = true
-		var got api.App
-		if err := a.call(c.Context, http.MethodPost, api.PathApps, req, &got); err != nil {
+		rows, err := a.startApp(c.Context, req)
+		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		out = append(out, got)
+		out = append(out, rows...)
 	}
-	a.warnPendingFlags(c)
-	renderApps(a.out(), out)
+	if len(out) > 0 || len(errs) == 0 {
+		renderApps(a.out(), out)
+	}
 	return errors.Join(errs...)
 }
 

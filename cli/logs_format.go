@@ -13,9 +13,14 @@ import (
 
 // logSource is one log file of one app that `opm logs` prints.
 type logSource struct {
-	app    string // the app's name, as stored
-	stream string // "out" or "err"
-	path   string
+	app string // the app's name, as stored
+	// label is what a printed line starts with: the app's name, or for
+	// the files of one instance of several, its label ("web:1"); and
+	// instance is then its instance id.
+	label    string
+	instance *int
+	stream   string // "out" or "err"
+	path     string
 	// layout is the Go layout of the timestamp each stored line starts
 	// with ("" when the app logs without timestamps).
 	layout string
@@ -27,7 +32,7 @@ type logSource struct {
 // newLogSource describes the log at path of an app whose lines carry
 // timestamps in layout ("" for none).
 func newLogSource(app, stream, path, layout string) *logSource {
-	return &logSource{app: app, stream: stream, path: path, layout: layout, dated: layoutHasDate(layout)}
+	return &logSource{app: app, label: app, stream: stream, path: path, layout: layout, dated: layoutHasDate(layout)}
 }
 
 // layoutHasDate reports whether the Go layout writes the year, month and
@@ -99,10 +104,11 @@ func newLogPrinter(opts logOptions, out, errw io.Writer) *logPrinter {
 
 // jsonLogLine is the shape of one line with --json.
 type jsonLogLine struct {
-	App     string `json:"app"`
-	Stream  string `json:"stream"`
-	Time    string `json:"time,omitempty"`
-	Message string `json:"message"`
+	App      string `json:"app"`
+	Instance *int   `json:"instance,omitempty"`
+	Stream   string `json:"stream"`
+	Time     string `json:"time,omitempty"`
+	Message  string `json:"message"`
 }
 
 // jsonTimeLayout is RFC 3339 with milliseconds, always written.
@@ -135,7 +141,7 @@ func (p *logPrinter) print(src *logSource, line []byte, read time.Time) {
 		w.WriteByte('\n')
 	case p.opts.json:
 		t, msg := src.lineTime(line, read)
-		rec := jsonLogLine{App: src.app, Stream: src.stream, Message: string(msg)}
+		rec := jsonLogLine{App: src.app, Instance: src.instance, Stream: src.stream, Message: string(msg)}
 		if !t.IsZero() {
 			rec.Time = t.Format(jsonTimeLayout)
 		}
@@ -147,7 +153,7 @@ func (p *logPrinter) print(src *logSource, line []byte, read time.Time) {
 		w.Write(escapeJSON(data))
 		w.WriteByte('\n')
 	default:
-		w.WriteString(Escape(src.app))
+		w.WriteString(Escape(src.label))
 		w.WriteString(" | ")
 		msg := line
 		if p.opts.timestamp {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,7 +18,7 @@ import (
 // (a new app, or a change of existing ones) and `opm restart`. PM2's
 // names where PM2 has one.
 func settingFlags() []ucli.Flag {
-	return append([]ucli.Flag{
+	return []ucli.Flag{
 		&ucli.StringFlag{Name: "name", Aliases: []string{"n"}, Usage: "the app's `NAME` (default: derived from the script)"},
 		&ucli.StringFlag{Name: "cwd", Usage: "working `DIR` (default: the current directory)"},
 		&ucli.GenericFlag{Name: "env", Value: &envFlag{}, Usage: "set `K=V` in the app's environment (repeatable); with an ecosystem file, --env NAME applies its env_NAME"},
@@ -42,6 +41,8 @@ func settingFlags() []ucli.Flag {
 		&ucli.BoolFlag{Name: "wait-ready", Usage: "the app is launching until it sends READY=1 to $NOTIFY_SOCKET (sd_notify), or --listen-timeout passes"},
 		&ucli.StringFlag{Name: "listen-timeout", Usage: "with --wait-ready: wait at most `TIME` for READY=1 (default 3s)"},
 		&ucli.StringFlag{Name: "max-memory-restart", Usage: "restart the app when its memory stays over `SIZE` (e.g. 200M, 1G)"},
+		&ucli.StringFlag{Name: "instances", Aliases: []string{"i"}, Usage: "run `N` processes (instances) of the app, each a row of its own in 'opm list'; max or 0: one per CPU, -1: one less (see also 'opm scale')"},
+		&ucli.StringFlag{Name: "increment-var", Usage: "give each instance environment variable `NAME` (e.g. PORT) plus its instance id; \"\" for none"},
 		&ucli.StringFlag{Name: "cron-restart", Aliases: []string{"c", "cron"}, Usage: "restart the app at the times of cron `EXPR` (\"0 3 * * *\"; 6 fields with seconds); with --no-autorestart, start it then"},
 		&ucli.StringFlag{Name: "output", Aliases: []string{"o"}, Usage: "write stdout to `FILE` (/dev/null discards; default OPM_HOME/logs/NAME-out.log)"},
 		&ucli.StringFlag{Name: "error", Aliases: []string{"e"}, Usage: "write stderr to `FILE` (/dev/null discards; default OPM_HOME/logs/NAME-err.log)"},
@@ -52,77 +53,12 @@ func settingFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "log-max-size", Usage: "rotate a log file at `SIZE` (e.g. 500K, 10M; default config's log_max_size)"},
 		&ucli.IntFlag{Name: "log-max-files", Usage: "keep `N` rotated files of each log (default config's log_max_files)"},
 		&ucli.BoolFlag{Name: "log-compress", Usage: "gzip rotated log files (--log-compress=false: do not)"},
-	}, pendingFlagList()...)
-}
-
-// pendingFlags are PM2's flags for the settings opm keeps but does not
-// act on yet: given, each is stored under its ecosystem key in
-// Settings.Pending (saved, shown by info, written by export), with a
-// warning.
-var pendingFlags = []struct {
-	name    string
-	aliases []string
-	key     string
-	isBool  bool
-	number  bool // a whole number is kept as a number
-}{
-	{"instances", []string{"i"}, "instances", false, true},
+	}
 }
 
 // envName is what a variable's name looks like: -e NAME=VALUE is a
 // variable meant for --env, not an error log path.
 var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// pendingFlagList is pendingFlags as urfave flags.
-func pendingFlagList() []ucli.Flag {
-	var out []ucli.Flag
-	for _, p := range pendingFlags {
-		usage := fmt.Sprintf("PM2's %s: kept and saved, not acted on yet", p.key)
-		if p.isBool {
-			out = append(out, &ucli.BoolFlag{Name: p.name, Aliases: p.aliases, Usage: usage})
-		} else {
-			out = append(out, &ucli.StringFlag{Name: p.name, Aliases: p.aliases, Usage: usage})
-		}
-	}
-	return out
-}
-
-// applyPendingFlags stores the pending flags given on c in req.Pending
-// and returns a warning for each.
-func applyPendingFlags(c *ucli.Context, req *api.StartRequest) (warnings []string, err error) {
-	for _, p := range pendingFlags {
-		if !c.IsSet(p.name) {
-			continue
-		}
-		var v any = c.Bool(p.name)
-		if !p.isBool {
-			text := c.String(p.name)
-			v = text
-			if n, err := strconv.ParseInt(text, 10, 64); err == nil && p.number {
-				v = n
-			}
-		}
-		raw, err := json.Marshal(v)
-		if err != nil {
-			return nil, err
-		}
-		if req.Pending == nil {
-			req.Pending = map[string]json.RawMessage{}
-		}
-		req.Pending[p.key] = raw
-		warnings = append(warnings, fmt.Sprintf("--%s (%s) is not yet supported by opm: kept, saved and shown, but not acted on", p.name, p.key))
-	}
-	return warnings, nil
-}
-
-// warnPendingFlags says on standard error which of the flags given are
-// kept but not acted on yet.
-func (a *App) warnPendingFlags(c *ucli.Context) {
-	warnings, _ := applyPendingFlags(c, &api.StartRequest{})
-	for _, w := range warnings {
-		fmt.Fprintf(a.errOut(), "opm: warning: %s\n", w)
-	}
-}
 
 // settingsGiven reports whether the command line changes an app's
 // definition: a setting flag, or arguments after "--".
@@ -254,14 +190,14 @@ func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error
 		}
 		req.CronRestart = cron
 	}
+	if err := applyInstanceFlags(c, &req.Settings); err != nil {
+		return err
+	}
 	if err := applyLogFlags(c, &req.LogSettings); err != nil {
 		return err
 	}
 	if err := api.CheckSettings(req.Settings); err != nil {
 		return usageErrorf("invalid setting: %v", err)
-	}
-	if _, err := applyPendingFlags(c, req); err != nil {
-		return err
 	}
 	if c.IsSet("interpreter") {
 		req.Interpreter = c.String("interpreter")
@@ -272,6 +208,34 @@ func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error
 			return usageErrorf("invalid --interpreter-args %q: %v", c.String("interpreter-args"), err)
 		}
 		req.InterpreterArgs = args
+	}
+	return nil
+}
+
+// applyInstanceFlags applies --instances and --increment-var to s.
+func applyInstanceFlags(c *ucli.Context, s *api.Settings) error {
+	if c.IsSet("instances") {
+		text := strings.TrimSpace(c.String("instances"))
+		if strings.HasPrefix(text, "+") {
+			return usageErrorf("invalid --instances %q: give a number of processes or max; to add or remove processes of an app, use opm scale NAME %s", text, text)
+		}
+		if _, err := strconv.Atoi(text); err != nil && text != "max" {
+			return usageErrorf("invalid --instances %q: give a number of processes, or max for one per CPU (e.g. -i 4, -i max)", text)
+		}
+		n, err := api.ParseInstances(text, 0)
+		if err != nil {
+			return usageErrorf("invalid --instances: %v", err)
+		}
+		s.Instances = n
+	}
+	if c.IsSet("increment-var") {
+		v := c.String("increment-var")
+		if v != "" {
+			if err := api.CheckEnvName("--increment-var", v); err != nil {
+				return usageErrorf("invalid %v (e.g. --increment-var PORT)", err)
+			}
+		}
+		s.IncrementVar = v
 	}
 	return nil
 }

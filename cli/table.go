@@ -35,13 +35,19 @@ func renderApps(w io.Writer, apps []api.App) {
 				mem = formatBytes(app.Memory)
 			}
 		}
-		t.AppendRow(table.Row{app.ID, Escape(app.Name), pid, uptime, app.Restarts, listStatus(app, color), cpu, mem})
+		t.AppendRow(table.Row{app.ID, label(app), pid, uptime, app.Restarts, listStatus(app, color), cpu, mem})
 	}
 	if len(apps) == 0 {
 		fmt.Fprintln(w, "no apps (start one with 'opm start <script-or-command>')")
 		return
 	}
 	t.Render()
+}
+
+// label names an app's row for people, escaped: its name, with the
+// instance id after it for an app of several instances ("web:2").
+func label(app api.App) string {
+	return Escape(api.Label(app.Name, app.Instance, app.Instances))
 }
 
 // listStatus is an app's status as `opm list` shows it: with a watching

@@ -10,13 +10,36 @@ import (
 )
 
 // pendingKeys are PM2's keys opm accepts and keeps (in Settings.Pending,
-// so they are saved and shown) but does not act on yet.
+// so they are saved and shown) but does not act on (appReader.keep).
 var pendingKeys = map[string]bool{
-	// processes
-	"instances": true,
+	// How PM2 runs an app's instances: opm runs each as a process of
+	// its own, PM2's fork mode, whatever the key says (ExecModeNote).
 	"exec_mode": true,
-	// environment
-	"increment_var": true,
+}
+
+// settledKeys are PM2's keys that an older opm kept in Settings.Pending
+// without acting on them, and that are settings now: a value kept under
+// one of them is stale, the setting says what the app runs with.
+var settledKeys = map[string]bool{"instances": true, "increment_var": true, "instance_var": true}
+
+// Settled reports whether a key of Settings.Pending is stale: kept by an
+// older opm, and a setting of its own now.
+func Settled(key string) bool { return settledKeys[key] }
+
+// CurrentPending is the kept PM2 settings p without the stale ones
+// (Settled); nil when none is left.
+func CurrentPending(p map[string]json.RawMessage) map[string]json.RawMessage {
+	var out map[string]json.RawMessage
+	for k, v := range p {
+		if settledKeys[k] {
+			continue
+		}
+		if out == nil {
+			out = map[string]json.RawMessage{}
+		}
+		out[k] = v
+	}
+	return out
 }
 
 // decoded is an app read from the file, with what the file's warnings
@@ -176,17 +199,19 @@ func (l *loader) decode(index int, n *node) (*decoded, error) {
 			if req.CronRestart, cerr = api.CronSetting(text); cerr != nil {
 				err = a.fault(f, cerr.Error())
 			}
+		case "instances":
+			req.Instances, err = a.instances(f)
+		case "increment_var":
+			req.IncrementVar, err = a.envName(f)
+		case "instance_var":
+			req.InstanceVar, err = a.envName(f)
 		case "out_file", "error_file", "log_file", "time", "log_date_format", "merge_logs", "combine_logs",
 			"log_max_size", "log_max_files", "log_compress":
 			err = a.logSetting(f, &req.LogSettings)
 		default:
 			switch name, isEnv := strings.CutPrefix(f.key, "env_"); {
 			case pendingKeys[f.key]:
-				if req.Pending == nil {
-					req.Pending = map[string]json.RawMessage{}
-				}
-				req.Pending[f.key] = f.val.json()
-				d.notes = append(d.notes, note{kind: notePending, key: f.key, line: f.line})
+				err = a.keep(f)
 			case isEnv && name != "":
 				var vars []string
 				if vars, err = a.env(f); err == nil && name == l.o.Env {

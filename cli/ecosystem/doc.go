@@ -24,11 +24,14 @@
 //	                         milliseconds, or a duration such as "10s"
 //	kill_signal              a name or number; PM2's formats default to SIGINT
 //	stop_exit_codes          a code or a list
+//	instances                a number of processes; "max" or 0 one per CPU, -1 one less
+//	increment_var            a variable (PORT) each instance gets plus its instance id
+//	instance_var             the variable of the instance id (NODE_APP_INSTANCE)
 //
-// PM2's keys for what opm does not do yet (instances, watch,
-// max_memory_restart, cron_restart, wait_ready, the log settings...) are
-// kept in Settings.Pending with a warning. Other keys are warnings; a
-// value of the wrong type is an *Error, and then no app is returned.
+// PM2's keys for what opm does not do (exec_mode: opm runs each instance
+// as a process of its own, PM2's fork mode) are kept in Settings.Pending,
+// cluster mode with a warning. Other keys are warnings; a value of the
+// wrong type is an *Error, and then no app is returned.
 //
 // Files:
 //

@@ -20,7 +20,8 @@ import (
 	"opm/daemon/api"
 )
 
-// Export writes apps (as the daemon reports them) as an ecosystem file in
+// Export writes apps (as the daemon reports them: a row per instance, of
+// which one app is written, with its instances) as an ecosystem file in
 // format (FormatYAML, FormatJSON or FormatTOML) that Load reads back to
 // the same apps: the same program and arguments once the daemon resolves
 // them from any directory, working directory, environment (the app's
@@ -38,7 +39,7 @@ func Export(apps []api.App, format string) ([]byte, error) {
 		return nil, errors.New("export: no apps to write (an ecosystem file needs at least one)")
 	}
 	doc := make([]any, 0, len(apps))
-	for _, a := range apps {
+	for _, a := range ByApp(apps) {
 		fields, err := exportFields(a.Spec, format)
 		if err != nil {
 			return nil, fmt.Errorf("export app %q: %w", a.Spec.Name, err)
@@ -77,6 +78,29 @@ func Export(apps []api.App, format string) ([]byte, error) {
 	return nil, fmt.Errorf("export: unknown format %q", format)
 }
 
+// ByApp is one row per app of apps, as the daemon lists them (a row per
+// instance): the row of each app's lowest instance, whose definition is
+// the app's, in the order the apps first come, with the app's instance
+// count in its Spec.Instances.
+func ByApp(apps []api.App) []api.App {
+	var out []api.App
+	at := map[string]int{}
+	for _, a := range apps {
+		if a.Spec.Instances <= 1 && a.Instances > 1 {
+			a.Spec.Instances = a.Instances
+		}
+		i, seen := at[a.Spec.Name]
+		switch {
+		case !seen:
+			at[a.Spec.Name] = len(out)
+			out = append(out, a)
+		case a.Spec.Instance < out[i].Spec.Instance:
+			out[i] = a
+		}
+	}
+	return out
+}
+
 // kv is one key of an exported app and its value.
 type kv struct {
 	key string
@@ -107,6 +131,15 @@ func exportFields(s api.Spec, format string) ([]kv, error) {
 	}
 	if s.Cwd != "" {
 		f = append(f, kv{"cwd", s.Cwd})
+	}
+	if s.Instances > 1 {
+		f = append(f, kv{"instances", s.Instances})
+	}
+	if s.IncrementVar != "" {
+		f = append(f, kv{"increment_var", s.IncrementVar})
+	}
+	if s.InstanceVar != "" {
+		f = append(f, kv{"instance_var", s.InstanceVar})
 	}
 	if s.Restart != "" {
 		f = append(f, kv{"restart", s.Restart})
@@ -158,7 +191,7 @@ func exportFields(s api.Spec, format string) ([]kv, error) {
 	}
 	f = append(f, exportLogFields(s.LogSettings)...)
 	pending := make([]string, 0, len(s.Pending))
-	for k := range s.Pending {
+	for k := range CurrentPending(s.Pending) {
 		pending = append(pending, k)
 	}
 	slices.Sort(pending)
@@ -174,9 +207,15 @@ func exportFields(s api.Spec, format string) ([]kv, error) {
 			f = append(f, kv{k, v})
 		}
 	}
+	// The instance id variables are the daemon's to set, for each
+	// instance: not the app's.
+	instanceVar := s.InstanceVar
+	if instanceVar == "" {
+		instanceVar = api.DefaultInstanceVar
+	}
 	env := map[string]string{}
 	for _, e := range s.Env {
-		if k, v, ok := strings.Cut(e, "="); ok && k != "" {
+		if k, v, ok := strings.Cut(e, "="); ok && k != "" && k != api.InstanceEnv && k != instanceVar {
 			env[k] = v
 		}
 	}

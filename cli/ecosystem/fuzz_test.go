@@ -116,6 +116,10 @@ func checkRequest(t *testing.T, a App) {
 			t.Fatalf("app %q stop exit code %d", a.Name, c)
 		}
 	}
+	if api.CheckInstances(r.Instances) != nil || r.IncrementVar != "" && api.CheckEnvName("increment_var", r.IncrementVar) != nil ||
+		r.InstanceVar != "" && api.CheckEnvName("instance_var", r.InstanceVar) != nil {
+		t.Fatalf("app %q instances %d, increment_var %q, instance_var %q", a.Name, r.Instances, r.IncrementVar, r.InstanceVar)
+	}
 	for k, v := range r.Pending {
 		if !pendingKeys[k] || !json.Valid(v) {
 			t.Fatalf("app %q kept %q = %s", a.Name, k, v)

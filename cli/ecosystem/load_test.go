@@ -212,10 +212,11 @@ func write(t *testing.T, dir, name, content string) string {
 	return path
 }
 
-// An unknown key and a key opm keeps but does not act on yet are one
-// warning each per file, naming the apps and the first line; the kept
-// value is in Settings.Pending as the file wrote it. So is PM2's SIGINT.
-// Keys opm acts on (watch, max_memory_restart) are read into settings.
+// An unknown key and a key opm keeps but does not act on (exec_mode
+// cluster) are one warning each per file, naming the apps and the first
+// line; the kept value is in Settings.Pending as the file wrote it. So
+// is PM2's SIGINT. Keys opm acts on (watch, max_memory_restart,
+// instances) are read into settings.
 func TestWarnings(t *testing.T) {
 	path := write(t, t.TempDir(), "eco.yaml", `apps:
   - name: web
@@ -223,12 +224,14 @@ func TestWarnings(t *testing.T) {
     colour: blue
     watch: [src, lib]
     instances: 4
+    exec_mode: cluster
   - name: api
     script: api.js
     colour: red
     watch: true
     max_memory_restart: 200M
     kill_signal: SIGTERM
+    exec_mode: fork
 deploy:
   production: {}
 `)
@@ -237,19 +240,22 @@ deploy:
 		t.Fatal(err)
 	}
 	want := []string{
-		path + `:13: deploy is PM2's deployment setup, which opm does not do: ignored`,
+		path + `:15: deploy is PM2's deployment setup, which opm does not do: ignored`,
 		path + `:4: unknown key "colour" (apps "web", "api"): ignored; check its spelling (opm reads PM2's key names)`,
-		path + `:6: instances (app "web") is not yet supported by opm: kept, saved and shown, but not acted on`,
+		path + `:7: exec_mode cluster (app "web") is kept but not acted on: ` + ExecModeNote,
 		path + `: app "web" stops with SIGINT, as under PM2; set kill_signal to change it`,
 	}
 	if !reflect.DeepEqual(f.Warnings, want) {
 		t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(f.Warnings, "\n"), strings.Join(want, "\n"))
 	}
-	wantPending := []map[string]json.RawMessage{{"instances": json.RawMessage(`4`)}, nil}
+	wantPending := []map[string]json.RawMessage{{"exec_mode": json.RawMessage(`"cluster"`)}, {"exec_mode": json.RawMessage(`"fork"`)}}
 	for i, a := range f.Apps {
 		if !reflect.DeepEqual(a.Request.Pending, wantPending[i]) {
 			t.Errorf("app %q pending %s, want %s", a.Name, a.Request.Pending, wantPending[i])
 		}
+	}
+	if n := f.Apps[0].Request.Instances; n != 4 {
+		t.Errorf("web instances %d, want 4", n)
 	}
 	web, api := f.Apps[0].Request.Settings, f.Apps[1].Request.Settings
 	if !web.Watch || !reflect.DeepEqual(web.WatchPaths, []string{"src", "lib"}) || !api.Watch || len(api.WatchPaths) != 0 || api.MaxMemoryRestart != 200<<20 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"opm/daemon/api"
@@ -24,7 +25,7 @@ var pm2Internal = map[string]bool{
 	"versioning": true, "version": true, "node_version": true, "_pm2_version": true,
 	"vizion": true, "vizion_running": true, "km_link": true, "pmx": true,
 	"automation": true, "treekill": true, "windowsHide": true, "username": true,
-	"kill_retry_time": true, "instance_var": true, "pm_pid_path": true,
+	"kill_retry_time": true, "pm_pid_path": true,
 	"pm_exec_path": true, "pm_cwd": true, "exec_interpreter": true,
 	"pm_out_log_path": true, "pm_err_log_path": true, "pm_log_path": true,
 	"node_args": true, "interpreter_args": true, "env": true, "autostart": true,
@@ -32,7 +33,7 @@ var pm2Internal = map[string]bool{
 	"unique_id_set": true, "NODE_APP_INSTANCE": true,
 	// with PM2's default value only (see pm2Defaults)
 	"namespace": true, "filter_env": true, "exec_mode": true, "watch": true,
-	"merge_logs": true, "instances": true,
+	"merge_logs": true, "instances": true, "instance_var": true,
 }
 
 // pm2Defaults are the values PM2 writes for keys the user did not set:
@@ -45,6 +46,8 @@ var pm2Defaults = map[string]string{
 	"watch":      `false`,
 	"merge_logs": `true`,
 	"instances":  `1`,
+	// the variable of the instance id
+	"instance_var": `"NODE_APP_INSTANCE"`,
 }
 
 // pm2Env reports whether key of an app's env in a PM2 dump is one PM2
@@ -109,25 +112,47 @@ func (l *loader) dump(data []byte) (*File, error) {
 	if len(root.items) == 0 {
 		return nil, l.fail(root.line, "PM2 saved no process (run 'pm2 save' while your apps run under PM2)", nil)
 	}
-	// PM2 saves one entry per instance of an app started with -i N, all
-	// of one name and the same definition (instances: N, kept): the app
-	// is read once, and is stopped only when every instance was.
-	var stopped []bool
-	at := map[string]int{}
-	apps := &node{kind: kindList, line: root.line}
+	// PM2 saves one entry per process: an app started with -i N (or
+	// scaled) is N entries of one name and script. They become one app
+	// of that many instances, defined by its lowest instance (whose
+	// environment holds the base value of its increment_var), stopped
+	// only when every instance was.
+	var groups [][]int
+	byName := map[string]int{}
 	for i, entry := range root.items {
+		name := ""
 		if v := entry.get("name"); entry.kind == kindMap && v != nil && v.kind == kindString {
-			if j, seen := at[v.text]; seen {
-				stopped[j] = stopped[j] && pm2Stopped(entry)
-				continue
-			}
-			at[v.text] = len(apps.items)
+			name = v.text
 		}
-		app, err := l.fromDump(i+1, entry)
+		if j, seen := byName[name]; seen && name != "" {
+			groups[j] = append(groups[j], i)
+			continue
+		}
+		byName[name] = len(groups)
+		groups = append(groups, []int{i})
+	}
+	var stopped []bool
+	apps := &node{kind: kindList, line: root.line}
+	for _, g := range groups {
+		procs := l.sameApp(root.items, g)
+		first := procs[0]
+		for _, i := range procs[1:] {
+			if id := pm2Instance(root.items[i]); id >= 0 && (pm2Instance(root.items[first]) < 0 || id < pm2Instance(root.items[first])) {
+				first = i
+			}
+		}
+		app, err := l.fromDump(first+1, root.items[first])
 		if err != nil {
 			return nil, err
 		}
-		stopped = append(stopped, pm2Stopped(entry))
+		if len(procs) > 1 {
+			setInstances(app, len(procs))
+		}
+		down := true
+		for _, i := range procs {
+			down = down && pm2Stopped(root.items[i])
+		}
+		stopped = append(stopped, down)
 		apps.items = append(apps.items, app)
 	}
 	f, err := l.load(apps)
@@ -138,6 +163,62 @@ func (l *loader) dump(data []byte) (*File, error) {
 		f.Apps[i].Stopped = stopped[i]
 	}
 	return f, nil
+}
+
+// sameApp keeps, of the entries (indexes into items) that share a
+// name, those of the first one's script: the processes of one app. PM2
+// also lets apps of other scripts take the same name, which opm cannot:
+// each of those is a warning, and is not imported.
+func (l *loader) sameApp(items []*node, entries []int) []int {
+	script := func(e *node) string {
+		if v := e.get("pm_exec_path"); v != nil && v.kind == kindString {
+			return v.text
+		}
+		return ""
+	}
+	want := script(items[entries[0]])
+	procs := []int{entries[0]}
+	for _, i := range entries[1:] {
+		if script(items[i]) == want {
+			procs = append(procs, i)
+			continue
+		}
+		name := items[i].get("name").text
+		l.fileNotes = append(l.fileNotes, note{kind: noteSameName, key: name, line: items[i].line})
+	}
+	return procs
+}
+
+// pm2Instance is the instance id PM2 gave the process of a dump's entry
+// (its instance_var, NODE_APP_INSTANCE by default), -1 when unknown.
+func pm2Instance(entry *node) int64 {
+	ivar := api.DefaultInstanceVar
+	if v := entry.get("instance_var"); v != nil && v.kind == kindString && v.text != "" {
+		ivar = v.text
+	}
+	for _, m := range []*node{entry, entry.get("env")} {
+		if m == nil || m.kind != kindMap {
+			continue
+		}
+		if v := m.get(ivar); v != nil && (v.kind == kindNumber || v.kind == kindString) {
+			if id, ok := wholeNumber(strings.TrimSpace(v.text)); ok && id >= 0 {
+				return id
+			}
+		}
+	}
+	return -1
+}
+
+// setInstances sets the instances of an app mapped from a dump to n,
+// the number of processes PM2 ran, over what its entry recorded.
+func setInstances(app *node, n int) {
+	val := &node{kind: kindNumber, line: app.line, text: strconv.Itoa(n)}
+	if i := fieldIndex(app, "instances"); i >= 0 {
+		val.line = app.fields[i].val.line
+		app.fields[i].val = val
+		return
+	}
+	app.fields = append(app.fields, field{key: "instances", line: app.line, val: val})
 }
 
 // pm2Stopped reports whether PM2 had the app of a dump's entry stopped.

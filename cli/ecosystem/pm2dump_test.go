@@ -178,7 +178,7 @@ func TestPM2DumpInstances(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(f.Apps) != 1 || f.Apps[0].Stopped || string(f.Apps[0].Request.Pending["instances"]) != "2" {
-		t.Fatalf("apps %+v; want one app api, running, instances 2 kept", f.Apps)
+	if len(f.Apps) != 1 || f.Apps[0].Stopped || f.Apps[0].Request.Instances != 2 || f.Apps[0].Request.Pending != nil {
+		t.Fatalf("apps %+v; want one app api, running, of 2 instances", f.Apps)
 	}
 }

@@ -1,6 +1,7 @@
 package ecosystem
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"strconv"
@@ -310,4 +311,73 @@ func (a *appReader) watchSetting(f field, s *api.Settings) error {
 		s.MaxMemoryRestart = n
 	}
 	return err
+}
+
+// instances is PM2's instances: a number of processes, "max" (or 0) for
+// one per CPU, -1 for one less than the CPUs; a string holding a number
+// too (as a JavaScript file passes what it reads from process.env).
+func (a *appReader) instances(f field) (int, error) {
+	const want = `a number of processes, or "max" for one per CPU`
+	if f.val.kind != kindNumber && f.val.kind != kindString {
+		return 0, a.wrong(f, want)
+	}
+	text := strings.ToLower(strings.TrimSpace(f.val.text))
+	if text != "max" {
+		n, ok := wholeNumber(text)
+		if !ok || strings.HasPrefix(text, "+") {
+			return 0, a.wrong(f, want)
+		}
+		if n < -1 || n > api.MaxInstances {
+			return 0, a.fault(f, fmt.Sprintf("want 1 to %d processes, \"max\" (or 0) for one per CPU, or -1 for one less than the CPUs; got %s", api.MaxInstances, f.val.describe()))
+		}
+		text = strconv.FormatInt(n, 10)
+	}
+	n, err := api.ParseInstances(text, 0)
+	if err != nil {
+		return 0, a.fault(f, err.Error())
+	}
+	return n, nil
+}
+
+// envName is the name of an environment variable (increment_var,
+// instance_var).
+func (a *appReader) envName(f field) (string, error) {
+	s, ok := a.text(f)
+	if !ok {
+		return "", a.wrong(f, `the name of an environment variable (a string such as "PORT")`)
+	}
+	if api.CheckEnvName(f.key, s) != nil {
+		return "", a.fault(f, fmt.Sprintf("%s is not the name of an environment variable (no '=', no NUL byte, no spaces around it)", f.val.describe()))
+	}
+	return s, nil
+}
+
+// keep checks the value of one of pendingKeys and keeps it in
+// Settings.Pending as the file wrote it.
+func (a *appReader) keep(f field) error {
+	switch f.key {
+	case "exec_mode":
+		// opm runs each instance as a process of its own, which is
+		// PM2's fork mode. "cluster" is not refused (a PM2 file is
+		// read as it is) but noted: instances then do not share their
+		// port through Node's cluster module.
+		const want = `"fork" or "cluster"`
+		mode, ok := a.text(f)
+		if !ok {
+			return a.wrong(f, want)
+		}
+		switch strings.TrimSuffix(mode, "_mode") {
+		case "fork":
+		case "cluster":
+			a.d.notes = append(a.d.notes, note{kind: noteCluster, key: f.key, line: f.line})
+		default:
+			return a.wrong(f, want)
+		}
+	}
+	req := &a.d.Request
+	if req.Pending == nil {
+		req.Pending = map[string]json.RawMessage{}
+	}
+	req.Pending[f.key] = f.val.json()
+	return nil
 }

@@ -11,11 +11,15 @@ type noteKind int
 
 const (
 	noteUnknown    noteKind = iota // an app's key opm does not know
-	notePending                    // a PM2 key kept but not acted on yet
 	noteSIGINT                     // PM2's kill signal applied
 	noteDeploy                     // PM2's deploy section
 	noteUnknownTop                 // a top-level key opm does not know
+	noteCluster                    // PM2's exec_mode cluster, kept but run as fork
+	noteSameName                   // PM2 dump: processes of one name, not one app
 )
+
+// ExecModeNote says how opm runs what PM2 would run in cluster mode.
+const ExecModeNote = "opm runs each instance as a process of its own, as PM2's fork mode does (no Node cluster module): instances that listen on one port need SO_REUSEPORT, or a port each (increment_var)"
 
 // note is one fact a warning reports, where it was met.
 type note struct {
@@ -35,6 +39,8 @@ func (l *loader) warnings(apps []*decoded) []string {
 			out = append(out, l.at(n.line)+"deploy is PM2's deployment setup, which opm does not do: ignored")
 		case noteUnknownTop:
 			out = append(out, l.at(n.line)+fmt.Sprintf("unknown top-level key %q: ignored (the file's apps go under apps)", n.key))
+		case noteSameName:
+			out = append(out, l.at(n.line)+fmt.Sprintf("PM2 ran processes named %q with different scripts, which opm cannot keep under one name: the first is imported, not this one (start it under a name of its own)", n.key))
 		}
 	}
 	type group struct {
@@ -64,8 +70,8 @@ func (l *loader) warnings(apps []*decoded) []string {
 				break
 			}
 			out = append(out, l.at(g.line)+fmt.Sprintf("unknown key %q (%s): ignored; check its spelling (opm reads PM2's key names)", g.key, apps))
-		case notePending:
-			out = append(out, l.at(g.line)+fmt.Sprintf("%s (%s) is not yet supported by opm: kept, saved and shown, but not acted on", g.key, apps))
+		case noteCluster:
+			out = append(out, l.at(g.line)+fmt.Sprintf("exec_mode cluster (%s) is kept but not acted on: %s", apps, ExecModeNote))
 		case noteSIGINT:
 			verb := "stops"
 			if len(g.apps) > 1 {
