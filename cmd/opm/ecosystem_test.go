@@ -16,7 +16,8 @@ import (
 
 // ecoApps is a two-app ecosystem file in each format, its apps this test
 // binary in mode block: web with env, env_production and PM2's settings,
-// worker with a setting opm keeps but does not act on yet.
+// worker with increment_var and exec_mode cluster, a setting opm keeps but
+// does not act on.
 func ecoApps(exe string) map[string]string {
 	return map[string]string{
 		"apps.yaml": fmt.Sprintf(`apps:
@@ -33,19 +34,21 @@ func ecoApps(exe string) map[string]string {
   - name: worker
     script: %[1]s
     increment_var: PORT
+    exec_mode: cluster
     env:
       %[2]s: block
+      PORT: "4000"
 `, exe, testkit.ChildEnv),
 		"apps.json": fmt.Sprintf(`{"apps": [
   {"name": "web", "script": %[1]q, "args": "--port 8080", "restart_delay": 50, "max_restarts": 4,
    "env": {%[2]q: "block", "A": "1"}, "env_production": {"A": "prod"}},
-  {"name": "worker", "script": %[1]q, "increment_var": "PORT", "env": {%[2]q: "block"}}
+  {"name": "worker", "script": %[1]q, "increment_var": "PORT", "exec_mode": "cluster", "env": {%[2]q: "block", "PORT": "4000"}}
 ]}
 `, exe, testkit.ChildEnv),
 		"apps.config.js": fmt.Sprintf(`module.exports = {apps: [
   {name: "web", script: %[1]q, args: ["--port", "8080"], restart_delay: 50, max_restarts: 4,
    env: {%[2]s: "block", A: "1"}, env_production: {A: "prod"}},
-  {name: "worker", script: %[1]q, increment_var: "PORT", env: {%[2]s: "block"}},
+  {name: "worker", script: %[1]q, increment_var: "PORT", exec_mode: "cluster", env: {%[2]s: "block", PORT: "4000"}},
 ]};
 `, exe, testkit.ChildEnv),
 		"apps.toml": fmt.Sprintf(`[[apps]]
@@ -63,7 +66,8 @@ name = "worker"
 script = %[1]q
 kill_signal = "SIGINT"
 increment_var = "PORT"
-env = { %[2]s = "block" }
+exec_mode = "cluster"
+env = { %[2]s = "block", PORT = "4000" }
 `, exe, testkit.ChildEnv),
 	}
 }
@@ -107,8 +111,8 @@ func TestEcosystemFormatsStartTheSameApps(t *testing.T) {
 		if r.code != 0 {
 			t.Fatalf("%v", r)
 		}
-		if !strings.Contains(r.stderr, "increment_var (app \"worker\") is not yet supported") {
-			t.Errorf("%s: no warning for the kept increment_var key:\n%s", name, r.stderr)
+		if !strings.Contains(r.stderr, "exec_mode cluster (app \"worker\") is kept but not acted on") {
+			t.Errorf("%s: no warning for the kept exec_mode key:\n%s", name, r.stderr)
 		}
 		web, worker := e.waitStatus("web", api.StatusOnline, 10*time.Second), e.waitStatus("worker", api.StatusOnline, 10*time.Second)
 		if !slices.Equal(web.Spec.Argv[len(web.Spec.Argv)-2:], []string{"--port", "8080"}) {
@@ -123,8 +127,8 @@ func TestEcosystemFormatsStartTheSameApps(t *testing.T) {
 		if web.Spec.RestartDelayMs != 50 || web.Spec.MaxRestarts != 4 || web.Spec.KillSignal != "SIGINT" {
 			t.Errorf("%s: web's settings = delay %d, max restarts %d, kill signal %q; want 50, 4, SIGINT", name, web.Spec.RestartDelayMs, web.Spec.MaxRestarts, web.Spec.KillSignal)
 		}
-		if string(worker.Spec.Pending["increment_var"]) != `"PORT"` {
-			t.Errorf("%s: worker's kept settings = %s, want increment_var: \"PORT\"", name, worker.Spec.Pending)
+		if string(worker.Spec.Pending["exec_mode"]) != `"cluster"` || worker.Spec.IncrementVar != "PORT" {
+			t.Errorf("%s: worker's kept settings = %s and increment_var %q, want exec_mode: \"cluster\" kept and increment_var PORT", name, worker.Spec.Pending, worker.Spec.IncrementVar)
 		}
 		specs := []api.Spec{web.Spec, worker.Spec}
 		for i := range specs {

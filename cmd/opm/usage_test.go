@@ -117,30 +117,24 @@ func TestStartExistingWithSettings(t *testing.T) {
 	}
 }
 
-// PM2's flags for what opm keeps but does not act on yet are taken,
-// saved with the app, shown by info and said to be not yet supported.
-func TestPendingFlagsKept(t *testing.T) {
+// -i is PM2's instance count: taken, shown by info, changed by a start
+// of the app with another count; -e stays PM2's error log flag.
+func TestInstancesFlag(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	r := e.ok("start", os.Args[0], "--name", "web", "--env", "OPM_TEST_CHILD=block", "-i", "4")
-	for _, flag := range []string{"--instances"} {
-		if !strings.Contains(r.stderr, flag+" (") || !strings.Contains(r.stderr, "not yet supported") {
-			t.Errorf("no warning for %s:\n%s", flag, r.stderr)
-		}
+	e.ok("start", os.Args[0], "--name", "web", "--env", "OPM_TEST_CHILD=block", "-i", "4")
+	if rows := e.rows("web"); len(rows) != 4 || rows[3].Instances != 4 || rows[3].Status != api.StatusOnline {
+		t.Fatalf("after -i 4: %+v; want 4 online rows", rows)
 	}
-	want := map[string]string{"instances": "4"}
-	got := e.app("web").Spec.Pending
-	for k, v := range want {
-		if string(got[k]) != v {
-			t.Errorf("kept %s = %s, want %s (all: %s)", k, got[k], v, got)
-		}
-	}
-	if info := e.ok("info", "web").stdout; !strings.Contains(info, "instances") {
-		t.Errorf("info does not show the kept settings:\n%s", info)
+	if info := e.ok("info", "web").stdout; !strings.Contains(info, "4 (this is instance 0)") {
+		t.Errorf("info does not show the instances:\n%s", info)
 	}
 	e.ok("start", "web", "-i", "2")
-	if got := string(e.app("web").Spec.Pending["instances"]); got != "2" {
-		t.Errorf("after -i 2, kept instances = %s", got)
+	if rows := e.rows("web"); len(rows) != 2 || rows[1].Instances != 2 {
+		t.Errorf("after -i 2: %+v; want 2 rows", rows)
+	}
+	if r := e.run("start", os.Args[0], "--name", "bad", "-i", "lots"); r.code != 2 || !strings.Contains(r.stderr, "instances") {
+		t.Errorf("-i lots: %v\nwant exit 2 and what a count is", r)
 	}
 	if r := e.run("start", os.Args[0], "--name", "other", "-e", "PATH=/usr/bin"); r.code != 2 || !strings.Contains(r.stderr, "--env KEY=VALUE") {
 		t.Errorf("-e PATH=/usr/bin: %v\nwant exit 2 and a pointer to --env", r)
