@@ -56,6 +56,9 @@ type app struct {
 	// removes it).
 	spawning   bool
 	firstStart bool
+	// firstFailed is set on an instance of a new app of several whose
+	// first start failed: the start removes the app.
+	firstFailed bool
 	// spawnToken is the token of the latest spawn (token.go).
 	spawnToken string
 	// touched is set while the app is in the event's touched list;

@@ -68,6 +68,11 @@ type Config struct {
 	LogMaxFiles int  `toml:"log_max_files"`
 	LogCompress bool `toml:"log_compress"`
 
+	// RestoreOnStart restores the saved apps once the daemon serves,
+	// through the restore flag as `opm restore` does (the units of
+	// `opm startup` set it).
+	RestoreOnStart bool `toml:"restore_on_start"`
+
 	// Notes are warnings about how the daemon was set up, such as a
 	// runtime dir fallback: logged when it starts, shown by `opm daemon
 	// status`.
@@ -77,6 +82,9 @@ type Config struct {
 	Logger *slog.Logger `toml:"-"`
 	// Ready, when set, is called once the socket is listening.
 	Ready func(pid int) `toml:"-"`
+	// Started, when set, is called once the daemon serves and its
+	// restore on start (if any) is done, with how that went.
+	Started func(api.RestoreResult, error) `toml:"-"`
 }
 
 // minMemoryCheckInterval bounds how often memory limits are sampled.

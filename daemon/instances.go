@@ -42,6 +42,17 @@ func (s *Supervisor) instanceSpec(spec api.Spec, i int) api.Spec {
 	return spec
 }
 
+// index makes a findable by its instance key and its name. A key taken
+// already is a bug of opm's: said, and the first row kept.
+func (s *Supervisor) index(a *app) {
+	if old := s.byKey[a.spec.Key()]; old != nil && old != a {
+		s.log.Error("two rows for one instance: a bug of opm's", "event", "internal", "app", a.label(), "id", a.id, "kept_id", old.id)
+	} else {
+		s.byKey[a.spec.Key()] = a
+	}
+	s.names[a.spec.Name]++
+}
+
 func idsOf(apps []*app) []int {
 	ids := make([]int, len(apps))
 	for i, a := range apps {
@@ -88,6 +99,12 @@ func (s *Supervisor) dropInstances(apps []*app, done func()) {
 	})
 }
 
+// errRemoving refuses to change an app some of whose instances are being
+// removed.
+func errRemoving(name string) error {
+	return api.Errorf(api.CodeConflict, "app %q is being removed or scaled down; try again once 'opm list' shows it settled", name)
+}
+
 // setCount records n as the instance count of the instances apps.
 func (s *Supervisor) setCount(apps []*app, n int) {
 	for _, a := range apps {
@@ -117,11 +134,9 @@ func (s *Supervisor) onScale(ev scaleReq) {
 		ev.reply <- result{err: api.Errorf(api.CodeNotFound, "no app named %q (see 'opm list')", ev.name)}
 		return
 	}
-	for _, a := range cur {
-		if a.removing {
-			ev.reply <- result{err: api.Errorf(api.CodeConflict, "app %q is being removed", ev.name)}
-			return
-		}
+	if slices.ContainsFunc(cur, func(a *app) bool { return a.removing }) {
+		ev.reply <- result{err: errRemoving(ev.name)}
+		return
 	}
 	n, err := api.ParseInstances(ev.count, len(cur))
 	if err != nil {
@@ -130,10 +145,16 @@ func (s *Supervisor) onScale(ev scaleReq) {
 	}
 	keep := cur[:min(n, len(cur))]
 	s.setCount(keep, n)
-	added := s.addInstances(keep[0].spec, len(cur), n, false, false)
+	// New instances of a stopped app stay stopped, as the app is.
+	stopped := keep[0].state == Stopped || keep[0].state == Errored
+	added := s.addInstances(keep[0].spec, len(cur), n, stopped, false)
 	s.log.Info("app scaled", "event", "scaled", "app", ev.name, "from", len(cur), "to", n)
 	reply := func() {
 		r := result{apps: s.snapshots(idsOf(s.group(ev.name)))}
+		if keep[0].recordFailing {
+			// A daemon killed now would bring back the old count.
+			r.err = api.Errorf(api.CodeInternal, "scaled %q to %d, but its runtime record cannot be written (%s is full?): if the daemon dies before it can, the next one goes back to the old count", ev.name, n, s.cfg.RuntimeDir)
+		}
 		for _, a := range added {
 			if s.apps[a.id] == a && a.state != Online && a.lastErr != "" {
 				r.err = api.Errorf(api.CodeStartFailed, "cannot start instance %d of %q: %s (see 'opm list')", a.spec.Instance, ev.name, a.lastErr)

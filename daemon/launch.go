@@ -167,6 +167,16 @@ func (s *Supervisor) startFailed(a *app, err error) {
 	a.lastErr = err.Error()
 	a.exitCode = -1
 	s.log.Error("app failed to start", "event", "start-failed", "app", a.label(), "pid", 0, "error", err)
+	if a.firstStart && a.spec.Count() > 1 {
+		// One instance of a new app: the start's answer removes them
+		// all once the others have settled (startNew). Until then the
+		// row stays, so that the name is never free half-way.
+		a.firstStart, a.firstFailed = false, true
+		if a.state == Launching {
+			s.move(a, Errored)
+		}
+		return
+	}
 	if a.firstStart {
 		s.forget(a)
 		return

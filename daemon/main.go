@@ -21,9 +21,22 @@ import (
 // $OPM_HOME/daemon.log and serves until ctx ends, SIGTERM/SIGINT arrive or
 // a client asks it to stop. When $OPM_READY_FD is set it reports on it
 // (see readiness). Another daemon already running is not an error.
-func Main(ctx context.Context) error {
+func Main(ctx context.Context) error { return MainWith(ctx, Options{}) }
+
+// Options change how MainWith runs the daemon.
+type Options struct {
+	// Restore restores the saved apps once the daemon serves, whatever
+	// the config's restore_on_start says.
+	Restore bool
+	// Started, when set, is called once the daemon serves and its
+	// restore (if any) is done, with how that went.
+	Started func(api.RestoreResult, error)
+}
+
+// MainWith is Main with options: `opm daemon run --restore`, `opm run`.
+func MainWith(ctx context.Context, o Options) error {
 	ready := openReadiness()
-	err := mainRun(ctx, ready)
+	err := mainRun(ctx, ready, o)
 	if errors.Is(err, ErrRunning) {
 		if !ready.running() {
 			fmt.Fprintln(os.Stderr, "opm: the daemon is already running for this OPM_HOME (see 'opm daemon status')")
@@ -36,7 +49,7 @@ func Main(ctx context.Context) error {
 	return err
 }
 
-func mainRun(ctx context.Context, ready *readiness) error {
+func mainRun(ctx context.Context, ready *readiness, o Options) error {
 	home, err := shm.Home()
 	if err != nil {
 		return err
@@ -60,6 +73,8 @@ func mainRun(ctx context.Context, ready *readiness) error {
 	defer logf.Close()
 	cfg.Logger = slog.New(slog.NewTextHandler(logf, nil))
 	cfg.Ready = ready.ready
+	cfg.RestoreOnStart = cfg.RestoreOnStart || o.Restore
+	cfg.Started = o.Started
 
 	process.DefaultSignals()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)

@@ -35,7 +35,12 @@ func (s *Supervisor) forget(a *app) {
 	a.cancelTimer()
 	s.cancelTriggers(a)
 	delete(s.apps, a.id)
-	delete(s.byKey, a.spec.Key())
+	if s.byKey[a.spec.Key()] == a {
+		delete(s.byKey, a.spec.Key())
+	}
+	if s.names[a.spec.Name]--; s.names[a.spec.Name] <= 0 {
+		delete(s.names, a.spec.Name)
+	}
 	s.dropRecord(a)
 	s.dropCgroups(a)
 	s.logs.Remove(a.spec.Key())

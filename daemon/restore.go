@@ -1,8 +1,8 @@
 package daemon
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -38,9 +38,12 @@ func (s *Supervisor) restore(ev restoreReq) {
 	var launched, starting []*app
 	for _, g := range s.dumpGroups(ev.apps, res.Failed) {
 		name := g[0].Spec.Name
-		if s.byKey[name] != nil {
+		if s.names[name] > 0 {
 			// In the table already: left as it is, instances and all.
 			for _, a := range s.group(name) {
+				if a.removing {
+					continue // on its way out (scaled down)
+				}
 				label := a.label()
 				switch {
 				case a.state == Launching && a.deferred:
@@ -99,11 +102,20 @@ func (s *Supervisor) restore(ev restoreReq) {
 // dump that cannot be read is left untouched, a copy is set aside, and the
 // daemon carries on.
 func (srv *server) handleRestore(w http.ResponseWriter, r *http.Request) {
+	res, err := srv.restoreDump(r.Context())
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+// restoreDump restores the saved apps (restore) and says how it went.
+func (srv *server) restoreDump(ctx context.Context) (api.RestoreResult, error) {
 	path := filepath.Join(srv.cfg.Home, api.DumpName)
 	d, err := store.ReadDump(path)
 	if errors.Is(err, store.ErrNoDump) {
-		writeError(w, api.Errorf(api.CodeNotFound, "no dump at %s: nothing to restore (run 'opm save' first)", path))
-		return
+		return api.RestoreResult{}, api.Errorf(api.CodeNotFound, "no dump at %s: nothing to restore (run 'opm save' first)", path)
 	}
 	if err != nil {
 		aside, cerr := store.SetAside(path)
@@ -112,23 +124,24 @@ func (srv *server) handleRestore(w http.ResponseWriter, r *http.Request) {
 			msg += " and a copy set aside as " + aside
 		}
 		srv.log.Error("dump unreadable", "event", "restore-failed", "path", path, "error", err)
-		writeError(w, api.Errorf(api.CodeInternal, "%s (fix or remove it, then 'opm save' again)", msg))
-		return
+		return api.RestoreResult{}, api.Errorf(api.CodeInternal, "%s (fix or remove it, then 'opm save' again)", msg)
 	}
-	res, ok := srv.call(r.Context(), w, func(reply chan result) event { return restoreReq{path: path, apps: d.Apps, reply: reply} })
-	if !ok {
-		return
+	reply := make(chan result, 1)
+	res := srv.sup.ask(ctx, restoreReq{path: path, apps: d.Apps, reply: reply}, reply)
+	if res.err != nil {
+		return api.RestoreResult{}, res.err
 	}
 	srv.log.Info("restore done", "event", "restored", "started", len(res.restore.Started), "already_running", len(res.restore.AlreadyRunning), "stopped", len(res.restore.Stopped), "failed", len(res.restore.Failed))
-	writeJSON(w, http.StatusOK, res.restore)
+	return res.restore, nil
 }
 
 // dumpGroups checks a dump's apps and groups them by app, each group the
 // instances 0..N-1 of its app in order, N being what its instance 0 says
-// (or, without it, the largest count saved): an instance saved twice is
-// restored once, one beyond N not at all (each said in failed), and one
-// missing — a dump edited by hand, or written by an older opm — is made
-// from the app's lowest instance, so that the app gets exactly N.
+// (or, without it, the largest count saved): an unusable definition is
+// said in failed; an instance saved twice is restored once, one beyond N
+// not at all (said in daemon.log), and one missing — a dump edited by
+// hand — is made from the app's lowest instance, so that the app gets
+// exactly N.
 func (s *Supervisor) dumpGroups(apps []store.DumpApp, failed map[string]string) [][]store.DumpApp {
 	byName := map[string]map[int]store.DumpApp{}
 	var order []string
@@ -144,7 +157,7 @@ func (s *Supervisor) dumpGroups(apps []store.DumpApp, failed map[string]string) 
 			order = append(order, name)
 		}
 		if _, dup := byName[name][d.Spec.Instance]; dup {
-			failed[label] = "saved twice in the dump; restored once"
+			s.log.Warn("an instance is saved twice in the dump; restored once", "event", "dump-instances", "app", label)
 			continue
 		}
 		byName[name][d.Spec.Instance] = d
@@ -175,7 +188,7 @@ func (s *Supervisor) dumpGroups(apps []store.DumpApp, failed map[string]string) 
 		}
 		for i := range saved {
 			if i >= n {
-				failed[api.Label(name, i, n)] = fmt.Sprintf("beyond the app's %d instances in the dump; not restored", n)
+				s.log.Warn("an instance in the dump is beyond the app's count; not restored", "event", "dump-instances", "app", api.Label(name, i, n), "instances", n)
 			}
 		}
 		out = append(out, g)

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
 	"opm/daemon/api"
 	"opm/daemon/cgroup"
 	"opm/daemon/logs"
@@ -134,7 +136,28 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Ready != nil {
 		cfg.Ready(os.Getpid())
 	}
+	sup.onStopping = func() { notifyManager(log, sd.SdNotifyStopping) }
+	bg, stopBG := context.WithCancel(ctx)
+	defer stopBG()
+	started := make(chan struct{})
+	go func() {
+		defer close(started)
+		var res api.RestoreResult
+		var err error
+		if cfg.RestoreOnStart {
+			if res, err = srv.restoreOnStart(bg, flag); err != nil {
+				log.Error("restore on start failed", "event", "restore-failed", "error", err)
+			}
+		}
+		notifyManager(log, sd.SdNotifyReady)
+		if cfg.Started != nil {
+			cfg.Started(res, err)
+		}
+	}()
+	go watchdog(bg, log)
 	sup.run(ctx)
+	stopBG()
+	<-started // it holds the flag while it restores
 	sup.releaseWatches()
 	sup.files.close()
 	cctx, ccancel := context.WithTimeout(context.Background(), shutdownGrace)

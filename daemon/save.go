@@ -18,6 +18,9 @@ func (s *Supervisor) dumpApps() []store.DumpApp {
 	out := make([]store.DumpApp, 0, len(s.apps))
 	for _, id := range s.allIDs() {
 		a := s.apps[id]
+		if a.removing {
+			continue // being removed or scaled away: not saved
+		}
 		out = append(out, store.DumpApp{Spec: a.spec, Running: recordOf(a).Want != store.WantStopped, UserStopped: a.userStopped})
 	}
 	return out

@@ -111,6 +111,10 @@ func (srv *server) handleStart(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if len(res.apps) == 0 {
+		writeError(w, api.Errorf(api.CodeConflict, "app %q was removed while it was being started; see 'opm list'", spec.Name))
+		return
+	}
 	writeJSON(w, http.StatusOK, res.apps[0])
 }
 

@@ -15,6 +15,9 @@ func (s *Supervisor) onShutdown(ev shutdownReq) {
 			ev.reply <- result{status: s.status()}
 		}
 	}
+	if !s.stopping && s.onStopping != nil {
+		s.onStopping()
+	}
 	if ev.keepApps {
 		// Spawns in flight finish first, so that every process the
 		// next daemon finds has its runtime record.
@@ -37,7 +40,10 @@ func (s *Supervisor) onShutdown(ev shutdownReq) {
 		// back.
 		s.clearRecords()
 		for _, id := range ids {
-			s.dropCgroups(s.apps[id])
+			// A removal that was under way may have forgotten it.
+			if a := s.apps[id]; a != nil {
+				s.dropCgroups(a)
+			}
 		}
 		reply()
 	})

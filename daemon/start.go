@@ -17,13 +17,13 @@ func (s *Supervisor) startNew(ev startReq) {
 		ev.reply <- result{err: errDaemonStopping}
 		return
 	}
-	old := s.byKey[spec.Name]
+	exists := s.names[spec.Name] > 0
 	switch {
-	case old != nil && ev.update:
+	case exists && ev.update:
 		s.update(ev)
 		return
-	case old != nil:
-		ev.reply <- result{err: api.Errorf(api.CodeConflict, "an app named %q already exists (id %d); pick another --name, or use 'opm restart %s'", spec.Name, old.id, spec.Name)}
+	case exists:
+		ev.reply <- result{err: api.Errorf(api.CodeConflict, "an app named %q already exists (id %d); pick another --name, or use 'opm restart %s'", spec.Name, s.group(spec.Name)[0].id, spec.Name)}
 		return
 	case ev.update:
 		ev.reply <- result{err: api.Errorf(api.CodeNotFound, "no app named %q to change (see 'opm list')", spec.Name)}
@@ -41,12 +41,12 @@ func (s *Supervisor) startNew(ev startReq) {
 	ids := idsOf(apps)
 	s.wait(ids, func() {
 		for _, a := range apps {
-			if s.apps[a.id] == a {
+			if s.apps[a.id] == a && !a.firstFailed {
 				continue
 			}
 			// One instance could not start: the app is not left
 			// half there.
-			err := api.Errorf(api.CodeStartFailed, "cannot start %q: %s", spec.Name, a.lastErr)
+			err := api.Errorf(api.CodeStartFailed, "cannot start %q: %s", a.label(), a.lastErr)
 			s.dropInstances(s.group(spec.Name), func() { ev.reply <- result{err: err} })
 			return
 		}
@@ -59,7 +59,7 @@ func (s *Supervisor) register(spec api.Spec) *app {
 	a := &app{id: s.nextID, spec: spec, state: Stopped, exitCode: -1}
 	s.nextID++
 	s.apps[a.id] = a
-	s.byKey[spec.Key()] = a
+	s.index(a)
 	s.touch(a)
 	s.armTriggers(a)
 	return a
@@ -88,17 +88,22 @@ func (s *Supervisor) startApp(a *app) {
 // The answer comes once it has settled, as for `opm restart`.
 func (s *Supervisor) update(ev startReq) {
 	cur := s.group(ev.spec.Name)
-	for _, a := range cur {
-		if a.removing {
-			ev.reply <- result{err: api.Errorf(api.CodeConflict, "app %q is being removed", a.spec.Name)}
-			return
-		}
+	if slices.ContainsFunc(cur, func(a *app) bool { return a.removing }) {
+		ev.reply <- result{err: errRemoving(ev.spec.Name)}
+		return
 	}
 	n := ev.spec.Count()
 	if ev.keepIfSame && len(cur) == n && !slices.ContainsFunc(cur, func(a *app) bool {
-		return (a.state != Online && a.state != Launching) || !sameSpec(a.spec, s.instanceSpec(ev.spec, a.spec.Instance))
+		return !sameSpec(a.spec, s.instanceSpec(ev.spec, a.spec.Instance))
 	}) {
-		ev.reply <- result{apps: s.snapshots(idsOf(cur))}
+		// The same app: what runs is left alone, what does not is
+		// started.
+		for _, a := range cur {
+			if a.state != Online && a.state != Launching {
+				s.startApp(a)
+			}
+		}
+		s.replySettled(idsOf(cur), "start", nil, ev.reply)
 		return
 	}
 	keep := cur[:min(n, len(cur))]

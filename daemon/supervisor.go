@@ -31,6 +31,9 @@ type Supervisor struct {
 	// (nil in unit tests).
 	startedAt time.Time
 	flag      *shm.Flag
+	// onStopping, when set, is called once when the daemon starts
+	// stopping (STOPPING=1 to a service manager).
+	onStopping func()
 	// tokens makes the token every app process carries (token.go);
 	// daemonStart, this daemon's start time, orders its spawns after
 	// those of earlier daemons.
@@ -41,8 +44,10 @@ type Supervisor struct {
 	// under that name adopts its orphan instead of starting a copy.
 	orphans map[string][]process.Holder
 
-	apps   map[int]*app
-	byKey  map[string]*app
+	apps  map[int]*app
+	byKey map[string]*app
+	// names counts the rows of each app name (its instances).
+	names  map[string]int
 	nextID int
 	// recordedNextID is the next id the records hold.
 	recordedNextID int
@@ -118,6 +123,7 @@ func newSupervisor(cfg Config, log *slog.Logger) *Supervisor {
 		quit:        make(chan struct{}),
 		apps:        make(map[int]*app),
 		byKey:       make(map[string]*app),
+		names:       make(map[string]int),
 		now:         time.Now,
 		startedAt:   time.Now(),
 		daemonStart: ownStartTime(),

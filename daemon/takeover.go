@@ -51,7 +51,7 @@ func (s *Supervisor) recoverApps() {
 		a.written = recordState{specRev: a.specRev, want: rec.Want, pid: rec.PID, start: rec.Start, restarts: rec.Restarts, spawn: rec.Spawning, userStopped: rec.UserStopped}
 		a.leaderPID, a.leaderStart = rec.PID, rec.Start
 		s.apps[a.id] = a
-		s.byKey[a.spec.Key()] = a
+		s.index(a)
 		s.touch(a)
 		s.armTriggers(a)
 		s.nextID = max(s.nextID, a.id+1)
@@ -119,6 +119,9 @@ func (s *Supervisor) repairInstances() {
 				extra = append(extra, a)
 			}
 		}
+		// Records are checked (an instance below its own count), so
+		// keep holds at least the instance n came from.
+		s.setCount(keep, n)
 		if len(keep) == n && len(extra) == 0 {
 			continue
 		}
@@ -126,10 +129,6 @@ func (s *Supervisor) repairInstances() {
 		if len(extra) > 0 {
 			s.dropInstances(extra, func() {})
 		}
-		if len(keep) == 0 {
-			continue // its instance 0 is gone too: n came from one beyond
-		}
-		s.setCount(keep, n)
 		have := map[int]bool{}
 		for _, a := range keep {
 			have[a.spec.Instance] = true

@@ -40,7 +40,7 @@ func (s *Supervisor) resolve(target string) ([]int, error) {
 			}
 			continue
 		}
-		if a := s.byKey[part]; a != nil {
+		if s.names[part] > 0 {
 			// A name names every instance of the app.
 			for _, in := range s.group(part) {
 				add(in.id)

@@ -201,8 +201,14 @@ func TestScale(t *testing.T) {
 		if st.want > 1 && pidOf(ids, 1) != p1 && st.args[2] != "3" {
 			t.Fatalf("%s: instance 1 is pid %d, was %d: scaling restarted it", strings.Join(st.args, " "), pidOf(ids, 1), p1)
 		}
-		if rows := e.rows("s"); len(rows) != st.want || rows[0].Instances != st.want {
-			t.Fatalf("%s: opm list shows %d rows of s, counting %d instances; want %d", strings.Join(st.args, " "), len(rows), rows[0].Instances, st.want)
+		rows := e.rows("s")
+		if len(rows) != st.want {
+			t.Fatalf("%s: opm list shows %d rows of s; want %d", strings.Join(st.args, " "), len(rows), st.want)
+		}
+		for i, a := range rows {
+			if a.Instance != i || a.Instances != st.want || a.PID != pidOf(ids, i) {
+				t.Fatalf("%s: row %d is instance %d of %d, pid %d; want instance %d of %d, pid %d", strings.Join(st.args, " "), i, a.Instance, a.Instances, a.PID, i, st.want, pidOf(ids, i))
+			}
 		}
 	}
 	if r := e.run("scale", "s", "0x"); r.code == 0 || !strings.Contains(r.stderr, "instances") {
@@ -219,11 +225,12 @@ func TestScale(t *testing.T) {
 	e.checkInstances("s", 4, "after opm start s -i 4")
 }
 
-// The exactly-once race with instances: saved apps of 4 instances after
-// a container restart, hit by concurrent restores, then a daemon killed
+// The exactly-once race with instances: saved apps of 4 instances after a
+// container restart, hit by concurrent restores, then a daemon killed
 // with SIGKILL and more restores: each app runs instances 0..3, each
 // exactly once, and the killed daemon's successor adopts them all.
-func TestInstancesExactlyOnce(t *testing.T) {
+// (make stress runs it for more rounds.)
+func TestInstancesRestoreRace(t *testing.T) {
 	e := newEnv(t)
 	names := []string{"w0", "w1"}
 	for _, n := range names {
@@ -235,6 +242,15 @@ func TestInstancesExactlyOnce(t *testing.T) {
 		got := map[string]map[int]int{}
 		for _, n := range names {
 			got[n] = e.checkInstances(n, 4, when)
+			rows := e.rows(n)
+			for i, a := range rows {
+				if a.Instance != i || a.Instances != 4 || a.Status != "online" || pidWithInstance(got[n], i) != a.PID {
+					t.Fatalf("%s: opm list shows %s as instance %d of %d, %s, pid %d; want instance %d of 4, online, pid %d", when, n, a.Instance, a.Instances, a.Status, a.PID, i, pidWithInstance(got[n], i))
+				}
+			}
+			if len(rows) != 4 {
+				t.Fatalf("%s: opm list shows %d rows of %s, want 4", when, len(rows), n)
+			}
 		}
 		if d := e.daemons(); len(d) != 1 {
 			t.Fatalf("%s: %d daemons %v", when, len(d), d)

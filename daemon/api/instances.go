@@ -75,6 +75,8 @@ func ParseInstances(s string, current int) (int, error) {
 		if n < 1 {
 			return 0, fmt.Errorf("instances %q leaves %d processes; keep at least 1 (or stop or delete the app)", s, n)
 		}
+	case n == 0 && current > 0:
+		return 0, fmt.Errorf("instances 0: keep at least 1 (or stop or delete the app)")
 	case n == 0:
 		n = cpus
 	case n == -1:

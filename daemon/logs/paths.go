@@ -17,9 +17,9 @@ func Paths(home, name string) (out, err string) {
 // Own sets spec's log paths from its name and its log settings: the
 // defaults under home, or its out_file, error_file and log_file (relative
 // to its working directory), each with the instance's suffix
-// (InstancePath) unless the app merges its instances' logs. The paths a spec carries are never trusted as
-// such (the dump, a runtime record): they are derived again from what the
-// user asked for.
+// (InstancePath) unless the app merges its instances' logs. The paths a
+// spec carries are never trusted as such (the dump, a runtime record):
+// they are derived again from what the user asked for.
 func Own(spec *api.Spec, home string) {
 	spec.OutLog, spec.ErrLog = Paths(home, spec.Name)
 	spec.CombinedLog = ""
@@ -48,8 +48,9 @@ func Own(spec *api.Spec, home string) {
 
 // InstancePath is the log file of instance i of an app whose file is
 // path: "-i" before the extension (web-out.log: web-out-2.log), as PM2
-// names its instances' files. Instance 0 keeps the app's own files, so
-// that scaling an app never moves the files of a running process.
+// suffixes its processes' files (with their pm_id). Instance 0 keeps the
+// app's own files, so that scaling an app never moves the files of a
+// running process.
 func InstancePath(path string, i int) string {
 	if path == "" || path == api.DevNull || i == 0 {
 		return path
