@@ -349,6 +349,13 @@ func (s *stream) free() {
 	// frees only pages a single call covers whole, and the bytes before
 	// s.punched in that page were read already.
 	from := s.punched &^ (pageSize - 1)
+	// A spool the app truncated since it was read holds its new bytes
+	// there: never punched (the next drain reads it again from its
+	// start). The window between this check and the punch is left.
+	var st unix.Stat_t
+	if unix.Fstat(s.fd, &st) == nil && st.Size < upto {
+		return
+	}
 	err := unix.Fallocate(s.fd, unix.FALLOC_FL_PUNCH_HOLE|unix.FALLOC_FL_KEEP_SIZE, from, upto-from)
 	if err != nil {
 		if !s.punchFailed {
