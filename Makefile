@@ -40,12 +40,19 @@ lint: ## gofmt check, go vet and staticcheck (pinned as a go tool)
 # (never globally); without npm they skip, and say so.
 PM2BIN := bench/.pm2/node_modules/.bin/pm2
 
-testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests, when npm is there
+testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), and systemd-analyze for the unit tests (as root, with apt-get)
 	@if [ -x $(PM2BIN) ]; then :; \
 	elif command -v npm >/dev/null 2>&1; then \
 	  echo "installing PM2 into bench/.pm2 for the PM2 tests"; \
 	  npm install --prefix bench/.pm2 --no-audit --no-fund pm2 || echo "npm install pm2 failed: the PM2 tests will skip"; \
 	else echo "npm is not installed: the PM2 tests will skip"; fi
+	@if command -v systemd-analyze >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's systemd package for systemd-analyze (the tests of opm startup and opm export check units with it)"; \
+	  { apt-cache show systemd >/dev/null 2>&1 || apt-get update; } && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends systemd \
+	    || echo "apt-get install systemd failed: the tests that check units with systemd-analyze will skip"; \
+	else echo "systemd-analyze is not installed (apt-get install systemd, as root): the tests that check units with it will skip"; fi
 
 unit: testdeps ## go test -race over every package, and the fault tests the race detector cannot run
 	$(GO) test -race -timeout 10m ./...

@@ -16,11 +16,24 @@ import (
 
 // Options configure the opm command.
 type Options struct {
-	// RunDaemon runs the daemon in the foreground until ctx ends; the
-	// hidden `opm daemon run` calls it.
-	RunDaemon func(ctx context.Context) error
+	// RunDaemon runs the daemon in the foreground, in this process,
+	// until ctx ends: `opm daemon run` (the units of `opm startup`) and
+	// `opm run` call it.
+	RunDaemon func(ctx context.Context, o DaemonOptions) error
 	// Stdout and Stderr default to the process's own.
 	Stdout, Stderr io.Writer
+}
+
+// DaemonOptions change how RunDaemon runs the daemon.
+type DaemonOptions struct {
+	// Restore restores the saved apps once the daemon serves.
+	Restore bool
+	// Started, when set, is called once the daemon serves and its
+	// restore (if any) is done, with how that went.
+	Started func(api.RestoreResult, error)
+	// Stopping, when set, is called once when the daemon begins to
+	// stop (SIGTERM, 'opm daemon stop'), with the apps as they were.
+	Stopping func([]api.App)
 }
 
 // App is the opm command line.
@@ -73,6 +86,7 @@ func NewApp(opts Options) *App {
 			a.exportCommand(),
 			a.importCommand(),
 			a.restoreCommand(),
+			a.startupCommand(), a.unstartupCommand(),
 			a.daemonCommand(),
 			a.versionCommand(),
 			a.completionCommand(),

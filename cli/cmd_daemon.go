@@ -29,8 +29,11 @@ func (a *App) daemonCommand() *ucli.Command {
 		Subcommands: []*ucli.Command{
 			{
 				Name:   "run",
-				Usage:  "run the daemon in the foreground (what 'opm daemon start' spawns)",
+				Usage:  "run the daemon in the foreground (what 'opm daemon start' spawns, and the units of 'opm startup' run)",
 				Hidden: true,
+				Flags: []ucli.Flag{
+					&ucli.BoolFlag{Name: "restore", Usage: "restore the saved apps once the daemon serves (config: restore_on_start)"},
+				},
 				Action: a.daemonRun,
 			},
 			{
@@ -77,7 +80,7 @@ func (a *App) daemonRun(c *ucli.Context) error {
 	if a.opts.RunDaemon == nil {
 		return errors.New("this opm binary was built without a daemon")
 	}
-	return a.opts.RunDaemon(c.Context)
+	return a.opts.RunDaemon(c.Context, DaemonOptions{Restore: c.Bool("restore")})
 }
 
 func (a *App) daemonStart(c *ucli.Context) error {

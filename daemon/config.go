@@ -85,6 +85,9 @@ type Config struct {
 	// Started, when set, is called once the daemon serves and its
 	// restore on start (if any) is done, with how that went.
 	Started func(api.RestoreResult, error) `toml:"-"`
+	// Stopping, when set, is called once when the daemon begins to stop
+	// (SIGTERM, 'opm daemon stop'), with the apps as they were then.
+	Stopping func([]api.App) `toml:"-"`
 }
 
 // minMemoryCheckInterval bounds how often memory limits are sampled.

@@ -31,6 +31,9 @@ type Options struct {
 	// Started, when set, is called once the daemon serves and its
 	// restore (if any) is done, with how that went.
 	Started func(api.RestoreResult, error)
+	// Stopping, when set, is called once when the daemon begins to
+	// stop, with the apps as they were then.
+	Stopping func([]api.App)
 }
 
 // MainWith is Main with options: `opm daemon run --restore`, `opm run`.
@@ -74,7 +77,7 @@ func mainRun(ctx context.Context, ready *readiness, o Options) error {
 	cfg.Logger = slog.New(slog.NewTextHandler(logf, nil))
 	cfg.Ready = ready.ready
 	cfg.RestoreOnStart = cfg.RestoreOnStart || o.Restore
-	cfg.Started = o.Started
+	cfg.Started, cfg.Stopping = o.Started, o.Stopping
 
 	process.DefaultSignals()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)

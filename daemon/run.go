@@ -136,7 +136,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Ready != nil {
 		cfg.Ready(os.Getpid())
 	}
-	sup.onStopping = func() { notifyManager(log, sd.SdNotifyStopping) }
+	sup.onStopping = func(apps []api.App) {
+		notifyManager(log, sd.SdNotifyStopping)
+		if cfg.Stopping != nil {
+			cfg.Stopping(apps)
+		}
+	}
 	bg, stopBG := context.WithCancel(ctx)
 	defer stopBG()
 	started := make(chan struct{})

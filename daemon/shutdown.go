@@ -16,7 +16,7 @@ func (s *Supervisor) onShutdown(ev shutdownReq) {
 		}
 	}
 	if !s.stopping && s.onStopping != nil {
-		s.onStopping()
+		s.onStopping(s.snapshots(s.allIDs()))
 	}
 	if ev.keepApps {
 		// Spawns in flight finish first, so that every process the

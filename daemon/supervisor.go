@@ -32,8 +32,9 @@ type Supervisor struct {
 	startedAt time.Time
 	flag      *shm.Flag
 	// onStopping, when set, is called once when the daemon starts
-	// stopping (STOPPING=1 to a service manager).
-	onStopping func()
+	// stopping (STOPPING=1 to a service manager), with the apps as they
+	// were then.
+	onStopping func([]api.App)
 	// tokens makes the token every app process carries (token.go);
 	// daemonStart, this daemon's start time, orders its spawns after
 	// those of earlier daemons.

@@ -15,11 +15,16 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := cli.NewApp(cli.Options{RunDaemon: daemon.Main}).Run(ctx, os.Args)
+	err := cli.NewApp(cli.Options{RunDaemon: runDaemon}).Run(ctx, os.Args)
 	stop()
 	if err != nil {
 		// Errors quote what the user typed: print them escaped.
 		fmt.Fprintf(os.Stderr, "opm: %s\n", cli.Escape(err.Error()))
 	}
 	os.Exit(cli.ExitCode(err))
+}
+
+// runDaemon runs the daemon in this process.
+func runDaemon(ctx context.Context, o cli.DaemonOptions) error {
+	return daemon.MainWith(ctx, daemon.Options{Restore: o.Restore, Started: o.Started, Stopping: o.Stopping})
 }

@@ -1,0 +1,279 @@
+package export
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"reflect"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	nomad "github.com/hashicorp/nomad/api"
+
+	"opm/daemon/api"
+)
+
+// nomadMinInterval is the shortest restart interval Nomad accepts.
+const nomadMinInterval = 5 * time.Second
+
+// Nomad writes the apps as one Nomad job, {"Job": {...}} as
+// `nomad job run -json` and the jobs API take it: the job opm-<host> (or
+// opm-<Options.Job>), of type service, with a task group per app (Count:
+// its instances) of one task that runs the app's command with its
+// environment, under Options.Driver (raw_exec: on the host as Nomad's
+// user; exec: isolated). Each group restarts its task as opm restarts
+// the app and, as opm leaves an errored app stopped, is not rescheduled
+// once its restarts are spent. What a job has no equivalent for is kept
+// in the task's Meta (opm_*), so that nothing is lost silently.
+func Nomad(rows []api.App, o Options) ([]byte, error) {
+	name := o.Job
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "apps"
+		}
+		name = h
+	}
+	id := "opm-" + strings.Map(func(r rune) rune {
+		if r == ' ' || r == '/' || r < 0x20 || r == 0x7f {
+			return '-'
+		}
+		return r
+	}, name)
+	driver := o.Driver
+	if driver == "" {
+		driver = DriverRawExec
+	}
+	job := &nomad.Job{
+		ID:          &id,
+		Name:        &id,
+		Type:        new("service"),
+		Datacenters: []string{"*"},
+		Meta:        map[string]string{"opm_exported_by": "opm export --format nomad (opm " + o.Version + ")"},
+	}
+	for _, a := range group(rows) {
+		g, err := a.nomadGroup(driver)
+		if err != nil {
+			return nil, fmt.Errorf("export app %q as a Nomad task group: %w", a.spec.Name, err)
+		}
+		job.TaskGroups = append(job.TaskGroups, g)
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(object{{"Job", pruned(reflect.ValueOf(job))}}); err != nil {
+		return nil, fmt.Errorf("encode the Nomad job: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+func (a app) nomadGroup(driver string) (*nomad.TaskGroup, error) {
+	s := a.spec
+	if len(s.Argv) == 0 || s.Exec == "" {
+		return nil, fmt.Errorf("no command")
+	}
+	// Neither driver has a working directory: the task runs from its
+	// own. A shell enters the app's, then runs the command as it is.
+	command, args := s.Exec, s.Argv[1:]
+	if s.Cwd != "" {
+		command = "/bin/sh"
+		args = append([]string{"-c", `cd "$0" && exec "$@"`, s.Cwd, s.Exec}, s.Argv[1:]...)
+	}
+	env, err := a.env(false, 0)
+	if err != nil {
+		return nil, err
+	}
+	vars := map[string]string{}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		vars[k] = v
+	}
+	// Nomad numbers a group's allocations from 0, as opm its instances.
+	vars[api.InstanceEnv] = "${NOMAD_ALLOC_INDEX}"
+	vars[a.instanceVar()] = "${NOMAD_ALLOC_INDEX}"
+	if err := checkUTF8(command, args, vars); err != nil {
+		return nil, err
+	}
+	task := &nomad.Task{
+		Name:        s.Name,
+		Driver:      driver,
+		Config:      map[string]any{"command": command, "args": args},
+		Env:         vars,
+		KillSignal:  a.killSignal(),
+		KillTimeout: new(ms(s.KillTimeoutMs)),
+		Meta:        map[string]string{},
+	}
+	if s.KillTimeoutMs <= 0 {
+		task.KillTimeout = nil
+	}
+	if s.Cwd != "" {
+		task.Meta["opm_cwd"] = s.Cwd
+	}
+	if s.CronRestart != "" {
+		task.Meta["opm_cron_restart"] = s.CronRestart
+	}
+	if s.IncrementVar != "" {
+		task.Meta["opm_increment_var"] = s.IncrementVar
+	}
+	for i, note := range a.notMapped() {
+		task.Meta[fmt.Sprintf("opm_not_mapped_%d", i+1)] = note
+	}
+	if s.LogMaxFiles > 0 || s.LogMaxSize > 0 {
+		task.LogConfig = &nomad.LogConfig{}
+		if s.LogMaxFiles > 0 {
+			task.LogConfig.MaxFiles = new(s.LogMaxFiles)
+		}
+		if s.LogMaxSize > 0 {
+			task.LogConfig.MaxFileSizeMB = new(int(max((s.LogMaxSize+(1<<20)-1)>>20, 1)))
+		}
+	}
+	attempts, mode := max(s.MaxRestarts, 0), "fail"
+	if s.Restart == api.RestartNever {
+		attempts = 0
+	}
+	delay := a.restartDelay()
+	interval := max(a.restartInterval(), nomadMinInterval, time.Duration(attempts)*delay)
+	return &nomad.TaskGroup{
+		Name:  new(s.Name),
+		Count: new(a.count),
+		Tasks: []*nomad.Task{task},
+		RestartPolicy: &nomad.RestartPolicy{
+			Attempts: &attempts,
+			Interval: &interval,
+			Delay:    &delay,
+			Mode:     &mode,
+		},
+		ReschedulePolicy: &nomad.ReschedulePolicy{Attempts: new(0), Unlimited: new(false)},
+	}, nil
+}
+
+// checkUTF8 refuses what JSON cannot hold as it is.
+func checkUTF8(command string, args []string, env map[string]string) error {
+	bad := func(s string) bool { return !utf8.ValidString(s) }
+	if bad(command) {
+		return fmt.Errorf("its command %q is not UTF-8, which a JSON job cannot hold", command)
+	}
+	for _, a := range args {
+		if bad(a) {
+			return fmt.Errorf("its argument %q is not UTF-8, which a JSON job cannot hold", a)
+		}
+	}
+	for k, v := range env {
+		if bad(k) || bad(v) {
+			return fmt.Errorf("its environment variable %q is not UTF-8, which a JSON job cannot hold", strings.ToValidUTF8(k, "?"))
+		}
+	}
+	return nil
+}
+
+// object is a JSON object whose keys keep their order.
+type object []field
+
+type field struct {
+	key string
+	val any
+}
+
+func (o object) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, f := range o {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		k, err := json.Marshal(f.key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := marshalPlain(f.val)
+		if err != nil {
+			return nil, err
+		}
+		b.Write(k)
+		b.WriteByte(':')
+		b.Write(v)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// marshalPlain is json.Marshal without HTML escaping.
+func marshalPlain(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// pruned is v as JSON would write it, without what is not set: nil
+// pointers, maps, slices and interfaces, and zero values outside a
+// pointer. The nomad api's types have no omitempty, and a job written in
+// full is mostly nulls; a pointer to a zero value is kept, since it says
+// zero rather than "Nomad's default" (Attempts: 0). Struct fields keep
+// their order.
+func pruned(v reflect.Value) any {
+	p, _ := prune(v, true)
+	return p
+}
+
+// prune returns v pruned and whether it is set; keep keeps a zero value
+// (one behind a pointer, or in a map or slice).
+func prune(v reflect.Value, keep bool) (any, bool) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil, false
+		}
+		return prune(v.Elem(), true)
+	case reflect.Struct:
+		var o object
+		for i := range v.NumField() {
+			f := v.Type().Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			name := f.Name
+			if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == "-" {
+				continue
+			} else if tag != "" {
+				name = tag
+			}
+			if x, ok := prune(v.Field(i), false); ok {
+				o = append(o, field{name, x})
+			}
+		}
+		return o, len(o) > 0 || keep
+	case reflect.Map:
+		if v.Len() == 0 {
+			return nil, false
+		}
+		m := make(map[string]any, v.Len())
+		for it := v.MapRange(); it.Next(); {
+			x, _ := prune(it.Value(), true)
+			m[fmt.Sprint(it.Key().Interface())] = x
+		}
+		return m, true
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			return nil, false
+		}
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return v.Interface(), true // bytes: base64, as json writes them
+		}
+		s := make([]any, v.Len())
+		for i := range s {
+			s[i], _ = prune(v.Index(i), true)
+		}
+		return s, len(s) > 0 || keep
+	}
+	if v.IsZero() && !keep {
+		return nil, false
+	}
+	return v.Interface(), true
+}

@@ -1,0 +1,163 @@
+package main
+
+import (
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// notifyListener is a service manager's notify socket, as systemd gives
+// a Type=notify service in $NOTIFY_SOCKET: a datagram socket that
+// collects the messages sent to it.
+type notifyListener struct {
+	path string
+	conn *net.UnixConn
+	msgs chan string
+}
+
+func listenNotify(t *testing.T) *notifyListener {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &notifyListener{path: path, conn: conn, msgs: make(chan string, 64)}
+	go func() {
+		defer close(l.msgs)
+		buf := make([]byte, 4096)
+		for {
+			n, err := conn.Read(buf)
+			if err != nil {
+				return
+			}
+			l.msgs <- string(buf[:n])
+		}
+	}()
+	t.Cleanup(func() { conn.Close() })
+	return l
+}
+
+// next returns the next message that contains want, failing the test if
+// none comes within d; the messages before it are returned too.
+func (l *notifyListener) next(t *testing.T, want string, d time.Duration) (string, []string) {
+	t.Helper()
+	var skipped []string
+	deadline := time.After(d)
+	for {
+		select {
+		case m, ok := <-l.msgs:
+			if !ok {
+				t.Fatalf("notify socket closed before %q came (got %q)", want, skipped)
+			}
+			if strings.Contains(m, want) {
+				return m, skipped
+			}
+			skipped = append(skipped, m)
+		case <-deadline:
+			t.Fatalf("no %q on the notify socket within %s (got %q)", want, d, skipped)
+		}
+	}
+}
+
+// The daemon as a systemd Type=notify service (what `opm startup`
+// writes): `opm daemon run --restore` restores the saved apps — exactly
+// once, while `opm restore` runs at the same moment — and only then says
+// READY=1; it pings the watchdog when the unit asks for one; SIGTERM
+// makes it say STOPPING=1, stop every app and exit 0.
+func TestDaemonNotifiesServiceManager(t *testing.T) {
+	e := newEnv(t)
+	names := e.savedApps(3)
+	e.freshContainer(names)
+	l := listenNotify(t)
+
+	cmd := exec.Command(os.Args[0], "daemon", "run", "--restore")
+	cmd.Env = append(append([]string(nil), e.environ...), "NOTIFY_SOCKET="+l.path, "WATCHDOG_USEC=200000")
+	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	cmd.Stderr = stderr // a file: Wait waits for no copy
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	// Restores race the daemon's own restore on start.
+	results := make(chan []result, 1)
+	go func() { results <- e.runAll([][]string{{"restore"}, {"restore"}, {"list", "--json"}}) }()
+
+	ready, before := l.next(t, "READY=1", 30*time.Second)
+	// READY=1 comes once the restore on start is done: every app runs.
+	for _, n := range names {
+		if c := e.running(n); c != 1 {
+			t.Fatalf("READY=1 (%q, after %q) came while %s has %d processes, want its restore done first", ready, before, n, c)
+		}
+	}
+	for i, r := range <-results {
+		if r.code != 0 {
+			t.Fatalf("command %d beside the restore on start: %v", i, r)
+		}
+	}
+	e.checkExactlyOnce(names, "after the restore on start and concurrent restores")
+	if !strings.Contains(e.daemonLog(), "event=restore-on-start") {
+		t.Errorf("daemon.log does not tell of the restore on start:\n%s", e.daemonLog())
+	}
+	l.next(t, "WATCHDOG=1", 10*time.Second)
+	l.next(t, "WATCHDOG=1", 10*time.Second)
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	l.next(t, "STOPPING=1", 10*time.Second)
+	select {
+	case <-exited:
+		if err := waitErr; err != nil {
+			b, _ := os.ReadFile(stderr.Name())
+			t.Fatalf("daemon after SIGTERM: %v\nstderr:\n%s", err, b)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the daemon did not exit within 30s of SIGTERM")
+	}
+	for _, n := range names {
+		if c := e.running(n); c != 0 {
+			t.Errorf("after the daemon's SIGTERM %s still has %d processes", n, c)
+		}
+	}
+}
+
+// Without a dump, a restore on start is no work: READY=1 all the same,
+// and daemon.log says there was nothing to restore.
+func TestRestoreOnStartWithoutDump(t *testing.T) {
+	e := newEnvConfig(t, fastConfig+"\nrestore_on_start = true\n")
+	l := listenNotify(t)
+	cmd := exec.Command(os.Args[0], "daemon", "run")
+	cmd.Env = append(append([]string(nil), e.environ...), "NOTIFY_SOCKET="+l.path)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	l.next(t, "READY=1", 30*time.Second)
+	if log := e.daemonLog(); !strings.Contains(log, "no saved apps to restore on start") {
+		t.Errorf("daemon.log does not say there was nothing to restore:\n%s", log)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exited; err != nil {
+		t.Fatalf("daemon after SIGTERM: %v", err)
+	}
+}
