@@ -87,6 +87,7 @@ func NewApp(opts Options) *App {
 			a.importCommand(),
 			a.restoreCommand(),
 			a.startupCommand(), a.unstartupCommand(),
+			a.runCommand(),
 			a.daemonCommand(),
 			a.versionCommand(),
 			a.completionCommand(),

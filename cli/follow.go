@@ -33,6 +33,18 @@ type followed struct {
 	// it that is not fh's own was rotated between two reads, and is
 	// read whole.
 	lastRotated time.Time
+	// sink, when set, takes each line instead of the printer (`opm run`
+	// reads daemon.log so).
+	sink func(line []byte)
+}
+
+// print hands one line of f's log to the printer, or to f's sink.
+func (f *followed) print(p *logPrinter, line []byte, read time.Time) {
+	if f.sink != nil {
+		f.sink(line)
+		return
+	}
+	p.print(f.src, line, read)
 }
 
 // maxPartialLine is how long a line without newline may grow before it
@@ -46,69 +58,130 @@ const maxPartialLine = 1 << 20
 // created at its path) is read to its end and then the new file from its
 // start; a log truncated (flushed) is read again from its start.
 func follow(ctx context.Context, p *logPrinter, logs []*followed) error {
-	defer func() {
+	fw, err := newFollower(p)
+	if err != nil {
 		for _, f := range logs {
 			if f.fh != nil {
 				f.fh.Close()
 			}
 		}
-	}()
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		return fmt.Errorf("watch logs: %w", err)
-	}
-	defer w.Close()
-	byPath := map[string][]*followed{}
-	watched := map[string]bool{}
-	for _, f := range logs {
-		byPath[f.src.path] = append(byPath[f.src.path], f)
-		dir := filepath.Dir(f.src.path)
-		if watched[dir] {
-			continue
-		}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("watch logs: %w", err)
-		}
-		if err := w.Add(dir); err != nil {
-			return fmt.Errorf("watch logs in %s: %w", dir, err)
-		}
-		watched[dir] = true
-	}
-	buf := make([]byte, 64<<10)
-	readAll := func() error {
-		for _, f := range logs {
-			if err := f.update(p, buf); err != nil {
-				return err
-			}
-		}
-		return p.flush()
-	}
-	// Catch up with what was written between the tail and the watch.
-	if err := readAll(); err != nil {
 		return err
 	}
+	defer fw.close()
+	for i, f := range logs {
+		if err := fw.add(f); err != nil {
+			for _, g := range logs[i+1:] {
+				if g.fh != nil {
+					g.fh.Close()
+				}
+			}
+			return err
+		}
+	}
+	// Catch up with what was written between the tail and the watch.
+	if err := fw.readAll(); err != nil {
+		return err
+	}
+	return fw.run(ctx)
+}
+
+// follower follows a set of logs that may grow while it runs (`opm run`
+// adds the logs of apps started later): one inotify instance, one watch
+// per directory of a followed log.
+type follower struct {
+	p       *logPrinter
+	w       *fsnotify.Watcher
+	logs    []*followed
+	byPath  map[string][]*followed
+	watched map[string]bool
+	buf     []byte
+	// after, when set, runs after each round of reads, before the
+	// printer is flushed; an error ends run.
+	after func() error
+}
+
+func newFollower(p *logPrinter) (*follower, error) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return nil, fmt.Errorf("watch logs: %w", err)
+	}
+	return &follower{p: p, w: w, byPath: map[string][]*followed{}, watched: map[string]bool{}, buf: make([]byte, 64<<10)}, nil
+}
+
+// close stops watching and closes the followed files.
+func (fw *follower) close() {
+	fw.w.Close()
+	for _, f := range fw.logs {
+		if f.fh != nil {
+			f.fh.Close()
+		}
+	}
+}
+
+// add follows f from where it stands (its open file and offset, or its
+// path from the start), watching its directory, made when missing. The
+// follower owns f's file from then on, even when the watch fails.
+func (fw *follower) add(f *followed) error {
+	fw.logs = append(fw.logs, f)
+	fw.byPath[f.src.path] = append(fw.byPath[f.src.path], f)
+	dir := filepath.Dir(f.src.path)
+	if fw.watched[dir] {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("watch logs: %w", err)
+	}
+	if err := fw.w.Add(dir); err != nil {
+		return fmt.Errorf("watch logs in %s: %w", dir, err)
+	}
+	fw.watched[dir] = true
+	return nil
+}
+
+// readAll reads every log for what was added to it, then flushes.
+func (fw *follower) readAll() error {
+	for _, f := range fw.logs {
+		if err := f.update(fw.p, fw.buf); err != nil {
+			return err
+		}
+	}
+	return fw.round()
+}
+
+// round ends a round of reads: the after hook, then the flush.
+func (fw *follower) round() error {
+	if fw.after != nil {
+		if err := fw.after(); err != nil {
+			return err
+		}
+	}
+	return fw.p.flush()
+}
+
+// run prints what is added to the logs until ctx ends.
+func (fw *follower) run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case err := <-w.Errors:
+		case err := <-fw.w.Errors:
 			if !errors.Is(err, fsnotify.ErrEventOverflow) {
 				return fmt.Errorf("watch logs: %w", err)
 			}
 			// Events were lost: read every log for what they said.
-			if err := readAll(); err != nil {
+			if err := fw.readAll(); err != nil {
 				return err
 			}
-		case ev, ok := <-w.Events:
+		case ev, ok := <-fw.w.Events:
 			if !ok {
 				return nil
 			}
-			for _, f := range byPath[ev.Name] {
-				if err := f.update(p, buf); err != nil {
+			for _, f := range fw.byPath[ev.Name] {
+				if err := f.update(fw.p, fw.buf); err != nil {
 					return err
 				}
 			}
-			if err := p.flush(); err != nil {
+			if err := fw.round(); err != nil {
 				return err
 			}
 		}
@@ -158,7 +231,7 @@ func (f *followed) update(p *logPrinter, buf []byte) error {
 			return err
 		}
 		if len(f.partial) > 0 {
-			p.print(f.src, f.partial, time.Now())
+			f.print(p, f.partial, time.Now())
 			f.partial = f.partial[:0]
 		}
 		f.lastRotated = f.rotationOf(open)
@@ -261,7 +334,7 @@ func (f *followed) readWhole(p *logPrinter, path string) error {
 	}
 	f.emit(p, data, time.Now())
 	if len(f.partial) > 0 {
-		p.print(f.src, f.partial, time.Now())
+		f.print(p, f.partial, time.Now())
 		f.partial = f.partial[:0]
 	}
 	return nil
@@ -300,7 +373,7 @@ func (f *followed) emit(p *logPrinter, data []byte, read time.Time) {
 		if i < 0 {
 			f.partial = append(f.partial, data...)
 			if len(f.partial) >= maxPartialLine {
-				p.print(f.src, f.partial, read)
+				f.print(p, f.partial, read)
 				f.partial = f.partial[:0]
 			}
 			return
@@ -310,7 +383,7 @@ func (f *followed) emit(p *logPrinter, data []byte, read time.Time) {
 			line = append(f.partial, line...)
 			f.partial = line[:0]
 		}
-		p.print(f.src, line, read)
+		f.print(p, line, read)
 		data = data[i+1:]
 	}
 }

@@ -69,6 +69,8 @@ func (c *Child) StartTicks() uint64 { return c.start }
 
 func (c *Child) Wait() ExitStatus {
 	defer c.fd.Close()
+	// Reaped (or nothing left to wait for): a reaper may have the pid.
+	defer disown(c.pid)
 	st := ExitStatus{Code: -1}
 	awaitExit(c.fd, func(fd int) bool {
 		var ws syscall.WaitStatus
@@ -150,12 +152,19 @@ func New(devNull *os.File, output Output, cgroups *cgroup.Tree, log *slog.Logger
 			Files: []uintptr{null, uintptr(out), uintptr(errf)},
 			Sys:   sys,
 		}
+		// The child is registered as this spawner's before a reaper
+		// (reap.go) can look at it: Child.Wait reaps it.
+		release := holdForks()
 		pid, err := syscall.ForkExec(spec.Exec, spec.Argv, attr)
 		if err != nil && sys.UseCgroupFD && cgroup.CloneUnsupported(err) {
 			log.Warn("starting app outside its cg: the kernel cannot clone into a cg; a grandchild that calls setsid escapes stop", "event", "cg-failed", "app", spec.Name, "error", err)
 			sys.UseCgroupFD, sys.CgroupFD, cg = false, 0, ""
 			pid, err = syscall.ForkExec(spec.Exec, spec.Argv, attr)
 		}
+		if err == nil {
+			own(pid)
+		}
+		release()
 		if err != nil {
 			return nil, fmt.Errorf("start %s: %w", spec.Exec, err)
 		}
@@ -166,6 +175,7 @@ func New(devNull *os.File, output Output, cgroups *cgroup.Tree, log *slog.Logger
 			_ = cgroups.Kill(cg)
 			var ws syscall.WaitStatus
 			_, _ = wait4(pid, &ws, 0)
+			disown(pid)
 			return nil, fmt.Errorf("start %s: watch its pidfd: %w", spec.Exec, err)
 		}
 		start, err := proc.StartTime(pid)
