@@ -73,6 +73,12 @@ type Config struct {
 	// `opm startup` set it).
 	RestoreOnStart bool `toml:"restore_on_start"`
 
+	// Service names the service a service manager runs the daemon as
+	// ($OPM_SERVICE, which the units of `opm startup` set; "its service
+	// manager" under $NOTIFY_SOCKET alone): `opm daemon stop` and
+	// `restart` are refused then, for the manager to do.
+	Service string `toml:"-"`
+
 	// Notes are warnings about how the daemon was set up, such as a
 	// runtime dir fallback: logged when it starts, shown by `opm daemon
 	// status`.

@@ -75,6 +75,10 @@ type (
 		target string // "" for all
 		reply  chan result
 	}
+	// pingReq asks the loop to answer, no more (the watchdog).
+	pingReq struct {
+		reply chan result
+	}
 	statusReq struct {
 		reply chan result
 	}

@@ -78,6 +78,10 @@ func mainRun(ctx context.Context, ready *readiness, o Options) error {
 	cfg.Ready = ready.ready
 	cfg.RestoreOnStart = cfg.RestoreOnStart || o.Restore
 	cfg.Started, cfg.Stopping = o.Started, o.Stopping
+	cfg.Service = os.Getenv(api.ServiceEnvName)
+	if cfg.Service == "" && os.Getenv(api.NotifySocketEnv) != "" {
+		cfg.Service = serviceUnnamed
+	}
 
 	process.DefaultSignals()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)

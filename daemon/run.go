@@ -159,7 +159,7 @@ func Run(ctx context.Context, cfg Config) error {
 			cfg.Started(res, err)
 		}
 	}()
-	go watchdog(bg, log)
+	go srv.watchdog(bg)
 	sup.run(ctx)
 	stopBG()
 	<-started // it holds the flag while it restores

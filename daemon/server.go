@@ -204,6 +204,20 @@ func (srv *server) handleStop(w http.ResponseWriter, r *http.Request) {
 		}
 		req.KeepApps = b
 	}
+	if svc := srv.cfg.Service; svc != "" {
+		// Its service manager would take a stop for a failure or an
+		// end, and the next command would start a daemon outside it.
+		verb := "stop"
+		if req.KeepApps {
+			verb = "restart"
+		}
+		unit := svc
+		if svc == serviceUnnamed {
+			unit = "UNIT"
+		}
+		writeError(w, api.Errorf(api.CodeConflict, "this opm daemon is run by a service manager (%s): %s it through it: systemctl %s %s (or rc-service %s %s)", svc, verb, verb, unit, unit, verb))
+		return
+	}
 	// The stop goes on even if the client goes away.
 	res, ok := srv.call(context.WithoutCancel(r.Context()), w, func(reply chan result) event { return shutdownReq{keepApps: req.KeepApps, reply: reply} })
 	if !ok {

@@ -21,6 +21,10 @@ import (
 // only timer of an idle daemon, and only when the unit asks for it.
 // Without $NOTIFY_SOCKET each of these is nothing.
 
+// serviceUnnamed is Config.Service for a daemon a service manager runs
+// without saying under which name.
+const serviceUnnamed = "unnamed service"
+
 // notifyManager sends state to the service manager, if any.
 func notifyManager(log interface {
 	Warn(string, ...any)
@@ -31,10 +35,9 @@ func notifyManager(log interface {
 }
 
 // watchdog pings the service manager's watchdog until ctx ends, when the
-// unit set WatchdogSec for this process.
-func watchdog(ctx context.Context, log interface {
-	Warn(string, ...any)
-}) {
+// unit set WatchdogSec for this process: each ping once the supervisor's
+// loop has answered, so that a loop that is stuck is restarted.
+func (srv *server) watchdog(ctx context.Context) {
 	every, err := sd.SdWatchdogEnabled(false)
 	if err != nil || every <= 0 {
 		return
@@ -46,7 +49,11 @@ func watchdog(ctx context.Context, log interface {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			notifyManager(log, sd.SdNotifyWatchdog)
+			reply := make(chan result, 1)
+			if res := srv.sup.ask(ctx, pingReq{reply: reply}, reply); res.err != nil {
+				return // the loop has ended
+			}
+			notifyManager(srv.log, sd.SdNotifyWatchdog)
 		}
 	}
 }

@@ -228,6 +228,8 @@ func (s *Supervisor) handle(ev event) {
 		s.onScale(ev)
 	case listReq:
 		ev.reply <- s.list(ev.target)
+	case pingReq:
+		ev.reply <- result{}
 	case statusReq:
 		ev.reply <- result{status: s.status()}
 	case shutdownReq:

@@ -68,7 +68,8 @@ func (l *notifyListener) next(t *testing.T, want string, d time.Duration) (strin
 // The daemon as a systemd Type=notify service (what `opm startup`
 // writes): `opm daemon run --restore` restores the saved apps — exactly
 // once, while `opm restore` runs at the same moment — and only then says
-// READY=1; it pings the watchdog when the unit asks for one; SIGTERM
+// READY=1; it pings the watchdog when the unit asks for one; it refuses
+// `opm daemon stop` and `restart`, the service manager's to do; SIGTERM
 // makes it say STOPPING=1, stop every app and exit 0.
 func TestDaemonNotifiesServiceManager(t *testing.T) {
 	e := newEnv(t)
@@ -77,7 +78,7 @@ func TestDaemonNotifiesServiceManager(t *testing.T) {
 	l := listenNotify(t)
 
 	cmd := exec.Command(os.Args[0], "daemon", "run", "--restore")
-	cmd.Env = append(append([]string(nil), e.environ...), "NOTIFY_SOCKET="+l.path, "WATCHDOG_USEC=200000")
+	cmd.Env = append(append([]string(nil), e.environ...), "NOTIFY_SOCKET="+l.path, "WATCHDOG_USEC=200000", "OPM_SERVICE=opm-test.service")
 	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
 	if err != nil {
 		t.Fatal(err)
@@ -116,6 +117,13 @@ func TestDaemonNotifiesServiceManager(t *testing.T) {
 	}
 	l.next(t, "WATCHDOG=1", 10*time.Second)
 	l.next(t, "WATCHDOG=1", 10*time.Second)
+	// Stopping or restarting it is its service manager's job.
+	for _, c := range []struct{ cmd, want string }{{"stop", "systemctl stop opm-test.service"}, {"restart", "systemctl restart opm-test.service"}} {
+		if r := e.run("daemon", c.cmd); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("opm daemon %s under a service manager: %v; want it refused, pointing to %s", c.cmd, r, c.want)
+		}
+	}
+	e.checkExactlyOnce(names, "after the refused stop and restart")
 
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -131,5 +131,9 @@ func ParseMemory(s string) (int64, error) {
 // to say it is ready (PM2's listen_timeout default).
 const DefaultListenTimeout = 3 * time.Second
 
+// ServiceEnvName names the service a service manager runs the daemon as
+// (set by the units of `opm startup`).
+const ServiceEnvName = "OPM_SERVICE"
+
 // NotifySocketEnv names the socket an app says READY=1 on (sd_notify).
 const NotifySocketEnv = "NOTIFY_SOCKET"
