@@ -34,6 +34,12 @@ type DaemonOptions struct {
 	// Stopping, when set, is called once when the daemon begins to
 	// stop (SIGTERM, 'opm daemon stop'), with the apps as they were.
 	Stopping func([]api.App)
+	// OnlyRestore: Restore alone decides whether the daemon restores,
+	// whatever the config's restore_on_start says.
+	OnlyRestore bool
+	// Service and StopHint: the daemon runs as this service, stopped as
+	// StopHint says; 'opm daemon stop' and 'restart' are refused.
+	Service, StopHint string
 }
 
 // App is the opm command line.

@@ -78,6 +78,9 @@ type Config struct {
 	// manager" under $NOTIFY_SOCKET alone): `opm daemon stop` and
 	// `restart` are refused then, for the manager to do.
 	Service string `toml:"-"`
+	// StopHint says how to stop the daemon's service, when it is not
+	// a systemd or OpenRC one.
+	StopHint string `toml:"-"`
 
 	// Notes are warnings about how the daemon was set up, such as a
 	// runtime dir fallback: logged when it starts, shown by `opm daemon

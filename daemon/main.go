@@ -34,6 +34,13 @@ type Options struct {
 	// Stopping, when set, is called once when the daemon begins to
 	// stop, with the apps as they were then.
 	Stopping func([]api.App)
+	// OnlyRestore: Restore alone decides whether the daemon restores,
+	// whatever the config's restore_on_start says (`opm run`).
+	OnlyRestore bool
+	// Service and StopHint: the daemon runs as this service, stopped
+	// as StopHint says; `opm daemon stop` and `restart` are refused
+	// (`opm run`: stop the container).
+	Service, StopHint string
 }
 
 // MainWith is Main with options: `opm daemon run --restore`, `opm run`.
@@ -76,9 +83,12 @@ func mainRun(ctx context.Context, ready *readiness, o Options) error {
 	defer logf.Close()
 	cfg.Logger = slog.New(slog.NewTextHandler(logf, nil))
 	cfg.Ready = ready.ready
-	cfg.RestoreOnStart = cfg.RestoreOnStart || o.Restore
+	cfg.RestoreOnStart = cfg.RestoreOnStart && !o.OnlyRestore || o.Restore
 	cfg.Started, cfg.Stopping = o.Started, o.Stopping
-	cfg.Service = os.Getenv(api.ServiceEnvName)
+	cfg.Service, cfg.StopHint = o.Service, o.StopHint
+	if cfg.Service == "" {
+		cfg.Service = os.Getenv(api.ServiceEnvName)
+	}
 	if cfg.Service == "" && os.Getenv(api.NotifySocketEnv) != "" {
 		cfg.Service = serviceUnnamed
 	}

@@ -215,6 +215,10 @@ func (srv *server) handleStop(w http.ResponseWriter, r *http.Request) {
 		if svc == serviceUnnamed {
 			unit = "UNIT"
 		}
+		if hint := srv.cfg.StopHint; hint != "" {
+			writeError(w, api.Errorf(api.CodeConflict, "this opm daemon runs as %s: %s", svc, hint))
+			return
+		}
 		writeError(w, api.Errorf(api.CodeConflict, "this opm daemon is run by a service manager (%s): %s it through it: systemctl %s %s (or rc-service %s %s)", svc, verb, verb, unit, unit, verb))
 		return
 	}

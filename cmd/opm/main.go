@@ -26,5 +26,9 @@ func main() {
 
 // runDaemon runs the daemon in this process.
 func runDaemon(ctx context.Context, o cli.DaemonOptions) error {
-	return daemon.MainWith(ctx, daemon.Options{Restore: o.Restore, Started: o.Started, Stopping: o.Stopping})
+	return daemon.MainWith(ctx, daemon.Options{
+		Restore: o.Restore, OnlyRestore: o.OnlyRestore,
+		Started: o.Started, Stopping: o.Stopping,
+		Service: o.Service, StopHint: o.StopHint,
+	})
 }
