@@ -167,7 +167,7 @@ func (a *App) exportSystemd(apps []api.App, o export.Options, dir string) error 
 		if err := writeFileAtomic(path, f.Data, 0o644); err != nil {
 			return err
 		}
-		a.printf("wrote %s\n", path)
+		a.printf("wrote %s\n", Escape(path))
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {

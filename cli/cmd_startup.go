@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,14 +49,22 @@ systemctl or rc-update itself.
                   (see 'loginctl enable-linger' to run it without a login)
    openrc         /etc/init.d/opm-<user> (as root)
 
-Without an init system, the one this machine runs is taken. --print
-prints the unit and writes nothing. $` + StartupDirEnv + ` writes into
+Without an init system, the one this machine runs is taken. The unit runs
+this opm binary, or the one --opm names: the unit's user must be able to
+run it. Its start and stop timeouts are computed from config.toml and the
+saved apps: run 'opm startup' again after changing a kill_timeout,
+listen_timeout or restore_stall. Under the unit, 'opm daemon stop' and
+'opm daemon restart' are refused: systemctl (or rc-service) does them.
+
+--print prints the unit and writes nothing. $` + StartupDirEnv + ` writes into
 that directory instead (for tests and packagers). 'opm unstartup'
 removes the unit.`,
 		Flags: []ucli.Flag{
 			&ucli.BoolFlag{Name: "print", Usage: "print the unit to standard output; write nothing"},
 			&ucli.StringFlag{Name: "user", Aliases: []string{"u"}, Usage: "the `USER` whose daemon the unit runs (default: you; another user: as root)"},
 			&ucli.StringFlag{Name: "home", Aliases: []string{"hp"}, Usage: "the daemon's OPM_HOME `DIR` (default: $OPM_HOME, or ~/.opm of the user)"},
+			&ucli.StringFlag{Name: "runtime-dir", Usage: "the daemon's OPM_RUNTIME_DIR `DIR` (default: $OPM_RUNTIME_DIR in your own unit; none in another user's, whose daemon finds its own)"},
+			&ucli.StringFlag{Name: "opm", Usage: "the opm binary the unit runs, at `PATH` (default: this one); the unit's user must be able to run it"},
 			&ucli.DurationFlag{Name: "watchdog", Usage: "systemd only: set WatchdogSec=`DURATION` (e.g. 30s); the daemon pings the watchdog at half of it (default: none, and so no timer)"},
 		},
 		Action: a.startup,
@@ -123,10 +132,17 @@ func (a *App) planStartup(c *ucli.Context, withHome bool) (startupPlan, error) {
 			return startupPlan{}, usageErrorf("%s --user %s: %v", name, n, err)
 		}
 	}
+	self := target.Uid == me.Uid
 	p := startupPlan{system: kind != units.SystemdUser}
-	p.unit = units.Startup{Kind: kind, User: target.Username, Version: api.Version, RuntimeDir: os.Getenv("OPM_RUNTIME_DIR"), Watchdog: c.Duration("watchdog")}
+	p.unit = units.Startup{Kind: kind, User: target.Username, Version: api.Version, Watchdog: c.Duration("watchdog")}
 	if p.unit.Watchdog < 0 || p.unit.Watchdog > 0 && kind == units.OpenRC {
 		return startupPlan{}, usageErrorf("%s --watchdog %s: want a positive duration, for systemd units only", name, p.unit.Watchdog)
+	}
+	// The caller's own runtime directory is no other user's: theirs is
+	// given with --runtime-dir, or their daemon finds its own.
+	p.unit.RuntimeDir = c.String("runtime-dir")
+	if p.unit.RuntimeDir == "" && self {
+		p.unit.RuntimeDir = os.Getenv("OPM_RUNTIME_DIR")
 	}
 	if p.unit.RuntimeDir != "" {
 		if p.unit.RuntimeDir, err = filepath.Abs(p.unit.RuntimeDir); err != nil {
@@ -136,14 +152,21 @@ func (a *App) planStartup(c *ucli.Context, withHome bool) (startupPlan, error) {
 	if g, err := user.LookupGroupId(target.Gid); err == nil {
 		p.unit.Group = g.Name
 	}
-	if p.unit.Exe, err = os.Executable(); err != nil {
+	if exe := c.String("opm"); exe != "" {
+		if p.unit.Exe, err = filepath.Abs(exe); err != nil {
+			return startupPlan{}, usageErrorf("%s --opm %s: %v", name, exe, err)
+		}
+	} else if p.unit.Exe, err = os.Executable(); err != nil {
 		return startupPlan{}, fmt.Errorf("%s: find the opm binary: %w", name, err)
 	}
 	if withHome {
-		if p.unit.Home, err = startupHome(c.String("home"), target, target.Uid == me.Uid); err != nil {
+		if err := checkRunnable(p.unit.Exe, target); err != nil {
+			return startupPlan{}, failuref("%s: %v: install opm where %s can run it (as root: make install PREFIX=/usr/local, from opm's source), or name such a copy with --opm PATH", name, err, target.Username)
+		}
+		if p.unit.Home, err = startupHome(c.String("home"), target, self); err != nil {
 			return startupPlan{}, err
 		}
-		p.unit.StopTimeout = unitStopTimeout(p.unit.Home)
+		p.unit.StopTimeout, p.unit.StartTimeout = unitTimeouts(p.unit.Home)
 	}
 	p.dir = os.Getenv(StartupDirEnv)
 	if p.dir == "" {
@@ -167,13 +190,15 @@ func (a *App) planStartup(c *ucli.Context, withHome bool) (startupPlan, error) {
 	if err := units.CheckUnitName(p.unit.Name()); err != nil {
 		return startupPlan{}, err
 	}
-	sudo := []string{"sudo"}
-	if p.unit.RuntimeDir != "" {
-		sudo = append(sudo, "env", "OPM_RUNTIME_DIR="+p.unit.RuntimeDir)
-	}
-	sudo = append(sudo, p.unit.Exe, c.Command.Name, kind, "--user", target.Username)
+	sudo := []string{"sudo", p.unit.Exe, c.Command.Name, kind, "--user", target.Username}
 	if withHome {
 		sudo = append(sudo, "--home", p.unit.Home)
+		if p.unit.RuntimeDir != "" {
+			sudo = append(sudo, "--runtime-dir", p.unit.RuntimeDir)
+		}
+		if c.String("opm") != "" {
+			sudo = append(sudo, "--opm", p.unit.Exe)
+		}
 	}
 	for i, w := range sudo {
 		sudo[i] = units.ShellQuote(w)
@@ -221,40 +246,124 @@ func startupHome(flag string, u *user.User, self bool) (string, error) {
 	return filepath.Join(u.HomeDir, ".opm"), nil
 }
 
-// unitStopTimeout is how long the unit lets the daemon stop: the daemon
-// stops its apps all at once, each within its kill timeout, so the
-// longest of those (the config's kill_timeout, and each saved app's)
-// plus a margin, and never less than systemd's default. What cannot be
-// read counts for nothing: this is a bound, not a check.
-func unitStopTimeout(home string) time.Duration {
-	longest := 5 * time.Second // the daemon's default kill_timeout
+// unitTimeouts are how long the unit lets the daemon stop and start,
+// from its config.toml (read as the daemon reads it: a duration as Go
+// writes it, or an integer of nanoseconds) and the apps of its last
+// 'opm save':
+//
+//   - stop: the daemon stops its apps all at once, each within its kill
+//     timeout: the longest of those (the config's kill_timeout, and each
+//     saved app's) plus StopMargin, and never less than systemd's default;
+//   - start: the daemon says it is ready once its restore on start is
+//     done, which may wait restore_stall for another restore holding the
+//     restore flag, then for the saved apps that say when they are ready
+//     (wait_ready), all at once, each within its listen_timeout:
+//     restore_stall plus the longest listen_timeout plus StartMargin, and
+//     never less than MinStartTimeout.
+//
+// What cannot be read, or what the daemon would refuse, counts for
+// nothing: these are bounds, not checks. They are computed when the unit
+// is written, which `opm startup` says.
+func unitTimeouts(home string) (stop, start time.Duration) {
+	kill, stall := units.DefaultKillTimeout, units.DefaultRestoreStall
 	if data, err := readSmall(filepath.Join(home, "config.toml")); err == nil {
 		var cfg struct {
-			KillTimeout string `toml:"kill_timeout"`
+			KillTimeout  time.Duration `toml:"kill_timeout"`
+			RestoreStall time.Duration `toml:"restore_stall"`
 		}
 		if _, err := toml.Decode(string(data), &cfg); err == nil {
-			if d, err := time.ParseDuration(cfg.KillTimeout); err == nil {
-				longest = max(longest, d)
+			if api.CheckKillTimeout(cfg.KillTimeout) == nil {
+				kill = cfg.KillTimeout
+			}
+			if api.CheckSettingDuration(cfg.RestoreStall) == nil {
+				stall = cfg.RestoreStall
 			}
 		}
 	}
+	var listen time.Duration
 	if data, err := readSmall(filepath.Join(home, api.DumpName)); err == nil {
 		var dump struct {
 			Apps []struct {
 				Spec struct {
-					KillTimeoutMs int64 `json:"kill_timeout_ms"`
+					KillTimeoutMs   int64 `json:"kill_timeout_ms"`
+					WaitReady       bool  `json:"wait_ready"`
+					ListenTimeoutMs int64 `json:"listen_timeout"`
 				} `json:"spec"`
 			} `json:"apps"`
 		}
 		if json.Unmarshal(data, &dump) == nil {
 			for _, a := range dump.Apps {
-				if ms := a.Spec.KillTimeoutMs; ms > 0 && ms < int64(24*time.Hour/time.Millisecond) {
-					longest = max(longest, time.Duration(ms)*time.Millisecond)
+				if ms := a.Spec.KillTimeoutMs; api.CheckKillTimeoutMs(ms) == nil {
+					kill = max(kill, time.Duration(ms)*time.Millisecond)
 				}
+				if !a.Spec.WaitReady {
+					continue
+				}
+				d := api.DefaultListenTimeout
+				if ms := a.Spec.ListenTimeoutMs; ms > 0 && api.CheckSettingMs(ms) == nil {
+					d = time.Duration(ms) * time.Millisecond
+				}
+				listen = max(listen, d)
 			}
 		}
 	}
-	return max(units.DefaultStopTimeout, longest+units.StopMargin)
+	return max(units.DefaultStopTimeout, kill+units.StopMargin), max(units.MinStartTimeout, stall+listen+units.StartMargin)
+}
+
+// checkRunnable fails unless u may run the program at path: every
+// directory on the way to it (and to what its symlinks name) searchable,
+// and the file executable, by u's user or one of its groups. It reads
+// the mode bits: what an ACL or a noexec mount adds is not seen.
+func checkRunnable(path string, u *user.User) error {
+	uid, err := strconv.Atoi(u.Uid)
+	if err != nil {
+		return fmt.Errorf("user %s has no numeric uid (%q)", u.Username, u.Uid)
+	}
+	gids := map[uint32]bool{}
+	ids, _ := u.GroupIds()
+	for _, g := range append(ids, u.Gid) {
+		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
+			gids[uint32(n)] = true
+		}
+	}
+	// may reports whether u may search the directory or run the file.
+	may := func(st *unix.Stat_t) bool {
+		switch {
+		case uid == 0: // root searches any directory, runs what anyone may
+			return st.Mode&unix.S_IFMT == unix.S_IFDIR || st.Mode&0o111 != 0
+		case st.Uid == uint32(uid):
+			return st.Mode&0o100 != 0
+		case gids[st.Gid]:
+			return st.Mode&0o010 != 0
+		}
+		return st.Mode&0o001 != 0
+	}
+	paths := []string{path}
+	if real, err := filepath.EvalSymlinks(path); err == nil && real != path {
+		paths = append(paths, real)
+	}
+	for _, p := range paths {
+		for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
+			var st unix.Stat_t
+			if err := unix.Stat(dir, &st); err != nil {
+				return fmt.Errorf("the opm binary %s: %w", path, &fs.PathError{Op: "stat", Path: dir, Err: err})
+			}
+			if !may(&st) {
+				return fmt.Errorf("%s cannot run the opm binary %s: the directory %s is not searchable by %s", u.Username, path, dir, u.Username)
+			}
+			if dir == "/" || dir == "." {
+				break
+			}
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return fmt.Errorf("the opm binary %s: %w", path, &fs.PathError{Op: "stat", Path: path, Err: err})
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || !may(&st) {
+		return fmt.Errorf("%s cannot run the opm binary %s: not an executable file for %s", u.Username, path, u.Username)
+	}
+	return nil
 }
 
 // readSmall reads a regular file of at most 64 MiB, not through a
@@ -272,17 +381,22 @@ func readSmall(path string) ([]byte, error) {
 }
 
 // needsRoot refuses to write or remove a unit of the whole machine
-// without root, saying what to run instead.
+// without root, saying what to run instead: the sudo line, or (for
+// systemd) a unit of the user's own service manager.
 func (p startupPlan) needsRoot(verb string) error {
 	if !p.system || os.Geteuid() == 0 {
 		return nil
 	}
-	alt := "opm " + verb + " systemd-user"
-	if verb == "startup" {
-		alt += " (then loginctl enable-linger " + units.ShellQuote(p.unit.User) + ", so that it runs without a login)"
+	msg := fmt.Sprintf("opm %s %s needs root to %s %s. As root: %s", verb, p.unit.Kind,
+		map[string]string{"startup": "write", "unstartup": "remove"}[verb], p.path, p.sudo)
+	if p.unit.Kind == units.Systemd {
+		alt := "opm " + verb + " systemd-user"
+		if verb == "startup" {
+			alt += " (then loginctl enable-linger " + units.ShellQuote(p.unit.User) + ", so that it runs without a login)"
+		}
+		msg += ". Or with your own service manager: " + alt
 	}
-	return failuref("opm %s %s needs root to %s %s. As root: %s. Or with your own service manager: %s",
-		verb, p.unit.Kind, map[string]string{"startup": "write", "unstartup": "remove"}[verb], p.path, p.sudo, alt)
+	return failuref("%s", msg)
 }
 
 func (a *App) startup(c *ucli.Context) error {
@@ -309,16 +423,22 @@ func (a *App) startup(c *ucli.Context) error {
 	if err := writeFileAtomic(p.path, []byte(text), mode); err != nil {
 		return err
 	}
+	path := Escape(p.path)
 	switch {
 	case readErr == nil && bytes.Equal(old, []byte(text)):
-		a.printf("replaced %s (it was the same)\n", p.path)
+		a.printf("replaced %s (it was the same)\n", path)
 	case readErr == nil:
-		a.printf("replaced %s\n", p.path)
+		a.printf("replaced %s\n", path)
 	default:
-		a.printf("wrote %s\n", p.path)
+		a.printf("wrote %s\n", path)
 	}
-	a.printf("It runs the opm daemon of %s (OPM_HOME=%s) at boot and restores the apps of its last 'opm save': save them now if you have not.\n", p.unit.User, p.unit.Home)
+	a.printf("It runs the opm daemon of %s (OPM_HOME=%s) at boot and restores the apps of its last 'opm save': save them now if you have not.\n", Escape(p.unit.User), Escape(p.unit.Home))
 	a.printf("Stop a daemon you started by hand first ('opm daemon stop'): the unit's daemon cannot serve while it runs.\n")
+	if p.unit.Kind == units.OpenRC {
+		a.printf("Its stop timeout (%s) comes from config.toml and the saved apps as they are now: run this again after changing a kill_timeout.\n", units.Span(p.unit.StopTimeout))
+	} else {
+		a.printf("Its timeouts (start %s, stop %s) come from config.toml and the saved apps as they are now: run this again after changing a kill_timeout, listen_timeout or restore_stall.\n", units.Span(p.unit.StartTimeout), units.Span(p.unit.StopTimeout))
+	}
 	if readErr == nil && p.unit.Kind != units.OpenRC {
 		reload := "systemctl daemon-reload"
 		if p.unit.Kind == units.SystemdUser {
@@ -343,7 +463,7 @@ func (a *App) unstartup(c *ucli.Context) error {
 	}
 	data, err := readSmall(p.path)
 	if errors.Is(err, fs.ErrNotExist) {
-		a.printf("no unit to remove: %s does not exist\n", p.path)
+		a.printf("no unit to remove: %s does not exist\n", Escape(p.path))
 		return nil
 	}
 	if err != nil {
@@ -359,7 +479,7 @@ func (a *App) unstartup(c *ucli.Context) error {
 	if err := os.Remove(p.path); err != nil {
 		return fmt.Errorf("remove %s: %w", p.path, err)
 	}
-	a.printf("removed %s\n", p.path)
+	a.printf("removed %s\n", Escape(p.path))
 	if p.unit.Kind != units.OpenRC {
 		ctl := "systemctl"
 		if p.unit.Kind == units.SystemdUser {

@@ -108,7 +108,7 @@ func readLine(ctx context.Context, r *os.File) (string, error) {
 func daemonEnv(p paths) []string {
 	// A service manager's socket is not the spawned daemon's to use:
 	// the service is whatever ran this command, not the daemon.
-	env := append(withoutEnv(os.Environ(), api.ReadyFDEnv, "OPM_HOME", api.NotifySocketEnv, "WATCHDOG_USEC", "WATCHDOG_PID", api.ServiceEnvName), "OPM_HOME="+p.home, api.ReadyFDEnv+"=3")
+	env := append(withoutEnv(os.Environ(), append([]string{"OPM_HOME"}, api.ServiceEnv...)...), "OPM_HOME="+p.home, api.ReadyFDEnv+"=3")
 	if os.Getenv("OPM_RUNTIME_DIR") != "" {
 		env = append(withoutEnv(env, "OPM_RUNTIME_DIR"), "OPM_RUNTIME_DIR="+p.runtime)
 	}

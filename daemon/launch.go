@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"strings"
 	"syscall"
 	"time"
 
@@ -67,9 +66,10 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	spec := a.spec
 	spec.Env = make([]string, 0, len(a.spec.Env)+1)
 	for _, kv := range a.spec.Env {
-		// A NOTIFY_SOCKET the caller had (opm under systemd) is not
-		// the app's to use: its READY=1 would go to systemd.
-		if !strings.HasPrefix(kv, process.AppTokenEnv+"=") && !strings.HasPrefix(kv, api.NotifySocketEnv+"=") {
+		// What describes the caller's own process (its service
+		// manager's NOTIFY_SOCKET, its token...) is not the app's: a
+		// READY=1 would go to systemd.
+		if !api.IsServiceEnv(kv) {
 			spec.Env = append(spec.Env, kv)
 		}
 	}

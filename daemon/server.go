@@ -212,8 +212,13 @@ func (srv *server) handleStop(w http.ResponseWriter, r *http.Request) {
 			verb = "restart"
 		}
 		unit := svc
-		if svc == serviceUnnamed {
+		switch svc {
+		case serviceUnnamed:
 			unit = "UNIT"
+		case "opm.service":
+			// The unit of `opm startup systemd-user`.
+			writeError(w, api.Errorf(api.CodeConflict, "this opm daemon is run by systemd as the user unit %s: %s it through it: systemctl --user %s %s", svc, verb, verb, svc))
+			return
 		}
 		if hint := srv.cfg.StopHint; hint != "" {
 			writeError(w, api.Errorf(api.CodeConflict, "this opm daemon runs as %s: %s", svc, hint))

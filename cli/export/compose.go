@@ -12,6 +12,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
+	"opm/cli/units"
 	"opm/daemon/api"
 )
 
@@ -46,16 +47,18 @@ func Compose(rows []api.App, o Options) ([]byte, error) {
 		if name != a.spec.Name {
 			key.LineComment = "opm app " + a.spec.Name
 		}
+		if notes := a.notMapped(FormatCompose); len(notes) > 0 {
+			key.HeadComment = "Not mapped (compose has no equivalent):\n" + "  - " + strings.Join(notes, "\n  - ")
+		}
 		services.Content = append(services.Content, key, svc)
 	}
 	root := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str("services"), services}}
 	root.HeadComment = strings.Join([]string{
 		fmt.Sprintf("opm apps, exported by 'opm export --format compose' (opm %s).", o.Version),
 		"Each service runs its app's command in its image, which must hold the app,",
-		"its runtime and its working directory. Not mapped: log files (docker logs),",
-		"cron_restart, watch, max_memory_restart, the instance id (OPM_INSTANCE), and",
-		"the variables that describe this machine, which the image has its own of:",
-		strings.Join(hostVars, ", ") + ".",
+		"its runtime and its working directory. Each says what of its app is not",
+		"mapped. Nor are the variables that describe this machine, which the image",
+		"has its own of: " + strings.Join(hostVars, ", ") + ".",
 	}, "\n")
 	return encodeYAML(root)
 }
@@ -76,9 +79,9 @@ func ComposeOpm(rows []api.App, o Options) ([]byte, error) {
 	if image == "" {
 		image = PlaceholderImage
 	}
-	grace := 5 * time.Second
+	grace := units.DefaultKillTimeout
 	for _, a := range group(rows) {
-		grace = max(grace, ms(a.spec.KillTimeoutMs))
+		grace = max(grace, a.killTimeout())
 	}
 	img := quoted(dollars(image))
 	if o.Image == "" {
@@ -166,10 +169,12 @@ func (a app) composeService(image string, placeholder bool) (*yaml.Node, error) 
 		restart = "always"
 	}
 	add("restart", quoted(restart))
-	add("stop_signal", str(a.killSignal()))
-	if s.KillTimeoutMs > 0 {
-		add("stop_grace_period", str(composeDuration(ms(s.KillTimeoutMs))))
+	sig, err := a.killSignal()
+	if err != nil {
+		return nil, err
 	}
+	add("stop_signal", str(sig))
+	add("stop_grace_period", str(composeDuration(a.killTimeout())))
 	if a.count > 1 {
 		add("deploy", &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str("replicas"), {Kind: yaml.ScalarNode, Tag: "!!int", Value: strconv.Itoa(a.count)}}})
 	}

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"opm/cli/ecosystem"
+	"opm/cli/units"
 	"opm/daemon/api"
 	"opm/daemon/logs"
-	"opm/daemon/process"
 )
 
 // Formats of this package.
@@ -90,13 +90,9 @@ func (a app) instanceVar() string {
 	return api.DefaultInstanceVar
 }
 
-// daemonVars are set by the daemon in each app process, for itself (its
-// token, its readiness socket) or from a service manager that ran the
-// command that started the app: never the app's to carry elsewhere.
-var daemonVars = []string{process.AppTokenEnv, api.NotifySocketEnv, "WATCHDOG_USEC", "WATCHDOG_PID"}
-
-// env is the app's environment as "KEY=VALUE" without what the daemon
-// sets (daemonVars): with withInstance, instance i's (its instance id,
+// env is the app's environment as "KEY=VALUE" without what a service
+// manager or the daemon set for one process (api.ServiceEnv): never the
+// app's to carry elsewhere. With withInstance, instance i's (its instance id,
 // its increment_var); without, the app's own, without the instance id
 // variables (OPM_INSTANCE, the instance_var), which the caller writes its
 // own way. Sorted by name.
@@ -108,15 +104,15 @@ func (a app) env(withInstance bool, i int) ([]string, error) {
 			return nil, err
 		}
 	}
-	drop := slices.Clone(daemonVars)
+	var drop []string
 	if !withInstance {
-		drop = append(drop, api.InstanceEnv, a.instanceVar())
+		drop = []string{api.InstanceEnv, a.instanceVar()}
 	}
 	seen := map[string]int{}
 	var out []string
 	for _, kv := range env {
 		k, _, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || slices.Contains(drop, k) {
+		if !ok || k == "" || api.IsServiceEnv(k) || slices.Contains(drop, k) {
 			continue
 		}
 		if at, dup := seen[k]; dup {
@@ -144,18 +140,13 @@ func (a app) logFiles(home string, i int) (out, errLog, combined string) {
 }
 
 // restartWindow is min_uptime: a run shorter than that counts towards
-// max_restarts (default: the daemon's restart_reset_after, 30s unless
-// its config says otherwise).
+// max_restarts (default: the daemon's restart_reset_after).
 func (a app) restartWindow() time.Duration {
 	if a.spec.MinUptimeMs > 0 {
 		return ms(a.spec.MinUptimeMs)
 	}
-	return 30 * time.Second
+	return units.DefaultRestartResetAfter
 }
-
-// defaultRestartDelay is the daemon's first back-off (its config's
-// restart_delay, 100ms unless it says otherwise).
-const defaultRestartDelay = 100 * time.Millisecond
 
 // restartDelay is the wait before a restart: restart_delay, or the first
 // step of exp_backoff_restart_delay, or the daemon's first back-off.
@@ -166,7 +157,7 @@ func (a app) restartDelay() time.Duration {
 	case a.spec.ExpBackoffRestartDelayMs > 0:
 		return ms(a.spec.ExpBackoffRestartDelayMs)
 	}
-	return defaultRestartDelay
+	return units.DefaultRestartDelay
 }
 
 // restartInterval is the sliding window in which another supervisor
@@ -181,30 +172,127 @@ func (a app) restartInterval() time.Duration {
 	return (n+1)*a.restartWindow() + n*a.restartDelay()
 }
 
-// killSignal is the signal that stops the app.
-func (a app) killSignal() string {
-	if a.spec.KillSignal != "" {
-		return a.spec.KillSignal
+// killSignal is the signal that stops the app, spelt as the other
+// supervisors read it: opm keeps kill_signal as it was typed ("int",
+// "sigint", "2"), which systemd would ignore (KillSignal=int) and Nomad
+// refuse. Its name ("SIGINT"), or its number when it has none (the
+// real-time signals).
+func (a app) killSignal() (string, error) {
+	if a.spec.KillSignal == "" {
+		return "SIGTERM", nil
 	}
-	return "SIGTERM"
+	sig, err := api.ParseSignal(a.spec.KillSignal)
+	if err != nil {
+		return "", fmt.Errorf("kill_signal: %w", err)
+	}
+	return api.SignalString(sig), nil
+}
+
+// killTimeout is the wait between the kill signal and SIGKILL: the app's
+// kill_timeout, or the daemon's default (where the other supervisor's
+// own would differ: systemd's is 90 s, docker's 10 s).
+func (a app) killTimeout() time.Duration {
+	if a.spec.KillTimeoutMs > 0 {
+		return ms(a.spec.KillTimeoutMs)
+	}
+	return units.DefaultKillTimeout
 }
 
 // ms is milliseconds as a duration.
 func ms(n int64) time.Duration { return time.Duration(n) * time.Millisecond }
 
-// notMapped lists the settings of the app that the target has no
-// equivalent for, with why: what every format leaves out.
-func (a app) notMapped() []string {
+// notMapped lists the settings of the app that format has no equivalent
+// for, each with what opm does that the other supervisor will not. Every
+// format writes the list into what it exports (systemd as comments in
+// the unit's header, Nomad in the task's Meta, compose as a comment on
+// the service), and README.md's table in "Moving to systemd or Nomad"
+// says the same. Values a format cannot hold (an Environment= name
+// systemd refuses, say) are said where they would have gone.
+func (a app) notMapped(format string) []string {
 	s := a.spec
+	systemd, nomad, compose := format == FormatSystemd, format == FormatNomad, format == FormatCompose
 	var out []string
+	add := func(f string, args ...any) { out = append(out, fmt.Sprintf(f, args...)) }
+	restarts := s.Restart != api.RestartNever
+
+	// Restarts.
+	if nomad && s.Restart == api.RestartOnFailure {
+		add("restart on-failure: Nomad restarts a service task whatever its exit status, as opm's always")
+	}
+	if compose && restarts {
+		add("max_restarts %d, min_uptime %s: docker restarts the app without limit", s.MaxRestarts, a.restartWindow())
+		if s.RestartDelayMs > 0 || s.ExpBackoffRestartDelayMs > 0 {
+			add("restart_delay: docker waits its own back-off (100ms, doubling)")
+		}
+	}
+	if (systemd || nomad) && restarts && s.ExpBackoffRestartDelayMs > 0 && s.RestartDelayMs == 0 {
+		if systemd {
+			add("exp_backoff_restart_delay: a constant RestartSec= of %s instead of a growing one (systemd 254's RestartSteps= and RestartMaxDelaySec= would make it grow)", ms(s.ExpBackoffRestartDelayMs))
+		} else {
+			add("exp_backoff_restart_delay: a constant delay of %s instead of a growing one", ms(s.ExpBackoffRestartDelayMs))
+		}
+	}
+	if sig, err := a.killSignal(); nomad && err == nil && strings.TrimLeft(sig, "0123456789") == "" {
+		add("kill_signal %s: Nomad takes signal names only, and stops the task with SIGTERM", sig)
+	}
+	if (nomad || compose) && len(s.StopExitCodes) > 0 {
+		add("stop_exit_codes %v: the app is restarted after those exit statuses too", s.StopExitCodes)
+	}
+
+	// Readiness.
+	if (nomad || compose) && s.WaitReady {
+		add("wait_ready: nothing waits for the app's READY=1 (it has no NOTIFY_SOCKET)")
+	}
+	if systemd && s.WaitReady {
+		d := api.DefaultListenTimeout
+		if s.ListenTimeoutMs > 0 {
+			d = ms(s.ListenTimeoutMs)
+		}
+		add("listen_timeout %s: opm takes an app that is not ready by then as online; systemd waits TimeoutStartSec= (90s by default), then fails the start", d)
+	}
+
+	// What opm does at times of its own.
+	if (nomad || compose) && s.CronRestart != "" {
+		add("cron_restart %q: nothing restarts the app at those times", s.CronRestart)
+	}
 	if s.Watch || len(s.WatchPaths) > 0 {
-		out = append(out, "watch: no restart when files change")
+		add("watch: nothing restarts the app when its files change")
 	}
 	if s.MaxMemoryRestart > 0 {
-		out = append(out, "max_memory_restart "+api.FormatSize(s.MaxMemoryRestart)+": opm restarts the app when its memory stays over the limit")
+		size := api.FormatSize(s.MaxMemoryRestart)
+		if systemd {
+			add("max_memory_restart %s: opm restarts the app when the RSS of its processes stays over it; MemoryMax=%s would have the kernel kill it at that much memory (page cache included), then Restart= start it again", size, size)
+		} else {
+			add("max_memory_restart %s: opm restarts the app when the RSS of its processes stays over it", size)
+		}
 	}
-	if s.ExpBackoffRestartDelayMs > 0 && s.RestartDelayMs == 0 {
-		out = append(out, fmt.Sprintf("exp_backoff_restart_delay: a constant delay of %s instead of a growing one", ms(s.ExpBackoffRestartDelayMs)))
+
+	// Instances.
+	if (nomad || compose) && s.IncrementVar != "" {
+		add("increment_var %s: each instance gets the same value", s.IncrementVar)
+	}
+	if compose && a.count > 1 {
+		add("instances: the replicas get no instance id (%s, %s)", api.InstanceEnv, a.instanceVar())
+	}
+
+	// Logs.
+	if compose {
+		add("out and error logs: docker keeps the output (docker logs), not opm's log files")
+	}
+	if nomad {
+		add("out and error logs: Nomad keeps the output (nomad alloc logs), not opm's log files")
+	}
+	if s.CombinedLog != "" {
+		add("log_file %s: no file gets both streams", s.CombinedLog)
+	}
+	if s.Time || s.LogDateFormat != "" {
+		add("time, log_date_format: the lines are not timestamped")
+	}
+	if systemd {
+		add("log rotation (log_max_size, log_max_files, log_compress): use logrotate, or drop StandardOutput= and StandardError= for the journal")
+	}
+	if nomad && s.LogCompress != nil && *s.LogCompress {
+		add("log_compress: rotated logs are not compressed")
 	}
 	return out
 }

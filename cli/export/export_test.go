@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +18,8 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/logs"
+	"opm/daemon/process"
+	"opm/daemon/testkit"
 )
 
 const home = "/home/alice/.opm"
@@ -122,7 +125,8 @@ func TestSystemd(t *testing.T) {
 		"Type": "notify", "NotifyAccess": "all", "User": "daemon", "Group": "daemon",
 		"WorkingDirectory": "/srv/web app", "Restart": "on-failure", "RestartSec": "2s",
 		"KillSignal": "SIGINT", "TimeoutStopSec": "1500ms", "SuccessExitStatus": "0 3", "RestartPreventExitStatus": "0 3",
-		"StartLimitBurst": "6", "StartLimitIntervalSec": "70s", // 6 runs of 10s, 5 waits of 2s
+		"RestartForceExitStatus": "SIGHUP SIGINT SIGTERM SIGPIPE",
+		"StartLimitBurst":        "6", "StartLimitIntervalSec": "70s", // 6 runs of 10s, 5 waits of 2s
 		"ExecStart": `/bin/sh -c "echo \"$$PORT\" 100%%" -- $$HOME "a b"`,
 	} {
 		if len(web[k]) != 1 || web[k][0] != v {
@@ -140,7 +144,7 @@ func TestSystemd(t *testing.T) {
 			t.Errorf("opm-web@.service lacks Environment=%s:\n%s", want, env)
 		}
 	}
-	for _, note := range []string{"max_memory_restart 200M is not mapped", "watch is not mapped", "listen_timeout is not mapped"} {
+	for _, note := range []string{"# Not mapped (systemd", "#   - max_memory_restart 200M:", "#   - watch:", "#   - listen_timeout 5s:", "MemoryMax=200M"} {
 		if !strings.Contains(got["opm-web@.service"], note) {
 			t.Errorf("opm-web@.service does not say %q", note)
 		}
@@ -164,18 +168,20 @@ func TestSystemd(t *testing.T) {
 	if timer["OnCalendar"][0] != "Mon..Fri *-*-* 03:00:00" || timer["AccuracySec"][0] != "1s" || timer["WantedBy"][0] != "timers.target" {
 		t.Errorf("opm-web-restart.timer: %v", timer)
 	}
-	if s := settings(got["opm-web-restart.service"]); s["ExecStart"][0] != "systemctl restart opm-web@0.service opm-web@1.service opm-web@2.service" {
+	// opm's cron restarts a running app: try-restart, which leaves a
+	// stopped or failed unit alone.
+	if s := settings(got["opm-web-restart.service"]); s["ExecStart"][0] != "systemctl try-restart opm-web@0.service opm-web@1.service opm-web@2.service" {
 		t.Errorf("opm-web-restart.service: %v", s)
 	}
 
 	worker := settings(got["opm-worker.service"])
-	for k, v := range map[string]string{"Type": "exec", "Restart": "no", "StandardOutput": "null", "StandardError": "append:" + home + "/logs/worker-err.log", "ExecStart": "@/bin/sleep sleep 1000", "Environment": "A=1"} {
+	for k, v := range map[string]string{"Type": "exec", "Restart": "no", "StandardOutput": "null", "StandardError": "append:" + home + "/logs/worker-err.log", "ExecStart": "@/bin/sleep sleep 1000", "Environment": "A=1", "TimeoutStopSec": "5s"} {
 		if len(worker[k]) == 0 || worker[k][0] != v {
 			t.Errorf("opm-worker.service: %s=%q, want %q", k, worker[k], v)
 		}
 	}
-	if worker["StartLimitBurst"] != nil {
-		t.Errorf("an app that never restarts has a start limit: %v", worker)
+	if worker["StartLimitBurst"] != nil || worker["RestartForceExitStatus"] != nil {
+		t.Errorf("an app that never restarts has a start limit or forced restarts: %v", worker)
 	}
 	odd := settings(got[`opm-caf\xc3\xa9\x402@.service`])
 	if odd["StandardOutput"][0] != "append:"+home+"/logs/café@2-out.log" {
@@ -205,21 +211,7 @@ func TestSystemd(t *testing.T) {
 		}
 	}
 	paths = append(paths, filepath.Join(dir, "opm-web@1.service"), filepath.Join(dir, `opm-caf\xc3\xa9\x402@0.service`))
-	verify(t, paths...)
-}
-
-// verify runs `systemd-analyze verify` and fails on any complaint.
-func verify(t *testing.T, paths ...string) {
-	t.Helper()
-	exe, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze is not installed ('make testdeps' installs it, from Debian's systemd package): the units are not checked by systemd")
-	}
-	cmd := exec.Command(exe, append([]string{"verify"}, paths...)...)
-	cmd.Env = append(os.Environ(), "SYSTEMD_LOG_COLOR=0", "SYSTEMD_PAGER=")
-	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
-		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
-	}
+	testkit.SystemdVerify(t, paths...)
 }
 
 func TestSystemdNameClash(t *testing.T) {
@@ -415,5 +407,196 @@ func TestComposeOpm(t *testing.T) {
 	}
 	if !bytes.Contains(out, []byte("opm export --format yaml > ecosystem.yaml")) {
 		t.Errorf("does not say how to write the file it runs:\n%s", out)
+	}
+}
+
+// plainApp is an app with nothing but its command and policy.
+func plainApp(name, restart string) api.Spec {
+	return api.Spec{Name: name, Command: "/bin/true", Exec: "/bin/true", Argv: []string{"/bin/true"}, Cwd: "/", Restart: restart, MaxRestarts: 3}
+}
+
+// exportAll writes rows in the three formats: the systemd files by
+// name, the Nomad job decoded, the compose file as text and decoded.
+func exportAll(t *testing.T, rows []api.App) (map[string]string, *nomad.Job, string, map[string]map[string]any) {
+	t.Helper()
+	fs, err := Systemd(rows, Options{Home: home, Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := Nomad(rows, Options{Home: home, Job: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct{ Job *nomad.Job }
+	if err := json.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	text, err := Compose(rows, Options{Home: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]map[string]any `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(text, &compose); err != nil {
+		t.Fatal(err)
+	}
+	return files(t, fs), doc.Job, string(text), compose.Services
+}
+
+// TestKillSignalSpelling: opm keeps kill_signal as typed ("int",
+// "sigint", "2"); every format writes its name, which systemd would
+// otherwise ignore (KillSignal=int) and Nomad refuse. An app without a
+// kill_timeout gets opm's default, not the other supervisor's.
+func TestKillSignalSpelling(t *testing.T) {
+	for _, typed := range []string{"int", "sigint", "2", "SIGINT", "Int"} {
+		spec := plainApp("web", api.RestartAlways)
+		spec.KillSignal = typed
+		units, job, _, compose := exportAll(t, []api.App{row(spec, 0)})
+		set := settings(units["opm-web.service"])
+		task := job.TaskGroups[0].Tasks[0]
+		if !slices.Equal(set["KillSignal"], []string{"SIGINT"}) || task.KillSignal != "SIGINT" || compose["web"]["stop_signal"] != "SIGINT" {
+			t.Errorf("kill_signal %q: systemd %q, Nomad %q, compose %v", typed, set["KillSignal"], task.KillSignal, compose["web"]["stop_signal"])
+		}
+		if !slices.Equal(set["TimeoutStopSec"], []string{"5s"}) || *task.KillTimeout != 5*time.Second || compose["web"]["stop_grace_period"] != "5s" {
+			t.Errorf("no kill_timeout: systemd %q, Nomad %s, compose %v; want opm's 5s", set["TimeoutStopSec"], *task.KillTimeout, compose["web"]["stop_grace_period"])
+		}
+	}
+	// A real-time signal has no name: its number, but in Nomad.
+	spec := plainApp("rt", api.RestartAlways)
+	spec.KillSignal = "40"
+	units, job, text, compose := exportAll(t, []api.App{row(spec, 0)})
+	task := job.TaskGroups[0].Tasks[0]
+	if got := settings(units["opm-rt.service"])["KillSignal"]; !slices.Equal(got, []string{"40"}) || compose["rt"]["stop_signal"] != "40" {
+		t.Errorf("kill_signal 40: systemd %q, compose %v\n%s", got, compose["rt"]["stop_signal"], text)
+	}
+	if task.KillSignal != "SIGTERM" || !strings.Contains(fmt.Sprint(task.Meta), "kill_signal 40: Nomad takes signal names only") {
+		t.Errorf("kill_signal 40 in Nomad: %q, meta %v", task.KillSignal, task.Meta)
+	}
+	// systemd takes the number (verify complains of a KillSignal= it
+	// cannot read).
+	unit := filepath.Join(t.TempDir(), "opm-rt.service")
+	if err := os.WriteFile(unit, []byte(units["opm-rt.service"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testkit.SystemdVerify(t, unit)
+}
+
+// TestCronRestartSemantics: opm's cron restarts a running app and
+// leaves a stopped or errored one alone (try-restart), but starts a
+// periodic job (restart never) that is not running (restart).
+func TestCronRestartSemantics(t *testing.T) {
+	for restart, verb := range map[string]string{api.RestartAlways: "try-restart", api.RestartOnFailure: "try-restart", api.RestartNever: "restart"} {
+		spec := plainApp("job", restart)
+		spec.CronRestart = "0 * * * *"
+		fs, err := Systemd([]api.App{row(spec, 0)}, Options{Home: home})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := files(t, fs)
+		if s := settings(got["opm-job-restart.service"]); !slices.Equal(s["ExecStart"], []string{"systemctl " + verb + " opm-job.service"}) {
+			t.Errorf("restart %s: %q, want systemctl %s", restart, s["ExecStart"], verb)
+		}
+		if !strings.Contains(got["opm-job-restart.timer"], "(systemctl "+verb+")") {
+			t.Errorf("restart %s: the timer does not say what it does:\n%s", restart, got["opm-job-restart.timer"])
+		}
+	}
+}
+
+// TestUnitNameLength: every unit an app's files name must be one systemd
+// loads, the timer's and each instance's too, not only the service's.
+func TestUnitNameLength(t *testing.T) {
+	// 29 é and 4 letters: 236 bytes escaped. opm-<236>.service is 248
+	// bytes, opm-<236>-restart.service 256.
+	name := strings.Repeat("é", 29) + "abcd"
+	spec := plainApp(name, api.RestartAlways)
+	if _, err := Systemd([]api.App{row(spec, 0)}, Options{Home: home}); err != nil {
+		t.Fatalf("a 248-byte unit name was refused: %v", err)
+	}
+	spec.CronRestart = "@daily"
+	if _, err := Systemd([]api.App{row(spec, 0)}, Options{Home: home}); err == nil || !strings.Contains(err.Error(), "-restart.service") {
+		t.Errorf("a 256-byte timer service name: %v", err)
+	}
+	// 30 é and a letter: 241. opm-<241>@9.service is 255 bytes,
+	// opm-<241>@10.service 256.
+	spec = plainApp(strings.Repeat("é", 30)+"a", api.RestartAlways)
+	spec.Instances = 10
+	if _, err := Systemd(rows(spec), Options{Home: home}); err != nil {
+		t.Fatalf("instances 0..9, 255 bytes at most: %v", err)
+	}
+	spec.Instances = 11
+	if _, err := Systemd(rows(spec), Options{Home: home}); err == nil || !strings.Contains(err.Error(), "@10.service") {
+		t.Errorf("instance 10, 256 bytes: %v", err)
+	}
+}
+
+// TestNotMappedSaid: every setting a format leaves out (notMapped) is
+// said in what it writes: a comment of the unit, the task's Meta, a
+// comment on the compose service.
+func TestNotMappedSaid(t *testing.T) {
+	spec := plainApp("all", api.RestartOnFailure)
+	spec.Settings = api.Settings{
+		ExpBackoffRestartDelayMs: 200, StopExitCodes: []int{3}, CronRestart: "@hourly", Watch: true,
+		WaitReady: true, ListenTimeoutMs: 8000, MaxMemoryRestart: 64 << 20, Instances: 2, IncrementVar: "PORT",
+		LogSettings: api.LogSettings{LogFile: "all.log", Time: true},
+	}
+	spec.Env = []string{"PORT=80"}
+	all := rows(spec)
+	units, job, text, _ := exportAll(t, all)
+	a := group(all)[0]
+	meta := job.TaskGroups[0].Tasks[0].Meta
+	for _, f := range Formats {
+		notes := a.notMapped(f)
+		if len(notes) < 4 {
+			t.Errorf("%s: only %q left out", f, notes)
+		}
+		for _, n := range notes {
+			var said bool
+			switch f {
+			case FormatSystemd:
+				said = strings.Contains(units["opm-all@.service"], "#   - "+n+"\n")
+			case FormatNomad:
+				said = slices.Contains(slices.Collect(maps.Values(meta)), n)
+			case FormatCompose:
+				said = strings.Contains(text, "#   - "+n+"\n")
+			}
+			if !said {
+				t.Errorf("%s does not say %q", f, n)
+			}
+		}
+	}
+	for f, want := range map[string][]string{
+		FormatSystemd: {"listen_timeout 8s", "watch", "max_memory_restart 64M", "log_file", "time, log_date_format", "log rotation", "exp_backoff_restart_delay"},
+		FormatNomad:   {"restart on-failure", "stop_exit_codes", "wait_ready", "cron_restart", "increment_var", "out and error logs", "exp_backoff_restart_delay"},
+		FormatCompose: {"max_restarts", "restart_delay", "stop_exit_codes", "wait_ready", "cron_restart", "increment_var", "instances", "out and error logs"},
+	} {
+		joined := "\n" + strings.Join(a.notMapped(f), "\n")
+		for _, w := range want {
+			if !strings.Contains(joined, "\n"+w) {
+				t.Errorf("%s does not leave out %s: %q", f, w, a.notMapped(f))
+			}
+		}
+	}
+}
+
+// TestServiceEnvNotExported: what a service manager or the daemon sets
+// for one process (api.ServiceEnv) is in no export.
+func TestServiceEnvNotExported(t *testing.T) {
+	if api.AppTokenEnv != process.AppTokenEnv {
+		t.Fatalf("api.AppTokenEnv %q is not process.AppTokenEnv %q", api.AppTokenEnv, process.AppTokenEnv)
+	}
+	spec := plainApp("svc", api.RestartAlways)
+	spec.Env = []string{"KEEP=1"}
+	for _, k := range api.ServiceEnv {
+		spec.Env = append(spec.Env, k+"=x")
+	}
+	units, job, text, _ := exportAll(t, []api.App{row(spec, 0)})
+	for _, k := range api.ServiceEnv {
+		if strings.Contains(units["opm-svc.service"], k+"=") || job.TaskGroups[0].Tasks[0].Env[k] != "" || strings.Contains(text, k+":") {
+			t.Errorf("%s is exported", k)
+		}
+	}
+	if !strings.Contains(units["opm-svc.service"], "Environment=KEEP=1") || job.TaskGroups[0].Tasks[0].Env["KEEP"] != "1" || !strings.Contains(text, "KEEP:") {
+		t.Errorf("the app's own variable is not exported")
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -97,17 +98,21 @@ func (a app) nomadGroup(driver string) (*nomad.TaskGroup, error) {
 	if err := checkUTF8(command, args, vars); err != nil {
 		return nil, err
 	}
+	sig, err := a.killSignal()
+	if err != nil {
+		return nil, err
+	}
 	task := &nomad.Task{
 		Name:        s.Name,
 		Driver:      driver,
 		Config:      map[string]any{"command": command, "args": args},
 		Env:         vars,
-		KillSignal:  a.killSignal(),
-		KillTimeout: new(ms(s.KillTimeoutMs)),
+		KillSignal:  sig,
+		KillTimeout: new(a.killTimeout()),
 		Meta:        map[string]string{},
 	}
-	if s.KillTimeoutMs <= 0 {
-		task.KillTimeout = nil
+	if _, err := strconv.Atoi(sig); err == nil {
+		task.KillSignal = "SIGTERM" // a real-time signal: Nomad takes names only (notMapped)
 	}
 	if s.Cwd != "" {
 		task.Meta["opm_cwd"] = s.Cwd
@@ -118,7 +123,7 @@ func (a app) nomadGroup(driver string) (*nomad.TaskGroup, error) {
 	if s.IncrementVar != "" {
 		task.Meta["opm_increment_var"] = s.IncrementVar
 	}
-	for i, note := range a.notMapped() {
+	for i, note := range a.notMapped(FormatNomad) {
 		task.Meta[fmt.Sprintf("opm_not_mapped_%d", i+1)] = note
 	}
 	if s.LogMaxFiles > 0 || s.LogMaxSize > 0 {

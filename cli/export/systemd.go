@@ -23,7 +23,9 @@ import (
 // scaled as opm scales, by enabling more instances.
 //
 // An app with cron_restart gets a timer, opm-<name>-restart.timer, that
-// starts opm-<name>-restart.service, which restarts the app's units.
+// starts opm-<name>-restart.service, which restarts the app's units as
+// opm's cron does: those that run (try-restart), and for restart never
+// those that do not as well (restart).
 func Systemd(rows []api.App, o Options) ([]File, error) {
 	var files []File
 	for _, a := range group(rows) {
@@ -76,13 +78,33 @@ func (a app) enableLine() string {
 	return fmt.Sprintf("systemctl enable --now %s{0..%d}.service", units.ShellQuote(a.unitBase()+"@"), a.count-1)
 }
 
+// unitNames are the names of every unit the app's files define or
+// instantiate: its service (each instance of a template), and the timer
+// and service of its cron_restart.
+func (a app) unitNames() []string {
+	names := a.instanceUnits()
+	if a.count > 1 {
+		names = append(names, a.serviceName())
+	}
+	if a.spec.CronRestart != "" {
+		names = append(names, a.unitBase()+"-restart.timer", a.unitBase()+"-restart.service")
+	}
+	return names
+}
+
 func (a app) systemd(o Options) ([]File, error) {
 	s := a.spec
 	name := a.serviceName()
-	if err := units.CheckUnitName(name); err != nil {
-		return nil, err
+	for _, n := range a.unitNames() {
+		if err := units.CheckUnitName(n); err != nil {
+			return nil, fmt.Errorf("%w: shorten the app's name", err)
+		}
 	}
 	exec, err := units.ExecLine(s.Exec, s.Argv)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := a.killSignal()
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +124,12 @@ func (a app) systemd(o Options) ([]File, error) {
 			return nil, err
 		}
 		u.Header = append(u.Header, fmt.Sprintf("cron_restart: enable %s too.", units.ShellQuote(a.unitBase()+"-restart.timer")))
+	}
+	if notes := a.notMapped(FormatSystemd); len(notes) > 0 {
+		u.Header = append(u.Header, `Not mapped (systemd has no equivalent; see opm's README, "Moving to systemd or Nomad"):`)
+		for _, n := range notes {
+			u.Header = append(u.Header, "  - "+n)
+		}
 	}
 
 	unit := u.Section("Unit")
@@ -163,36 +191,25 @@ func (a app) systemd(o Options) ([]File, error) {
 	}
 	svc.Set("ExecStart", exec)
 	svc.Set("Restart", restart)
+	if restart == "on-failure" {
+		svc.Comment("opm restarts an app that died of any signal; systemd's on-failure does not")
+		svc.Comment("after these (a clean exit to it) unless told.")
+		svc.Set("RestartForceExitStatus", "SIGHUP SIGINT SIGTERM SIGPIPE")
+	}
 	svc.Set("RestartSec", units.Span(a.restartDelay()))
 	if codes := exitCodes(s.StopExitCodes); codes != "" {
 		svc.Comment("stop_exit_codes: the app is done, not restarted.")
 		svc.Set("SuccessExitStatus", codes)
 		svc.Set("RestartPreventExitStatus", codes)
 	}
-	svc.Set("KillSignal", a.killSignal())
-	if s.KillTimeoutMs > 0 {
-		svc.Set("TimeoutStopSec", units.Span(ms(s.KillTimeoutMs)))
+	svc.Set("KillSignal", sig)
+	if s.KillTimeoutMs <= 0 {
+		svc.Comment("opm's default kill_timeout (systemd's own is 90s).")
 	}
+	svc.Set("TimeoutStopSec", units.Span(a.killTimeout()))
 	perInstance := a.count > 1 && !s.MergeLogs
 	if !perInstance {
 		logLines(svc, a, o, 0)
-	}
-	if s.MaxMemoryRestart > 0 {
-		svc.Comment(fmt.Sprintf("max_memory_restart %s is not mapped: opm restarts the app when the RSS of", api.FormatSize(s.MaxMemoryRestart)))
-		svc.Comment("its processes stays over it. MemoryMax= has the kernel kill it at that much")
-		svc.Comment("memory (page cache included), then Restart= starts it again:")
-		svc.Comment("MemoryMax=" + api.FormatSize(s.MaxMemoryRestart))
-	}
-	if s.Watch || len(s.WatchPaths) > 0 {
-		svc.Comment("watch is not mapped: systemd does not restart a service when its files change.")
-	}
-	if s.ExpBackoffRestartDelayMs > 0 && s.RestartDelayMs == 0 {
-		svc.Comment("exp_backoff_restart_delay: a constant RestartSec; systemd 254's RestartSteps= and")
-		svc.Comment("RestartMaxDelaySec= would make it grow.")
-	}
-	if s.WaitReady && s.ListenTimeoutMs > 0 {
-		svc.Comment("listen_timeout is not mapped: opm takes an app that is not ready by then as")
-		svc.Comment("online; TimeoutStartSec= would fail its start.")
 	}
 	u.Section("Install").Set("WantedBy", "multi-user.target")
 
@@ -251,7 +268,7 @@ func setEnv(svc *units.Section, env []string) {
 
 // logLines sends instance i's output where opm sends it.
 func logLines(svc *units.Section, a app, o Options, i int) {
-	out, errLog, combined := a.logFiles(o.Home, i)
+	out, errLog, _ := a.logFiles(o.Home, i)
 	for _, l := range []struct{ key, path string }{{"StandardOutput", out}, {"StandardError", errLog}} {
 		switch {
 		case l.path == "":
@@ -266,11 +283,6 @@ func logLines(svc *units.Section, a app, o Options, i int) {
 			svc.Set(l.key, "append:"+p)
 		}
 	}
-	if combined != "" {
-		svc.Comment(fmt.Sprintf("log_file %s is not mapped: systemd writes each stream to one place.", combined))
-	}
-	svc.Comment("Not rotated as opm rotates them (log_max_size): use logrotate, or drop")
-	svc.Comment("StandardOutput= and StandardError= for the journal.")
 }
 
 // exitCodes are stop_exit_codes as systemd lists exit statuses.
@@ -293,11 +305,25 @@ func (a app) restartTimer(o Options) ([]File, error) {
 		return nil, err
 	}
 	base := a.unitBase() + "-restart"
-	t := &units.Unit{Header: []string{
+	// opm's cron restarts a running app, and starts a stopped one only
+	// for restart never (a periodic job) unless a user stopped it.
+	verb, what := "try-restart", []string{
+		"restarts the app at each of these times if it is running (systemctl try-restart),",
+		"as opm restarts only a running app: a stopped or failed unit stays so.",
+	}
+	if s.Restart == api.RestartNever {
+		verb, what = "restart", []string{
+			"restarts the app at each of these times, and starts it if it is not running",
+			"(systemctl restart), as opm starts a periodic job (restart never). Unlike opm,",
+			"systemd cannot tell a unit you stopped from one that ended: to keep the app",
+			"stopped, stop this timer too.",
+		}
+	}
+	t := &units.Unit{Header: append(append([]string{
 		fmt.Sprintf("cron_restart %q of opm app %s, exported by 'opm export --format systemd' (opm %s):", s.CronRestart, s.Name, o.Version),
-		"restarts the app (starts it if it is stopped) at each of these times.",
-		"Enable it: systemctl enable --now " + units.ShellQuote(base+".timer"),
-	}}
+	}, what...),
+		"Enable it: systemctl enable --now "+units.ShellQuote(base+".timer"),
+	)}
 	t.Section("Unit").Set("Description", units.Text("Restart opm app "+s.Name+" (cron_restart)"))
 	timer := t.Section("Timer")
 	if cal.Every > 0 {
@@ -311,10 +337,10 @@ func (a app) restartTimer(o Options) ([]File, error) {
 	timer.Set("AccuracySec", "1s")
 	t.Section("Install").Set("WantedBy", "timers.target")
 
-	svc := &units.Unit{Header: []string{fmt.Sprintf("Started by %s.timer: restarts opm app %s.", base, s.Name)}}
+	svc := &units.Unit{Header: []string{fmt.Sprintf("Started by %s.timer: systemctl %s of opm app %s (see the timer).", base, verb, s.Name)}}
 	svc.Section("Unit").Set("Description", units.Text("Restart opm app "+s.Name))
 	ss := svc.Section("Service")
 	ss.Set("Type", "oneshot")
-	ss.Set("ExecStart", "systemctl restart "+units.Args(a.instanceUnits()))
+	ss.Set("ExecStart", "systemctl "+verb+" "+units.Args(a.instanceUnits()))
 	return []File{{Name: base + ".timer", Data: []byte(t.String())}, {Name: base + ".service", Data: []byte(svc.String())}}, nil
 }

@@ -124,11 +124,3 @@ func runs(vals []int, name func(int) string) string {
 	}
 	return strings.Join(parts, ",")
 }
-
-// String is the calendar as one line for a comment.
-func (c Calendar) String() string {
-	if c.Every > 0 {
-		return "every " + c.Every.String()
-	}
-	return strings.Join(c.OnCalendar, "; ")
-}

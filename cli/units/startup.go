@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"opm/daemon/api"
 )
 
 // Init systems `opm startup` writes for.
@@ -22,7 +26,9 @@ const (
 // lists them.
 var Kinds = []string{Systemd, SystemdUser, OpenRC}
 
-// Default timeouts of a startup unit.
+// Timeouts of a startup unit. Both are computed when the unit is
+// written, from what the daemon will do (cmd_startup.go): `opm startup`
+// must run again after the timeouts they come from change.
 const (
 	// DefaultStopTimeout is systemd's own default stop timeout, which a
 	// startup unit keeps unless its apps take longer to stop.
@@ -30,11 +36,15 @@ const (
 	// StopMargin is added to the longest kill timeout of the apps: the
 	// daemon stops them all at once, and needs a moment to exit.
 	StopMargin = 30 * time.Second
-	// StartTimeout bounds how long the daemon may take to say it is
-	// ready: it says so once the saved apps are restored, which waits for
-	// apps that say when they are ready (wait_ready) and for a restore
-	// already holding the restore flag.
-	StartTimeout = 5 * time.Minute
+	// MinStartTimeout is the least time the daemon is given to say it is
+	// ready: it says so once the saved apps are restored, which waits
+	// for a restore already holding the restore flag (restore_stall at
+	// most) and then for the apps that say when they are ready
+	// (wait_ready, each within its listen_timeout).
+	MinStartTimeout = 5 * time.Minute
+	// StartMargin is added to restore_stall and the longest
+	// listen_timeout: the daemon starts, reads the dump and spawns.
+	StartMargin = 30 * time.Second
 )
 
 // Startup is the unit that runs one user's opm daemon at boot.
@@ -51,8 +61,11 @@ type Startup struct {
 	// RuntimeDir is OPM_RUNTIME_DIR, written only when set.
 	RuntimeDir string
 	// StopTimeout bounds how long the daemon may take to stop its apps
-	// and exit before what is left is killed.
+	// and exit before it is killed (DefaultStopTimeout when zero).
 	StopTimeout time.Duration
+	// StartTimeout bounds how long the daemon may take to say it is
+	// ready, its restore done (MinStartTimeout when zero).
+	StartTimeout time.Duration
 	// Watchdog, when positive, asks the daemon to ping systemd's
 	// watchdog at half this interval (WatchdogSec=); zero leaves the
 	// daemon without any timer.
@@ -103,6 +116,9 @@ func (s Startup) Text() (string, error) {
 	if s.StopTimeout <= 0 {
 		s.StopTimeout = DefaultStopTimeout
 	}
+	if s.StartTimeout <= 0 {
+		s.StartTimeout = MinStartTimeout
+	}
 	switch s.Kind {
 	case Systemd, SystemdUser:
 		return s.systemd()
@@ -122,17 +138,28 @@ func (s Startup) systemd() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	ctl := "systemctl"
+	if s.Kind == SystemdUser {
+		ctl += " --user"
+	}
 	u := &Unit{Header: []string{
 		fmt.Sprintf("The %s, written by 'opm startup %s' (opm %s).", s.who(), s.Kind, s.Version),
 		"At start it restores the apps of the last 'opm save'; at stop it stops",
 		"them, each with its own kill signal and timeout.",
 		"Enable and start it: " + s.Enable(),
+		"Stop or restart the daemon with " + ctl + " stop|restart " + ShellQuote(s.Name()) + ":",
+		"the daemon refuses 'opm daemon stop' and 'opm daemon restart' in a unit.",
+		"Its timeouts are computed from config.toml and the saved apps: after",
+		"changing a kill_timeout, listen_timeout or restore_stall, run",
+		"'opm startup " + s.Kind + "' again.",
 		"Remove it:           opm unstartup " + s.Kind,
 	}}
 	unit := u.Section("Unit")
 	unit.Set("Description", Text("opm process manager of "+s.User))
 	if s.Kind == Systemd {
-		unit.Set("After", "network.target")
+		unit.Comment("Apps that serve on the network start once it is up.")
+		unit.Set("Wants", "network-online.target")
+		unit.Set("After", "network-online.target")
 	}
 	svc := u.Section("Service")
 	svc.Comment("The daemon says READY=1 once it serves and has restored the saved apps.")
@@ -148,11 +175,22 @@ func (s Startup) systemd() (string, error) {
 	if s.RuntimeDir != "" {
 		svc.Set("Environment", Word("OPM_RUNTIME_DIR="+s.RuntimeDir))
 	}
+	svc.Comment("The unit the daemon runs as: it refuses 'opm daemon stop|restart' and names it.")
+	svc.Set("Environment", Word(api.ServiceEnvName+"="+s.Name()))
 	svc.Set("ExecStart", exec)
-	svc.Set("TimeoutStartSec", Span(StartTimeout))
-	svc.Comment("SIGTERM to the daemon alone: it stops every app itself, each with its")
-	svc.Comment("kill signal and timeout; what is left after TimeoutStopSec is killed.")
-	svc.Set("KillMode", "mixed")
+	svc.Comment("The restore may wait restore_stall for another restore to end, then the")
+	svc.Comment("longest listen_timeout of a saved wait_ready app.")
+	svc.Set("TimeoutStartSec", Span(s.StartTimeout))
+	svc.Comment("KillMode=process: systemd signals the daemon alone. On SIGTERM the daemon")
+	svc.Comment("stops every app itself, each with its kill signal and timeout, and kills")
+	svc.Comment("what is left in its cgroup. When the daemon dies instead (a crash, a")
+	svc.Comment("SIGKILL), its apps keep running in this unit's cgroup: Restart= starts a")
+	svc.Comment("daemon that adopts them, each still running once (systemd logs them as")
+	svc.Comment("\"left-over process\" and carries on). KillMode=mixed or control-group would")
+	svc.Comment("have systemd kill every app at once instead.")
+	svc.Set("KillMode", "process")
+	svc.Comment("The longest kill timeout of config.toml and of the saved apps, and a margin;")
+	svc.Comment("then systemd kills the daemon (the apps it had not stopped stay for the next).")
 	svc.Set("TimeoutStopSec", Span(s.StopTimeout))
 	svc.Set("Restart", "on-failure")
 	svc.Set("RestartSec", "1s")
@@ -176,14 +214,21 @@ func (s Startup) systemd() (string, error) {
 }
 
 // openrc is an OpenRC service script run by supervise-daemon, which
-// restarts the daemon if it dies. openrc-run passes command through eval,
-// so the opm binary's path must be a plain one.
+// restarts the daemon whenever it exits. openrc-run passes command
+// through eval, so the opm binary's path must be a plain one; every
+// other value is in single quotes, and so must print as itself (see
+// ShellQuote).
 func (s Startup) openrc() (string, error) {
 	if !shellPlain(s.Exe) {
 		return "", fmt.Errorf("startup unit: OpenRC cannot run opm from %q: install it at a path without spaces or shell characters (e.g. /usr/local/bin/opm)", s.Exe)
 	}
 	if !shellPlain(s.User) || !shellPlain(s.Group) {
 		return "", fmt.Errorf("startup unit: OpenRC cannot run as user %q, group %q: not plain names", s.User, s.Group)
+	}
+	for _, v := range []struct{ name, val string }{{"OPM_HOME", s.Home}, {"OPM_RUNTIME_DIR", s.RuntimeDir}} {
+		if shellANSI(v.val) {
+			return "", fmt.Errorf("startup unit: OpenRC: %s %q holds control characters or bytes that do not print, which a service script does not hold", v.name, v.val)
+		}
 	}
 	owner := s.User
 	if s.Group != "" {
@@ -195,6 +240,8 @@ func (s Startup) openrc() (string, error) {
 	writeComment(&b, fmt.Sprintf("The %s, written by 'opm startup openrc' (opm %s).", s.who(), s.Version))
 	writeComment(&b, "At start it restores the apps of the last 'opm save'; at stop it stops\nthem, each with its own kill signal and timeout.")
 	writeComment(&b, "Enable and start it: "+s.Enable())
+	writeComment(&b, "supervise-daemon starts the daemon again whenever it exits: stop or\nrestart it with rc-service "+ShellQuote(s.Name())+" stop|restart (the daemon refuses\n'opm daemon stop' and 'opm daemon restart' here, for OPM_SERVICE is set).")
+	writeComment(&b, "The stop timeout is computed from config.toml and the saved apps: after\nchanging a kill_timeout, run 'opm startup openrc' again.")
 	writeComment(&b, "Remove it:           opm unstartup openrc")
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "description=%s\n", ShellQuote("opm process manager of "+s.User))
@@ -202,23 +249,58 @@ func (s Startup) openrc() (string, error) {
 	fmt.Fprintf(&b, "command=%s\n", ShellQuote(s.Exe))
 	b.WriteString("command_args='daemon run --restore'\n")
 	fmt.Fprintf(&b, "command_user=%s\n", ShellQuote(owner))
-	writeComment(&b, "SIGTERM to the daemon, which stops every app; SIGKILL if it is not done by then.")
+	writeComment(&b, "SIGTERM to the daemon, which stops every app; SIGKILL to it if it is not done by then.")
 	fmt.Fprintf(&b, "retry='SIGTERM/%d/SIGKILL/5'\n", stop)
 	fmt.Fprintf(&b, "export OPM_HOME=%s\n", ShellQuote(s.Home))
 	if s.RuntimeDir != "" {
 		fmt.Fprintf(&b, "export OPM_RUNTIME_DIR=%s\n", ShellQuote(s.RuntimeDir))
 	}
+	fmt.Fprintf(&b, "export %s=%s\n", api.ServiceEnvName, ShellQuote(s.Name()))
 	b.WriteString("\ndepend() {\n\tneed net\n}\n")
 	return b.String(), nil
 }
 
-// ShellQuote is s as one word of a POSIX shell command line: as it is
-// when plain, else in single quotes.
+// ShellQuote is s as one word of a shell command line: as it is when
+// plain; else in single quotes, when every rune of it prints as itself;
+// else (a control character, a rune that does not print, a byte that is
+// not UTF-8) in ANSI-C quotes, $'...', each such byte written \xNN. A
+// command line printed to a terminal then holds nothing the terminal
+// would act on, and bash, zsh, ksh and busybox sh read the word back
+// byte for byte ($'...' is POSIX since 2024; dash before 0.5.13 lacks
+// it: a word that needs it has no form such a shell prints safely).
 func ShellQuote(s string) string {
 	if s != "" && shellPlain(s) {
 		return s
 	}
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	if !shellANSI(s) {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	var b strings.Builder
+	b.WriteString("$'")
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size <= 1 || !unicode.IsGraphic(r):
+			for _, c := range []byte(s[i : i+size]) {
+				fmt.Fprintf(&b, `\x%02x`, c)
+			}
+		case r == '\'' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	b.WriteByte('\'')
+	return b.String()
+}
+
+// shellANSI reports whether s needs ANSI-C quotes to be printed safely:
+// it holds a control character, a rune that does not print or a byte
+// that is not UTF-8.
+func shellANSI(s string) bool {
+	return !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsGraphic(r) })
 }
 
 // shellPlain reports whether s holds only bytes no shell treats

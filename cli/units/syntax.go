@@ -1,7 +1,8 @@
 // Package units writes what init systems read: systemd unit files (their
-// syntax and the escaping of their values, this file), the units of
-// `opm startup` (startup.go), OpenRC service scripts (openrc.go), and
-// cron expressions as systemd calendar events (calendar.go).
+// syntax and the escaping of their values, this file), the units and
+// OpenRC service scripts of `opm startup` (startup.go), cron expressions
+// as systemd calendar events (calendar.go), and the daemon's defaults
+// they are computed from (defaults.go).
 //
 // systemd reads a value in one of three ways, and each writer here says
 // which it serves (systemd.syntax(5), systemd.service(5), systemd.unit(5)):

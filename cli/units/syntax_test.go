@@ -1,10 +1,7 @@
 package units
 
 import (
-	"bytes"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -12,32 +9,9 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
-)
 
-// verify runs `systemd-analyze verify` on the unit files (paths) and fails
-// the test on any complaint: verify exits 0 after a warning such as
-// "Invalid syntax, ignoring", so its output must be empty. It skips the
-// test without systemd-analyze.
-func verify(t *testing.T, paths ...string) {
-	t.Helper()
-	exe, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze is not installed ('make testdeps' installs it, from Debian's systemd package): the units are not checked by systemd")
-	}
-	cmd := exec.Command(exe, append([]string{"verify"}, paths...)...)
-	// A user unit is verified against a user manager, which needs a
-	// runtime directory of its own.
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+t.TempDir(), "SYSTEMD_LOG_COLOR=0", "SYSTEMD_PAGER=")
-	out, err := cmd.CombinedOutput()
-	if err != nil || len(bytes.TrimSpace(out)) > 0 {
-		var text strings.Builder
-		for _, p := range paths {
-			data, _ := os.ReadFile(p)
-			fmt.Fprintf(&text, "---- %s\n%s", p, data)
-		}
-		t.Fatalf("systemd-analyze verify: %v\n%s\n%s", err, out, text.String())
-	}
-}
+	"opm/daemon/testkit"
+)
 
 // nasty are words systemd must read back as they are: quotes, escapes,
 // specifiers, variables, a lone semicolon, white space of every kind,
@@ -236,8 +210,9 @@ func TestPathsSystemdReadsBack(t *testing.T) {
 	if err := os.WriteFile(unit, []byte(u.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	verify(t, unit)
-	t.Logf("systemd found all %d programs", n)
+	if testkit.SystemdVerify(t, unit) {
+		t.Logf("systemd found all %d programs", n)
+	}
 }
 
 func TestPathAndText(t *testing.T) {

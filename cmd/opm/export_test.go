@@ -104,6 +104,10 @@ func TestExportSystemd(t *testing.T) {
 	if !slices.Equal(timer["OnCalendar"], []string{"*-*-* *:00,05,10,15,20,25,30,35,40,45,50,55:00"}) {
 		t.Errorf("opm-web-restart.timer: %v", timer)
 	}
+	// opm's cron restarts a running app only: so does try-restart.
+	if got := unitSettings(readText(t, filepath.Join(dir, "opm-web-restart.service")))["ExecStart"]; !slices.Equal(got, []string{"systemctl try-restart opm-web@0.service opm-web@1.service"}) {
+		t.Errorf("opm-web-restart.service: ExecStart=%q", got)
+	}
 	job := unitSettings(readText(t, filepath.Join(dir, "opm-job.service")))
 	if !slices.Equal(job["Restart"], []string{"no"}) || job["StartLimitBurst"] != nil {
 		t.Errorf("opm-job.service: %v", job)
@@ -115,7 +119,7 @@ func TestExportSystemd(t *testing.T) {
 			paths = append(paths, filepath.Join(dir, name))
 		}
 	}
-	systemdVerify(t, append(paths, filepath.Join(dir, "opm-web@0.service"), filepath.Join(dir, "opm-web@1.service"))...)
+	testkit.SystemdVerify(t, append(paths, filepath.Join(dir, "opm-web@0.service"), filepath.Join(dir, "opm-web@1.service"))...)
 
 	// A target exports its app alone.
 	if out := e.ok("export", "job", "--format", "systemd").stdout; !strings.HasPrefix(out, "# ---- opm-job.service ----\n") || strings.Contains(out, "opm-web") {
@@ -202,5 +206,43 @@ func TestExportNomadAndCompose(t *testing.T) {
 		if r := e.run(bad...); r.code != 2 {
 			t.Errorf("%q: %v", bad, r)
 		}
+	}
+}
+
+// TestExportKillSignal: opm keeps --kill-signal as typed ("int"), which
+// systemd would ignore; every export writes its name.
+func TestExportKillSignal(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.ok("start", os.Args[0], "--name", "sig", "--env", testkit.ChildEnv+"=block", "--kill-signal", "int")
+	if got := e.app("sig").Spec.KillSignal; got != "int" {
+		t.Logf("opm keeps the kill signal as %q", got)
+	}
+	dir := filepath.Join(t.TempDir(), "units")
+	e.ok("export", "--format", "systemd", "--out", dir)
+	unit := filepath.Join(dir, "opm-sig.service")
+	set := unitSettings(readText(t, unit))
+	if !slices.Equal(set["KillSignal"], []string{"SIGINT"}) || !slices.Equal(set["TimeoutStopSec"], []string{"2s"}) {
+		t.Errorf("opm-sig.service: KillSignal=%q TimeoutStopSec=%q, want SIGINT and the config's 2s", set["KillSignal"], set["TimeoutStopSec"])
+	}
+	testkit.SystemdVerify(t, unit)
+
+	var doc struct{ Job *nomad.Job }
+	if err := json.Unmarshal([]byte(e.ok("export", "--format", "nomad").stdout), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.Job.TaskGroups[0].Tasks[0].KillSignal; got != "SIGINT" {
+		t.Errorf("Nomad KillSignal %q, want SIGINT", got)
+	}
+	var compose struct {
+		Services map[string]struct {
+			StopSignal string `yaml:"stop_signal"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal([]byte(e.ok("export", "--format", "compose").stdout), &compose); err != nil {
+		t.Fatal(err)
+	}
+	if got := compose.Services["sig"].StopSignal; got != "SIGINT" {
+		t.Errorf("compose stop_signal %q, want SIGINT", got)
 	}
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,8 @@ import (
 )
 
 // The startup tests write units only where OPM_STARTUP_DIR (or
-// XDG_CONFIG_HOME) points: never into /etc.
+// XDG_CONFIG_HOME) points: never into /etc or the real ~/.config (newEnv
+// points both at temporary directories).
 
 // startupDirEnv names the directory opm startup writes into.
 const startupDirEnv = "OPM_STARTUP_DIR"
@@ -29,27 +29,6 @@ func unitSettings(text string) map[string][]string {
 		}
 	}
 	return out
-}
-
-// systemdVerify runs `systemd-analyze verify` on unit files and fails the
-// test on any complaint (it exits 0 after warnings); it skips the test
-// without systemd-analyze.
-func systemdVerify(t *testing.T, paths ...string) {
-	t.Helper()
-	exe, err := exec.LookPath("systemd-analyze")
-	if err != nil {
-		t.Skip("systemd-analyze is not installed ('make testdeps' installs it, from Debian's systemd package): the units are not checked by systemd")
-	}
-	cmd := exec.Command(exe, append([]string{"verify"}, paths...)...)
-	cmd.Env = append(os.Environ(), "XDG_RUNTIME_DIR="+t.TempDir(), "SYSTEMD_LOG_COLOR=0", "SYSTEMD_PAGER=")
-	if out, err := cmd.CombinedOutput(); err != nil || len(bytes.TrimSpace(out)) > 0 {
-		var text strings.Builder
-		for _, p := range paths {
-			data, _ := os.ReadFile(p)
-			text.WriteString("---- " + p + "\n" + string(data))
-		}
-		t.Fatalf("systemd-analyze verify: %v\n%s\n%s", err, out, text.String())
-	}
 }
 
 func readText(t *testing.T, path string) string {
@@ -86,13 +65,14 @@ func TestStartupSystemd(t *testing.T) {
 	}
 	for k, v := range map[string]string{
 		"ExecStart": exe + " daemon run --restore", "User": "root", "Type": "notify", "NotifyAccess": "main",
-		"KillMode": "mixed", "Delegate": "yes", "Restart": "on-failure", "TimeoutStopSec": "90s", "WantedBy": "multi-user.target",
+		"KillMode": "process", "Delegate": "yes", "Restart": "on-failure", "TimeoutStopSec": "90s", "TimeoutStartSec": "5min",
+		"WantedBy": "multi-user.target", "Wants": "network-online.target", "After": "network-online.target",
 	} {
 		if len(set[k]) != 1 || set[k][0] != v {
 			t.Errorf("%s=%q, want %q", k, set[k], v)
 		}
 	}
-	if want := []string{"OPM_HOME=" + e.home, "OPM_RUNTIME_DIR=" + e.runtime}; !slices.Equal(set["Environment"], want) {
+	if want := []string{"OPM_HOME=" + e.home, "OPM_RUNTIME_DIR=" + e.runtime, "OPM_SERVICE=opm-root.service"}; !slices.Equal(set["Environment"], want) {
 		t.Errorf("Environment=%q, want %q", set["Environment"], want)
 	}
 	if set["WatchdogSec"] != nil {
@@ -101,7 +81,7 @@ func TestStartupSystemd(t *testing.T) {
 	if st, err := os.Stat(unit); err != nil || st.Mode().Perm() != 0o644 {
 		t.Errorf("unit mode: %v %v", st.Mode(), err)
 	}
-	systemdVerify(t, unit)
+	testkit.SystemdVerify(t, unit)
 
 	// Again: the same file, and it says it replaced it.
 	r = e.runWith(env, "startup", "systemd")
@@ -116,7 +96,7 @@ func TestStartupSystemd(t *testing.T) {
 	if got := unitSettings(readText(t, unit))["WatchdogSec"]; !slices.Equal(got, []string{"20s"}) {
 		t.Errorf("--watchdog 20s: WatchdogSec=%q", got)
 	}
-	systemdVerify(t, unit)
+	testkit.SystemdVerify(t, unit)
 
 	// --print writes nothing.
 	printDir := filepath.Join(t.TempDir(), "print")
@@ -176,17 +156,37 @@ func TestStartupSystemd(t *testing.T) {
 	}
 }
 
-// TestStartupStopTimeout: the unit lets the daemon stop its slowest app
-// (a saved kill timeout of 2 minutes) with a margin.
-func TestStartupStopTimeout(t *testing.T) {
+// TestStartupTimeouts: the unit lets the daemon stop its slowest app,
+// and restore the saved apps (waiting restore_stall for another restore,
+// then the slowest to say it is ready), each with a margin; config.toml
+// is read as the daemon reads it (here an integer of nanoseconds). The
+// timeouts are those of when the unit is written, which opm startup says.
+func TestStartupTimeouts(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
-	e.startMarked("slow")
-	e.ok("start", "slow", "--kill-timeout", "2m")
+	config := strings.Replace(fastConfig, `kill_timeout = "2s"`, "kill_timeout = 200000000000", 1) + "restore_stall = \"2m\"\n"
+	e := newEnvConfig(t, config)
+	timeouts := func(stop, start string) {
+		t.Helper()
+		set := unitSettings(e.ok("startup", "systemd", "--print").stdout)
+		if !slices.Equal(set["TimeoutStopSec"], []string{stop}) || !slices.Equal(set["TimeoutStartSec"], []string{start}) {
+			t.Errorf("TimeoutStopSec=%q, TimeoutStartSec=%q; want %s, %s", set["TimeoutStopSec"], set["TimeoutStartSec"], stop, start)
+		}
+	}
+	// No saved apps: the config's kill_timeout (200s) plus 30s; its
+	// restore_stall plus 30s is less than 5 minutes.
+	timeouts("230s", "5min")
+
+	e.startMarked("quick")
+	e.ok("start", "quick", "--kill-timeout", "5m")
+	e.startApp("ready", "notify-ready", "--env", testkit.ReadyNowEnv+"=1", "--wait-ready", "--listen-timeout", "4m")
 	e.ok("save")
-	r := e.ok("startup", "systemd", "--print")
-	if got := unitSettings(r.stdout)["TimeoutStopSec"]; !slices.Equal(got, []string{"150s"}) {
-		t.Errorf("TimeoutStopSec=%q, want 150s (the saved app's 2m, plus 30s)\n%s", got, r.stdout)
+	// The saved app's 5m plus 30s; restore_stall 2m, then 4m for the
+	// app that says it is ready, plus 30s.
+	timeouts("330s", "390s")
+
+	r := e.ok("startup", "systemd-user")
+	if !strings.Contains(r.stdout, "Its timeouts (start 390s, stop 330s)") || !strings.Contains(r.stdout, "run this again after changing a kill_timeout, listen_timeout or restore_stall") {
+		t.Errorf("startup does not say its timeouts are those of now: %v", r)
 	}
 }
 
@@ -195,7 +195,9 @@ func TestStartupUserAndOpenRC(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	cfg := t.TempDir()
-	r := e.runWith([]string{"XDG_CONFIG_HOME=" + cfg}, "startup", "systemd-user")
+	// Where XDG_CONFIG_HOME says, without OPM_STARTUP_DIR.
+	xdg := []string{"XDG_CONFIG_HOME=" + cfg, startupDirEnv + "="}
+	r := e.runWith(xdg, "startup", "systemd-user")
 	unit := filepath.Join(cfg, "systemd", "user", "opm.service")
 	if r.code != 0 || !strings.Contains(r.stdout, "wrote "+unit) || !strings.Contains(r.stdout, "systemctl --user enable --now opm.service") || !strings.Contains(r.stdout, "loginctl enable-linger") {
 		t.Fatalf("startup systemd-user: %v", r)
@@ -204,8 +206,8 @@ func TestStartupUserAndOpenRC(t *testing.T) {
 	if set["User"] != nil || !slices.Equal(set["WantedBy"], []string{"default.target"}) || !slices.Equal(set["Delegate"], []string{"yes"}) {
 		t.Errorf("user unit: %v", set)
 	}
-	systemdVerify(t, unit)
-	r = e.runWith([]string{"XDG_CONFIG_HOME=" + cfg}, "unstartup", "systemd-user")
+	testkit.SystemdVerify(t, unit)
+	r = e.runWith(xdg, "unstartup", "systemd-user")
 	if r.code != 0 || !strings.Contains(r.stdout, "systemctl --user disable --now opm.service") || !strings.Contains(r.stdout, "removed "+unit) {
 		t.Errorf("unstartup systemd-user: %v", r)
 	}
@@ -258,9 +260,13 @@ func TestStartupNotRoot(t *testing.T) {
 
 	for _, kind := range []string{"systemd", "openrc"} {
 		r := e.runAs(in.UID, environ, "startup", kind)
-		if r.code != 1 || !strings.Contains(r.stderr, "needs root") || !strings.Contains(r.stderr, "opm startup systemd-user") ||
+		if r.code != 1 || !strings.Contains(r.stderr, "needs root") ||
 			!strings.Contains(r.stderr, "sudo ") || !strings.Contains(r.stderr, "--user "+in.Name) || !strings.Contains(r.stderr, "--home "+home) {
 			t.Errorf("startup %s as a user: %v", kind, r)
+		}
+		// A user's own systemd is no help on an OpenRC machine.
+		if hint := strings.Contains(r.stderr, "opm startup systemd-user"); hint != (kind == "systemd") {
+			t.Errorf("startup %s as a user: the systemd-user hint is there: %v; want %v:\n%v", kind, hint, kind == "systemd", r)
 		}
 		if _, err := os.Stat(dir); !os.IsNotExist(err) {
 			t.Errorf("startup %s as a user made %s: %v", kind, dir, err)
@@ -275,7 +281,8 @@ func TestStartupNotRoot(t *testing.T) {
 
 	// --print shows the unit that would run as them.
 	r := e.runAs(in.UID, environ, "startup", "systemd", "--print")
-	if set := unitSettings(r.stdout); r.code != 0 || !slices.Equal(set["User"], []string{in.Name}) || !slices.Equal(set["Environment"], []string{"OPM_HOME=" + home}) {
+	service := "OPM_SERVICE=opm-" + in.Name + ".service"
+	if set := unitSettings(r.stdout); r.code != 0 || !slices.Equal(set["User"], []string{in.Name}) || !slices.Equal(set["Environment"], []string{"OPM_HOME=" + home, service}) {
 		t.Errorf("startup systemd --print as a user: %v", r)
 	}
 
@@ -302,8 +309,90 @@ func TestStartupNotRoot(t *testing.T) {
 		t.Fatalf("the sudo line %q, as root: %v", line, res)
 	}
 	set := unitSettings(readText(t, unit))
-	if !slices.Equal(set["User"], []string{in.Name}) || !slices.Equal(set["Environment"], []string{"OPM_HOME=" + home}) {
+	if !slices.Equal(set["User"], []string{in.Name}) || !slices.Equal(set["Environment"], []string{"OPM_HOME=" + home, service}) {
 		t.Errorf("the unit the sudo line wrote: %v", set)
 	}
-	systemdVerify(t, unit)
+	testkit.SystemdVerify(t, unit)
+}
+
+// TestStartupOtherUser: root writing the unit of another user checks that
+// this user can run the opm binary it names (every directory on the way
+// searchable, the file executable, by the user or a group of theirs),
+// and else says to install opm where they can or to name it with --opm;
+// root's own OPM_RUNTIME_DIR stays out of their unit.
+func TestStartupOtherUser(t *testing.T) {
+	t.Parallel()
+	in := testkit.NewIntruder(t)
+	e := newEnv(t)
+	dir := t.TempDir()
+	home := "/home/" + in.Name + "/.opm"
+	startup := func(extra ...string) result {
+		t.Helper()
+		args := append([]string{"startup", "systemd", "--user", in.Name, "--home", home}, extra...)
+		return e.runWith([]string{startupDirEnv + "=" + dir}, args...)
+	}
+	private := testkit.ShortTempDir(t) // 0700, root's
+	exe := filepath.Join(private, "opm")
+	if err := os.WriteFile(exe, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(why string) {
+		t.Helper()
+		r := startup("--opm", exe)
+		if r.code != 1 || !strings.Contains(r.stderr, in.Name+" cannot run the opm binary "+exe+": "+why) ||
+			!strings.Contains(r.stderr, "make install PREFIX=/usr/local") || !strings.Contains(r.stderr, "--opm PATH") {
+			t.Errorf("an opm binary %s cannot run (%s): %v", in.Name, why, r)
+		}
+	}
+	refused("the directory " + private + " is not searchable by " + in.Name)
+	// Searchable by a group of theirs: theirs to run.
+	if err := os.Chown(private, 0, in.GID); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(private, 0o710); err != nil {
+		t.Fatal(err)
+	}
+	if r := startup("--opm", exe, "--print"); r.code != 0 || !slices.Equal(unitSettings(r.stdout)["ExecStart"], []string{exe + " daemon run --restore"}) {
+		t.Errorf("an opm binary in a directory of their group: %v", r)
+	}
+	if err := os.Chmod(exe, 0o744); err != nil {
+		t.Fatal(err)
+	}
+	refused("not an executable file for " + in.Name)
+
+	// A copy they can run: the unit runs it, as them, without root's
+	// OPM_RUNTIME_DIR (e.environ has one); --runtime-dir gives theirs.
+	shared := testkit.SharedExe(t)
+	r := startup("--opm", shared)
+	unit := filepath.Join(dir, "opm-"+in.Name+".service")
+	if r.code != 0 || !strings.Contains(r.stdout, "wrote "+unit) {
+		t.Fatalf("startup --user %s --opm %s: %v", in.Name, shared, r)
+	}
+	set := unitSettings(readText(t, unit))
+	if !slices.Equal(set["ExecStart"], []string{shared + " daemon run --restore"}) || !slices.Equal(set["User"], []string{in.Name}) ||
+		!slices.Equal(set["Environment"], []string{"OPM_HOME=" + home, "OPM_SERVICE=opm-" + in.Name + ".service"}) {
+		t.Errorf("the unit of %s: %v", in.Name, set)
+	}
+	testkit.SystemdVerify(t, unit)
+	r = startup("--opm", shared, "--runtime-dir", "/run/opm-"+in.Name, "--print")
+	if env := unitSettings(r.stdout)["Environment"]; r.code != 0 || !slices.Contains(env, "OPM_RUNTIME_DIR=/run/opm-"+in.Name) {
+		t.Errorf("--runtime-dir: %v", r)
+	}
+}
+
+// TestStartupPrintsEscaped: paths opm startup and opm export print are
+// escaped: a control character in one reaches no terminal.
+func TestStartupPrintsEscaped(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dir := filepath.Join(t.TempDir(), "a\x1b[31mb")
+	r := e.runWith([]string{startupDirEnv + "=" + dir}, "startup", "systemd-user")
+	if r.code != 0 || strings.Contains(r.stdout, "\x1b") || !strings.Contains(r.stdout, `wrote `+filepath.Dir(dir)+`/a\x1b[31mb/opm.service`) {
+		t.Errorf("startup into %q: %v", dir, r)
+	}
+	e.startMarked("app")
+	r = e.ok("export", "--format", "systemd", "--out", dir)
+	if strings.Contains(r.stdout, "\x1b") || !strings.Contains(r.stdout, `a\x1b[31mb/opm-app.service`) || !strings.Contains(r.stdout, `$'`) {
+		t.Errorf("export --out %q:\n%s", dir, r.stdout)
+	}
 }

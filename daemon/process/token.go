@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"opm/daemon/api"
 	"opm/daemon/proc"
 )
 
@@ -33,7 +34,7 @@ import (
 // setsid inherits the token) the oldest process is the app's leader.
 
 // AppTokenEnv is set in every app process's environment to its token.
-const AppTokenEnv = "OPM_APP_TOKEN"
+const AppTokenEnv = api.AppTokenEnv
 
 // Lengths in hex digits of the parts of a token.
 const (

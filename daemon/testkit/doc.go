@@ -1,9 +1,10 @@
 // Package testkit holds what the test suites of opm share: the test
 // binary re-executed as the processes a test needs, waits with deadlines,
 // facts about processes, throwaway users and directories. It is imported
-// by tests only — those of cmd/opm, of package daemon and of shm — and so
-// imports no package that imports it back: not opm/daemon (daemon/api,
-// daemon/proc, daemon/cgroup and shm it may).
+// by tests only — those of cmd/opm, of package daemon, of shm and of the
+// unit writers (cli/units, cli/export) — and so imports no package that
+// imports it back: not opm/daemon (daemon/api, daemon/proc, daemon/cgroup
+// and shm it may).
 //
 // Each suite keeps its own harness on top of it: cmd/opm's env drives the
 // built opm command against a daemon of its own; package daemon's
@@ -87,4 +88,5 @@
 //	users.go       NewIntruder: throwaway users; Nobody
 //	cgroups.go     RemoveCgroups: what a killed daemon left in cgroup v2
 //	tmpfs.go       MountTmpfs: a small tmpfs to fill
+//	systemd.go     SystemdVerify: systemd-analyze verify of unit files
 package testkit

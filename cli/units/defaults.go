@@ -1,0 +1,22 @@
+package units
+
+import "time"
+
+// The daemon's defaults (config.toml's, daemon.DefaultConfig) that what
+// this package's callers write is computed from: package cli does not
+// import package daemon, so they are repeated here, and a test checks
+// them against the daemon's.
+const (
+	// DefaultKillTimeout is kill_timeout: the wait between an app's kill
+	// signal and SIGKILL.
+	DefaultKillTimeout = 5 * time.Second
+	// DefaultRestoreStall is restore_stall: how long a restore on start
+	// waits for another restore that holds the restore flag.
+	DefaultRestoreStall = time.Minute
+	// DefaultRestartDelay is restart_delay: the first back-off before a
+	// restart.
+	DefaultRestartDelay = 100 * time.Millisecond
+	// DefaultRestartResetAfter is restart_reset_after: a run shorter
+	// than that counts towards max_restarts (an app's min_uptime).
+	DefaultRestartResetAfter = 30 * time.Second
+)
