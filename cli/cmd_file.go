@@ -115,6 +115,11 @@ func (a *App) startFile(c *ucli.Context, path string, restart bool) error {
 	if err != nil {
 		return err
 	}
+	return a.startLoaded(c, f, restart)
+}
+
+// startLoaded is startFile with the file loaded (loadFile).
+func (a *App) startLoaded(c *ucli.Context, f *ecosystem.File, restart bool) error {
 	known, err := a.appsByName(c.Context, api.TargetPath(api.TargetAll))
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -198,19 +199,7 @@ func (a *App) reportRestore(c *ucli.Context, res api.RestoreResult, waited bool)
 		if waited {
 			a.printf("the other restore finished; ")
 		}
-		a.printf("restored from %s: %d started, %d already running, %d stopped, %d failed\n",
-			Escape(res.Path), len(res.Started), len(res.AlreadyRunning), len(res.Stopped), len(res.Failed))
-		a.printList("started", res.Started)
-		a.printList("already running", res.AlreadyRunning)
-		a.printList("stopped", res.Stopped)
-		failed := make([]string, 0, len(res.Failed))
-		for name, why := range res.Failed {
-			failed = append(failed, Escape(name)+": "+Escape(why))
-		}
-		sort.Strings(failed)
-		if len(failed) > 0 {
-			a.printf("  failed: %s\n", strings.Join(failed, ", "))
-		}
+		printRestoreSummary(a.out(), "", res)
 	}
 	switch {
 	case len(res.Failed) > 0:
@@ -221,9 +210,24 @@ func (a *App) reportRestore(c *ucli.Context, res api.RestoreResult, waited bool)
 	return nil
 }
 
-// printList prints a labelled list of app names, escaped.
-func (a *App) printList(label string, names []string) {
-	if len(names) > 0 {
-		a.printf("  %s: %s\n", label, strings.Join(escapeEach(names), ", "))
+// printRestoreSummary writes how a restore went, each line after prefix
+// ("opm: " on standard error for 'opm run --restore'): the counts, then
+// the apps of each outcome, escaped.
+func printRestoreSummary(w io.Writer, prefix string, res api.RestoreResult) {
+	fmt.Fprintf(w, "%srestored from %s: %d started, %d already running, %d stopped, %d failed\n",
+		prefix, Escape(res.Path), len(res.Started), len(res.AlreadyRunning), len(res.Stopped), len(res.Failed))
+	list := func(label string, names []string) {
+		if len(names) > 0 {
+			fmt.Fprintf(w, "%s  %s: %s\n", prefix, label, strings.Join(names, ", "))
+		}
 	}
+	list("started", escapeEach(res.Started))
+	list("already running", escapeEach(res.AlreadyRunning))
+	list("stopped", escapeEach(res.Stopped))
+	failed := make([]string, 0, len(res.Failed))
+	for name, why := range res.Failed {
+		failed = append(failed, Escape(name)+": "+Escape(why))
+	}
+	sort.Strings(failed)
+	list("failed", failed)
 }

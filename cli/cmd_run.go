@@ -8,16 +8,20 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	ucli "github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
 
+	"opm/cli/ecosystem"
 	"opm/daemon/api"
+	"opm/daemon/logs"
 	"opm/daemon/process"
+	"opm/daemon/store"
 )
 
 func (a *App) runCommand() *ucli.Command {
@@ -41,11 +45,16 @@ argument fails at once rather than run nothing.
 (docker exec) as usual.
 
 SIGTERM or SIGINT stops every app (its kill signal, then SIGKILL after
-its kill timeout) and ends 'opm run'; so does 'opm daemon stop'. SIGHUP
-is ignored. The exit status is 0 when the apps were stopped, 1 when the
-daemon failed, could not start (another one runs for this OPM_HOME), the
-file's apps or the restore failed, or an app was errored (had given up
-restarting) when the stop began, 2 for bad usage.
+its kill timeout) and ends 'opm run'; a second SIGTERM or SIGINT kills
+the apps at once (SIGKILL to each app's process group). 'opm daemon
+stop' and 'opm daemon restart' are refused: stop the container, or send
+SIGTERM to 'opm run'. SIGHUP is ignored; a closed standard output (opm
+run | head) stops the printing of the apps' lines, not the apps. The
+exit status is 0 when the apps were stopped, 1 when the daemon failed,
+could not start (another one runs for this OPM_HOME), the file's apps or
+the restore failed, or an app was errored (had given up restarting) when
+the stop began, 2 for bad usage. Only --restore restores: the config's
+restore_on_start does not apply.
 
 As PID 1 it reaps the orphaned processes of the container; elsewhere it
 makes itself a child subreaper, so that the orphans of its apps come to
@@ -84,30 +93,48 @@ func (a *App) runForeground(c *ucli.Context) error {
 	if a.opts.RunDaemon == nil {
 		return errors.New("this opm binary was built without a daemon")
 	}
-	file := ""
+	// Every call this command makes goes to its own daemon: it never
+	// starts one in the background.
+	a.conn.noSpawn = true
+	var file *ecosystem.File
 	if len(args) == 1 {
-		file = args[0]
 		// A file that cannot be used stops everything before the
-		// daemon starts: nothing is restored, nothing started.
-		if _, err := a.loadFile(c, file, false); err != nil {
+		// daemon starts: nothing is restored, nothing started. It is
+		// loaded once (a .config.js runs node).
+		f, err := a.loadFile(c, args[0], true)
+		if err != nil {
 			return err
 		}
+		file = f
 	}
 	p, _, err := a.conn.resolve()
 	if err != nil {
 		return err
 	}
+	if _, other, err := a.conn.running(c.Context); err == nil {
+		return failuref("another opm daemon (pid %d) runs for this OPM_HOME, and opm run runs its own: stop that one first ('opm daemon stop'), or give opm run its own OPM_HOME", other.PID)
+	}
 	// SIGHUP is ignored; the daemon absorbs it too once it runs.
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
+	// A write to a closed pipe (opm run | head) fails with EPIPE rather
+	// than kill opm run, and with it the daemon: the apps' lines stop
+	// being printed, the apps stay supervised. Handled, not ignored:
+	// the apps start with SIGPIPE's default.
+	signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
+	// The first SIGTERM or SIGINT stops the daemon (ctx, and its own
+	// handler); a second one kills the apps.
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sigs)
 
-	reaper, err := process.StartReaper()
+	reaper, err := process.StartReaper(func(msg string) { fmt.Fprintf(a.errOut(), "opm: warning: %s\n", msg) })
 	if err != nil {
 		fmt.Fprintf(a.errOut(), "opm: warning: %v: orphaned processes will stay zombies\n", err)
 	} else {
 		defer reaper.Stop()
 	}
 	// Where the logs stand before the daemon writes to them.
-	st, err := newRunStream(a, p.home, opts)
+	st, err := newRunStream(a, p.home, opts, knownLogs(file, p.home))
 	if err != nil {
 		return err
 	}
@@ -120,22 +147,39 @@ func (a *App) runForeground(c *ucli.Context) error {
 	}
 	started := make(chan startedMsg, 1)
 	done := make(chan error, 1)
+	// The daemon began to stop (SIGTERM): stoppingNow is closed then.
+	var stopping atomic.Bool
+	stoppingNow := make(chan struct{})
 	// The apps errored (given up restarting) when the daemon began to
 	// stop them all: they make the exit status.
 	var errored []string
+	pid := os.Getpid()
 	go func() {
 		done <- a.opts.RunDaemon(ctx, DaemonOptions{
-			Restore: restore,
-			Started: func(res api.RestoreResult, err error) { started <- startedMsg{res, err} },
+			// --restore alone decides, not restore_on_start.
+			Restore: restore, OnlyRestore: true,
+			// 'opm daemon stop' and 'restart' from another shell are
+			// refused: opm run would end, or be left without its
+			// daemon while a background one took the apps.
+			Service:  fmt.Sprintf("opm run (pid %d)", pid),
+			StopHint: fmt.Sprintf("stop it by stopping the container, or with SIGTERM to opm run (kill -TERM %d)", pid),
+			Started:  func(res api.RestoreResult, err error) { started <- startedMsg{res, err} },
 			Stopping: func(apps []api.App) {
 				for _, app := range apps {
 					if app.Status == api.StatusErrored {
 						errored = append(errored, api.Label(app.Name, app.Instance, app.Instances))
 					}
 				}
+				if stopping.CompareAndSwap(false, true) {
+					close(stoppingNow)
+				}
 			},
 		})
 	}()
+	signalsDone := make(chan struct{})
+	defer close(signalsDone)
+	go a.watchSignals(sigs, signalsDone)
+
 	var m startedMsg
 	select {
 	case m = <-started:
@@ -147,8 +191,9 @@ func (a *App) runForeground(c *ucli.Context) error {
 		default:
 		}
 		if err == nil {
-			// The daemon said why on standard error.
-			err = failuref("the opm daemon did not start: another one runs for this OPM_HOME (see 'opm daemon status')")
+			// Another daemon took the home meanwhile: the daemon said
+			// so on standard error.
+			err = failuref("opm run ends without its daemon")
 		}
 		return err
 	}
@@ -158,19 +203,53 @@ func (a *App) runForeground(c *ucli.Context) error {
 	streamed := make(chan error, 1)
 	go func() { streamed <- st.run(stream) }()
 
+	// stoppedMeanwhile reports whether err, a failure of the restore or
+	// of the file's apps, comes of the daemon stopping (SIGTERM): then
+	// it is no failure. The daemon refuses requests as it stops (busy),
+	// or a request is cut short, before this process's own signal
+	// context may be done: such an error waits a moment for the stop
+	// to show.
+	stoppedMeanwhile := func(err error) bool {
+		if ctx.Err() != nil || stopping.Load() {
+			return true
+		}
+		if !stopAnswer(err) {
+			return false
+		}
+		t := time.NewTimer(stopShowsWithin)
+		defer t.Stop()
+		select {
+		case <-stoppingNow:
+			return true
+		case <-ctx.Done():
+			return true
+		case <-t.C:
+			return false
+		}
+	}
 	// What ends this run early, with the daemon stopped.
 	var failed error
 	if restore {
-		failed = a.reportRestoreStart(m.res, m.err, ctx.Err() != nil)
+		switch {
+		case m.err != nil && !stoppedMeanwhile(m.err):
+			failed = fmt.Errorf("restore: %w", explain(m.err))
+		case m.err != nil:
+		case m.res.Path == "":
+			fmt.Fprintf(a.errOut(), "opm: no saved apps to restore (run 'opm save' first)\n")
+		default:
+			// Apps that failed to start do not end the run: the
+			// daemon retries them.
+			printRestoreSummary(a.errOut(), "opm: ", m.res)
+		}
 	}
-	if file != "" && failed == nil && ctx.Err() == nil {
+	if file != nil && failed == nil && ctx.Err() == nil && !stopping.Load() {
 		// The table goes to standard error: standard output carries
 		// the apps' lines only.
 		b := &App{opts: Options{Stdout: a.errOut(), Stderr: a.errOut()}, args: a.args}
 		b.conn.warnings = a.errOut()
-		failed = b.startFile(c, file, false)
-		if ctx.Err() != nil {
-			failed = nil // stopped meanwhile (SIGTERM): not a failure
+		b.conn.noSpawn = true
+		if err := b.startLoaded(c, file, false); err != nil && !stoppedMeanwhile(err) {
+			failed = err
 		}
 	}
 	if failed != nil {
@@ -190,10 +269,11 @@ func (a *App) runForeground(c *ucli.Context) error {
 	}
 	stopStream()
 	if streamed != nil {
-		<-streamed
-		// The last lines the apps wrote, drained by the daemon as it
-		// stopped.
-		if err := st.fw.readAll(); err != nil {
+		if err := <-streamed; err != nil {
+			fmt.Fprintf(a.errOut(), "opm: warning: printing the apps' logs stopped: %v (see 'opm logs')\n", err)
+		} else if err := st.fw.readAll(); err != nil {
+			// The last lines the apps wrote, drained by the daemon as
+			// it stopped.
 			fmt.Fprintf(a.errOut(), "opm: warning: printing the apps' logs: %v\n", err)
 		}
 	}
@@ -212,31 +292,99 @@ func (a *App) runForeground(c *ucli.Context) error {
 	return nil
 }
 
-// reportRestoreStart says on standard error how the restore on start
-// went. A restore that failed (an unreadable dump, a flag held too long)
-// ends the run; apps that failed to start do not: the daemon retries them.
-func (a *App) reportRestoreStart(res api.RestoreResult, err error, stopping bool) error {
-	if err != nil {
-		if stopping {
-			return nil
+// stopShowsWithin bounds how long an answer of a stopping daemon waits
+// for the stop to show (its Stopping call, or the signal context).
+const stopShowsWithin = 10 * time.Second
+
+// stopAnswer reports whether err is how a stopping daemon answers: busy
+// (shutting down), gone, or a request cut short.
+func stopAnswer(err error) bool {
+	return api.CodeOf(err) == api.CodeBusy || errors.Is(err, api.ErrUnreachable) || errors.Is(err, context.Canceled)
+}
+
+// killListTimeout bounds the listing of the apps to kill at a second
+// signal.
+const killListTimeout = 5 * time.Second
+
+// watchSignals reads the SIGTERMs and SIGINTs that come until end is
+// closed. The first stops the daemon by itself (it, and the command's
+// context, catch it too): the apps get their kill signal, then SIGKILL
+// after their kill timeout. A second one does not wait for that: each
+// app's process group gets SIGKILL at once, and the daemon sees them
+// exit.
+func (a *App) watchSignals(sigs <-chan os.Signal, end <-chan struct{}) {
+	for n := 1; ; n++ {
+		var sig os.Signal
+		select {
+		case <-end:
+			return
+		case sig = <-sigs:
 		}
-		return fmt.Errorf("restore: %w", explain(err))
+		name := sig.String()
+		if s, ok := sig.(syscall.Signal); ok {
+			name = unix.SignalName(s)
+		}
+		if n == 1 {
+			fmt.Fprintf(a.errOut(), "opm: %s: stopping every app (a second SIGTERM or Ctrl-C kills them at once)\n", name)
+			continue
+		}
+		fmt.Fprintf(a.errOut(), "opm: %s again: killing every app (SIGKILL to its process group)\n", name)
+		a.killApps()
 	}
-	if res.Path == "" {
-		fmt.Fprintf(a.errOut(), "opm: no saved apps to restore (run 'opm save' first)\n")
-		return nil
+}
+
+// killApps sends SIGKILL to the process group of every app of the
+// daemon that runs in this process: never one started in the
+// background, as the listing goes over the socket directly.
+func (a *App) killApps() {
+	_, cl, err := a.conn.resolve()
+	var apps []api.App
+	if err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), killListTimeout)
+		err = cl.Do(ctx, http.MethodGet, api.SummaryPath, nil, &apps)
+		cancel()
 	}
-	fmt.Fprintf(a.errOut(), "opm: restored from %s: %d started, %d already running, %d stopped, %d failed\n",
-		Escape(res.Path), len(res.Started), len(res.AlreadyRunning), len(res.Stopped), len(res.Failed))
-	failed := make([]string, 0, len(res.Failed))
-	for name, why := range res.Failed {
-		failed = append(failed, Escape(name)+": "+Escape(why))
+	if err != nil {
+		fmt.Fprintf(a.errOut(), "opm: warning: cannot list the apps to kill them: %v; each gets SIGKILL after its kill timeout\n", explain(err))
+		return
 	}
-	sort.Strings(failed)
-	if len(failed) > 0 {
-		fmt.Fprintf(a.errOut(), "opm:   failed: %s\n", strings.Join(failed, ", "))
+	for _, app := range apps {
+		if app.PID <= 1 {
+			continue
+		}
+		if err := process.KillGroup(app.PID, syscall.SIGKILL); err != nil {
+			fmt.Fprintf(a.errOut(), "opm: warning: kill %s (pid %d): %v\n", Escape(api.Label(app.Name, app.Instance, app.Instances)), app.PID, err)
+		}
 	}
-	return nil
+}
+
+// knownLogs are the log files of the apps opm run is about to start,
+// named as the daemon will name them (logs.Own): those of the file's
+// apps and of the saved ones (the dump), whether restored or not.
+func knownLogs(f *ecosystem.File, home string) []string {
+	var specs []api.Spec
+	if f != nil {
+		for _, fa := range f.Apps {
+			for i := range max(fa.Request.Instances, 1) {
+				specs = append(specs, api.Spec{Name: fa.Name, Instance: i, Cwd: fa.Request.Cwd, Settings: fa.Request.Settings})
+			}
+		}
+	}
+	if d, err := store.ReadDump(filepath.Join(home, api.DumpName)); err == nil {
+		for _, da := range d.Apps {
+			specs = append(specs, da.Spec)
+		}
+	}
+	var paths []string
+	for _, spec := range specs {
+		logs.Own(&spec, home)
+		for _, path := range []string{spec.OutLog, spec.ErrLog, spec.CombinedLog} {
+			if path != "" && path != api.DevNull {
+				paths = append(paths, filepath.Clean(path))
+			}
+		}
+	}
+	return paths
 }
 
 // runStream prints the logs of every app of the daemon that `opm run`
@@ -246,12 +394,14 @@ func (a *App) reportRestoreStart(res api.RestoreResult, err error, stopping bool
 type runStream struct {
 	a  *App
 	fw *follower
-	// started is when opm run started, and before the logs of
-	// $OPM_HOME/logs then: a log that was there is printed from where it
-	// ended, a log made since from its start.
+	// started is when opm run started, and before where the logs known
+	// then stood (those of $OPM_HOME/logs, those the ecosystem file and
+	// the dump name), and where the logs let go since (their app
+	// removed) were left: such a log is printed from its mark on, a log
+	// made since from its start.
 	started time.Time
 	logDir  string
-	before  map[string]os.FileInfo
+	before  map[string]logMark
 	// known are the followed logs by path; labels the apps' labels at
 	// the last listing, which stale says is due.
 	known  map[string]*followed
@@ -263,14 +413,16 @@ type runStream struct {
 	warned   map[string]bool
 }
 
-func newRunStream(a *App, home string, opts logOptions) (*runStream, error) {
+// newRunStream starts following daemon.log from its end, and marks where
+// the logs of $OPM_HOME/logs and the logs at paths stand.
+func newRunStream(a *App, home string, opts logOptions, paths []string) (*runStream, error) {
 	fw, err := newFollower(newLogPrinter(opts, a.out(), a.errOut()))
 	if err != nil {
 		return nil, err
 	}
 	st := &runStream{
 		a: a, fw: fw, started: time.Now(), logDir: filepath.Join(home, api.LogsDir),
-		before: map[string]os.FileInfo{}, known: map[string]*followed{}, labels: map[string]bool{},
+		before: map[string]logMark{}, known: map[string]*followed{}, labels: map[string]bool{},
 		warned: map[string]bool{},
 	}
 	fw.after = st.after
@@ -280,10 +432,13 @@ func newRunStream(a *App, home string, opts logOptions) (*runStream, error) {
 	}
 	if ents, err := os.ReadDir(st.logDir); err == nil {
 		for _, e := range ents {
-			if fi, err := e.Info(); err == nil && fi.Mode().IsRegular() {
-				st.before[filepath.Join(st.logDir, e.Name())] = fi
+			if e.Type().IsRegular() && !strings.HasSuffix(e.Name(), api.GzipSuffix) {
+				paths = append(paths, filepath.Join(st.logDir, e.Name()))
 			}
 		}
+	}
+	for _, path := range paths {
+		st.mark(path)
 	}
 	// daemon.log from its end: what this run's daemon writes.
 	path := filepath.Join(home, api.DaemonLogName)
@@ -299,6 +454,31 @@ func newRunStream(a *App, home string, opts logOptions) (*runStream, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// mark records where the regular file at path ends now, under path and
+// under its real path (the daemon's name for it may be either).
+func (st *runStream) mark(path string) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer fh.Close()
+	fi, err := fh.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	m, err := markOf(fh, fi.Size())
+	if err != nil {
+		return
+	}
+	m.lastRotated = st.started
+	st.before[path] = m
+	if real, err := filepath.EvalSymlinks(path); err == nil && real != path {
+		if _, ok := st.before[real]; !ok {
+			st.before[real] = m
+		}
+	}
 }
 
 // run lists the apps, prints their logs and goes on until ctx ends.
@@ -322,7 +502,10 @@ func (st *runStream) daemonLine(line []byte) {
 			st.stale = true // a new app, or a new instance
 		}
 	case "removed":
-		delete(st.labels, app) // one of that name may come, with other logs
+		// One of that name may come, with other logs; the listing lets
+		// go of this one's.
+		delete(st.labels, app)
+		st.stale = true
 	case "registered", "updated", "scaled":
 		st.stale = true // new logs, or new labels
 	}
@@ -362,12 +545,12 @@ func daemonEvent(line []byte) (event, app string) {
 }
 
 // after runs after each round of reads: it lists the apps again when
-// daemon.log told of new ones, and follows their logs.
+// daemon.log told of new ones (or when the last listing failed), follows
+// their logs, and lets go of the logs of apps no longer listed.
 func (st *runStream) after() error {
 	if !st.stale || st.stopping {
 		return nil
 	}
-	st.stale = false
 	_, cl, err := st.a.conn.resolve()
 	if err != nil {
 		return err
@@ -377,13 +560,16 @@ func (st *runStream) after() error {
 	defer cancel()
 	var apps []api.App
 	if err := cl.Do(ctx, http.MethodGet, api.SummaryPath, nil, &apps); err != nil {
-		return nil
+		return nil // still stale: the next round lists again
 	}
+	st.stale = false
 	clear(st.labels)
 	for _, app := range apps {
 		st.labels[api.Label(app.Name, app.Instance, app.Instances)] = true
 	}
+	listed := map[string]bool{}
 	for _, src := range logSources(apps, true, true) {
+		listed[src.path] = true
 		if f, ok := st.known[src.path]; ok {
 			// Scaled: a file of instance 0 becomes "web:0".
 			f.src.label, f.src.instance = src.label, src.instance
@@ -402,32 +588,64 @@ func (st *runStream) after() error {
 			return err
 		}
 	}
+	// The logs of apps removed (or instances scaled away): read to
+	// their end, then closed, where they were left marked should the
+	// app come back.
+	for path, f := range st.known {
+		if listed[path] {
+			continue
+		}
+		if err := f.update(st.fw.p, st.fw.buf); err != nil {
+			return err
+		}
+		st.fw.remove(f)
+		delete(st.known, path)
+		m := logMark{lastRotated: f.lastRotated}
+		if f.fh != nil {
+			// An unfinished last line is read again then.
+			if fm, err := markOf(f.fh, f.off-int64(len(f.partial))); err == nil {
+				fm.lastRotated = f.lastRotated
+				m = fm
+			}
+			f.fh.Close()
+		}
+		st.before[path] = m
+	}
 	return nil
 }
 
-// open starts following the log of src: from where it ended when opm
-// run started, if it was in $OPM_HOME/logs then and has not been rotated
-// since; a file elsewhere that nothing wrote since, from its end; any
-// other from its start, after the files rotated since opm run started.
+// open starts following the log of src: from its mark (see before),
+// when it is the file marked — or, when that file was rotated since, from
+// the mark in its rotated file; a file elsewhere than $OPM_HOME/logs that
+// nothing wrote since opm run started, from its end; any other from its
+// start, after the files rotated since it was marked or opm run started.
+// (A mark at 0 is read as any other file: from its start, after those
+// rotated since.)
 func (st *runStream) open(src *logSource) *followed {
 	f := &followed{src: src, lastRotated: st.started}
+	m, known := st.before[src.path]
+	if known {
+		f.lastRotated = m.lastRotated
+		delete(st.before, src.path)
+	}
 	fh, err := os.Open(src.path)
-	if err != nil {
-		return f // read once it is made
+	if err == nil {
+		fi, err := fh.Stat()
+		switch {
+		case err != nil:
+		case known && m.off > 0 && m.holds(fh, fi):
+			f.fh, f.off = fh, m.off
+			return f
+		case !known && filepath.Dir(src.path) != st.logDir && fi.ModTime().Before(st.started):
+			f.fh, f.off = fh, fi.Size()
+			return f
+		}
+		// The first update opens it again, and reads first what was
+		// rotated since.
+		fh.Close()
 	}
-	fi, err := fh.Stat()
-	old, known := st.before[src.path]
-	switch {
-	case err != nil:
-	case known && os.SameFile(old, fi):
-		f.fh, f.off = fh, old.Size()
-		return f
-	case !known && filepath.Dir(src.path) != st.logDir && fi.ModTime().Before(st.started):
-		f.fh, f.off = fh, fi.Size()
-		return f
+	if known && m.fi != nil {
+		f.resume = &m
 	}
-	// The first update opens it again, and reads first what was rotated
-	// since opm run started.
-	fh.Close()
 	return f
 }

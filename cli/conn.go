@@ -45,6 +45,10 @@ type conn struct {
 	// warnings receives a line when this command started a daemon whose
 	// runtime dir is a fallback.
 	warnings io.Writer
+	// noSpawn makes ensure fail instead of starting a daemon when none
+	// answers: `opm run`, whose daemon runs in its own process and must
+	// never get a background one beside it.
+	noSpawn bool
 }
 
 // resolve finds OPM_HOME and the runtime directory and builds the client.
@@ -89,8 +93,9 @@ func (c *conn) running(ctx context.Context) (*api.Client, api.DaemonStatus, erro
 }
 
 // ensure returns a client for a running daemon, starting one when none
-// answers. Concurrent commands may all start one: the daemon's lock lets
-// one win, and the others are told "running" and connect to the winner.
+// answers (unless noSpawn). Concurrent commands may all start one: the
+// daemon's lock lets one win, and the others are told "running" and
+// connect to the winner.
 func (c *conn) ensure(ctx context.Context) (*api.Client, error) {
 	cl, _, _, err := c.ensureStatus(ctx)
 	return cl, err
@@ -107,6 +112,9 @@ func (c *conn) ensureStatus(ctx context.Context) (*api.Client, api.DaemonStatus,
 		return nil, st, false, explain(err)
 	}
 	p, _, _ := c.resolve()
+	if c.noSpawn {
+		return nil, st, false, fmt.Errorf("%w at %s: no daemon answers, and this command starts none (see %s)", api.ErrUnreachable, p.socket, filepath.Join(p.home, api.DaemonLogName))
+	}
 	if err := checkSocketAccess(p.socket); err != nil {
 		return nil, st, false, err
 	}

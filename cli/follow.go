@@ -36,6 +36,63 @@ type followed struct {
 	// sink, when set, takes each line instead of the printer (`opm run`
 	// reads daemon.log so).
 	sink func(line []byte)
+	// resume, when set, marks the file that was at src.path before f
+	// was opened (`opm run`: when it started): the first rotated file
+	// read whole, when it is that one, is read from the mark on.
+	resume *logMark
+}
+
+// logMark is where a log file stood: its identity (device and inode),
+// the offset its new lines start at, and the bytes just before it, which
+// tell the file once rotated and compressed (a new inode).
+type logMark struct {
+	fi   os.FileInfo // nil: no file was marked
+	off  int64
+	tail []byte
+	// lastRotated is the follower's lastRotated when the mark was made.
+	lastRotated time.Time
+}
+
+// markTail is how many bytes before its offset a mark keeps.
+const markTail = 64
+
+// markOf marks the open file fh at off.
+func markOf(fh *os.File, off int64) (logMark, error) {
+	fi, err := fh.Stat()
+	if err != nil {
+		return logMark{}, err
+	}
+	tail := make([]byte, min(off, markTail))
+	if _, err := fh.ReadAt(tail, off-int64(len(tail))); err != nil {
+		return logMark{}, err
+	}
+	return logMark{fi: fi, off: off, tail: tail}, nil
+}
+
+// holds reports whether the open file fh (stat fi) is the file m marked:
+// the same inode, and the bytes m keeps still before its offset — an
+// inode freed (the marked file rotated, then compressed) is soon given to
+// a new file, even the one made at the same path.
+func (m *logMark) holds(fh *os.File, fi os.FileInfo) bool {
+	if m.fi == nil || !os.SameFile(m.fi, fi) || fi.Size() < m.off {
+		return false
+	}
+	tail := make([]byte, len(m.tail))
+	_, err := fh.ReadAt(tail, m.off-int64(len(tail)))
+	return err == nil && bytes.Equal(tail, m.tail)
+}
+
+// after returns what of data, the whole content of a rotated file,
+// comes after the mark m: all of it unless the content at the mark's
+// offset is the marked one.
+func (m *logMark) after(data []byte) []byte {
+	if m == nil || m.off <= 0 || int64(len(data)) < m.off {
+		return data
+	}
+	if !bytes.Equal(data[m.off-int64(len(m.tail)):m.off], m.tail) {
+		return data
+	}
+	return data[m.off:]
 }
 
 // print hands one line of f's log to the printer, or to f's sink.
@@ -93,7 +150,7 @@ type follower struct {
 	w       *fsnotify.Watcher
 	logs    []*followed
 	byPath  map[string][]*followed
-	watched map[string]bool
+	watched map[string]bool // the directories watched
 	buf     []byte
 	// after, when set, runs after each round of reads, before the
 	// printer is flushed; an error ends run.
@@ -136,6 +193,24 @@ func (fw *follower) add(f *followed) error {
 	}
 	fw.watched[dir] = true
 	return nil
+}
+
+// remove stops following f, whose file is the caller's again, and
+// watching its directory when no other log followed is there.
+func (fw *follower) remove(f *followed) {
+	fw.logs = slices.DeleteFunc(fw.logs, func(g *followed) bool { return g == f })
+	path := f.src.path
+	fw.byPath[path] = slices.DeleteFunc(fw.byPath[path], func(g *followed) bool { return g == f })
+	if len(fw.byPath[path]) == 0 {
+		delete(fw.byPath, path)
+	}
+	dir := filepath.Dir(path)
+	if !fw.watched[dir] || slices.ContainsFunc(fw.logs, func(g *followed) bool { return filepath.Dir(g.src.path) == dir }) {
+		return
+	}
+	// Gone already (the directory removed) is as good.
+	_ = fw.w.Remove(dir)
+	delete(fw.watched, dir)
 }
 
 // readAll reads every log for what was added to it, then flushes.
@@ -290,13 +365,24 @@ func (f *followed) readRotatedBefore(p *logPrinter) error {
 		if !ok || !t.After(f.lastRotated) {
 			continue
 		}
-		if st, err := os.Stat(b); err == nil && os.SameFile(st, open) {
+		bst, serr := os.Stat(b)
+		if serr == nil && os.SameFile(bst, open) {
 			break
 		}
-		if strings.HasSuffix(b, api.GzipSuffix) && slices.Contains(backups, strings.TrimSuffix(b, api.GzipSuffix)) {
+		gz := strings.HasSuffix(b, api.GzipSuffix)
+		if gz && slices.Contains(backups, strings.TrimSuffix(b, api.GzipSuffix)) {
 			continue // being compressed: the plain one is read
 		}
-		if err := f.readWhole(p, b); err != nil {
+		// The first rotated since the mark was made is the marked
+		// file, unless it went otherwise (removed by retention): a
+		// plain one must be it (its identity), and either must hold
+		// the marked bytes before the mark (m.after).
+		m := f.resume
+		f.resume = nil
+		if m != nil && !gz && (serr != nil || !os.SameFile(bst, m.fi)) {
+			m = nil
+		}
+		if err := f.readWhole(p, b, m); err != nil {
 			return err
 		}
 		f.lastRotated = t
@@ -305,8 +391,9 @@ func (f *followed) readRotatedBefore(p *logPrinter) error {
 }
 
 // readWhole prints every line of the rotated file at path (gunzipped
-// when compressed).
-func (f *followed) readWhole(p *logPrinter, path string) error {
+// when compressed), or those after the mark m when it is the file m
+// marked.
+func (f *followed) readWhole(p *logPrinter, path string, m *logMark) error {
 	fh, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) && !strings.HasSuffix(path, api.GzipSuffix) {
 		// Compressed meanwhile.
@@ -332,7 +419,7 @@ func (f *followed) readWhole(p *logPrinter, path string) error {
 	if err != nil {
 		return fmt.Errorf("read rotated log %s: %w", path, err)
 	}
-	f.emit(p, data, time.Now())
+	f.emit(p, m.after(data), time.Now())
 	if len(f.partial) > 0 {
 		f.print(p, f.partial, time.Now())
 		f.partial = f.partial[:0]

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/proc"
+	"opm/daemon/store"
 	"opm/daemon/testkit"
 )
 
@@ -34,9 +36,19 @@ type runProc struct {
 // still running gets SIGTERM, and SIGKILL 20 s later.
 func startRun(t *testing.T, environ []string, argv ...string) *runProc {
 	t.Helper()
+	return startRunTo(t, environ, nil, argv...)
+}
+
+// startRunTo is startRun with standard output on stdout (nil: collected
+// in r.stdout).
+func startRunTo(t *testing.T, environ []string, stdout *os.File, argv ...string) *runProc {
+	t.Helper()
 	r := &runProc{t: t, cmd: exec.Command(argv[0], argv[1:]...), exited: make(chan struct{})}
 	r.cmd.Env = environ
 	r.cmd.Stdout, r.cmd.Stderr = &r.stdout, &r.stderr
+	if stdout != nil {
+		r.cmd.Stdout = stdout
+	}
 	if err := r.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +117,28 @@ func (r *runProc) terminate(pid int) int {
 		r.t.Fatal(err)
 	}
 	return r.wait(30 * time.Second)
+}
+
+// waitErr waits until standard error holds a line that matches re.
+func (r *runProc) waitErr(re string) {
+	r.t.Helper()
+	rx := regexp.MustCompile("(?m)" + re)
+	testkit.WaitFor(r.t, "a line "+re+" on the standard error of "+r.cmd.Args[0], 20*time.Second, func() bool {
+		return rx.MatchString(r.stderr.String()) || !r.running()
+	})
+	if !rx.MatchString(r.stderr.String()) {
+		r.t.Fatalf("exited (status %d) before a line %s on its standard error: %v", r.code, re, r)
+	}
+}
+
+// running reports whether the process has not exited.
+func (r *runProc) running() bool {
+	select {
+	case <-r.exited:
+		return false
+	default:
+		return true
+	}
 }
 
 // waitServing waits until the daemon of e answers.
@@ -322,17 +356,54 @@ func TestRunExitStatus(t *testing.T) {
 		t.Fatalf("want exit 1 naming the errored app: exit %d, %v", code, r)
 	}
 
-	// No dump: nothing to restore, and `opm daemon stop` ends it.
-	r = startRun(t, e.environ, exe, "run", "--restore")
-	testkit.WaitFor(t, "opm run to serve", 20*time.Second, func() bool { return strings.Contains(r.stderr.String(), "no saved apps") })
-	e.ok("daemon", "stop")
-	if code := r.wait(20 * time.Second); code != 0 {
-		t.Fatalf("opm run after 'opm daemon stop': exit %d, want 0: %v", code, r)
-	}
-
+	// Beside a daemon of the home: one word of it, exit 1.
 	e.ok("daemon", "start")
-	if res := e.run("run", "--restore"); res.code != 1 || !strings.Contains(res.stderr, "another one runs") {
-		t.Fatalf("opm run beside a running daemon: %v", res)
+	res := e.run("run", "--restore")
+	if res.code != 1 || !strings.Contains(res.stderr, "another opm daemon (pid ") || strings.Count(res.stderr, "\n") != 1 {
+		t.Fatalf("opm run beside a running daemon: want exit 1 and one line saying so: %v", res)
+	}
+	if d := e.daemons(); len(d) != 1 {
+		t.Fatalf("daemons %v, want the one started", d)
+	}
+}
+
+// 'opm daemon stop' and 'opm daemon restart' from another shell are
+// refused with how to stop opm run instead: they fail, the apps run on
+// untouched, and opm run goes on serving until SIGTERM, which ends it
+// with exit 0.
+func TestRunRefusesDaemonStopRestart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	exe := os.Args[0]
+	file := writeFile(t, t.TempDir(), "apps.yaml", fmt.Sprintf("apps:\n  - name: web\n    script: %s\n    kill_signal: SIGTERM\n    env: {%s: block}\n", exe, testkit.ChildEnv))
+	r := startRun(t, e.environ, exe, "run", file)
+	pid := r.cmd.Process.Pid
+	r.waitOut(`^web \| block \d+$`)
+	before := e.app("web")
+	for _, cmd := range []string{"stop", "restart"} {
+		res := e.run("daemon", cmd)
+		hint := fmt.Sprintf("kill -TERM %d", pid)
+		if res.code == 0 || !strings.Contains(res.stderr, hint) || !strings.Contains(res.stderr, fmt.Sprintf("opm run (pid %d)", pid)) {
+			t.Fatalf("opm daemon %s beside opm run: want a failure saying %q: %v", cmd, hint, res)
+		}
+		if !r.running() {
+			t.Fatalf("opm daemon %s ended opm run: %v", cmd, r)
+		}
+		if st := e.daemonStatus(); st.PID != pid {
+			t.Fatalf("after opm daemon %s the daemon is pid %d, want opm run %d", cmd, st.PID, pid)
+		}
+		if a := e.app("web"); a.PID != before.PID || a.Status != api.StatusOnline || a.Restarts != before.Restarts {
+			t.Fatalf("after opm daemon %s: web %+v, want it untouched (%+v)", cmd, a, before)
+		}
+	}
+	if d := e.daemons(); len(d) != 0 {
+		t.Fatalf("background daemons %v beside opm run", d)
+	}
+	if code := r.terminate(pid); code != 0 {
+		t.Fatalf("opm run after SIGTERM: exit %d, want 0: %v", code, r)
+	}
+	if !strings.Contains(r.stdout.String(), "web | block ended by terminated\n") {
+		t.Errorf("web was not stopped by the SIGTERM: %v", r)
 	}
 }
 
@@ -452,4 +523,324 @@ func TestRunPID1FreshContainerRace(t *testing.T) {
 		}
 	}
 	t.Logf("%d rounds of opm run as PID 1 with %d concurrent commands over %d apps: exactly once every time", rounds, len(cmds), len(names))
+}
+
+// `opm run eco.yaml | head -2`: once standard output is a pipe nobody
+// reads, opm run does not die of SIGPIPE (and its daemon with it, the
+// apps left unsupervised): it says that printing stopped and runs on,
+// the apps supervised, until SIGTERM ends it with exit 0.
+func TestRunSurvivesClosedStdout(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	exe := os.Args[0]
+	file := writeFile(t, t.TempDir(), "apps.yaml", fmt.Sprintf(`apps:
+  - name: talk
+    script: %[1]s
+    kill_signal: SIGTERM
+    env:
+      %[2]s: chatter
+      %[3]s: "0"
+      %[4]s: 5ms
+`, exe, testkit.ChildEnv, testkit.ChatterLinesEnv, testkit.ChatterEveryEnv))
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := startRunTo(t, e.environ, pw, exe, "run", file)
+	pw.Close()
+	// head -2.
+	in := bufio.NewReader(pr)
+	for range 2 {
+		line, err := in.ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "talk | line ") {
+			pr.Close()
+			t.Fatalf("read %q, %v from opm run's standard output: %v", line, err, r)
+		}
+	}
+	pr.Close()
+	r.waitErr(`^opm: warning: printing the apps' logs stopped: .*broken pipe`)
+	if !r.running() {
+		t.Fatalf("opm run ended when its standard output closed: %v", r)
+	}
+	// Supervised still: the app is online, and the daemon answers.
+	a := e.waitStatus("talk", api.StatusOnline, 10*time.Second)
+	if a.Logs.LinesLost != 0 {
+		t.Errorf("talk lost lines: %+v", a.Logs)
+	}
+	if code := r.terminate(r.cmd.Process.Pid); code != 0 {
+		t.Fatalf("opm run after SIGTERM: exit %d, want 0: %v", code, r)
+	}
+	for _, pid := range e.marked() {
+		t.Errorf("process %d left after opm run ended: %s", pid, testkit.Cmdline(pid))
+	}
+}
+
+// A second SIGTERM does not wait for the apps' kill timeout: opm run says
+// so and kills them (SIGKILL to their process groups), and exits 0.
+func TestRunSecondSignalKills(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	exe := os.Args[0]
+	file := writeFile(t, t.TempDir(), "apps.yaml", fmt.Sprintf(`apps:
+  - name: stubborn
+    script: %[1]s
+    kill_timeout: 600000
+    kill_signal: SIGTERM
+    env: {%[2]s: ignore-term}
+`, exe, testkit.ChildEnv))
+	r := startRun(t, e.environ, exe, "run", file)
+	pid := r.cmd.Process.Pid
+	app, _ := strconv.Atoi(r.waitOut(`^stubborn \| ignoring (\d+)$`)[1])
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	r.waitErr(`^opm: SIGTERM: stopping every app \(a second SIGTERM or Ctrl-C kills them at once\)$`)
+	e.waitStatus("stubborn", api.StatusStopping, 10*time.Second)
+	if !testkit.Alive(app) {
+		t.Fatalf("stubborn (pid %d) died of the first SIGTERM: the test proves nothing", app)
+	}
+	start := time.Now()
+	if code := r.terminate(pid); code != 0 {
+		t.Fatalf("opm run after a second SIGTERM: exit %d, want 0: %v", code, r)
+	}
+	t.Logf("ended %s after the second SIGTERM", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(r.stderr.String(), "opm: SIGTERM again: killing every app (SIGKILL to its process group)\n") {
+		t.Errorf("the second SIGTERM was not told: %v", r)
+	}
+	if testkit.Alive(app) {
+		t.Errorf("stubborn (pid %d) outlived opm run", app)
+	}
+}
+
+// A SIGTERM while the file's apps start, or while the saved apps are
+// restored (an app waiting to be ready holds either), is no failure:
+// opm run stops the apps and exits 0 — and, with the daemon refusing
+// starts as it stops, never starts one in the background.
+func TestRunSignalDuringStart(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	exe := os.Args[0]
+	slow := func(name string) string {
+		return fmt.Sprintf("  - name: %s\n    script: %s\n    wait_ready: true\n    listen_timeout: 600000\n    kill_signal: SIGTERM\n    env: {%s: notify-ready}\n", name, exe, testkit.ChildEnv)
+	}
+	file := writeFile(t, t.TempDir(), "apps.yaml", "apps:\n"+slow("slow")+slow("after"))
+	for round := range 3 {
+		r := startRun(t, e.environ, exe, "run", file)
+		r.waitOut(`^slow \| waiting \d+$`)
+		if code := r.terminate(r.cmd.Process.Pid); code != 0 {
+			t.Fatalf("round %d: SIGTERM while the file's apps start: exit %d, want 0: %v", round, code, r)
+		}
+		if d := e.daemons(); len(d) != 0 {
+			t.Fatalf("round %d: a daemon was started in the background: %v", round, d)
+		}
+	}
+
+	// The saved app waits to be ready as the restore starts it.
+	dir := t.TempDir()
+	e.ok("start", exe, "--name", "slow", "--wait-ready", "--listen-timeout", "600s", "--kill-signal", "SIGTERM", "--env", testkit.ChildEnv+"=notify-ready", "--env", testkit.ReadyNowEnv+"=1", "--output", filepath.Join(dir, "slow.log"))
+	e.ok("save")
+	e.ok("daemon", "stop")
+	editDump(t, e, func(d *store.Dump) {
+		for i := range d.Apps {
+			d.Apps[i].Spec.Env = testkit.WithoutEnv(d.Apps[i].Spec.Env, testkit.ReadyNowEnv)
+		}
+	})
+	for round := range 3 {
+		r := startRun(t, e.environ, exe, "run", "--restore")
+		// Its first run, under 'opm start', wrote one.
+		testkit.WaitLogPID(t, filepath.Join(dir, "slow.log"), "waiting ", round+2)
+		if code := r.terminate(r.cmd.Process.Pid); code != 0 || strings.Contains(r.stderr.String(), "restore:") {
+			t.Fatalf("round %d: SIGTERM while the saved apps are restored: exit %d, want 0: %v", round, code, r)
+		}
+		if d := e.daemons(); len(d) != 0 {
+			t.Fatalf("round %d: a daemon was started in the background: %v", round, d)
+		}
+	}
+}
+
+// editDump changes the dump of e's home.
+func editDump(t *testing.T, e *env, edit func(*store.Dump)) {
+	t.Helper()
+	path := filepath.Join(e.home, api.DumpName)
+	d, err := store.ReadDump(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit(&d)
+	if err := store.WriteDump(path, d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// restore_on_start = true in config.toml does not make `opm run <file>`
+// restore: only --restore does.
+func TestRunRestoresOnlyWhenAsked(t *testing.T) {
+	t.Parallel()
+	e := newEnvConfig(t, fastConfig+"restore_on_start = true\n")
+	exe := os.Args[0]
+	e.startApp("saved", "block")
+	e.ok("save")
+	e.ok("daemon", "stop")
+	file := writeFile(t, t.TempDir(), "apps.yaml", fmt.Sprintf("apps:\n  - name: web\n    script: %s\n    kill_signal: SIGTERM\n    env: {%s: block}\n", exe, testkit.ChildEnv))
+	logged := len(e.daemonLog()) // the background daemon restored on start
+	r := startRun(t, e.environ, exe, "run", file)
+	r.waitOut(`^web \| block \d+$`)
+	for _, a := range e.apps() {
+		if a.Name != "web" {
+			t.Errorf("opm run <file> with restore_on_start = true: %s runs too", a.Name)
+		}
+	}
+	if strings.Contains(e.daemonLog()[logged:], "event=restore-on-start") {
+		t.Errorf("the daemon of opm run <file> restored on start")
+	}
+	if code := r.terminate(r.cmd.Process.Pid); code != 0 {
+		t.Fatalf("opm run after SIGTERM: exit %d, want 0: %v", code, r)
+	}
+}
+
+// Logs that held lines before opm run started are printed from where
+// they ended then, each new line once: an out_file outside OPM_HOME/logs,
+// written to before opm run finds it (the app writes as the restore
+// waits for it to be ready); and logs in OPM_HOME/logs that rotate —
+// plain or compressed — before opm run finds them.
+func TestRunSkipsOldLines(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	exe := os.Args[0]
+	dir := t.TempDir()
+	out := filepath.Join(dir, "pre.log")
+	// Each run of a rot app writes 60 lines of about 100 bytes tagged
+	// with its run, then waits to be stopped, ready.
+	// ($1 is the test binary, $2 the app's tag.)
+	script := writeFile(t, dir, "rot.sh", fmt.Sprintf(`n=$(cat "$2.run" 2>/dev/null || echo 0); n=$((n+1)); echo $n >"$2.run"
+i=1; while [ $i -le 60 ]; do echo "run$n $2 line $i xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"; i=$((i+1)); done
+export %s=notify-ready %s=1
+exec "$1"
+`, testkit.ChildEnv, testkit.ReadyNowEnv))
+	e.ok("start", exe, "--name", "pre", "--wait-ready", "--listen-timeout", "600s", "--kill-signal", "SIGTERM",
+		"--env", testkit.ChildEnv+"=notify-ready", "--env", testkit.ReadyNowEnv+"=1", "--output", out)
+	for _, name := range []string{"rot", "rotgz"} {
+		args := []string{"start", script, "--name", name, "--wait-ready", "--listen-timeout", "600s", "--kill-signal", "SIGTERM", "--log-max-size", "1K", "--log-max-files", "100"}
+		if name == "rotgz" {
+			args = append(args, "--log-compress")
+		}
+		e.ok(append(args, "--", exe, filepath.Join(dir, name))...)
+	}
+	e.waitLogPID("rot", "waiting ", 1)
+	e.waitLogPID("rotgz", "waiting ", 1)
+	e.ok("save")
+	e.ok("daemon", "stop")
+	f, err := os.OpenFile(out, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "old line 1\nold line 2\n")
+	f.Close()
+	editDump(t, e, func(d *store.Dump) {
+		for i := range d.Apps {
+			if d.Apps[i].Spec.Name == "pre" {
+				d.Apps[i].Spec.Env = testkit.WithoutEnv(d.Apps[i].Spec.Env, testkit.ReadyNowEnv)
+			}
+		}
+	})
+
+	r := startRun(t, e.environ, exe, "run", "--restore")
+	// pre writes as the restore waits for it, before opm run follows its
+	// log; then it is told to be ready.
+	pre := testkit.WaitLogPID(t, out, "waiting ", 2)
+	if err := syscall.Kill(pre, syscall.SIGUSR1); err != nil {
+		t.Fatal(err)
+	}
+	r.waitOut(`^pre \| notified true <nil>$`)
+	r.waitOut(`^rot \| notified true <nil>$`)
+	r.waitOut(`^rotgz \| notified true <nil>$`)
+	for _, name := range []string{"rot", "rotgz"} {
+		if a := e.app(name); a.Logs.Rotations == 0 {
+			t.Errorf("%s's logs never rotated: the test proves nothing about rotation", name)
+		}
+	}
+	if code := r.terminate(r.cmd.Process.Pid); code != 0 {
+		t.Fatalf("opm run after SIGTERM: exit %d, want 0: %v", code, r)
+	}
+	got := r.stdout.String()
+	if strings.Contains(got, "old line") || strings.Contains(got, "run1 ") || strings.Count(got, "pre | waiting ") != 1 {
+		t.Errorf("lines written before opm run started were printed:\n%s", got)
+	}
+	for _, name := range []string{"rot", "rotgz"} {
+		for i := 1; i <= 60; i++ {
+			line := fmt.Sprintf("%s | run2 %s line %d x", name, filepath.Join(dir, name), i)
+			if c := strings.Count(got, line); c != 1 {
+				t.Fatalf("%q printed %d times, want once:\n%s", line, c, got)
+			}
+		}
+	}
+}
+
+// The logs of an app removed from another shell are read to their end
+// and let go of (no descriptor of opm run stays on them); an app of that
+// name started again is followed again from where its log was left:
+// each line once.
+func TestRunLetsGoOfRemovedApps(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	exe := os.Args[0]
+	file := writeFile(t, t.TempDir(), "apps.yaml", fmt.Sprintf(`apps:
+  - name: web
+    script: %[1]s
+    kill_signal: SIGTERM
+    env: {%[2]s: block}
+  - name: other
+    script: %[1]s
+    kill_signal: SIGTERM
+    env: {%[2]s: block}
+`, exe, testkit.ChildEnv))
+	r := startRun(t, e.environ, exe, "run", file)
+	pid := r.cmd.Process.Pid
+	first := r.waitOut(`^web \| block (\d+)$`)[1]
+	r.waitOut(`^other \| block \d+$`)
+	logs := filepath.Join(e.home, api.LogsDir)
+	open := func(name string) []string {
+		var held []string
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, fd := range fds {
+			l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+			if strings.HasPrefix(l, filepath.Join(logs, name+"-")) {
+				held = append(held, l)
+			}
+		}
+		return held
+	}
+	if len(open("other")) == 0 {
+		t.Fatalf("opm run holds no log of other open: the test proves nothing")
+	}
+	e.ok("remove", "web")
+	r.waitOut(`^web \| block ended by terminated$`)
+	testkit.WaitFor(t, "opm run to let go of web's logs", 10*time.Second, func() bool { return len(open("web")) == 0 })
+	if len(open("other")) == 0 {
+		t.Fatalf("opm run let go of other's logs too")
+	}
+
+	e.ok("start", exe, "--name", "web", "--env", testkit.ChildEnv+"=block")
+	var second string
+	rx := regexp.MustCompile(`(?m)^web \| block (\d+)$`)
+	testkit.WaitFor(t, "the line of web started again", 20*time.Second, func() bool {
+		for _, m := range rx.FindAllStringSubmatch(r.stdout.String(), -1) {
+			if m[1] != first {
+				second = m[1]
+			}
+		}
+		return second != ""
+	})
+	if code := r.terminate(pid); code != 0 {
+		t.Fatalf("opm run after SIGTERM: exit %d, want 0: %v", code, r)
+	}
+	out := r.stdout.String()
+	for _, line := range []string{"web | block " + first + "\n", "web | block " + second + "\n", "other | block ended by terminated\n"} {
+		if c := strings.Count(out, line); c != 1 {
+			t.Errorf("%q printed %d times, want once:\n%s", line, c, out)
+		}
+	}
+	if c := strings.Count(out, "web | block ended by terminated\n"); c != 2 {
+		t.Errorf("web's last words printed %d times, want twice (one a run):\n%s", c, out)
+	}
 }

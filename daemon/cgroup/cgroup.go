@@ -120,9 +120,17 @@ func (t *Tree) probe() error {
 	}
 	defer unix.Close(fd)
 	none := filepath.Join(dir, "none")
+	// The pidfd pins the process until it is reaped here (or by
+	// ForkExec, when the exec fails): a reaper in this process (`opm
+	// run`, daemon/process/reap.go) leaves it alone.
+	pidfd := -1
 	pid, err := syscall.ForkExec(none, []string{none}, &syscall.ProcAttr{
-		Sys: &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd},
+		Sys: &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd, PidFD: &pidfd},
 	})
+	if pidfd >= 0 {
+		// Closed after the wait below (ForkExec closes it on failure).
+		defer unix.Close(pidfd)
+	}
 	switch {
 	case errors.Is(err, unix.ENOENT):
 		return nil // it ran, in the cgroup
