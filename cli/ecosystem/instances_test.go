@@ -1,7 +1,6 @@
 package ecosystem
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -122,10 +121,8 @@ instances = 1
 // A wrong instances, increment_var, instance_var or exec_mode is an
 // *Error naming the file, line, app and key.
 func TestInstancesWrong(t *testing.T) {
-	tests := []struct {
-		name, app string
-		want      string // the message after "<file>:"
-	}{
+	// each want is the message after "<file>:"
+	tests := []appError{
 		{"word", "instances: many", `3: app "web": instances: want a number of processes, or "max" for one per CPU, got "many"`},
 		{"fraction", "instances: 2.5", `3: app "web": instances: want a number of processes, or "max" for one per CPU, got 2.5`},
 		{"list", "instances: [4]", `3: app "web": instances: want a number of processes, or "max" for one per CPU, got a list`},
@@ -139,23 +136,7 @@ func TestInstancesWrong(t *testing.T) {
 		{"exec_mode type", "exec_mode: [cluster]", `3: app "web": exec_mode: want "fork" or "cluster", got a list`},
 		{"exec_mode value", "exec_mode: turbo", `3: app "web": exec_mode: want "fork" or "cluster", got "turbo"`},
 	}
-	dir := t.TempDir()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := write(t, dir, "eco.yaml", "apps:\n  - name: web\n    "+tt.app+"\n    script: app.js\n")
-			f, err := Load(path, Options{Environ: callerEnv})
-			var e *Error
-			if !errors.As(err, &e) || f != nil {
-				t.Fatalf("Load = %v, %v; want an *Error and no file", f, err)
-			}
-			if got := strings.TrimPrefix(err.Error(), path+":"); got != tt.want {
-				t.Fatalf("error\n %s\nwant\n %s", got, tt.want)
-			}
-			if e.App != "web" || e.Index != 1 || e.Key == "" {
-				t.Fatalf("error fields %+v: want app web, index 1 and a key", e)
-			}
-		})
-	}
+	checkAppErrors(t, tests)
 }
 
 // The daemon lists an app of 4 instances as 4 rows: export writes it

@@ -266,10 +266,8 @@ deploy:
 // A value of the wrong type is an *Error naming the file, line, app, key,
 // the type wanted and the value found, and no app is returned.
 func TestWrongTypes(t *testing.T) {
-	tests := []struct {
-		name, app string
-		want      string // the message after "<file>:"
-	}{
+	// each want is the message after "<file>:"
+	tests := []appError{
 		{"whole number", "max_restarts: many", `3: app "web": max_restarts: want a whole number, got "many"`},
 		{"fraction", "max_restarts: 2.5", `3: app "web": max_restarts: want a whole number, got 2.5`},
 		{"out of range", "max_restarts: 5000000", `3: app "web": max_restarts: must be between 0 and 1000000, got 5000000`},
@@ -295,23 +293,7 @@ func TestWrongTypes(t *testing.T) {
 		{"interpreter", "interpreter: ''", `3: app "web": interpreter: want an interpreter (a program such as "python3", or "none" to run the script itself), got ""`},
 		{"cwd", "cwd: 7", `3: app "web": cwd: want a directory (a string), got 7`},
 	}
-	dir := t.TempDir()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			path := write(t, dir, "eco.yaml", "apps:\n  - name: web\n    "+tt.app+"\n    script: app.js\n")
-			f, err := Load(path, Options{Environ: callerEnv})
-			var e *Error
-			if !errors.As(err, &e) || f != nil {
-				t.Fatalf("Load = %v, %v; want an *Error and no file", f, err)
-			}
-			if got := strings.TrimPrefix(err.Error(), path+":"); got != tt.want {
-				t.Fatalf("error\n %s\nwant\n %s", got, tt.want)
-			}
-			if e.App != "web" || e.Index != 1 || e.Key == "" {
-				t.Fatalf("error fields %+v: want app web, index 1 and a key", e)
-			}
-		})
-	}
+	checkAppErrors(t, tests)
 }
 
 // The app itself is wrong: no script, not a map, a name no app may have.
@@ -633,6 +615,33 @@ func TestErrorLines(t *testing.T) {
 			_, err := Load(path, Options{})
 			if err == nil || err.Error() != path+tt.want {
 				t.Fatalf("Load: %v, want %s", err, path+tt.want)
+			}
+		})
+	}
+}
+
+// appError is a setting of app "web" in a YAML file and the error it
+// must give, after the file's path.
+type appError struct{ name, app, want string }
+
+// checkAppErrors loads a file of app "web" with each setting and checks
+// the error: its text, and that it names the app, its index and a key.
+func checkAppErrors(t *testing.T, tests []appError) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := write(t, dir, "eco.yaml", "apps:\n  - name: web\n    "+tt.app+"\n    script: app.js\n")
+			f, err := Load(path, Options{Environ: callerEnv})
+			var e *Error
+			if !errors.As(err, &e) || f != nil {
+				t.Fatalf("Load = %v, %v; want an *Error and no file", f, err)
+			}
+			if got := strings.TrimPrefix(err.Error(), path+":"); got != tt.want {
+				t.Fatalf("error\n %s\nwant\n %s", got, tt.want)
+			}
+			if e.App != "web" || e.Index != 1 || e.Key == "" {
+				t.Fatalf("error fields %+v: want app web, index 1 and a key", e)
 			}
 		})
 	}

@@ -76,17 +76,6 @@ func testApps() []api.App {
 	return append(append(rows(web), row(worker, 0)), rows(odd)...)
 }
 
-// settings returns a unit's settings, by key, in order.
-func settings(text string) map[string][]string {
-	out := map[string][]string{}
-	for _, l := range strings.Split(text, "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(l, "#") {
-			out[k] = append(out[k], v)
-		}
-	}
-	return out
-}
-
 func files(t *testing.T, fs []File) map[string]string {
 	t.Helper()
 	out := map[string]string{}
@@ -120,7 +109,7 @@ func TestSystemd(t *testing.T) {
 		t.Fatalf("files %q\nwant %q", names, want)
 	}
 
-	web := settings(got["opm-web@.service"])
+	web := testkit.UnitSettings(got["opm-web@.service"])
 	for k, v := range map[string]string{
 		"Type": "notify", "NotifyAccess": "all", "User": "daemon", "Group": "daemon",
 		"WorkingDirectory": "/srv/web app", "Restart": "on-failure", "RestartSec": "2s",
@@ -153,7 +142,7 @@ func TestSystemd(t *testing.T) {
 		t.Errorf("opm-web@.service does not say how to enable its instances:\n%s", got["opm-web@.service"])
 	}
 	for i := range 3 {
-		d := settings(got[fmt.Sprintf("opm-web@%d.service.d/opm-instance.conf", i)])
+		d := testkit.UnitSettings(got[fmt.Sprintf("opm-web@%d.service.d/opm-instance.conf", i)])
 		suffix := ""
 		if i > 0 {
 			suffix = fmt.Sprintf("-%d", i)
@@ -164,17 +153,17 @@ func TestSystemd(t *testing.T) {
 			t.Errorf("drop-in of instance %d: %v", i, d)
 		}
 	}
-	timer := settings(got["opm-web-restart.timer"])
+	timer := testkit.UnitSettings(got["opm-web-restart.timer"])
 	if timer["OnCalendar"][0] != "Mon..Fri *-*-* 03:00:00" || timer["AccuracySec"][0] != "1s" || timer["WantedBy"][0] != "timers.target" {
 		t.Errorf("opm-web-restart.timer: %v", timer)
 	}
 	// opm's cron restarts a running app: try-restart, which leaves a
 	// stopped or failed unit alone.
-	if s := settings(got["opm-web-restart.service"]); s["ExecStart"][0] != "systemctl try-restart opm-web@0.service opm-web@1.service opm-web@2.service" {
+	if s := testkit.UnitSettings(got["opm-web-restart.service"]); s["ExecStart"][0] != "systemctl try-restart opm-web@0.service opm-web@1.service opm-web@2.service" {
 		t.Errorf("opm-web-restart.service: %v", s)
 	}
 
-	worker := settings(got["opm-worker.service"])
+	worker := testkit.UnitSettings(got["opm-worker.service"])
 	for k, v := range map[string]string{"Type": "exec", "Restart": "no", "StandardOutput": "null", "StandardError": "append:" + home + "/logs/worker-err.log", "ExecStart": "@/bin/sleep sleep 1000", "Environment": "A=1", "TimeoutStopSec": "5s"} {
 		if len(worker[k]) == 0 || worker[k][0] != v {
 			t.Errorf("opm-worker.service: %s=%q, want %q", k, worker[k], v)
@@ -183,11 +172,11 @@ func TestSystemd(t *testing.T) {
 	if worker["StartLimitBurst"] != nil || worker["RestartForceExitStatus"] != nil {
 		t.Errorf("an app that never restarts has a start limit or forced restarts: %v", worker)
 	}
-	odd := settings(got[`opm-caf\xc3\xa9\x402@.service`])
+	odd := testkit.UnitSettings(got[`opm-caf\xc3\xa9\x402@.service`])
 	if odd["StandardOutput"][0] != "append:"+home+"/logs/café@2-out.log" {
 		t.Errorf("merged logs of café@2: %v", odd["StandardOutput"])
 	}
-	oddTimer := settings(got[`opm-caf\xc3\xa9\x402-restart.timer`])
+	oddTimer := testkit.UnitSettings(got[`opm-caf\xc3\xa9\x402-restart.timer`])
 	if oddTimer["OnActiveSec"][0] != "90min" || oddTimer["OnUnitActiveSec"][0] != "90min" {
 		t.Errorf("@every 90m: %v", oddTimer)
 	}
@@ -453,7 +442,7 @@ func TestKillSignalSpelling(t *testing.T) {
 		spec := plainApp("web", api.RestartAlways)
 		spec.KillSignal = typed
 		units, job, _, compose := exportAll(t, []api.App{row(spec, 0)})
-		set := settings(units["opm-web.service"])
+		set := testkit.UnitSettings(units["opm-web.service"])
 		task := job.TaskGroups[0].Tasks[0]
 		if !slices.Equal(set["KillSignal"], []string{"SIGINT"}) || task.KillSignal != "SIGINT" || compose["web"]["stop_signal"] != "SIGINT" {
 			t.Errorf("kill_signal %q: systemd %q, Nomad %q, compose %v", typed, set["KillSignal"], task.KillSignal, compose["web"]["stop_signal"])
@@ -467,7 +456,7 @@ func TestKillSignalSpelling(t *testing.T) {
 	spec.KillSignal = "40"
 	units, job, text, compose := exportAll(t, []api.App{row(spec, 0)})
 	task := job.TaskGroups[0].Tasks[0]
-	if got := settings(units["opm-rt.service"])["KillSignal"]; !slices.Equal(got, []string{"40"}) || compose["rt"]["stop_signal"] != "40" {
+	if got := testkit.UnitSettings(units["opm-rt.service"])["KillSignal"]; !slices.Equal(got, []string{"40"}) || compose["rt"]["stop_signal"] != "40" {
 		t.Errorf("kill_signal 40: systemd %q, compose %v\n%s", got, compose["rt"]["stop_signal"], text)
 	}
 	if task.KillSignal != "SIGTERM" || !strings.Contains(fmt.Sprint(task.Meta), "kill_signal 40: Nomad takes signal names only") {
@@ -494,7 +483,7 @@ func TestCronRestartSemantics(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := files(t, fs)
-		if s := settings(got["opm-job-restart.service"]); !slices.Equal(s["ExecStart"], []string{"systemctl " + verb + " opm-job.service"}) {
+		if s := testkit.UnitSettings(got["opm-job-restart.service"]); !slices.Equal(s["ExecStart"], []string{"systemctl " + verb + " opm-job.service"}) {
 			t.Errorf("restart %s: %q, want systemctl %s", restart, s["ExecStart"], verb)
 		}
 		if !strings.Contains(got["opm-job-restart.timer"], "(systemctl "+verb+")") {

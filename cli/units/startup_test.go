@@ -19,17 +19,6 @@ func startupFor(kind, home string) Startup {
 	return Startup{Kind: kind, Exe: "/bin/sh", User: "root", Group: "root", Home: home, Version: "test"}
 }
 
-// settings returns the unit's settings, by key, in order.
-func settings(text string) map[string][]string {
-	out := map[string][]string{}
-	for _, l := range strings.Split(text, "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(l, "#") {
-			out[k] = append(out[k], v)
-		}
-	}
-	return out
-}
-
 func TestStartupSystemd(t *testing.T) {
 	home := "/srv/opm home/50%/$USER"
 	for _, kind := range []string{Systemd, SystemdUser} {
@@ -41,7 +30,7 @@ func TestStartupSystemd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		set := settings(text)
+		set := testkit.UnitSettings(text)
 		// KillMode=process: a daemon that dies leaves its apps to the
 		// next one, which adopts them.
 		want := map[string]string{
@@ -89,7 +78,7 @@ func TestStartupSystemd(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := settings(text)["WatchdogSec"]; len(got) != 1 || got[0] != "30s" {
+		if got := testkit.UnitSettings(text)["WatchdogSec"]; len(got) != 1 || got[0] != "30s" {
 			t.Errorf("--watchdog 30s: WatchdogSec=%q", got)
 		}
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
@@ -104,7 +93,7 @@ func TestStartupSystemd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if set := settings(text); !slices.Equal(set["TimeoutStopSec"], []string{"90s"}) || !slices.Equal(set["TimeoutStartSec"], []string{"5min"}) {
+	if set := testkit.UnitSettings(text); !slices.Equal(set["TimeoutStopSec"], []string{"90s"}) || !slices.Equal(set["TimeoutStartSec"], []string{"5min"}) {
 		t.Errorf("default timeouts: stop %q, start %q", set["TimeoutStopSec"], set["TimeoutStartSec"])
 	}
 }

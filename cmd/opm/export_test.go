@@ -68,7 +68,7 @@ func TestExportSystemd(t *testing.T) {
 		t.Errorf("printed files %q, want %q", names, want)
 	}
 
-	web := unitSettings(readText(t, filepath.Join(dir, "opm-web@.service")))
+	web := testkit.UnitSettings(readText(t, filepath.Join(dir, "opm-web@.service")))
 	for k, v := range map[string]string{
 		"ExecStart": os.Args[0] + ` "two words" "$$1 50%%"`, "Restart": "on-failure", "RestartSec": "500ms",
 		"KillSignal": "SIGINT", "TimeoutStopSec": "1500ms", "StartLimitBurst": "5", "StartLimitIntervalSec": "12s",
@@ -94,21 +94,21 @@ func TestExportSystemd(t *testing.T) {
 		if a.Name != "web" {
 			continue
 		}
-		d := unitSettings(readText(t, filepath.Join(dir, "opm-web@"+string(rune('0'+a.Instance))+".service.d", "opm-instance.conf")))
+		d := testkit.UnitSettings(readText(t, filepath.Join(dir, "opm-web@"+string(rune('0'+a.Instance))+".service.d", "opm-instance.conf")))
 		port := "PORT=400" + string(rune('0'+a.Instance))
 		if !slices.Equal(d["Environment"], []string{port}) || !slices.Equal(d["StandardOutput"], []string{"append:" + a.Spec.OutLog}) || !slices.Equal(d["StandardError"], []string{"append:" + a.Spec.ErrLog}) {
 			t.Errorf("drop-in of web:%d: %v; the daemon's logs: %s, %s", a.Instance, d, a.Spec.OutLog, a.Spec.ErrLog)
 		}
 	}
-	timer := unitSettings(readText(t, filepath.Join(dir, "opm-web-restart.timer")))
+	timer := testkit.UnitSettings(readText(t, filepath.Join(dir, "opm-web-restart.timer")))
 	if !slices.Equal(timer["OnCalendar"], []string{"*-*-* *:00,05,10,15,20,25,30,35,40,45,50,55:00"}) {
 		t.Errorf("opm-web-restart.timer: %v", timer)
 	}
 	// opm's cron restarts a running app only: so does try-restart.
-	if got := unitSettings(readText(t, filepath.Join(dir, "opm-web-restart.service")))["ExecStart"]; !slices.Equal(got, []string{"systemctl try-restart opm-web@0.service opm-web@1.service"}) {
+	if got := testkit.UnitSettings(readText(t, filepath.Join(dir, "opm-web-restart.service")))["ExecStart"]; !slices.Equal(got, []string{"systemctl try-restart opm-web@0.service opm-web@1.service"}) {
 		t.Errorf("opm-web-restart.service: ExecStart=%q", got)
 	}
-	job := unitSettings(readText(t, filepath.Join(dir, "opm-job.service")))
+	job := testkit.UnitSettings(readText(t, filepath.Join(dir, "opm-job.service")))
 	if !slices.Equal(job["Restart"], []string{"no"}) || job["StartLimitBurst"] != nil {
 		t.Errorf("opm-job.service: %v", job)
 	}
@@ -221,7 +221,7 @@ func TestExportKillSignal(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "units")
 	e.ok("export", "--format", "systemd", "--out", dir)
 	unit := filepath.Join(dir, "opm-sig.service")
-	set := unitSettings(readText(t, unit))
+	set := testkit.UnitSettings(readText(t, unit))
 	if !slices.Equal(set["KillSignal"], []string{"SIGINT"}) || !slices.Equal(set["TimeoutStopSec"], []string{"2s"}) {
 		t.Errorf("opm-sig.service: KillSignal=%q TimeoutStopSec=%q, want SIGINT and the config's 2s", set["KillSignal"], set["TimeoutStopSec"])
 	}

@@ -20,17 +20,6 @@ import (
 // startupDirEnv names the directory opm startup writes into.
 const startupDirEnv = "OPM_STARTUP_DIR"
 
-// unitSettings returns a unit file's settings, by key, in order.
-func unitSettings(text string) map[string][]string {
-	out := map[string][]string{}
-	for _, l := range strings.Split(text, "\n") {
-		if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(l, "#") {
-			out[k] = append(out[k], v)
-		}
-	}
-	return out
-}
-
 func readText(t *testing.T, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -58,7 +47,7 @@ func TestStartupSystemd(t *testing.T) {
 		t.Fatalf("startup systemd: %v", r)
 	}
 	text := readText(t, unit)
-	set := unitSettings(text)
+	set := testkit.UnitSettings(text)
 	exe, err := filepath.Abs(os.Args[0])
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +82,7 @@ func TestStartupSystemd(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "replaced "+unit+"\n") || !strings.Contains(r.stdout, "daemon-reload") {
 		t.Errorf("startup systemd --watchdog: %v", r)
 	}
-	if got := unitSettings(readText(t, unit))["WatchdogSec"]; !slices.Equal(got, []string{"20s"}) {
+	if got := testkit.UnitSettings(readText(t, unit))["WatchdogSec"]; !slices.Equal(got, []string{"20s"}) {
 		t.Errorf("--watchdog 20s: WatchdogSec=%q", got)
 	}
 	testkit.SystemdVerify(t, unit)
@@ -167,7 +156,7 @@ func TestStartupTimeouts(t *testing.T) {
 	e := newEnvConfig(t, config)
 	timeouts := func(stop, start string) {
 		t.Helper()
-		set := unitSettings(e.ok("startup", "systemd", "--print").stdout)
+		set := testkit.UnitSettings(e.ok("startup", "systemd", "--print").stdout)
 		if !slices.Equal(set["TimeoutStopSec"], []string{stop}) || !slices.Equal(set["TimeoutStartSec"], []string{start}) {
 			t.Errorf("TimeoutStopSec=%q, TimeoutStartSec=%q; want %s, %s", set["TimeoutStopSec"], set["TimeoutStartSec"], stop, start)
 		}
@@ -202,7 +191,7 @@ func TestStartupUserAndOpenRC(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "wrote "+unit) || !strings.Contains(r.stdout, "systemctl --user enable --now opm.service") || !strings.Contains(r.stdout, "loginctl enable-linger") {
 		t.Fatalf("startup systemd-user: %v", r)
 	}
-	set := unitSettings(readText(t, unit))
+	set := testkit.UnitSettings(readText(t, unit))
 	if set["User"] != nil || !slices.Equal(set["WantedBy"], []string{"default.target"}) || !slices.Equal(set["Delegate"], []string{"yes"}) {
 		t.Errorf("user unit: %v", set)
 	}
@@ -282,7 +271,7 @@ func TestStartupNotRoot(t *testing.T) {
 	// --print shows the unit that would run as them.
 	r := e.runAs(in.UID, environ, "startup", "systemd", "--print")
 	service := "OPM_SERVICE=opm-" + in.Name + ".service"
-	if set := unitSettings(r.stdout); r.code != 0 || !slices.Equal(set["User"], []string{in.Name}) || !slices.Equal(set["Environment"], []string{"OPM_HOME=" + home, service}) {
+	if set := testkit.UnitSettings(r.stdout); r.code != 0 || !slices.Equal(set["User"], []string{in.Name}) || !slices.Equal(set["Environment"], []string{"OPM_HOME=" + home, service}) {
 		t.Errorf("startup systemd --print as a user: %v", r)
 	}
 
@@ -308,7 +297,7 @@ func TestStartupNotRoot(t *testing.T) {
 	if res.code != 0 || !strings.Contains(res.stdout, "wrote "+unit) {
 		t.Fatalf("the sudo line %q, as root: %v", line, res)
 	}
-	set := unitSettings(readText(t, unit))
+	set := testkit.UnitSettings(readText(t, unit))
 	if !slices.Equal(set["User"], []string{in.Name}) || !slices.Equal(set["Environment"], []string{"OPM_HOME=" + home, service}) {
 		t.Errorf("the unit the sudo line wrote: %v", set)
 	}
@@ -352,7 +341,7 @@ func TestStartupOtherUser(t *testing.T) {
 	if err := os.Chmod(private, 0o710); err != nil {
 		t.Fatal(err)
 	}
-	if r := startup("--opm", exe, "--print"); r.code != 0 || !slices.Equal(unitSettings(r.stdout)["ExecStart"], []string{exe + " daemon run --restore"}) {
+	if r := startup("--opm", exe, "--print"); r.code != 0 || !slices.Equal(testkit.UnitSettings(r.stdout)["ExecStart"], []string{exe + " daemon run --restore"}) {
 		t.Errorf("an opm binary in a directory of their group: %v", r)
 	}
 	if err := os.Chmod(exe, 0o744); err != nil {
@@ -368,14 +357,14 @@ func TestStartupOtherUser(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "wrote "+unit) {
 		t.Fatalf("startup --user %s --opm %s: %v", in.Name, shared, r)
 	}
-	set := unitSettings(readText(t, unit))
+	set := testkit.UnitSettings(readText(t, unit))
 	if !slices.Equal(set["ExecStart"], []string{shared + " daemon run --restore"}) || !slices.Equal(set["User"], []string{in.Name}) ||
 		!slices.Equal(set["Environment"], []string{"OPM_HOME=" + home, "OPM_SERVICE=opm-" + in.Name + ".service"}) {
 		t.Errorf("the unit of %s: %v", in.Name, set)
 	}
 	testkit.SystemdVerify(t, unit)
 	r = startup("--opm", shared, "--runtime-dir", "/run/opm-"+in.Name, "--print")
-	if env := unitSettings(r.stdout)["Environment"]; r.code != 0 || !slices.Contains(env, "OPM_RUNTIME_DIR=/run/opm-"+in.Name) {
+	if env := testkit.UnitSettings(r.stdout)["Environment"]; r.code != 0 || !slices.Contains(env, "OPM_RUNTIME_DIR=/run/opm-"+in.Name) {
 		t.Errorf("--runtime-dir: %v", r)
 	}
 }

@@ -43,3 +43,15 @@ func SystemdVerify(t *testing.T, paths ...string) bool {
 	})
 	return verified
 }
+
+// UnitSettings returns a unit file's settings (KEY=VALUE lines, comments
+// left out), by key, in order.
+func UnitSettings(text string) map[string][]string {
+	out := map[string][]string{}
+	for _, l := range strings.Split(text, "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok && !strings.HasPrefix(l, "#") {
+			out[k] = append(out[k], v)
+		}
+	}
+	return out
+}
