@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
 
 	"opm/daemon/api"
 	"opm/daemon/logs"
@@ -96,5 +98,53 @@ func mainRun(ctx context.Context, ready *readiness, o Options) error {
 	process.DefaultSignals()
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	return Run(ctx, cfg)
+	err = Run(ctx, cfg)
+	if errors.Is(err, ErrRunning) && o.Service == "" && cfg.Service != "" {
+		// The daemon of a unit found one a command started (`opm
+		// list` before the unit at boot): it takes over, as `opm
+		// daemon restart` would, and adopts the apps.
+		err = takeOver(ctx, cfg, rt.Dir)
+	}
+	return err
+}
+
+// takeOverWithin bounds how long a service's daemon tries to take over
+// from one that runs outside it.
+const takeOverWithin = 30 * time.Second
+
+// takeOver asks the daemon that holds the lock to exit and leave its apps
+// running, then runs in its place: the apps are adopted, each still
+// running once. A daemon that is itself a service's refuses, and that is
+// the answer.
+func takeOver(ctx context.Context, cfg Config, runtimeDir string) error {
+	cl := api.NewClient(api.SocketPath(runtimeDir))
+	defer cl.CloseIdle()
+	deadline := time.Now().Add(takeOverWithin)
+	delay := 10 * time.Millisecond
+	asked := 0 // the pid asked to hand over
+	for {
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if st, err := cl.Ping(rctx); err == nil && st.PID != asked {
+			if err := cl.Do(rctx, http.MethodPost, api.PathStop, map[string]bool{"keep_apps": true}, nil); err != nil {
+				cancel()
+				return fmt.Errorf("another opm daemon (pid %d) runs for this OPM_HOME and does not hand over: %w", st.PID, err)
+			}
+			asked = st.PID
+			cfg.Logger.Info("taking over from a daemon that ran outside the service manager", "event", "service-takeover", "service", cfg.Service, "pid", st.PID)
+		}
+		cancel()
+		err := Run(ctx, cfg)
+		if !errors.Is(err, ErrRunning) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("another opm daemon keeps running for this OPM_HOME (see 'opm daemon status'): %w", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 500*time.Millisecond)
+	}
 }

@@ -169,3 +169,55 @@ func TestRestoreOnStartWithoutDump(t *testing.T) {
 		t.Fatalf("daemon after SIGTERM: %v", err)
 	}
 }
+
+// A daemon a command started (an `opm list` at boot, before the unit's)
+// holds the lock when the unit's daemon starts: the unit's asks it to hand
+// over, runs in its place and adopts its apps — each still the same,
+// single process — then says READY=1.
+func TestServiceDaemonTakesOver(t *testing.T) {
+	e := newEnv(t)
+	names := e.savedApps(2)
+	pids := map[string]int{}
+	for _, n := range names {
+		pids[n] = e.app(n).PID
+	}
+	old := e.daemonStatus().PID
+	l := listenNotify(t)
+	cmd := exec.Command(os.Args[0], "daemon", "run", "--restore")
+	cmd.Env = append(append([]string(nil), e.environ...), "NOTIFY_SOCKET="+l.path, "OPM_SERVICE=opm-test.service")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var waitErr error
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	})
+	l.next(t, "READY=1", 30*time.Second)
+	e.client().CloseIdle()
+	if st := e.daemonStatus(); st.PID != cmd.Process.Pid {
+		t.Fatalf("after READY=1 the daemon is pid %d, want the service's %d (the old one was %d)", st.PID, cmd.Process.Pid, old)
+	}
+	e.checkExactlyOnce(names, "after the service's daemon took over")
+	for _, n := range names {
+		if a := e.app(n); a.PID != pids[n] || a.Status != "online" {
+			t.Errorf("%s after the takeover: pid %d, %s; want the same pid %d, online (adopted)", n, a.PID, a.Status, pids[n])
+		}
+	}
+	if !strings.Contains(e.daemonLog(), "event=service-takeover") {
+		t.Errorf("daemon.log does not tell of the takeover:\n%s", e.daemonLog())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-exited:
+		if waitErr != nil {
+			t.Fatalf("the service's daemon after SIGTERM: %v", waitErr)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the service's daemon did not exit within 30s of SIGTERM")
+	}
+}
