@@ -209,6 +209,12 @@ func (a *App) daemonStatus(c *ucli.Context) error {
 	a.printf("  home:         %s\n", Escape(st.Home))
 	a.printf("  runtime dir:  %s\n", Escape(st.RuntimeDir))
 	a.printf("  socket:       %s\n", Escape(st.Socket))
+	if st.LogDir != "" {
+		a.printf("  log dir:      %s\n", Escape(st.LogDir))
+	}
+	if st.DaemonLog != "" {
+		a.printf("  daemon log:   %s\n", Escape(st.DaemonLog))
+	}
 	a.printf("  restore flag: %s\n", flag)
 	switch cg := st.Cgroups; cg.Mode {
 	case api.CgroupsV2:

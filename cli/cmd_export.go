@@ -12,6 +12,7 @@ import (
 	"opm/cli/export"
 	"opm/cli/units"
 	"opm/daemon/api"
+	"opm/shm"
 )
 
 func (a *App) exportCommand() *ucli.Command {
@@ -136,7 +137,7 @@ func (a *App) exportOptions(c *ucli.Context) (export.Options, error) {
 	if err != nil {
 		return export.Options{}, err
 	}
-	o := export.Options{Home: p.home, Version: api.Version, Job: c.String("job"), Driver: c.String("nomad-driver"), Image: c.String("image")}
+	o := export.Options{Home: p.home, LogDir: shm.PlannedLogs(p.home).Dir, Version: api.Version, Job: c.String("job"), Driver: c.String("nomad-driver"), Image: c.String("image")}
 	if me, err := user.Current(); err == nil {
 		o.User = me.Username
 		if g, err := user.LookupGroupId(me.Gid); err == nil {

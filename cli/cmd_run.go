@@ -22,6 +22,7 @@ import (
 	"opm/daemon/logs"
 	"opm/daemon/process"
 	"opm/daemon/store"
+	"opm/shm"
 )
 
 func (a *App) runCommand() *ucli.Command {
@@ -377,7 +378,7 @@ func knownLogs(f *ecosystem.File, home string) []string {
 	}
 	var paths []string
 	for _, spec := range specs {
-		logs.Own(&spec, home)
+		logs.OwnIn(&spec, shm.PlannedLogs(home).Dir)
 		for _, path := range []string{spec.OutLog, spec.ErrLog, spec.CombinedLog} {
 			if path != "" && path != api.DevNull {
 				paths = append(paths, filepath.Clean(path))
@@ -420,14 +421,16 @@ func newRunStream(a *App, home string, opts logOptions, paths []string) (*runStr
 	if err != nil {
 		return nil, err
 	}
+	// Where the daemon puts logs: log_dir (OPM_LOG_DIR), or OPM_HOME's
+	// logs/, which it names from OPM_HOME's real path.
+	planned := shm.PlannedLogs(home)
 	st := &runStream{
-		a: a, fw: fw, started: time.Now(), logDir: filepath.Join(home, api.LogsDir),
+		a: a, fw: fw, started: time.Now(), logDir: planned.Dir,
 		before: map[string]logMark{}, known: map[string]*followed{}, labels: map[string]bool{},
 		warned: map[string]bool{},
 	}
 	fw.after = st.after
-	// The daemon names the logs from OPM_HOME's real path.
-	if real, err := filepath.EvalSymlinks(home); err == nil {
+	if real, err := filepath.EvalSymlinks(home); err == nil && !planned.Explicit {
 		st.logDir = filepath.Join(real, api.LogsDir)
 	}
 	if ents, err := os.ReadDir(st.logDir); err == nil {
@@ -441,7 +444,7 @@ func newRunStream(a *App, home string, opts logOptions, paths []string) (*runStr
 		st.mark(path)
 	}
 	// daemon.log from its end: what this run's daemon writes.
-	path := filepath.Join(home, api.DaemonLogName)
+	path := planned.DaemonLog
 	dlog := &followed{src: newLogSource("", "out", path, ""), sink: st.daemonLine, lastRotated: newestRotation(path)}
 	if fh, err := os.Open(path); err == nil {
 		dlog.fh = fh

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -113,7 +112,7 @@ func (c *conn) ensureStatus(ctx context.Context) (*api.Client, api.DaemonStatus,
 	}
 	p, _, _ := c.resolve()
 	if c.noSpawn {
-		return nil, st, false, fmt.Errorf("%w at %s: no daemon answers, and this command starts none (see %s)", api.ErrUnreachable, p.socket, filepath.Join(p.home, api.DaemonLogName))
+		return nil, st, false, fmt.Errorf("%w at %s: no daemon answers, and this command starts none (see %s)", api.ErrUnreachable, p.socket, shm.PlannedLogs(p.home).DaemonLog)
 	}
 	if err := checkSocketAccess(p.socket); err != nil {
 		return nil, st, false, err
@@ -142,7 +141,7 @@ func (c *conn) ensureStatus(ctx context.Context) (*api.Client, api.DaemonStatus,
 			return cl, st, started, nil
 		}
 		if started || sctx.Err() != nil {
-			return nil, st, false, fmt.Errorf("the opm daemon started but does not answer at %s: %w (see %s)", p.socket, err, filepath.Join(p.home, api.DaemonLogName))
+			return nil, st, false, fmt.Errorf("the opm daemon started but does not answer at %s: %w (see %s)", p.socket, err, shm.PlannedLogs(p.home).DaemonLog)
 		}
 	}
 }

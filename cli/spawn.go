@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -30,17 +29,29 @@ func spawnDaemon(ctx context.Context, p paths) (started bool, err error) {
 	if err != nil {
 		return false, fmt.Errorf("find the opm executable: %w", err)
 	}
-	logPath := filepath.Join(p.home, api.DaemonLogName)
-	logf, err := shm.OpenOwnedFile(logPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
-	if err != nil {
-		return false, fmt.Errorf("open the daemon log: %w", err)
-	}
-	defer logf.Close()
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return false, fmt.Errorf("open %s: %w", os.DevNull, err)
 	}
 	defer devnull.Close()
+	// daemon.log is where the daemon will keep it (log_dir,
+	// $OPM_LOG_DIR, OPM_HOME). Where the logs have nowhere to go (a
+	// read-only OPM_HOME without log_dir), the daemon refuses to start
+	// and says why through the readiness pipe; its output is dropped.
+	logf := devnull
+	where, lerr := shm.ResolveLogs(p.home, shm.ReadLogDirSetting(p.home))
+	logPath := where.DaemonLog
+	if logPath == "" {
+		logPath = shm.PlannedLogs(p.home).DaemonLog
+	}
+	if lerr == nil {
+		f, err := shm.OpenOwnedFile(logPath, unix.O_WRONLY|unix.O_APPEND|unix.O_CREAT, 0o600)
+		if err != nil {
+			return false, fmt.Errorf("open the daemon log: %w", err)
+		}
+		defer f.Close()
+		logf = f
+	}
 	r, w, err := os.Pipe()
 	if err != nil {
 		return false, fmt.Errorf("create the readiness pipe: %w", err)

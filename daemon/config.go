@@ -68,6 +68,14 @@ type Config struct {
 	LogMaxFiles int  `toml:"log_max_files"`
 	LogCompress bool `toml:"log_compress"`
 
+	// LogDir holds the apps' default log files and daemon.log
+	// (absolute; made when missing): "" is <Home>/logs, with daemon.log
+	// in Home. $OPM_LOG_DIR wins over it. Run sets it to where the logs
+	// go (Logs).
+	LogDir string `toml:"log_dir"`
+	// Logs is where the logs go, as Run resolved them.
+	Logs shm.Logs `toml:"-"`
+
 	// RestoreOnStart restores the saved apps once the daemon serves,
 	// through the restore flag as `opm restore` does (the units of
 	// `opm startup` set it).
@@ -203,6 +211,9 @@ func (c *Config) validate() error {
 	if err := api.CheckLogFiles(c.LogMaxFiles); err != nil {
 		return fmt.Errorf("log_max_files %w", err)
 	}
+	if c.LogDir != "" && !filepath.IsAbs(c.LogDir) {
+		return fmt.Errorf("log_dir must be an absolute path, got %q", c.LogDir)
+	}
 	return nil
 }
 
@@ -230,5 +241,14 @@ func (s Size) MarshalText() ([]byte, error) { return []byte(api.FormatSize(int64
 
 // specDefaults are the defaults an app's definition takes from the config.
 func (c Config) specDefaults() appspec.Defaults {
-	return appspec.Defaults{Home: c.Home, MaxRestarts: c.MaxRestarts, KillTimeout: c.KillTimeout}
+	return appspec.Defaults{Home: c.Home, LogDir: c.logDir(), MaxRestarts: c.MaxRestarts, KillTimeout: c.KillTimeout}
+}
+
+// logDir is the directory of the apps' default log files: Logs.Dir once
+// Run resolved it, else <Home>/logs.
+func (c Config) logDir() string {
+	if c.Logs.Dir != "" {
+		return c.Logs.Dir
+	}
+	return filepath.Join(c.Home, api.LogsDir)
 }

@@ -18,6 +18,7 @@ func TestLoadConfigRanges(t *testing.T) {
 		"restart_delay = \"1ns\"\nrestart_delay_max = \"1ns\"\nkill_timeout = \"1ms\"\nmax_restarts = 0\n",
 		"restart_delay_max = \"24h\"\nrestart_reset_after = \"24h\"\nrestore_recheck = \"24h\"\nkill_timeout = \"24h\"\nmax_restarts = 1000000\n",
 		"api_read_timeout = \"24h\"\napi_max_connections = 65536\n",
+		"log_dir = \"/run/opm-logs\"\n",
 	} {
 		if _, err := loadConfig(t, toml); err != nil {
 			t.Errorf("%q refused: %v", toml, err)
@@ -35,6 +36,7 @@ func TestLoadConfigRanges(t *testing.T) {
 		"api_max_connections = 0\n":                            "api_max_connections must be between 1 and 65536",
 		"api_max_connections = 9223372036854775807\n":          "api_max_connections must be between 1 and 65536",
 		"restart_delay = \"2s\"\nrestart_delay_max = \"1s\"\n": "must not be less than",
+		"log_dir = \"logs\"\n":                                 "log_dir must be an absolute path",
 	} {
 		if _, err := loadConfig(t, toml); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), ConfigName) {
 			t.Errorf("%q: err = %v, want one naming %s and saying %q", toml, err, ConfigName, want)

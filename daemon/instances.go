@@ -38,7 +38,7 @@ func (s *Supervisor) group(name string) []*app {
 // its log files resolved for that instance.
 func (s *Supervisor) instanceSpec(spec api.Spec, i int) api.Spec {
 	spec.Instance = i
-	logs.Own(&spec, s.cfg.Home)
+	logs.OwnIn(&spec, s.cfg.logDir())
 	return spec
 }
 

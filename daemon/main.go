@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -77,8 +76,13 @@ func mainRun(ctx context.Context, ready *readiness, o Options) error {
 	if rt.Note != "" {
 		cfg.Notes = append(cfg.Notes, rt.Note)
 	}
-	logPath := filepath.Join(home, api.DaemonLogName)
-	logf, err := logs.OpenFile(logPath, cfg.logLimits(), 0o600)
+	// daemon.log goes with the logs (log_dir, $OPM_LOG_DIR), else in
+	// OPM_HOME; Run resolves the same again.
+	where, err := shm.ResolveLogs(home, cfg.LogDir)
+	if err != nil {
+		return err
+	}
+	logf, err := logs.OpenFile(where.DaemonLog, cfg.logLimits(), 0o600)
 	if err != nil {
 		return fmt.Errorf("open daemon log: %w", err)
 	}

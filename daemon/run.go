@@ -41,8 +41,13 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	cfg.Home = home
-	if err := shm.EnsureOwnedDir(filepath.Join(cfg.Home, api.LogsDir)); err != nil {
-		return fmt.Errorf("log directory: %w", err)
+	// The logs go to log_dir ($OPM_LOG_DIR), else <home>/logs; a
+	// read-only home without either is refused, saying so.
+	if cfg.Logs, err = shm.ResolveLogs(cfg.Home, cfg.LogDir); err != nil {
+		return err
+	}
+	if cfg.Logs.HomeReadOnly {
+		cfg.Notes = append(cfg.Notes, fmt.Sprintf("OPM_HOME (%s) is read-only: every command but 'opm save' works ('opm save' cannot write the dump); logs go to %s, daemon.log is %s", cfg.Home, cfg.Logs.Dir, cfg.Logs.DaemonLog))
 	}
 	if err := shm.EnsurePrivateDir(cfg.RuntimeDir); err != nil {
 		return err
@@ -61,8 +66,10 @@ func Run(ctx context.Context, cfg Config) error {
 	if homeLock != nil {
 		defer homeLock.Close()
 	}
-	for _, p := range store.RemoveStaleTemps(cfg.Home) {
-		log.Info("removed the temp file of a save cut short", "event", "cleanup", "path", p)
+	if !cfg.Logs.HomeReadOnly {
+		for _, p := range store.RemoveStaleTemps(cfg.Home) {
+			log.Info("removed the temp file of a save cut short", "event", "cleanup", "path", p)
+		}
 	}
 
 	flag, err := shm.OpenFlag(cfg.RuntimeDir)
@@ -88,9 +95,14 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := shm.EnsurePrivateDir(recDir); err != nil {
 		return err
 	}
-	secret, err := shm.Secret(cfg.Home)
+	// A read-only home without a secret: this boot's is kept in the
+	// runtime dir (RAM), with the same checks.
+	secret, secretNote, err := shm.HomeSecret(cfg.Home, cfg.RuntimeDir)
 	if err != nil {
 		return err
+	}
+	if secretNote != "" {
+		cfg.Notes = append(cfg.Notes, secretNote)
 	}
 	sup := newSupervisor(cfg, log)
 	sup.tokens = process.NewTokens(secret)
@@ -129,7 +141,7 @@ func Run(ctx context.Context, cfg Config) error {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(newCapListener(ln, cfg.APIMaxConnections)) }()
 
-	log.Info("daemon started", "event", "daemon-started", "pid", os.Getpid(), "version", api.Version, "home", cfg.Home, "runtime_dir", cfg.RuntimeDir)
+	log.Info("daemon started", "event", "daemon-started", "pid", os.Getpid(), "version", api.Version, "home", cfg.Home, "runtime_dir", cfg.RuntimeDir, "log_dir", cfg.Logs.Dir)
 	for _, note := range cfg.Notes {
 		log.Warn("runtime note", "event", "daemon-note", "note", note)
 	}

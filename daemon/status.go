@@ -19,6 +19,8 @@ func (s *Supervisor) status() api.DaemonStatus {
 		Home:       s.cfg.Home,
 		RuntimeDir: s.cfg.RuntimeDir,
 		Socket:     api.SocketPath(s.cfg.RuntimeDir),
+		LogDir:     s.cfg.logDir(),
+		DaemonLog:  s.cfg.Logs.DaemonLog,
 		Notes:      s.notes(),
 		Cgroups:    s.cgroupMode,
 	}

@@ -43,7 +43,7 @@ func (s *Supervisor) recoverApps() {
 			s.removeRecordFile(s.records.Path(rec.ID))
 			continue
 		}
-		logs.Own(&rec.Spec, s.cfg.Home)
+		logs.OwnIn(&rec.Spec, s.cfg.logDir())
 		a := &app{id: rec.ID, spec: rec.Spec, state: Stopped, restarts: rec.Restarts, exitCode: -1, userStopped: rec.UserStopped}
 		// What the record holds is what was last written; the end of
 		// the takeover writes what changed.

@@ -33,8 +33,9 @@ var neverWatched = []string{"node_modules", ".git"}
 type fileWatch struct {
 	log  *slog.Logger
 	post func(event) bool
-	// own are opm's own directories (OPM_HOME, the runtime directory):
-	// never watched unless an app's root is inside them.
+	// own are opm's own directories (OPM_HOME, the runtime directory,
+	// the log directory): never watched unless an app's root is inside
+	// them.
 	own []string
 	// add watches one directory: w.Add, replaced by tests.
 	add func(w *fsnotify.Watcher, dir string) error
@@ -52,7 +53,7 @@ func newFileWatch(s *Supervisor) *fileWatch {
 	return &fileWatch{
 		log:  s.log,
 		post: s.post,
-		own:  []string{filepath.Clean(s.cfg.Home), filepath.Clean(s.cfg.RuntimeDir)},
+		own:  []string{filepath.Clean(s.cfg.Home), filepath.Clean(s.cfg.RuntimeDir), filepath.Clean(s.cfg.logDir())},
 		add:  func(w *fsnotify.Watcher, dir string) error { return w.Add(dir) },
 		dirs: map[string][]*watchSet{},
 	}

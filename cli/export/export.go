@@ -39,6 +39,9 @@ type Options struct {
 	// Home is the daemon's OPM_HOME, under which the apps' default log
 	// files are.
 	Home string
+	// LogDir holds the apps' default log files (the daemon's log_dir);
+	// "" is <Home>/logs.
+	LogDir string
 	// User and Group run the apps in systemd units (User=, Group=);
 	// empty or root: not written.
 	User, Group string
@@ -132,10 +135,14 @@ func (a app) env(withInstance bool, i int) ([]string, error) {
 
 // logFiles are the stdout, stderr and combined log files of instance i,
 // as the daemon names them.
-func (a app) logFiles(home string, i int) (out, errLog, combined string) {
+func (a app) logFiles(o Options, i int) (out, errLog, combined string) {
 	s := a.spec
 	s.Instance = i
-	logs.Own(&s, home)
+	if o.LogDir != "" {
+		logs.OwnIn(&s, o.LogDir)
+	} else {
+		logs.Own(&s, o.Home)
+	}
 	return s.OutLog, s.ErrLog, s.CombinedLog
 }
 

@@ -268,7 +268,7 @@ func setEnv(svc *units.Section, env []string) {
 
 // logLines sends instance i's output where opm sends it.
 func logLines(svc *units.Section, a app, o Options, i int) {
-	out, errLog, _ := a.logFiles(o.Home, i)
+	out, errLog, _ := a.logFiles(o, i)
 	for _, l := range []struct{ key, path string }{{"StandardOutput", out}, {"StandardError", errLog}} {
 		switch {
 		case l.path == "":

@@ -844,3 +844,25 @@ func TestRunLetsGoOfRemovedApps(t *testing.T) {
 		t.Errorf("web's last words printed %d times, want twice (one a run):\n%s", c, out)
 	}
 }
+
+// With log_dir (OPM_LOG_DIR) the apps' logs are elsewhere: opm run
+// follows them there, and daemon.log with them.
+func TestRunFollowsLogDir(t *testing.T) {
+	t.Parallel()
+	logDir := filepath.Join(t.TempDir(), "logs")
+	e := newEnv(t)
+	exe := os.Args[0]
+	file := writeFile(t, t.TempDir(), "apps.yaml", fmt.Sprintf("apps:\n  - name: web\n    script: %s\n    kill_signal: SIGTERM\n    env: {%s: block}\n", exe, testkit.ChildEnv))
+	r := startRun(t, append(append([]string(nil), e.environ...), "OPM_LOG_DIR="+logDir), exe, "run", file)
+	pid := r.cmd.Process.Pid
+	r.waitOut(`^web \| block \d+$`)
+	if _, err := os.Stat(filepath.Join(logDir, "web-out.log")); err != nil {
+		t.Fatalf("web's log is not in OPM_LOG_DIR: %v", err)
+	}
+	if code := r.terminate(pid); code != 0 {
+		t.Fatalf("opm run after SIGTERM: exit %d, want 0: %v", code, r)
+	}
+	if !strings.Contains(r.stdout.String(), "web | block ended by terminated\n") {
+		t.Errorf("web's last line was not printed: %v", r)
+	}
+}

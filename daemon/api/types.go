@@ -199,6 +199,10 @@ type DaemonStatus struct {
 	Home       string `json:"home"`
 	RuntimeDir string `json:"runtime_dir"`
 	Socket     string `json:"socket"`
+	// LogDir holds the apps' default log files (log_dir, $OPM_LOG_DIR,
+	// or <home>/logs); DaemonLog is daemon.log.
+	LogDir    string `json:"log_dir,omitempty"`
+	DaemonLog string `json:"daemon_log,omitempty"`
 	// Restore describes the restore flag.
 	Restore RestoreFlag `json:"restore"`
 	// Notes are warnings about how the daemon was set up, e.g. that its

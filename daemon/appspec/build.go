@@ -12,9 +12,11 @@ import (
 
 // Defaults are what a start request leaves to the daemon's config.
 type Defaults struct {
-	// Home is OPM_HOME: logs go under it, and an app runs there when the
-	// request names no directory.
-	Home        string
+	// Home is OPM_HOME: an app runs there when the request names no
+	// directory, and its logs go under it unless LogDir says otherwise.
+	Home string
+	// LogDir holds the apps' default log files; "" is <Home>/logs.
+	LogDir      string
 	MaxRestarts int
 	KillTimeout time.Duration
 }
@@ -82,6 +84,10 @@ func Build(req api.StartRequest, d Defaults) (api.Spec, error) {
 	if err := api.CheckName(spec.Name); err != nil {
 		return spec, err
 	}
-	logs.Own(&spec, d.Home)
+	if d.LogDir != "" {
+		logs.OwnIn(&spec, d.LogDir)
+	} else {
+		logs.Own(&spec, d.Home)
+	}
 	return spec, checkSize(spec)
 }

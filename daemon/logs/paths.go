@@ -8,20 +8,29 @@ import (
 	"opm/daemon/api"
 )
 
-// Paths returns the default stdout and stderr log files of the app name.
+// Paths returns the default stdout and stderr log files of the app name
+// when the logs are in their default place, <home>/logs.
 func Paths(home, name string) (out, err string) {
-	dir := filepath.Join(home, api.LogsDir)
+	return PathsIn(filepath.Join(home, api.LogsDir), name)
+}
+
+// PathsIn returns the default stdout and stderr log files of the app name
+// in the log directory dir (the daemon's, api.DaemonStatus.LogDir).
+func PathsIn(dir, name string) (out, err string) {
 	return filepath.Join(dir, name+"-out.log"), filepath.Join(dir, name+"-err.log")
 }
 
-// Own sets spec's log paths from its name and its log settings: the
-// defaults under home, or its out_file, error_file and log_file (relative
+// Own is OwnIn with the logs in their default place, <home>/logs.
+func Own(spec *api.Spec, home string) { OwnIn(spec, filepath.Join(home, api.LogsDir)) }
+
+// OwnIn sets spec's log paths from its name and its log settings: the
+// defaults in the log directory dir, or its out_file, error_file and log_file (relative
 // to its working directory), each with the instance's suffix
 // (InstancePath) unless the app merges its instances' logs. The paths a
 // spec carries are never trusted as such (the dump, a runtime record):
 // they are derived again from what the user asked for.
-func Own(spec *api.Spec, home string) {
-	spec.OutLog, spec.ErrLog = Paths(home, spec.Name)
+func OwnIn(spec *api.Spec, dir string) {
+	spec.OutLog, spec.ErrLog = PathsIn(dir, spec.Name)
 	spec.CombinedLog = ""
 	resolve := func(p string) string {
 		if p == "" || filepath.IsAbs(p) {
