@@ -19,13 +19,35 @@ BUILDFLAGS ?= -trimpath -tags urfave_cli_no_docs,netgo,osusergo -ldflags '-s -w'
 export PATH := $(PATH):/usr/local/go/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help build test lint testdeps unit fuzz stress bench bench-quick bench-pm2 install demo demo-stop clean
+.PHONY: help build release test lint testdeps unit test-cross fuzz stress bench bench-quick bench-pm2 install demo demo-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build the opm binary into bin/opm
 	CGO_ENABLED=0 $(GO) build $(BUILDFLAGS) -o $(BIN) ./cmd/opm
+
+# The release binaries: the same flags as build, one static binary per
+# architecture a small box may have (armv7: GOARCH=arm GOARM=7), and
+# SHA256SUMS. Each must stay within RELEASEMAX bytes (10 MiB): the target
+# prints every size and fails on one that is over.
+DIST       := dist
+RELEASES   := amd64 arm64 armv7 riscv64
+RELEASEMAX ?= 10485760
+
+release: ## static, stripped binaries for linux amd64, arm64, armv7 and riscv64 into dist/, with SHA256SUMS
+	@rm -rf $(DIST) && mkdir -p $(DIST)
+	@for a in $(RELEASES); do \
+	  case $$a in armv7) arch=arm arm=7;; *) arch=$$a arm=;; esac; \
+	  echo "building $(DIST)/opm-linux-$$a"; \
+	  CGO_ENABLED=0 GOOS=linux GOARCH=$$arch GOARM=$$arm $(GO) build $(BUILDFLAGS) -o $(DIST)/opm-linux-$$a ./cmd/opm || exit 1; \
+	done
+	@cd $(DIST) && sha256sum opm-linux-* > SHA256SUMS
+	@over=0; for a in $(RELEASES); do \
+	  f=$(DIST)/opm-linux-$$a; size=$$(stat -c %s $$f); \
+	  if [ $$size -gt $(RELEASEMAX) ]; then echo "$$f: $$size bytes, over the limit of $(RELEASEMAX)"; over=1; \
+	  else echo "$$f: $$size bytes"; fi; \
+	done; exit $$over
 
 test: lint unit fuzz ## gofmt check, go vet, staticcheck, race tests, brief fuzzing
 	@echo "make test: all checks passed"
@@ -47,8 +69,14 @@ PM2BIN := bench/.pm2/node_modules/.bin/pm2
 # to run. The package lists are fetched only when the install fails
 # without them, each fetch tried twice at most and given 30 s.
 APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=1 -o Acquire::http::Timeout=30
+# qemu-user runs the smoke tests of the arm64 and armv7 binaries
+# (cmd/opm/cross_test.go), installed as systemd is, where asked. It must
+# be 8.0 or newer (7.2 rejects clone with CLONE_PIDFD, with which the
+# daemon starts apps): on Debian 12 that one is in bookworm-backports,
+# whose source this adds (as BPO_SOURCES) when none is configured.
+BPO_SOURCES := /etc/apt/sources.list.d/opm-bookworm-backports.sources
 
-testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), and systemd-analyze for the unit tests (under CI or with OPM_INSTALL_TESTDEPS=1, as root)
+testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), and systemd-analyze and qemu-user for the unit tests (under CI or with OPM_INSTALL_TESTDEPS=1, as root)
 	@if [ -x $(PM2BIN) ]; then :; \
 	elif command -v npm >/dev/null 2>&1; then \
 	  echo "installing PM2 into bench/.pm2 for the PM2 tests"; \
@@ -63,10 +91,28 @@ testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), a
 	    { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends systemd; }; } \
 	    || echo "apt-get install systemd failed: the tests skip their systemd-analyze checks"; \
 	else echo "systemd-analyze is not installed and cannot be here (apt-get, as root): the tests skip their systemd-analyze checks"; fi
+	@if command -v qemu-aarch64 >/dev/null 2>&1 && command -v qemu-arm >/dev/null 2>&1 && \
+	  [ "$$(qemu-aarch64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p' | head -n 1)" -ge 8 ] 2>/dev/null; then :; \
+	elif [ -z "$$CI" ] && [ "$$OPM_INSTALL_TESTDEPS" != 1 ]; then \
+	  echo "qemu-user 8.0 or newer is not installed: the arm64 and armv7 smoke tests skip. To install it: sudo apt-get install qemu-user (on Debian 12, -t bookworm-backports; or make testdeps OPM_INSTALL_TESTDEPS=1, as root)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's qemu-user package for qemu-aarch64 and qemu-arm (the smoke tests of the arm64 and armv7 binaries run opm under them)"; \
+	  target=; if grep -qx 'VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then \
+	    target="-t bookworm-backports"; \
+	    [ -e $(BPO_SOURCES) ] || grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/ || \
+	      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > $(BPO_SOURCES); \
+	  fi; \
+	  { $(APT_GET) install -y --no-install-recommends $$target qemu-user || \
+	    { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends $$target qemu-user; }; } \
+	    || echo "apt-get install qemu-user failed: the arm64 and armv7 smoke tests skip"; \
+	else echo "qemu-user is not installed and cannot be here (apt-get, as root): the arm64 and armv7 smoke tests skip"; fi
 
 unit: testdeps ## go test -race over every package, and the fault tests the race detector cannot run
 	$(GO) test -race -timeout 10m ./...
 	$(GO) test -count=1 -run 'Shrunk|Truncate' ./shm
+
+test-cross: testdeps ## the arm64 and armv7 binaries under qemu user emulation (skips without qemu-aarch64 and qemu-arm)
+	$(GO) test -count=1 -v -timeout 5m -run '^TestCross' ./cmd/opm
 
 fuzz: ## run each fuzz target briefly (FUZZTIME executions, default 100000x)
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeHeader$$' -fuzztime $(FUZZTIME) ./shm
@@ -104,4 +150,4 @@ demo-stop: ## stop the demo daemon and its apps
 	rm -rf $(DEMO)
 
 clean: ## remove build output
-	rm -rf bin $(DEMO)
+	rm -rf bin $(DIST) $(DEMO)
