@@ -99,7 +99,7 @@ testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), a
 	  echo "installing Debian's qemu-user package for qemu-aarch64 and qemu-arm (the smoke tests of the arm64 and armv7 binaries run opm under them)"; \
 	  target=; if grep -qx 'VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null; then \
 	    target="-t bookworm-backports"; \
-	    [ -e $(BPO_SOURCES) ] || grep -rqs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/ || \
+	    [ -e $(BPO_SOURCES) ] || grep -rqsE '^[^#]*bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ || \
 	      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' > $(BPO_SOURCES); \
 	  fi; \
 	  { $(APT_GET) install -y --no-install-recommends $$target qemu-user || \

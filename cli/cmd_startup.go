@@ -149,6 +149,14 @@ func (a *App) planStartup(c *ucli.Context, withHome bool) (startupPlan, error) {
 			return startupPlan{}, fmt.Errorf("OPM_RUNTIME_DIR: %w", err)
 		}
 	}
+	// OPM_LOG_DIR, as set for you, goes into your own unit: without it
+	// a daemon on a read-only OPM_HOME has nowhere to log. (log_dir in
+	// config.toml needs nothing.)
+	if self {
+		if p.unit.LogDir, err = shm.ConfiguredLogDir(""); err != nil {
+			return startupPlan{}, usageErrorf("%s: %v", name, err)
+		}
+	}
 	if g, err := user.LookupGroupId(target.Gid); err == nil {
 		p.unit.Group = g.Name
 	}

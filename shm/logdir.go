@@ -84,6 +84,13 @@ func ResolveLogs(home, configured string) (Logs, error) {
 		if err := EnsureOwnedDir(dir); err != nil {
 			return l, fmt.Errorf("log directory (log_dir or %s): %w", LogDirEnv, err)
 		}
+		// As OPM_HOME: no one else may replace it or a directory above
+		// it (and so send the logs elsewhere); its real path is used.
+		real, err := checkOwnedTree(dir, "the log directory", "log_dir (or "+LogDirEnv+")", "point log_dir or "+LogDirEnv+" at a directory of your own")
+		if err != nil {
+			return l, err
+		}
+		l.Dir, l.DaemonLog = real, filepath.Join(real, daemonLogName)
 		if !Writable(dir) {
 			return l, fmt.Errorf("log directory %s (log_dir or %s) cannot be written to (make it writable, or point log_dir or %s at a writable directory)", dir, LogDirEnv, LogDirEnv)
 		}
@@ -130,7 +137,8 @@ func ReadLogDirSetting(home string) string {
 // caller's, not writable by others, one link, no symlink), with a note
 // that says so. A secret in runtimeDir is preferred to making one in home
 // while it lasts, so that one boot keeps one secret (app tokens stay
-// valid) should home become writable. runtimeDir must be a private
+// valid) should home become writable: then home gets the same bytes, for
+// the next boots. runtimeDir must be a private
 // directory (EnsurePrivateDir).
 func HomeSecret(home, runtimeDir string) (key []byte, note string, err error) {
 	b, err := readSecret(filepath.Join(home, SecretName))
@@ -140,6 +148,15 @@ func HomeSecret(home, runtimeDir string) (key []byte, note string, err error) {
 	rtPath := filepath.Join(runtimeDir, SecretName)
 	note = fmt.Sprintf("OPM_HOME (%s) is read-only and holds no secret: this boot's secret (the key of app tokens) is kept in %s, in RAM; a new one is made after a reboot unless OPM_HOME holds one (start opm once with OPM_HOME writable to make it)", home, rtPath)
 	if b, err := readSecret(rtPath); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		if err == nil && Writable(home) {
+			// Home has become writable: it gets this boot's
+			// secret, the same bytes, so that tokens stay valid and
+			// the next boot finds it there.
+			if perr := placeSecret(filepath.Join(home, SecretName), b); perr == nil || errors.Is(perr, os.ErrExist) {
+				hb, herr := Secret(home)
+				return hb, "", herr
+			}
+		}
 		return b, note, err
 	}
 	b, err = Secret(home)
@@ -158,6 +175,9 @@ func HomeSecret(home, runtimeDir string) (key []byte, note string, err error) {
 func PlannedLogs(home string) Logs {
 	l := Logs{HomeReadOnly: !Writable(home)}
 	if dir, err := ConfiguredLogDir(ReadLogDirSetting(home)); err == nil && dir != "" {
+		if real, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = real // the daemon names it so
+		}
 		l.Dir, l.DaemonLog, l.Explicit = dir, filepath.Join(dir, daemonLogName), true
 		return l
 	}

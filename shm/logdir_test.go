@@ -52,17 +52,22 @@ func TestResolveLogs(t *testing.T) {
 	if _, err = ResolveLogs(home, open); err == nil {
 		t.Fatal("a log_dir others may write to was taken")
 	}
+	// One that others could replace: a directory above it is theirs to
+	// write.
+	under := filepath.Join(open, "logs")
+	if _, err = ResolveLogs(home, under); err == nil || !strings.Contains(err.Error(), "could replace it") {
+		t.Fatalf("a log_dir under a directory anyone may write: %v; want it refused", err)
+	}
 }
 
+// This boot's secret in the runtime dir is used while OPM_HOME has none,
+// checked as the home's is; once OPM_HOME is writable it gets the same
+// bytes (tokens stay valid), and a home without either gets a new one.
 func TestHomeSecretPrefersThisBoot(t *testing.T) {
 	home, rt := privateDir(t), privateDir(t)
 	boot := bytes.Repeat([]byte{7}, secretSize)
-	if err := os.WriteFile(filepath.Join(rt, SecretName), boot, 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(rt, SecretName), boot, 0o666); err != nil {
 		t.Fatal(err)
-	}
-	got, note, err := HomeSecret(home, rt)
-	if err != nil || !bytes.Equal(got, boot) || note == "" {
-		t.Fatalf("with this boot's secret in the runtime dir: %x %q %v", got, note, err)
 	}
 	if err := os.Chmod(filepath.Join(rt, SecretName), 0o666); err != nil {
 		t.Fatal(err)
@@ -70,6 +75,17 @@ func TestHomeSecretPrefersThisBoot(t *testing.T) {
 	if _, _, err := HomeSecret(home, rt); err == nil {
 		t.Fatal("a runtime secret others may write was taken")
 	}
+	if err := os.Chmod(filepath.Join(rt, SecretName), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, note, err := HomeSecret(home, rt)
+	if err != nil || !bytes.Equal(got, boot) || note != "" {
+		t.Fatalf("this boot's secret and a writable home: %x %q %v; want the same bytes, now in the home", got, note, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(home, SecretName)); err != nil || !bytes.Equal(b, boot) {
+		t.Fatalf("the home did not get this boot's secret: %x %v", b, err)
+	}
+	home = privateDir(t)
 	os.Remove(filepath.Join(rt, SecretName))
 	got, note, err = HomeSecret(home, rt)
 	if err != nil || note != "" || len(got) != secretSize {

@@ -26,32 +26,40 @@ import (
 // is), so that nobody else can swap it for another. It refuses, with a
 // message that says how to fix it; it changes nothing.
 func CheckHome(home string) (string, error) {
-	real, err := filepath.EvalSymlinks(home)
+	return checkOwnedTree(home, "OPM_HOME", "OPM_HOME", "set OPM_HOME to a directory of your own")
+}
+
+// checkOwnedTree checks the directory path as CheckHome checks OPM_HOME
+// and returns its real path; what names it in errors ("OPM_HOME", "the
+// log directory"), key the setting that chose it, fix how to choose
+// another.
+func checkOwnedTree(path, what, key, fix string) (string, error) {
+	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return "", fmt.Errorf("check OPM_HOME %s: %w", home, err)
+		return "", fmt.Errorf("check %s %s: %w", what, path, err)
 	}
 	var st unix.Stat_t
 	if err := unix.Lstat(real, &st); err != nil {
-		return "", fmt.Errorf("check OPM_HOME %s: %w", home, err)
+		return "", fmt.Errorf("check %s %s: %w", what, path, err)
 	}
 	euid := os.Geteuid()
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFDIR:
-		return "", fmt.Errorf("OPM_HOME %s is not a directory (set OPM_HOME to a directory of your own)", home)
+		return "", fmt.Errorf("%s %s is not a directory (%s)", what, path, fix)
 	case int(st.Uid) != euid:
-		return "", fmt.Errorf("OPM_HOME %s belongs to uid %d, not to you (uid %d); opm refuses it, as ssh refuses another user's ~/.ssh (run opm as uid %d, or set OPM_HOME to a directory of your own; with sudo, drop -E or use -H)", home, st.Uid, euid, st.Uid)
+		return "", fmt.Errorf("%s %s belongs to uid %d, not to you (uid %d); opm refuses it, as ssh refuses another user's ~/.ssh (run opm as uid %d, or %s; with sudo, drop -E or use -H)", what, path, st.Uid, euid, st.Uid, fix)
 	case st.Mode&0o022 != 0:
-		return "", fmt.Errorf("OPM_HOME %s has mode %04o: other users may write to it; opm refuses it (run 'chmod go-w %s')", home, st.Mode&0o7777, real)
+		return "", fmt.Errorf("%s %s has mode %04o: other users may write to it; opm refuses it (run 'chmod go-w %s')", what, path, st.Mode&0o7777, real)
 	}
 	for dir := filepath.Dir(real); ; dir = filepath.Dir(dir) {
 		if err := unix.Lstat(dir, &st); err != nil {
-			return "", fmt.Errorf("check %s, above OPM_HOME: %w", dir, err)
+			return "", fmt.Errorf("check %s, above %s %s: %w", dir, what, path, err)
 		}
 		if st.Uid != 0 && int(st.Uid) != euid {
-			return "", fmt.Errorf("%s, above OPM_HOME %s, belongs to uid %d, who could replace OPM_HOME; opm refuses it (set OPM_HOME to a directory under one of your own)", dir, home, st.Uid)
+			return "", fmt.Errorf("%s, above %s %s, belongs to uid %d, who could replace it; opm refuses it (set %s to a directory under one of your own)", dir, what, path, st.Uid, key)
 		}
 		if replaceable(&st) {
-			return "", fmt.Errorf("%s, above OPM_HOME %s, may be written by anyone (mode %04o), who could replace OPM_HOME; opm refuses it (run 'chmod o-w %s', or set OPM_HOME elsewhere)", dir, home, st.Mode&0o7777, dir)
+			return "", fmt.Errorf("%s, above %s %s, may be written by anyone (mode %04o), who could replace it; opm refuses it (run 'chmod o-w %s', or set %s elsewhere)", dir, what, path, st.Mode&0o7777, dir, key)
 		}
 		if dir == "/" {
 			return real, nil
@@ -263,6 +271,12 @@ func createSecret(path string) error {
 	if _, err := rand.Read(b); err != nil {
 		return fmt.Errorf("create the secret: %w", err)
 	}
+	return placeSecret(path, b)
+}
+
+// placeSecret writes the secret b to path unless one is there already
+// (os.ErrExist).
+func placeSecret(path string, b []byte) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), SecretName+".tmp-*")
 	if err != nil {
 		return fmt.Errorf("create the secret: %w", err)

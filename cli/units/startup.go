@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"opm/daemon/api"
+	"opm/shm"
 )
 
 // Init systems `opm startup` writes for.
@@ -60,6 +61,8 @@ type Startup struct {
 	Home string
 	// RuntimeDir is OPM_RUNTIME_DIR, written only when set.
 	RuntimeDir string
+	// LogDir is OPM_LOG_DIR, written only when set.
+	LogDir string
 	// StopTimeout bounds how long the daemon may take to stop its apps
 	// and exit before it is killed (DefaultStopTimeout when zero).
 	StopTimeout time.Duration
@@ -172,6 +175,9 @@ func (s Startup) systemd() (string, error) {
 		}
 	}
 	svc.Set("Environment", Word("OPM_HOME="+s.Home))
+	if s.LogDir != "" {
+		svc.Set("Environment", Word(shm.LogDirEnv+"="+s.LogDir))
+	}
 	if s.RuntimeDir != "" {
 		svc.Set("Environment", Word("OPM_RUNTIME_DIR="+s.RuntimeDir))
 	}
@@ -225,7 +231,7 @@ func (s Startup) openrc() (string, error) {
 	if !shellPlain(s.User) || !shellPlain(s.Group) {
 		return "", fmt.Errorf("startup unit: OpenRC cannot run as user %q, group %q: not plain names", s.User, s.Group)
 	}
-	for _, v := range []struct{ name, val string }{{"OPM_HOME", s.Home}, {"OPM_RUNTIME_DIR", s.RuntimeDir}} {
+	for _, v := range []struct{ name, val string }{{"OPM_HOME", s.Home}, {"OPM_RUNTIME_DIR", s.RuntimeDir}, {shm.LogDirEnv, s.LogDir}} {
 		if shellANSI(v.val) {
 			return "", fmt.Errorf("startup unit: OpenRC: %s %q holds control characters or bytes that do not print, which a service script does not hold", v.name, v.val)
 		}
@@ -252,6 +258,9 @@ func (s Startup) openrc() (string, error) {
 	writeComment(&b, "SIGTERM to the daemon, which stops every app; SIGKILL to it if it is not done by then.")
 	fmt.Fprintf(&b, "retry='SIGTERM/%d/SIGKILL/5'\n", stop)
 	fmt.Fprintf(&b, "export OPM_HOME=%s\n", ShellQuote(s.Home))
+	if s.LogDir != "" {
+		fmt.Fprintf(&b, "export %s=%s\n", shm.LogDirEnv, ShellQuote(s.LogDir))
+	}
 	if s.RuntimeDir != "" {
 		fmt.Fprintf(&b, "export OPM_RUNTIME_DIR=%s\n", ShellQuote(s.RuntimeDir))
 	}

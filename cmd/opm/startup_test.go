@@ -96,6 +96,12 @@ func TestStartupSystemd(t *testing.T) {
 	if _, err := os.Stat(printDir); !os.IsNotExist(err) {
 		t.Errorf("--print made %s: %v", printDir, err)
 	}
+	// OPM_LOG_DIR, as set for you, goes into your unit (a read-only
+	// OPM_HOME's daemon needs it).
+	r = e.runWith([]string{"OPM_LOG_DIR=/run/opm-logs"}, "startup", "systemd", "--print")
+	if env := testkit.UnitSettings(r.stdout)["Environment"]; r.code != 0 || !slices.Contains(env, "OPM_LOG_DIR=/run/opm-logs") {
+		t.Errorf("startup systemd --print with OPM_LOG_DIR: Environment=%q: %v", env, r)
+	}
 
 	// Enabled: unstartup leaves it until it is disabled.
 	wants := filepath.Join(dir, "multi-user.target.wants")
