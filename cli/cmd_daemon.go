@@ -138,7 +138,7 @@ func (a *App) stopDaemon(ctx context.Context, keepApps bool) (st api.DaemonStatu
 	defer cancel()
 	path := api.PathStop
 	if keepApps {
-		path += "?keep_apps=1"
+		path += "?" + api.KeepAppsParam + "=1"
 	}
 	if err := cl.Do(ctx, http.MethodPost, path, nil, nil); err != nil && !errors.Is(err, api.ErrUnreachable) {
 		return st, true, explain(err)

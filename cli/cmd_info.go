@@ -132,10 +132,7 @@ func instanceRows(app api.App) []table.Row {
 		rows = append(rows, table.Row{"instances", fmt.Sprintf("%d (this is instance %d)", count, app.Instance)})
 	}
 	if s.InstanceVar != "" || count > 1 {
-		v := s.InstanceVar
-		if v == "" {
-			v = api.DefaultInstanceVar
-		}
+		v := s.InstanceVarName()
 		rows = append(rows, table.Row{"instance var", fmt.Sprintf("%s (this instance: %s=%d)", Escape(v), Escape(v), app.Instance)})
 	}
 	if v := s.IncrementVar; v != "" {

@@ -273,7 +273,7 @@ func startupHome(flag string, u *user.User, self bool) (string, error) {
 // nothing: these are bounds, not checks. They are computed when the unit
 // is written, which `opm startup` says.
 func unitTimeouts(home string) (stop, start time.Duration) {
-	kill, stall := units.DefaultKillTimeout, units.DefaultRestoreStall
+	kill, stall := api.DefaultKillTimeout, api.DefaultRestoreStall
 	if data, err := readSmall(filepath.Join(home, "config.toml")); err == nil {
 		var cfg struct {
 			KillTimeout  time.Duration `toml:"kill_timeout"`
@@ -307,11 +307,11 @@ func unitTimeouts(home string) (stop, start time.Duration) {
 				if !a.Spec.WaitReady {
 					continue
 				}
-				d := api.DefaultListenTimeout
-				if ms := a.Spec.ListenTimeoutMs; ms > 0 && api.CheckSettingMs(ms) == nil {
-					d = time.Duration(ms) * time.Millisecond
+				ms := a.Spec.ListenTimeoutMs
+				if api.CheckSettingMs(ms) != nil {
+					ms = 0 // the daemon's default, as it would take it
 				}
-				listen = max(listen, d)
+				listen = max(listen, api.Settings{ListenTimeoutMs: ms}.ListenTimeout())
 			}
 		}
 	}

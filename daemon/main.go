@@ -129,7 +129,7 @@ func takeOver(ctx context.Context, cfg Config, runtimeDir string) error {
 	for {
 		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		if st, err := cl.Ping(rctx); err == nil && st.PID != asked {
-			if err := cl.Do(rctx, http.MethodPost, api.PathStop, map[string]bool{"keep_apps": true}, nil); err != nil {
+			if err := cl.Do(rctx, http.MethodPost, api.PathStop, api.StopRequest{KeepApps: true}, nil); err != nil {
 				cancel()
 				return fmt.Errorf("another opm daemon (pid %d) runs for this OPM_HOME and does not hand over: %w", st.PID, err)
 			}

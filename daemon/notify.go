@@ -12,7 +12,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"opm/daemon/api"
 	"opm/daemon/proc"
 )
 
@@ -143,11 +142,7 @@ func (s *Supervisor) awaitReady(a *app) {
 	}
 	a.awaitingReady = true
 	a.readySeq++
-	d := api.DefaultListenTimeout
-	if a.spec.ListenTimeoutMs > 0 {
-		d = time.Duration(a.spec.ListenTimeoutMs) * time.Millisecond
-	}
-	a.readyTimer = s.after(d, readyTimeoutEvent{id: a.id, seq: a.readySeq})
+	a.readyTimer = s.after(a.spec.ListenTimeout(), readyTimeoutEvent{id: a.id, seq: a.readySeq})
 }
 
 // ready ends an app's wait for readiness.

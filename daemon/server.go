@@ -184,22 +184,16 @@ func (srv *server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, res.status)
 }
 
-// stopRequest is the optional body of POST /v1/daemon/stop; keep_apps may
-// also be given as a query parameter (?keep_apps=1).
-type stopRequest struct {
-	KeepApps bool `json:"keep_apps"`
-}
-
 func (srv *server) handleStop(w http.ResponseWriter, r *http.Request) {
-	var req stopRequest
+	var req api.StopRequest
 	if err := decode(r, &req); err != nil {
 		writeError(w, err)
 		return
 	}
-	if v := r.URL.Query().Get("keep_apps"); v != "" {
+	if v := r.URL.Query().Get(api.KeepAppsParam); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			writeError(w, api.Errorf(api.CodeBadRequest, "keep_apps=%q is not a boolean (use 1 or 0)", v))
+			writeError(w, api.Errorf(api.CodeBadRequest, "%s=%q is not a boolean (use 1 or 0)", api.KeepAppsParam, v))
 			return
 		}
 		req.KeepApps = b

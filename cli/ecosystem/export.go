@@ -209,10 +209,7 @@ func exportFields(s api.Spec, format string) ([]kv, error) {
 	}
 	// The instance id variables are the daemon's to set, for each
 	// instance: not the app's.
-	instanceVar := s.InstanceVar
-	if instanceVar == "" {
-		instanceVar = api.DefaultInstanceVar
-	}
+	instanceVar := s.InstanceVarName()
 	env := map[string]string{}
 	for _, e := range s.Env {
 		if k, v, ok := strings.Cut(e, "="); ok && k != "" && k != api.InstanceEnv && k != instanceVar {

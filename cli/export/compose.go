@@ -12,7 +12,6 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"opm/cli/units"
 	"opm/daemon/api"
 )
 
@@ -79,7 +78,7 @@ func ComposeOpm(rows []api.App, o Options) ([]byte, error) {
 	if image == "" {
 		image = PlaceholderImage
 	}
-	grace := units.DefaultKillTimeout
+	grace := api.DefaultKillTimeout
 	for _, a := range group(rows) {
 		grace = max(grace, a.killTimeout())
 	}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"opm/cli/ecosystem"
-	"opm/cli/units"
 	"opm/daemon/api"
 	"opm/daemon/logs"
 )
@@ -84,15 +83,6 @@ func group(rows []api.App) []app {
 	return out
 }
 
-// instanceVar is the variable that carries the app's instance id besides
-// OPM_INSTANCE.
-func (a app) instanceVar() string {
-	if a.spec.InstanceVar != "" {
-		return a.spec.InstanceVar
-	}
-	return api.DefaultInstanceVar
-}
-
 // env is the app's environment as "KEY=VALUE" without what a service
 // manager or the daemon set for one process (api.ServiceEnv): never the
 // app's to carry elsewhere. With withInstance, instance i's (its instance id,
@@ -109,7 +99,7 @@ func (a app) env(withInstance bool, i int) ([]string, error) {
 	}
 	var drop []string
 	if !withInstance {
-		drop = []string{api.InstanceEnv, a.instanceVar()}
+		drop = []string{api.InstanceEnv, a.spec.InstanceVarName()}
 	}
 	seen := map[string]int{}
 	var out []string
@@ -152,7 +142,7 @@ func (a app) restartWindow() time.Duration {
 	if a.spec.MinUptimeMs > 0 {
 		return ms(a.spec.MinUptimeMs)
 	}
-	return units.DefaultRestartResetAfter
+	return api.DefaultRestartResetAfter
 }
 
 // restartDelay is the wait before a restart: restart_delay, or the first
@@ -164,7 +154,7 @@ func (a app) restartDelay() time.Duration {
 	case a.spec.ExpBackoffRestartDelayMs > 0:
 		return ms(a.spec.ExpBackoffRestartDelayMs)
 	}
-	return units.DefaultRestartDelay
+	return api.DefaultRestartDelay
 }
 
 // restartInterval is the sliding window in which another supervisor
@@ -202,7 +192,7 @@ func (a app) killTimeout() time.Duration {
 	if a.spec.KillTimeoutMs > 0 {
 		return ms(a.spec.KillTimeoutMs)
 	}
-	return units.DefaultKillTimeout
+	return api.DefaultKillTimeout
 }
 
 // ms is milliseconds as a duration.
@@ -251,11 +241,7 @@ func (a app) notMapped(format string) []string {
 		add("wait_ready: nothing waits for the app's READY=1 (it has no NOTIFY_SOCKET)")
 	}
 	if systemd && s.WaitReady {
-		d := api.DefaultListenTimeout
-		if s.ListenTimeoutMs > 0 {
-			d = ms(s.ListenTimeoutMs)
-		}
-		add("listen_timeout %s: opm takes an app that is not ready by then as online; systemd waits TimeoutStartSec= (90s by default), then fails the start", d)
+		add("listen_timeout %s: opm takes an app that is not ready by then as online; systemd waits TimeoutStartSec= (90s by default), then fails the start", s.ListenTimeout())
 	}
 
 	// What opm does at times of its own.
@@ -279,7 +265,7 @@ func (a app) notMapped(format string) []string {
 		add("increment_var %s: each instance gets the same value", s.IncrementVar)
 	}
 	if compose && a.count > 1 {
-		add("instances: the replicas get no instance id (%s, %s)", api.InstanceEnv, a.instanceVar())
+		add("instances: the replicas get no instance id (%s, %s)", api.InstanceEnv, a.spec.InstanceVarName())
 	}
 
 	// Logs.

@@ -94,7 +94,7 @@ func (a app) nomadGroup(driver string) (*nomad.TaskGroup, error) {
 	}
 	// Nomad numbers a group's allocations from 0, as opm its instances.
 	vars[api.InstanceEnv] = "${NOMAD_ALLOC_INDEX}"
-	vars[a.instanceVar()] = "${NOMAD_ALLOC_INDEX}"
+	vars[a.spec.InstanceVarName()] = "${NOMAD_ALLOC_INDEX}"
 	if err := checkUTF8(command, args, vars); err != nil {
 		return nil, err
 	}

@@ -175,7 +175,7 @@ func (a app) systemd(o Options) ([]File, error) {
 	if a.count > 1 {
 		svc.Comment("The instance id, as opm sets it.")
 		vars := []string{api.InstanceEnv}
-		if v := a.instanceVar(); v != api.InstanceEnv {
+		if v := a.spec.InstanceVarName(); v != api.InstanceEnv {
 			vars = append(vars, v)
 		}
 		for _, k := range vars {

@@ -101,16 +101,22 @@ func CheckEnvName(key, name string) error {
 	return nil
 }
 
+// InstanceVarName is the variable that holds the instance id besides
+// OPM_INSTANCE: the app's instance_var, or NODE_APP_INSTANCE.
+func (s Settings) InstanceVarName() string {
+	if s.InstanceVar != "" {
+		return s.InstanceVar
+	}
+	return DefaultInstanceVar
+}
+
 // InstanceEnvOf returns the environment of instance i of an app whose
 // environment is env: OPM_INSTANCE and the instance variable set to i
 // (replacing what env had), and the increment variable, when set, to its
 // value in env plus i. It refuses an increment variable env lacks or
 // whose value is not a number.
 func InstanceEnvOf(env []string, s Settings, i int) ([]string, error) {
-	ivar := s.InstanceVar
-	if ivar == "" {
-		ivar = DefaultInstanceVar
-	}
+	ivar := s.InstanceVarName()
 	set := map[string]string{InstanceEnv: strconv.Itoa(i), ivar: strconv.Itoa(i)}
 	if v := s.IncrementVar; v != "" {
 		base, ok := "", false

@@ -59,6 +59,16 @@ const (
 // needs, fast with a thousand apps. Without it apps come in full.
 const SummaryParam = "summary"
 
+// StopRequest is the optional body of POST PathStop: KeepApps leaves
+// the apps running for the next daemon to adopt (`opm daemon restart`).
+// KeepAppsParam gives the same as a query parameter (?keep_apps=1).
+type StopRequest struct {
+	KeepApps bool `json:"keep_apps"`
+}
+
+// KeepAppsParam names StopRequest.KeepApps as a query parameter.
+const KeepAppsParam = "keep_apps"
+
 // SignalParam names the signal of POST /v1/apps/{target}/signal.
 const SignalParam = "signal"
 

@@ -131,6 +131,15 @@ func ParseMemory(s string) (int64, error) {
 // to say it is ready (PM2's listen_timeout default).
 const DefaultListenTimeout = 3 * time.Second
 
+// ListenTimeout is how long the app may take to say READY=1: its
+// listen_timeout, or DefaultListenTimeout.
+func (s Settings) ListenTimeout() time.Duration {
+	if s.ListenTimeoutMs > 0 {
+		return time.Duration(s.ListenTimeoutMs) * time.Millisecond
+	}
+	return DefaultListenTimeout
+}
+
 // ServiceEnvName names the service a service manager runs the daemon as
 // (set by the units of `opm startup`).
 const ServiceEnvName = "OPM_SERVICE"

@@ -1,11 +1,10 @@
-package units
+package api
 
 import "time"
 
-// The daemon's defaults (config.toml's, daemon.DefaultConfig) that what
-// this package's callers write is computed from: package cli does not
-// import package daemon, so they are repeated here, and a test checks
-// them against the daemon's.
+// The daemon's defaults for config.toml's settings that commands compute
+// from too (`opm startup`'s timeouts, `opm export`'s mappings): the daemon
+// takes them from here, so both sides say the same.
 const (
 	// DefaultKillTimeout is kill_timeout: the wait between an app's kill
 	// signal and SIGKILL.
