@@ -135,7 +135,10 @@ func (a *App) runForeground(c *ucli.Context) error {
 		defer reaper.Stop()
 	}
 	// Where the logs stand before the daemon writes to them.
-	st, err := newRunStream(a, p.home, opts, knownLogs(file, p.home))
+	// Where the daemon puts logs: log_dir (OPM_LOG_DIR), or OPM_HOME's
+	// logs/ (p.home is OPM_HOME's real path, as the daemon names it).
+	planned := shm.PlannedLogs(p.home)
+	st, err := newRunStream(a, planned, opts, knownLogs(file, p.home, planned.Dir))
 	if err != nil {
 		return err
 	}
@@ -362,11 +365,11 @@ func (a *App) killApps() {
 // knownLogs are the log files of the apps opm run is about to start,
 // named as the daemon will name them (logs.Own): those of the file's
 // apps and of the saved ones (the dump), whether restored or not.
-func knownLogs(f *ecosystem.File, home string) []string {
+func knownLogs(f *ecosystem.File, home, logDir string) []string {
 	var specs []api.Spec
 	if f != nil {
 		for _, fa := range f.Apps {
-			for i := range max(fa.Request.Instances, 1) {
+			for i := range fa.Request.Count() {
 				specs = append(specs, api.Spec{Name: fa.Name, Instance: i, Cwd: fa.Request.Cwd, Settings: fa.Request.Settings})
 			}
 		}
@@ -378,7 +381,7 @@ func knownLogs(f *ecosystem.File, home string) []string {
 	}
 	var paths []string
 	for _, spec := range specs {
-		logs.OwnIn(&spec, shm.PlannedLogs(home).Dir)
+		logs.OwnIn(&spec, logDir)
 		for _, path := range []string{spec.OutLog, spec.ErrLog, spec.CombinedLog} {
 			if path != "" && path != api.DevNull {
 				paths = append(paths, filepath.Clean(path))
@@ -416,23 +419,17 @@ type runStream struct {
 
 // newRunStream starts following daemon.log from its end, and marks where
 // the logs of $OPM_HOME/logs and the logs at paths stand.
-func newRunStream(a *App, home string, opts logOptions, paths []string) (*runStream, error) {
+func newRunStream(a *App, planned shm.Logs, opts logOptions, paths []string) (*runStream, error) {
 	fw, err := newFollower(newLogPrinter(opts, a.out(), a.errOut()))
 	if err != nil {
 		return nil, err
 	}
-	// Where the daemon puts logs: log_dir (OPM_LOG_DIR), or OPM_HOME's
-	// logs/, which it names from OPM_HOME's real path.
-	planned := shm.PlannedLogs(home)
 	st := &runStream{
 		a: a, fw: fw, started: time.Now(), logDir: planned.Dir,
 		before: map[string]logMark{}, known: map[string]*followed{}, labels: map[string]bool{},
 		warned: map[string]bool{},
 	}
 	fw.after = st.after
-	if real, err := filepath.EvalSymlinks(home); err == nil && !planned.Explicit {
-		st.logDir = filepath.Join(real, api.LogsDir)
-	}
 	if ents, err := os.ReadDir(st.logDir); err == nil {
 		for _, e := range ents {
 			if e.Type().IsRegular() && !strings.HasSuffix(e.Name(), api.GzipSuffix) {

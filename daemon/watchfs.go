@@ -33,10 +33,6 @@ var neverWatched = []string{"node_modules", ".git"}
 type fileWatch struct {
 	log  *slog.Logger
 	post func(event) bool
-	// own are opm's own directories (OPM_HOME, the runtime directory,
-	// the log directory): never watched unless an app's root is inside
-	// them.
-	own []string
 	// add watches one directory: w.Add, replaced by tests.
 	add func(w *fsnotify.Watcher, dir string) error
 
@@ -53,7 +49,6 @@ func newFileWatch(s *Supervisor) *fileWatch {
 	return &fileWatch{
 		log:  s.log,
 		post: s.post,
-		own:  []string{filepath.Clean(s.cfg.Home), filepath.Clean(s.cfg.RuntimeDir), filepath.Clean(s.cfg.logDir())},
 		add:  func(w *fsnotify.Watcher, dir string) error { return w.Add(dir) },
 		dirs: map[string][]*watchSet{},
 	}
@@ -471,7 +466,7 @@ func (fw *fileWatch) handle(ev fsnotify.Event) {
 	fw.mu.Lock()
 	sets := append([]*watchSet(nil), fw.dirs[filepath.Dir(name)]...)
 	for _, ws := range fw.dirs[name] { // the event of a watched directory itself
-		if !containsSet(sets, ws) {
+		if !slices.Contains(sets, ws) {
 			sets = append(sets, ws)
 		}
 	}
@@ -504,15 +499,6 @@ func (fw *fileWatch) handle(ev fsnotify.Event) {
 	for _, ws := range changed {
 		fw.post(watchEvent{id: ws.id, seq: ws.seq, path: name})
 	}
-}
-
-func containsSet(sets []*watchSet, ws *watchSet) bool {
-	for _, o := range sets {
-		if o == ws {
-			return true
-		}
-	}
-	return false
 }
 
 // forgetLocked stops watching the directory name and those under it

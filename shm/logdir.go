@@ -91,7 +91,7 @@ func ResolveLogs(home, configured string) (Logs, error) {
 			return l, err
 		}
 		l.Dir, l.DaemonLog = real, filepath.Join(real, daemonLogName)
-		if !Writable(dir) {
+		if !Writable(real) {
 			return l, fmt.Errorf("log directory %s (log_dir or %s) cannot be written to (make it writable, or point log_dir or %s at a writable directory)", dir, LogDirEnv, LogDirEnv)
 		}
 		return l, nil
