@@ -72,7 +72,7 @@ func newEnvConfig(t *testing.T, config string) *env {
 	e.environ = append(base, "OPM_HOME="+e.home, "OPM_RUNTIME_DIR="+e.runtime, testkit.RoleEnv+"=opm", "OPM_TEST_STRICT_STATES=1", e.mark)
 	// opm startup writes where these say, and a test that forgets to say
 	// where never writes into /etc or the real ~/.config.
-	e.environ = append(e.environ, "OPM_STARTUP_DIR="+filepath.Join(t.TempDir(), "startup"), "XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
+	e.environ = append(e.environ, startupDirEnv+"="+filepath.Join(t.TempDir(), "startup"), "XDG_CONFIG_HOME="+filepath.Join(t.TempDir(), "config"))
 	t.Cleanup(e.cleanup)
 	return e
 }

@@ -53,13 +53,7 @@ func pidWithInstance(ids map[int]int, instance int) int {
 func (e *env) checkInstances(name string, n int, when string) map[int]int {
 	e.t.Helper()
 	ids := e.instanceIDs(name)
-	got := slices.Sorted(func(yield func(int) bool) {
-		for _, id := range ids {
-			if !yield(id) {
-				return
-			}
-		}
-	})
+	got := slices.Sorted(maps.Values(ids))
 	want := make([]int, n)
 	for i := range want {
 		want[i] = i
@@ -328,22 +322,9 @@ func TestInstancesRepaired(t *testing.T) {
 	e.ok("scale", "r", "3")
 
 	e.ok("save")
-	path := filepath.Join(e.home, api.DumpName)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var d store.Dump
-	if err := json.Unmarshal(b, &d); err != nil {
-		t.Fatal(err)
-	}
-	d.Apps = slices.DeleteFunc(d.Apps, func(a store.DumpApp) bool { return a.Spec.Instance == 1 })
-	if b, err = json.Marshal(d); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	editDump(t, e, func(d *store.Dump) {
+		d.Apps = slices.DeleteFunc(d.Apps, func(a store.DumpApp) bool { return a.Spec.Instance == 1 })
+	})
 	e.freshContainer([]string{"r"})
 	e.ok("restore")
 	e.checkInstances("r", 3, "after restoring a dump that lacks instance 1")
