@@ -127,6 +127,20 @@ func TestWatchIgnores(t *testing.T) {
 		}
 	}
 
+	// A log_dir under the watched cwd is opm's own too: daemon.log there
+	// changes at each event.
+	withLogDir := cfg
+	withLogDir.Logs.Dir = "/srv/app/var/opm-logs" // as Run resolves log_dir
+	ws = newWatchSet(1, 0, api.Spec{Name: "web", Cwd: "/srv/app", OutLog: "/srv/app/var/opm-logs/web-out.log", ErrLog: api.DevNull}, withLogDir)
+	for p, want := range map[string]bool{
+		"/srv/app/var/opm-logs/daemon.log": false,
+		"/srv/app/var/other.txt":           true,
+	} {
+		if got := ws.relevant(p); got != want {
+			t.Errorf("with log_dir: relevant(%s) = %v, want %v", p, got, want)
+		}
+	}
+
 	// Own logs, rotated and compressed, under a watched cwd.
 	ws = newWatchSet(1, 0, api.Spec{Name: "web", Cwd: "/srv/app", OutLog: "/srv/app/out.log", ErrLog: api.DevNull, CombinedLog: "/srv/app/all.log"}, cfg)
 	backup := api.BackupName("/srv/app/out.log", time.Unix(1700000000, 0))

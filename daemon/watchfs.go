@@ -109,7 +109,9 @@ func newWatchSet(id int, seq uint64, spec api.Spec, cfg Config) *watchSet {
 			ws.logs = append(ws.logs, filepath.Clean(l))
 		}
 	}
-	for _, o := range []string{cfg.Home, cfg.RuntimeDir} {
+	// opm's own directories: OPM_HOME, the runtime dir and the log dir
+	// (log_dir: daemon.log there would restart the app at each line).
+	for _, o := range []string{cfg.Home, cfg.RuntimeDir, cfg.logDir()} {
 		if o == "" {
 			continue
 		}
