@@ -3,8 +3,8 @@ package main
 import (
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -77,24 +77,8 @@ func TestDaemonNotifiesServiceManager(t *testing.T) {
 	e.freshContainer(names)
 	l := listenNotify(t)
 
-	cmd := exec.Command(os.Args[0], "daemon", "run", "--restore")
-	cmd.Env = append(append([]string(nil), e.environ...), "NOTIFY_SOCKET="+l.path, "WATCHDOG_USEC=200000", "OPM_SERVICE=opm-test.service")
-	stderr, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-	cmd.Stderr = stderr // a file: Wait waits for no copy
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{})
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
+	r := startRun(t, append(slices.Clone(e.environ), "NOTIFY_SOCKET="+l.path, "WATCHDOG_USEC=200000", "OPM_SERVICE=opm-test.service"),
+		os.Args[0], "daemon", "run", "--restore")
 	// Restores race the daemon's own restore on start.
 	results := make(chan []result, 1)
 	go func() { results <- e.runAll([][]string{{"restore"}, {"restore"}, {"list", "--json"}}) }()
@@ -125,18 +109,12 @@ func TestDaemonNotifiesServiceManager(t *testing.T) {
 	}
 	e.checkExactlyOnce(names, "after the refused stop and restart")
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := r.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
 	l.next(t, "STOPPING=1", 10*time.Second)
-	select {
-	case <-exited:
-		if err := waitErr; err != nil {
-			b, _ := os.ReadFile(stderr.Name())
-			t.Fatalf("daemon after SIGTERM: %v\nstderr:\n%s", err, b)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the daemon did not exit within 30s of SIGTERM")
+	if code := r.wait(30 * time.Second); code != 0 {
+		t.Fatalf("daemon after SIGTERM: exit %d: %v", code, r)
 	}
 	for _, n := range names {
 		if c := e.running(n); c != 0 {
@@ -150,23 +128,13 @@ func TestDaemonNotifiesServiceManager(t *testing.T) {
 func TestRestoreOnStartWithoutDump(t *testing.T) {
 	e := newEnvConfig(t, fastConfig+"\nrestore_on_start = true\n")
 	l := listenNotify(t)
-	cmd := exec.Command(os.Args[0], "daemon", "run")
-	cmd.Env = append(append([]string(nil), e.environ...), "NOTIFY_SOCKET="+l.path)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	r := startRun(t, append(slices.Clone(e.environ), "NOTIFY_SOCKET="+l.path), os.Args[0], "daemon", "run")
 	l.next(t, "READY=1", 30*time.Second)
 	if log := e.daemonLog(); !strings.Contains(log, "no saved apps to restore on start") {
 		t.Errorf("daemon.log does not say there was nothing to restore:\n%s", log)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := <-exited; err != nil {
-		t.Fatalf("daemon after SIGTERM: %v", err)
+	if code := r.terminate(r.cmd.Process.Pid); code != 0 {
+		t.Fatalf("daemon after SIGTERM: exit %d: %v", code, r)
 	}
 }
 
@@ -183,22 +151,11 @@ func TestServiceDaemonTakesOver(t *testing.T) {
 	}
 	old := e.daemonStatus().PID
 	l := listenNotify(t)
-	cmd := exec.Command(os.Args[0], "daemon", "run", "--restore")
-	cmd.Env = append(append([]string(nil), e.environ...), "NOTIFY_SOCKET="+l.path, "OPM_SERVICE=opm-test.service")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var waitErr error
-	exited := make(chan struct{})
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-exited
-	})
+	r := startRun(t, append(slices.Clone(e.environ), "NOTIFY_SOCKET="+l.path, "OPM_SERVICE=opm-test.service"), os.Args[0], "daemon", "run", "--restore")
 	l.next(t, "READY=1", 30*time.Second)
 	e.client().CloseIdle()
-	if st := e.daemonStatus(); st.PID != cmd.Process.Pid {
-		t.Fatalf("after READY=1 the daemon is pid %d, want the service's %d (the old one was %d)", st.PID, cmd.Process.Pid, old)
+	if st := e.daemonStatus(); st.PID != r.cmd.Process.Pid {
+		t.Fatalf("after READY=1 the daemon is pid %d, want the service's %d (the old one was %d)", st.PID, r.cmd.Process.Pid, old)
 	}
 	e.checkExactlyOnce(names, "after the service's daemon took over")
 	for _, n := range names {
@@ -209,15 +166,7 @@ func TestServiceDaemonTakesOver(t *testing.T) {
 	if !strings.Contains(e.daemonLog(), "event=service-takeover") {
 		t.Errorf("daemon.log does not tell of the takeover:\n%s", e.daemonLog())
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("the service's daemon after SIGTERM: %v", waitErr)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the service's daemon did not exit within 30s of SIGTERM")
+	if code := r.terminate(r.cmd.Process.Pid); code != 0 {
+		t.Fatalf("the service's daemon after SIGTERM: exit %d: %v", code, r)
 	}
 }
