@@ -495,18 +495,18 @@ func (st *runStream) run(ctx context.Context) error {
 func (st *runStream) daemonLine(line []byte) {
 	event, app := daemonEvent(line)
 	switch event {
-	case "daemon-stop", "daemon-exit":
+	case api.EventDaemonStop, api.EventDaemonExit:
 		st.stopping = true
-	case "started", "adopted":
+	case api.EventStarted, api.EventAdopted:
 		if !st.labels[app] {
 			st.stale = true // a new app, or a new instance
 		}
-	case "removed":
+	case api.EventRemoved:
 		// One of that name may come, with other logs; the listing lets
 		// go of this one's.
 		delete(st.labels, app)
 		st.stale = true
-	case "registered", "updated", "scaled":
+	case api.EventRegistered, api.EventUpdated, api.EventScaled:
 		st.stale = true // new logs, or new labels
 	}
 }

@@ -92,7 +92,7 @@ func (s *Supervisor) dropInstances(apps []*app, done func()) {
 		for _, id := range ids {
 			if a := s.apps[id]; a != nil {
 				s.forget(a)
-				s.log.Info("instance removed", "event", "removed", "app", a.label(), "instance", a.spec.Instance, "pid", 0)
+				s.log.Info("instance removed", "event", api.EventRemoved, "app", a.label(), "instance", a.spec.Instance, "pid", 0)
 			}
 		}
 		done()
@@ -148,7 +148,7 @@ func (s *Supervisor) onScale(ev scaleReq) {
 	// New instances of a stopped app stay stopped, as the app is.
 	stopped := keep[0].state == Stopped || keep[0].state == Errored
 	added := s.addInstances(keep[0].spec, len(cur), n, stopped, false)
-	s.log.Info("app scaled", "event", "scaled", "app", ev.name, "from", len(cur), "to", n)
+	s.log.Info("app scaled", "event", api.EventScaled, "app", ev.name, "from", len(cur), "to", n)
 	reply := func() {
 		r := result{apps: s.snapshots(idsOf(s.group(ev.name)))}
 		if keep[0].recordFailing {

@@ -103,7 +103,7 @@ func (s *Supervisor) adoptOrphan(a *app) bool {
 		if s.adoptLive(a, h.PID, h.Start) {
 			a.firstStart = false
 			a.spawnToken = s.tokens.Token(a.spec.Key(), h.Spawn)
-			s.log.Info("adopted a live process of the app found by its token (it had no usable runtime record)", "event", "adopted", "app", a.label(), "pid", a.pid)
+			s.log.Info("adopted a live process of the app found by its token (it had no usable runtime record)", "event", api.EventAdopted, "app", a.label(), "pid", a.pid)
 			return true
 		}
 	}
@@ -150,7 +150,7 @@ func (s *Supervisor) onSpawned(ev spawnedEvent) {
 	if !a.awaitingReady {
 		s.newReady(a) // a reload's old process may go
 	}
-	s.log.Info("app started", "event", "started", "app", a.label(), "pid", a.pid)
+	s.log.Info("app started", "event", api.EventStarted, "app", a.label(), "pid", a.pid)
 }
 
 // startFailed handles a start that failed before the app's process ran:

@@ -23,7 +23,7 @@ func (s *Supervisor) onRemove(ev removeReq) {
 		for _, id := range ids {
 			if a := s.apps[id]; a != nil {
 				s.forget(a)
-				s.log.Info("app removed", "event", "removed", "app", a.label(), "pid", 0)
+				s.log.Info("app removed", "event", api.EventRemoved, "app", a.label(), "pid", 0)
 			}
 		}
 		ev.reply <- result{apps: removed}

@@ -21,13 +21,13 @@ func (s *Supervisor) onShutdown(ev shutdownReq) {
 	if ev.keepApps {
 		// Spawns in flight finish first, so that every process the
 		// next daemon finds has its runtime record.
-		s.log.Info("daemon exiting, apps keep running", "event", "daemon-exit", "apps", len(s.apps))
+		s.log.Info("daemon exiting, apps keep running", "event", api.EventDaemonExit, "apps", len(s.apps))
 		s.stopping = true
 		s.waitSpawned(s.allIDs(), reply)
 		return
 	}
 	if !s.stopping {
-		s.log.Info("daemon stopping all apps", "event", "daemon-stop", "apps", len(s.apps))
+		s.log.Info("daemon stopping all apps", "event", api.EventDaemonStop, "apps", len(s.apps))
 	}
 	s.stopping = true
 	ids := s.allIDs()

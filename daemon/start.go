@@ -32,7 +32,7 @@ func (s *Supervisor) startNew(ev startReq) {
 	if ev.stopped {
 		// registered, not started: by the user's choice
 		apps := s.addInstances(spec, 0, spec.Count(), true, false)
-		s.log.Info("app registered, stopped", "event", "registered", "app", spec.Name, "pid", 0, "instances", len(apps))
+		s.log.Info("app registered, stopped", "event", api.EventRegistered, "app", spec.Name, "pid", 0, "instances", len(apps))
 		ev.reply <- result{apps: s.snapshots(idsOf(apps))}
 		return
 	}
@@ -112,7 +112,7 @@ func (s *Supervisor) update(ev startReq) {
 		a.specRev++
 		s.touch(a)
 		s.armTriggers(a)
-		s.log.Info("app's definition changed", "event", "updated", "app", a.label(), "instance", a.spec.Instance, "pid", a.pid)
+		s.log.Info("app's definition changed", "event", api.EventUpdated, "app", a.label(), "instance", a.spec.Instance, "pid", a.pid)
 		s.restartApp(a)
 	}
 	ids := append(idsOf(keep), idsOf(s.addInstances(ev.spec, len(cur), n, false, false))...)

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"syscall"
 
+	"opm/daemon/api"
 	"opm/daemon/logs"
 	"opm/daemon/proc"
 	"opm/daemon/process"
@@ -174,7 +175,7 @@ func (s *Supervisor) recoverRunning(a *app, rec store.Record, held []process.Hol
 	last, known := process.ParseToken(rec.Spawning)
 	if rec.PID > 0 {
 		if s.adoptLive(a, rec.PID, rec.Start) {
-			s.log.Info("app adopted", "event", "adopted", "app", a.label(), "pid", a.pid)
+			s.log.Info("app adopted", "event", api.EventAdopted, "app", a.label(), "pid", a.pid)
 			// Processes of an earlier spawn — the old process of a
 			// reload the dead daemon was doing — are leftovers.
 			// (A newer one would be a reload's new process that
@@ -196,7 +197,7 @@ func (s *Supervisor) recoverRunning(a *app, rec store.Record, held []process.Hol
 		case !adopted && s.adoptLive(a, h.PID, h.Start):
 			adopted = true
 			a.spawnToken = s.tokens.Token(a.spec.Key(), h.Spawn)
-			s.log.Info("app adopted, found by its token", "event", "adopted", "app", a.label(), "pid", a.pid)
+			s.log.Info("app adopted, found by its token", "event", api.EventAdopted, "app", a.label(), "pid", a.pid)
 		}
 	}
 	if adopted {
