@@ -143,7 +143,6 @@ func (a *App) stopDaemon(ctx context.Context, keepApps bool) (st api.DaemonStatu
 	if err := cl.Do(ctx, http.MethodPost, path, nil, nil); err != nil && !errors.Is(err, api.ErrUnreachable) {
 		return st, true, explain(err)
 	}
-	cl.CloseIdle()
 	if err := proc.wait(ctx); err != nil {
 		return st, true, fmt.Errorf("the opm daemon (pid %d) did not exit: %w (see %s)", st.PID, err, api.DaemonLogName)
 	}

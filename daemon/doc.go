@@ -21,6 +21,7 @@
 //	daemon/store    file formats: the dump and the runtime records
 //	daemon/logs     apps' output: spools in RAM drained into size-rotated log files
 //	daemon/proc     facts about processes, from /proc
+//	daemon/wire     HTTP/1.1 on the socket, without http.Server and http.Transport
 //	daemon/testkit  what the tests of every package share (imported by tests only)
 //
 // Stop sends SIGTERM, then SIGKILL after the app's kill timeout, to the

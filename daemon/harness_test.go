@@ -82,7 +82,6 @@ func runDaemon(t *testing.T, cfg Config) *testDaemon {
 	d.cl = api.NewClient(api.SocketPath(cfg.RuntimeDir))
 	t.Cleanup(func() {
 		d.stop()
-		d.cl.CloseIdle()
 		testkit.WaitFor(t, "no app process left", 5*time.Second, func() bool { return len(d.procs()) == 0 })
 		testkit.WaitFor(t, "goroutines to end", 5*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines })
 		testkit.WaitFor(t, "descriptors to close", 5*time.Second, func() bool { return countFDs(t) <= fds })

@@ -82,7 +82,6 @@ func TestSimultaneousDaemonsOneWins(t *testing.T) {
 	if _, err := cl.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	cl.CloseIdle()
 	cancel()
 	if err := <-results; err != nil {
 		t.Fatal(err)

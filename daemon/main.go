@@ -122,7 +122,6 @@ const takeOverWithin = 30 * time.Second
 // the answer.
 func takeOver(ctx context.Context, cfg Config, runtimeDir string) error {
 	cl := api.NewClient(api.SocketPath(runtimeDir))
-	defer cl.CloseIdle()
 	deadline := time.Now().Add(takeOverWithin)
 	delay := 10 * time.Millisecond
 	asked := 0 // the pid asked to hand over

@@ -65,7 +65,6 @@ func TestMainReadinessIdleAndStop(t *testing.T) {
 	}
 
 	cl := api.NewClient(api.SocketPath(rt))
-	defer cl.CloseIdle()
 	mark := testkit.NewMark()
 	for i := range 3 {
 		req := api.StartRequest{Command: os.Args[0], Name: "idle" + strconv.Itoa(i), Cwd: home,
@@ -74,7 +73,6 @@ func TestMainReadinessIdleAndStop(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cl.CloseIdle()
 
 	// An idle daemon with apps makes no write syscalls and burns no CPU,
 	// also after a list (which samples the apps). The window starts once
@@ -85,7 +83,6 @@ func TestMainReadinessIdleAndStop(t *testing.T) {
 	if err := cl.Do(context.Background(), http.MethodGet, api.PathApps, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	cl.CloseIdle()
 	usage := func() proc.Usage {
 		u, err := proc.ReadUsage(pid)
 		if err != nil {

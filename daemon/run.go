@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"opm/daemon/logs"
 	"opm/daemon/process"
 	"opm/daemon/store"
+	"opm/daemon/wire"
 	"opm/shm"
 )
 
@@ -186,7 +186,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		hs.Close()
 	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if err := <-served; err != nil && !errors.Is(err, wire.ErrServerClosed) {
 		log.Error("api server failed", "event", "daemon-error", "error", err)
 	}
 	log.Info("daemon exited", "event", "daemon-exited", "pid", os.Getpid())

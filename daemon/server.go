@@ -12,10 +12,10 @@ import (
 	"os"
 	"strconv"
 	"sync"
-	"time"
 
 	"opm/daemon/api"
 	"opm/daemon/appspec"
+	"opm/daemon/wire"
 )
 
 // server maps the HTTP API onto supervisor requests. Handlers never touch
@@ -33,9 +33,9 @@ type ctxKey int
 
 const peerUIDKey ctxKey = 0
 
-// httpServer returns the http.Server for the API. Every connection's peer
-// uid is read once (SO_PEERCRED) and checked on every request.
-func (srv *server) httpServer() *http.Server {
+// httpServer returns the server of the API. Every connection's peer uid
+// is read once (SO_PEERCRED) and checked on every request.
+func (srv *server) httpServer() *wire.Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+api.PathApps, srv.handleList)
 	mux.HandleFunc("POST "+api.PathApps, srv.handleStart)
@@ -51,7 +51,7 @@ func (srv *server) httpServer() *http.Server {
 		writeError(w, api.Errorf(api.CodeNotFound, "no endpoint %s %s in this opm daemon (version %s); are opm and its daemon the same version? ('opm daemon restart')", r.Method, r.URL.Path, api.Version))
 	})
 	uid := os.Getuid()
-	return &http.Server{
+	return &wire.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			peer, _ := r.Context().Value(peerUIDKey).(int)
 			if peer != uid {
@@ -67,13 +67,15 @@ func (srv *server) httpServer() *http.Server {
 			}
 			return context.WithValue(ctx, peerUIDKey, peer)
 		},
-		ErrorLog: slog.NewLogLogger(srv.log.Handler(), slog.LevelWarn),
-		// A client that hangs mid-request or idles forever does not
-		// keep a connection (and its descriptor) for ever; the listener
-		// caps how many are served at once (run.go).
-		ReadHeaderTimeout: srv.cfg.APIReadTimeout,
-		ReadTimeout:       srv.cfg.APIReadTimeout,
-		IdleTimeout:       time.Minute,
+		ErrorLog: func(msg string, args ...any) {
+			srv.log.Warn("api: "+msg, append([]any{"event", "api-error"}, args...)...)
+		},
+		// A client that hangs mid-request does not keep a connection
+		// (and its descriptor) for ever; the listener caps how many are
+		// served at once (run.go). Bodies beyond the cap are refused by
+		// decode.
+		ReadTimeout:  srv.cfg.APIReadTimeout,
+		MaxBodyBytes: api.MaxRequestBytes,
 	}
 }
 

@@ -28,7 +28,6 @@ func (d *testDaemon) stopKeepingApps() {
 	if err := d.cl.Do(context.Background(), http.MethodPost, api.PathStop+"?keep_apps=1", nil, nil); err != nil {
 		d.t.Fatal(err)
 	}
-	d.cl.CloseIdle()
 	d.stop()
 }
 
@@ -318,7 +317,6 @@ func TestDaemonKilledAppsAdopted(t *testing.T) {
 		t.Fatalf("readiness %q", line)
 	}
 	cl := api.NewClient(api.SocketPath(rt))
-	defer cl.CloseIdle()
 	pids := map[string]int{}
 	for _, name := range []string{"a", "b"} {
 		var app api.App
@@ -328,7 +326,6 @@ func TestDaemonKilledAppsAdopted(t *testing.T) {
 		}
 		pids[name] = app.PID
 	}
-	cl.CloseIdle()
 	if err := d1.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

@@ -138,7 +138,6 @@ func (c *crossEnv) startDaemon() int {
 	}
 	// Reaped here when it exits, stopped or killed.
 	go func() { _ = cmd.Wait() }()
-	c.client().CloseIdle()
 	var st api.DaemonStatus
 	testkit.WaitFor(c.t, "the emulated daemon to answer", 30*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

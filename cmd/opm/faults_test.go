@@ -225,7 +225,6 @@ func TestTransientStartFailureIsRetried(t *testing.T) {
 	e.startMarked("web")
 	web := e.app("web")
 	d := e.daemonStatus().PID
-	e.client().CloseIdle()
 	var old unix.Rlimit
 	if err := unix.Prlimit(d, unix.RLIMIT_NOFILE, nil, &old); err != nil {
 		t.Fatal(err)

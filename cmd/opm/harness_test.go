@@ -260,7 +260,6 @@ func (e *env) killDaemon() {
 		e.t.Fatal(err)
 	}
 	testkit.WaitFor(e.t, "the daemon to die", 10*time.Second, func() bool { return !testkit.Alive(pid) })
-	e.client().CloseIdle()
 }
 
 // marked lists the live processes (not zombies) carrying this test's
@@ -407,9 +406,6 @@ func (e *env) cleanup() {
 	}
 	if t.Failed() && err == nil {
 		t.Logf("daemon.log:\n%s", log)
-	}
-	if e.cl != nil {
-		e.cl.CloseIdle()
 	}
 	os.RemoveAll(e.runtime)
 }

@@ -16,7 +16,6 @@ func TestDaemonNoFDLeak(t *testing.T) {
 	e.list() // starts the daemon
 	pid := e.daemonStatus().PID
 	count := func() (int64, error) { n, err := testkit.FDs(pid); return int64(n), err }
-	e.client().CloseIdle()
 	before := testkit.Settle(t, "the daemon's descriptors", count)
 	for i := range 4 {
 		e.startApp(fmt.Sprintf("fd%d", i), "block")
@@ -29,7 +28,6 @@ func TestDaemonNoFDLeak(t *testing.T) {
 	e.ok("logs", "all", "--lines", "3")
 	e.ok("stop", "all")
 	e.ok("remove", "all")
-	e.client().CloseIdle()
 	var after int64
 	testkit.WaitFor(t, "the daemon's descriptors to come back down", 5*time.Second, func() bool {
 		after, _ = count()

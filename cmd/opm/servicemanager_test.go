@@ -153,7 +153,6 @@ func TestServiceDaemonTakesOver(t *testing.T) {
 	l := listenNotify(t)
 	r := startRun(t, append(slices.Clone(e.environ), "NOTIFY_SOCKET="+l.path, "OPM_SERVICE=opm-test.service"), os.Args[0], "daemon", "run", "--restore")
 	l.next(t, "READY=1", 30*time.Second)
-	e.client().CloseIdle()
 	if st := e.daemonStatus(); st.PID != r.cmd.Process.Pid {
 		t.Fatalf("after READY=1 the daemon is pid %d, want the service's %d (the old one was %d)", st.PID, r.cmd.Process.Pid, old)
 	}

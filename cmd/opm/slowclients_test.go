@@ -21,7 +21,6 @@ func TestSlowClientsCannotExhaustDescriptors(t *testing.T) {
 	e := newEnvConfig(t, fastConfig+"api_read_timeout = \"300ms\"\napi_max_connections = 8\n")
 	e.startApp("web", "block")
 	d := e.daemonStatus().PID
-	e.client().CloseIdle()
 	testkit.WaitFor(t, "the daemon to close the test's own connections", 10*time.Second, func() bool {
 		return testkit.Sockets(d) == 2 // its listener and the notify socket
 	})

@@ -154,7 +154,6 @@ func TestClientChecksServerUID(t *testing.T) {
 	fake := testkit.StartFakeServer(t, in, dir, 0o755)
 
 	cl := api.NewClient(api.SocketPath(dir))
-	defer cl.CloseIdle()
 	ctx, cancel := context.WithTimeout(t.Context(), cmdTimeout)
 	defer cancel()
 	req := api.StartRequest{Command: "true", Cwd: "/", Env: []string{"SECRET_TOKEN=hunter2"}}

@@ -9,14 +9,14 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"time"
+
+	"opm/daemon/wire"
 )
 
 // Client talks to one daemon over its Unix socket. Every command uses the
 // one constructor, NewClient.
 type Client struct {
 	Socket string
-	http   *http.Client
 }
 
 // NewClient returns a client for the daemon listening on socket. Every
@@ -25,23 +25,21 @@ type Client struct {
 // request fails with a *PeerError. A request carries the user's
 // environment; it must never reach someone else's server.
 func NewClient(socket string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "unix", socket)
-			if err != nil {
-				return nil, err
-			}
-			if err := checkServer(c, socket); err != nil {
-				c.Close()
-				return nil, err
-			}
-			return c, nil
-		},
-		MaxIdleConns:    4,
-		IdleConnTimeout: 5 * time.Second,
+	return &Client{Socket: socket}
+}
+
+// dial connects to the daemon and checks who answers.
+func (c *Client) dial(ctx context.Context) (net.Conn, error) {
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "unix", c.Socket)
+	if err != nil {
+		return nil, err
 	}
-	return &Client{Socket: socket, http: &http.Client{Transport: tr}}
+	if err := checkServer(conn, c.Socket); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
 }
 
 // ErrUnreachable wraps failures to connect to the daemon's socket.
@@ -65,7 +63,11 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.http.Do(req)
+	conn, err := c.dial(ctx)
+	var resp *http.Response
+	if err == nil {
+		resp, err = wire.Send(conn, req)
+	}
 	if err != nil {
 		var pe *PeerError
 		if errors.As(err, &pe) {
@@ -103,6 +105,3 @@ func (c *Client) Ping(ctx context.Context) (DaemonStatus, error) {
 	err := c.Do(ctx, http.MethodGet, PathDaemon, nil, &st)
 	return st, err
 }
-
-// CloseIdle releases idle connections.
-func (c *Client) CloseIdle() { c.http.CloseIdleConnections() }

@@ -5,7 +5,7 @@
 // calls too, so the two never drift.
 //
 // The wire format is JSON over HTTP/1.1 on <runtime>/opm.sock, under
-// versioned paths. Errors are returned as an Error body with a
+// versioned paths, one request per connection (daemon/wire). Errors are returned as an Error body with a
 // machine-readable Code that clients map to exit statuses.
 //
 // Files:
