@@ -5,13 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
-
-	nomad "github.com/hashicorp/nomad/api"
 
 	"opm/daemon/api"
 )
@@ -47,7 +44,7 @@ func Nomad(rows []api.App, o Options) ([]byte, error) {
 	if driver == "" {
 		driver = DriverRawExec
 	}
-	job := &nomad.Job{
+	job := &nomadJob{
 		ID:          &id,
 		Name:        &id,
 		Type:        new("service"),
@@ -65,13 +62,13 @@ func Nomad(rows []api.App, o Options) ([]byte, error) {
 	enc := json.NewEncoder(&b)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(object{{"Job", pruned(reflect.ValueOf(job))}}); err != nil {
+	if err := enc.Encode(struct{ Job *nomadJob }{job}); err != nil {
 		return nil, fmt.Errorf("encode the Nomad job: %w", err)
 	}
 	return b.Bytes(), nil
 }
 
-func (a app) nomadGroup(driver string) (*nomad.TaskGroup, error) {
+func (a app) nomadGroup(driver string) (*nomadGroup, error) {
 	s := a.spec
 	if len(s.Argv) == 0 || s.Exec == "" {
 		return nil, fmt.Errorf("no command")
@@ -102,7 +99,7 @@ func (a app) nomadGroup(driver string) (*nomad.TaskGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	task := &nomad.Task{
+	task := &nomadTask{
 		Name:        s.Name,
 		Driver:      driver,
 		Config:      map[string]any{"command": command, "args": args},
@@ -127,7 +124,7 @@ func (a app) nomadGroup(driver string) (*nomad.TaskGroup, error) {
 		task.Meta[fmt.Sprintf("opm_not_mapped_%d", i+1)] = note
 	}
 	if s.LogMaxFiles > 0 || s.LogMaxSize > 0 {
-		task.LogConfig = &nomad.LogConfig{}
+		task.LogConfig = &nomadLogConfig{}
 		if s.LogMaxFiles > 0 {
 			task.LogConfig.MaxFiles = new(s.LogMaxFiles)
 		}
@@ -141,17 +138,17 @@ func (a app) nomadGroup(driver string) (*nomad.TaskGroup, error) {
 	}
 	delay := a.restartDelay()
 	interval := max(a.restartInterval(), nomadMinInterval, time.Duration(attempts)*delay)
-	return &nomad.TaskGroup{
+	return &nomadGroup{
 		Name:  new(s.Name),
 		Count: new(a.count),
-		Tasks: []*nomad.Task{task},
-		RestartPolicy: &nomad.RestartPolicy{
+		Tasks: []*nomadTask{task},
+		RestartPolicy: &nomadRestartPolicy{
 			Attempts: &attempts,
 			Interval: &interval,
 			Delay:    &delay,
 			Mode:     &mode,
 		},
-		ReschedulePolicy: &nomad.ReschedulePolicy{Attempts: new(0), Unlimited: new(false)},
+		ReschedulePolicy: &nomadReschedulePolicy{Attempts: new(0), Unlimited: new(false)},
 	}, nil
 }
 
@@ -174,111 +171,53 @@ func checkUTF8(command string, args []string, env map[string]string) error {
 	return nil
 }
 
-// object is a JSON object whose keys keep their order.
-type object []field
-
-type field struct {
-	key string
-	val any
+// The parts of a Nomad job that Nomad writes, by the names and in the
+// JSON forms of Nomad's jobs API (github.com/hashicorp/nomad/api, whose
+// types the tests decode these into, strictly). They are opm's own, not
+// that module's: its client would bring an HTTP client and TLS into
+// every opm binary for one rarely used command. A pointer is set when
+// zero says something (Attempts: 0, not Nomad's default).
+type nomadJob struct {
+	ID          *string
+	Name        *string
+	Type        *string
+	Datacenters []string
+	TaskGroups  []*nomadGroup
+	Meta        map[string]string `json:",omitempty"`
 }
 
-func (o object) MarshalJSON() ([]byte, error) {
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for i, f := range o {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		k, err := json.Marshal(f.key)
-		if err != nil {
-			return nil, err
-		}
-		v, err := marshalPlain(f.val)
-		if err != nil {
-			return nil, err
-		}
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+type nomadGroup struct {
+	Name             *string
+	Count            *int
+	Tasks            []*nomadTask
+	RestartPolicy    *nomadRestartPolicy
+	ReschedulePolicy *nomadReschedulePolicy
 }
 
-// marshalPlain is json.Marshal without HTML escaping.
-func marshalPlain(v any) ([]byte, error) {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+type nomadTask struct {
+	Name        string
+	Driver      string
+	Config      map[string]any
+	Env         map[string]string `json:",omitempty"`
+	KillSignal  string            `json:",omitempty"`
+	KillTimeout *time.Duration
+	Meta        map[string]string `json:",omitempty"`
+	LogConfig   *nomadLogConfig   `json:",omitempty"`
 }
 
-// pruned is v as JSON would write it, without what is not set: nil
-// pointers, maps, slices and interfaces, and zero values outside a
-// pointer. The nomad api's types have no omitempty, and a job written in
-// full is mostly nulls; a pointer to a zero value is kept, since it says
-// zero rather than "Nomad's default" (Attempts: 0). Struct fields keep
-// their order.
-func pruned(v reflect.Value) any {
-	p, _ := prune(v, true)
-	return p
+type nomadLogConfig struct {
+	MaxFiles      *int `json:",omitempty"`
+	MaxFileSizeMB *int `json:",omitempty"`
 }
 
-// prune returns v pruned and whether it is set; keep keeps a zero value
-// (one behind a pointer, or in a map or slice).
-func prune(v reflect.Value, keep bool) (any, bool) {
-	switch v.Kind() {
-	case reflect.Pointer, reflect.Interface:
-		if v.IsNil() {
-			return nil, false
-		}
-		return prune(v.Elem(), true)
-	case reflect.Struct:
-		var o object
-		for i := range v.NumField() {
-			f := v.Type().Field(i)
-			if !f.IsExported() {
-				continue
-			}
-			name := f.Name
-			if tag, _, _ := strings.Cut(f.Tag.Get("json"), ","); tag == "-" {
-				continue
-			} else if tag != "" {
-				name = tag
-			}
-			if x, ok := prune(v.Field(i), false); ok {
-				o = append(o, field{name, x})
-			}
-		}
-		return o, len(o) > 0 || keep
-	case reflect.Map:
-		if v.Len() == 0 {
-			return nil, false
-		}
-		m := make(map[string]any, v.Len())
-		for it := v.MapRange(); it.Next(); {
-			x, _ := prune(it.Value(), true)
-			m[fmt.Sprint(it.Key().Interface())] = x
-		}
-		return m, true
-	case reflect.Slice, reflect.Array:
-		if v.Kind() == reflect.Slice && v.IsNil() {
-			return nil, false
-		}
-		if v.Type().Elem().Kind() == reflect.Uint8 {
-			return v.Interface(), true // bytes: base64, as json writes them
-		}
-		s := make([]any, v.Len())
-		for i := range s {
-			s[i], _ = prune(v.Index(i), true)
-		}
-		return s, len(s) > 0 || keep
-	}
-	if v.IsZero() && !keep {
-		return nil, false
-	}
-	return v.Interface(), true
+type nomadRestartPolicy struct {
+	Attempts *int
+	Interval *time.Duration
+	Delay    *time.Duration
+	Mode     *string
+}
+
+type nomadReschedulePolicy struct {
+	Attempts  *int
+	Unlimited *bool
 }
