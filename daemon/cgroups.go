@@ -75,7 +75,7 @@ func (s *Supervisor) kill(a *app) {
 // behind: everything in its cgroup, or without one its process group.
 func (s *Supervisor) killLeftovers(a *app, pid int) {
 	if a.cgroup != "" {
-		err := s.cgroups.Kill(a.cgroup)
+		err := s.cgroups.KillLeftovers(a.cgroup)
 		if err == nil {
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -78,4 +79,70 @@ func (d *testDaemon) cgroupDir(cg string) string {
 		d.t.Fatal(err)
 	}
 	return dir
+}
+
+// A crash with nothing left behind restarts the app in the leaf its last
+// process ran in, untouched by cgroup.kill, and the process lives; one
+// that left a process behind has it killed and the next process gets a
+// new leaf, where it lives too.
+func TestCgroupCrashRestartLeaf(t *testing.T) {
+	d := startDaemon(t)
+	needCgroups(t, d)
+	// A leaf by its inode: one removed and made again under the same
+	// name is another cgroup.
+	leafOf := func(pid int) string {
+		t.Helper()
+		cg, err := cgroup.Of(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(d.cgroupDir(cg), &st); err != nil {
+			t.Fatal(err)
+		}
+		return cg + " inode " + strconv.FormatUint(st.Ino, 10)
+	}
+	a := d.start("a", "block")
+	leaf := leafOf(a.PID)
+	for i := 1; i <= 3; i++ {
+		if err := syscall.Kill(a.PID, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		old := a.PID
+		a = d.waitApp("a", "to be restarted", func(b api.App) bool { return b.Status == api.StatusOnline && b.PID != old })
+		if got := leafOf(a.PID); got != leaf {
+			t.Errorf("restart %d runs in %s, want the same leaf %s", i, got, leaf)
+		}
+		if a.Restarts != i || syscall.Kill(a.PID, 0) != nil {
+			t.Fatalf("restart %d: %d restarts, pid %d alive: %v; want %d and alive", i, a.Restarts, a.PID, syscall.Kill(a.PID, 0) == nil, i)
+		}
+	}
+
+	g := d.start("g", "setsid-grandchild")
+	out := filepath.Join(d.home, api.LogsDir, "g-out.log")
+	var grandchild int
+	testkit.WaitFor(t, "the grandchild's pid", 10*time.Second, func() bool {
+		for line := range strings.SplitSeq(readFile(t, out), "\n") {
+			if v, ok := strings.CutPrefix(line, "grandchild "); ok {
+				grandchild, _ = strconv.Atoi(v)
+			}
+		}
+		return grandchild > 0
+	})
+	leaf = leafOf(g.PID)
+	if err := syscall.Kill(g.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	testkit.WaitFor(t, "the leftover grandchild to be killed", 10*time.Second, func() bool {
+		_, err := os.Stat("/proc/" + strconv.Itoa(grandchild))
+		return os.IsNotExist(err)
+	})
+	old := g.PID
+	g = d.waitApp("g", "to be restarted", func(b api.App) bool { return b.Status == api.StatusOnline && b.PID != old })
+	if got := leafOf(g.PID); got == leaf {
+		t.Errorf("after a leftover was killed, the restart runs in the same leaf (%s)", leaf)
+	}
+	if g.Restarts != 1 || syscall.Kill(g.PID, 0) != nil {
+		t.Fatalf("after the leftover: %d restarts, pid %d alive: %v; want 1 and alive", g.Restarts, g.PID, syscall.Kill(g.PID, 0) == nil)
+	}
 }

@@ -41,8 +41,11 @@ type Tree struct {
 
 	// Removals waiting for their cgroup to empty; the daemon's exit
 	// (close) waits for them, then closes what is left in waits.
-	mu     sync.Mutex
-	waits  map[*os.File]struct{}
+	mu    sync.Mutex
+	waits map[*os.File]struct{}
+	// leaves: the leaf each app cgroup's latest process was cloned into
+	// (enter's reuse).
+	leaves map[string]string
 	closed bool
 	wg     sync.WaitGroup
 }

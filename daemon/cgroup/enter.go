@@ -30,6 +30,9 @@ func (t *Tree) Enter(cg, keep string) (fd int, leafCG string, err error) {
 		kept = path.Base(keep)
 	}
 	if kept == "" {
+		if fd, leaf, ok := t.reuse(cg); ok {
+			return fd, leaf, nil
+		}
 		if err := t.Kill(cg); err != nil {
 			return -1, "", err
 		}
@@ -69,7 +72,68 @@ func (t *Tree) Enter(cg, keep string) (fd int, leafCG string, err error) {
 	if err != nil {
 		return -1, "", fmt.Errorf("open cgroup %s: %w", leaf, err)
 	}
+	t.remember(cg, path.Base(leaf))
 	return fd, path.Join(cg, path.Base(leaf)), nil
+}
+
+// reuse is enter's short way for a restart: when nothing at all runs in
+// the app's cgroup any more (cgroup.events says "populated 0": no
+// leftover, nothing dying), the leaf its last process ran in is empty
+// and serves the next one as a new leaf would — without a kill, two
+// directory reads, a removal and a creation on the crash-to-restart
+// path. Anything else, or a leaf not known, takes the long way.
+func (t *Tree) reuse(cg string) (fd int, leafCG string, ok bool) {
+	t.mu.Lock()
+	leaf := t.leaves[cg]
+	t.mu.Unlock()
+	if leaf == "" || populated(filepath.Join(t.dir(cg), "cgroup.events")) {
+		return -1, "", false
+	}
+	fd, err := unix.Open(filepath.Join(t.dir(cg), leaf), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, "", false
+	}
+	return fd, path.Join(cg, leaf), true
+}
+
+// forget drops the leaf remembered for cg, or for the app cgroup cg is a
+// leaf of.
+func (t *Tree) forget(cg string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.leaves, cg)
+	delete(t.leaves, path.Dir(cg))
+}
+
+// remember notes leaf as the one cg's latest process runs in.
+func (t *Tree) remember(cg, leaf string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.leaves == nil {
+		t.leaves = map[string]string{}
+	}
+	t.leaves[cg] = leaf
+}
+
+// populated reports whether the cgroup.events file at p says a process
+// runs in the cgroup or below it; an unreadable one counts as populated.
+func populated(p string) bool {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true
+	}
+	defer unix.Close(fd)
+	var buf [128]byte
+	n, err := unix.Read(fd, buf[:])
+	if err != nil || n <= 0 {
+		return true
+	}
+	for line := range strings.SplitSeq(string(buf[:n]), "\n") {
+		if v, ok := strings.CutPrefix(line, "populated "); ok {
+			return v != "0"
+		}
+	}
+	return true
 }
 
 // CloneUnsupported reports whether a spawn into a cgroup failed because

@@ -19,6 +19,10 @@ func (t *Tree) Kill(cg string) error {
 	if t == nil {
 		return nil
 	}
+	// A cgroup once killed kills what is cloned into it afterwards on
+	// some kernels (6.18: its kill_seq stays apart from the fork's):
+	// its leaves are not reused.
+	t.forget(cg)
 	p := filepath.Join(t.dir(cg), "cgroup.kill")
 	err := writeFile(p, "1")
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, unix.ENODEV) {
@@ -93,4 +97,14 @@ func walkCgroups(dir string, fn func(dir string)) error {
 		}
 	}
 	return nil
+}
+
+// KillLeftovers kills what is left in cg once its app's process has
+// ended, if anything is: a cgroup with no process left is not touched,
+// so that its leaf can serve the next process (Enter).
+func (t *Tree) KillLeftovers(cg string) error {
+	if t == nil || !populated(filepath.Join(t.dir(cg), "cgroup.events")) {
+		return nil
+	}
+	return t.Kill(cg)
 }
