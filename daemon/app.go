@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"encoding/json"
 	"time"
 
 	"opm/daemon/api"
@@ -101,6 +102,10 @@ type app struct {
 	// token) twice. retireSeq numbers retire kill timers.
 	lastSeq   uint64
 	retireSeq uint64
+	// specJSON is specJSONOf encoded, for the runtime records
+	// (encodedSpec).
+	specJSON   json.RawMessage
+	specJSONOf api.Spec
 }
 
 // nextSeq numbers a new process of the app.

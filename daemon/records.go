@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"time"
 
 	"opm/daemon/store"
@@ -48,7 +50,22 @@ func stateOf(a *app) recordState {
 // recordOf is the record describing a now.
 func recordOf(a *app) store.Record {
 	st := stateOf(a)
-	return store.Record{ID: a.id, Spec: a.spec, Want: st.want, PID: st.pid, Start: st.start, Restarts: st.restarts, Spawning: st.spawn, UserStopped: st.userStopped}
+	return store.Record{ID: a.id, Spec: a.spec, SpecJSON: a.encodedSpec(), Want: st.want, PID: st.pid, Start: st.start, Restarts: st.restarts, Spawning: st.spawn, UserStopped: st.userStopped}
+}
+
+// encodedSpec is a.spec as JSON, encoded again only when the spec has
+// changed since (nil if it cannot be encoded: the record then says why).
+func (a *app) encodedSpec() json.RawMessage {
+	if a.specJSON != nil && reflect.DeepEqual(a.specJSONOf, a.spec) {
+		return a.specJSON
+	}
+	b, err := json.Marshal(a.spec)
+	if err != nil {
+		a.specJSON = nil
+		return nil
+	}
+	a.specJSON, a.specJSONOf = b, a.spec
+	return b
 }
 
 // touch marks a for the end of the event's record check.
