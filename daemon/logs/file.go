@@ -77,8 +77,29 @@ func (f *File) SetLimits(l Limits) {
 func (f *File) Check() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.stillOpenLocked() {
+		return nil
+	}
 	f.closeLocked()
 	return f.openLocked()
+}
+
+// stillOpenLocked reports whether the path still names the regular file,
+// this user's, that f holds open: then opening it again would give the
+// same file, and a restart spares that (two system calls, not five).
+func (f *File) stillOpenLocked() bool {
+	if f.fd < 0 {
+		return false
+	}
+	var held, named unix.Stat_t
+	if unix.Fstat(f.fd, &held) != nil || unix.Lstat(f.path, &named) != nil {
+		return false
+	}
+	if named.Mode&unix.S_IFMT != unix.S_IFREG || int(named.Uid) != os.Geteuid() || named.Dev != held.Dev || named.Ino != held.Ino {
+		return false
+	}
+	f.size = held.Size
+	return true
 }
 
 func (f *File) openLocked() error {
