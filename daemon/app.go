@@ -76,6 +76,10 @@ type app struct {
 	userStopped bool
 	// lastRestartReason says why opm last restarted it ("crash", "cron").
 	lastRestartReason string
+	// crashed is the exit of the process a restart under way replaces,
+	// written to the daemon log with the new process (one line a crash),
+	// or alone if no process comes of it (exit.go).
+	crashed *crash
 	// cronTimer fires at the app's next cron_restart time; cronSeq
 	// invalidates a fire that was on its way when it was re-armed.
 	cronTimer timer

@@ -85,7 +85,7 @@ func (s *Supervisor) onExit(ev exitEvent) {
 		s.log.Info("app stopped", "event", "stopped", "app", a.label(), "pid", pid)
 		return
 	}
-	s.afterCrash(a, ev.status, uptime, logExit)
+	s.afterCrash(a, pid, ev.status, uptime, logExit)
 }
 
 // immediateRestart is the back-off under which a crashed app is started
@@ -93,22 +93,40 @@ func (s *Supervisor) onExit(ev exitEvent) {
 // a timer only adds a goroutine hop and a second event to the restart.
 const immediateRestart = time.Millisecond
 
-// afterCrash applies the restart policy to an app whose process ended on
-// its own. logExit writes the exit to the daemon log; it runs after a
-// restart is under way, so the log write is not on the crash-to-fork path.
-func (s *Supervisor) afterCrash(a *app, st process.ExitStatus, uptime time.Duration, logExit func()) {
+// afterCrash applies the restart policy to an app whose process (pid)
+// ended on its own. logExit writes the exit to the daemon log when no
+// restart follows; a restart's line says both.
+func (s *Supervisor) afterCrash(a *app, pid int, st process.ExitStatus, uptime time.Duration, logExit func()) {
 	d, ok := s.nextRestart(a, st, uptime, logExit)
 	if !ok {
 		return
 	}
 	a.lastRestartReason = "crash"
 	if d < immediateRestart {
+		// One line for the crash, written once the new process runs
+		// (onSpawned): nothing is written before the fork.
+		a.crashed = &crash{pid: pid, status: st.String(), uptime: uptime}
 		s.restartNow(a)
-	} else {
-		s.schedule(a, d, restartTimer)
+		return
 	}
-	logExit()
-	s.log.Info("app restarting", "event", "restarting", "app", a.label(), "pid", 0, "delay_ms", d.Milliseconds())
+	s.schedule(a, d, restartTimer)
+	s.log.Info("app exited, restarting", "event", "restarting", "app", a.label(), "pid", pid, "status", st.String(), "uptime_ms", uptime.Milliseconds(), "delay_ms", d.Milliseconds())
+}
+
+// crash is an exit that an immediate restart follows.
+type crash struct {
+	pid    int
+	status string
+	uptime time.Duration
+}
+
+// logCrashed writes a's pending crash alone: its restart brought no
+// process (it failed, or the app was stopped meanwhile).
+func (s *Supervisor) logCrashed(a *app) {
+	if c := a.crashed; c != nil {
+		a.crashed = nil
+		s.log.Info("app exited", "event", "exited", "app", a.label(), "pid", c.pid, "status", c.status, "uptime_ms", c.uptime.Milliseconds())
+	}
 }
 
 // afterStartFailure applies the restart policy to an app whose process

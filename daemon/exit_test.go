@@ -1,9 +1,11 @@
 package daemon
 
 import (
+	"fmt"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"opm/daemon/api"
 	"opm/daemon/testkit"
@@ -50,5 +52,28 @@ func TestKilledAppRestarts(t *testing.T) {
 	}
 	if testkit.Alive(a.PID) {
 		t.Fatal("old process alive")
+	}
+}
+
+// A crash that is restarted at once costs one line of daemon.log, written
+// once the new process runs, with the old process's end; a crash whose
+// restart waits costs a line when it ends and one when the next starts.
+func TestCrashLogLines(t *testing.T) {
+	d := startDaemon(t, func(c *Config) { c.RestartDelay, c.RestartDelayMax = time.Nanosecond, time.Nanosecond })
+	a := d.start("svc", "block")
+	for i := 1; i <= 3; i++ {
+		old := a.PID
+		if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+			t.Fatal(err)
+		}
+		a = d.waitApp("svc", "to be restarted", func(b api.App) bool { return b.Status == api.StatusOnline && b.PID != old })
+		want := fmt.Sprintf(`msg="app restarted after a crash" event=started app=svc pid=%d exited_pid=%d status="signal killed" uptime_ms=`, a.PID, old)
+		testkit.WaitFor(t, "the restart's line", 5*time.Second, func() bool { return strings.Contains(d.log.String(), want) })
+	}
+	log := d.log.String()
+	for ev, n := range map[string]int{"event=started": 4, "event=exited": 0, "event=restarting": 0} {
+		if got := strings.Count(log, ev); got != n {
+			t.Errorf("%d lines with %s after 3 crashes restarted at once, want %d:\n%s", got, ev, n, log)
+		}
 	}
 }

@@ -47,6 +47,7 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 	// restart would restart it again.
 	a.stopDebounce()
 	if s.adoptOrphan(a) {
+		s.logCrashed(a)
 		return
 	}
 	a.nextSeq()
@@ -131,6 +132,9 @@ func (s *Supervisor) spawnAsync(id int, seq uint64, spec api.Spec, keep string) 
 func (s *Supervisor) onSpawned(ev spawnedEvent) {
 	a := s.apps[ev.id]
 	if a == nil || ev.seq != a.seq || !a.spawning {
+		if a != nil {
+			s.logCrashed(a)
+		}
 		s.discard(ev)
 		return
 	}
@@ -142,6 +146,7 @@ func (s *Supervisor) onSpawned(ev spawnedEvent) {
 	a.firstStart = false
 	if a.state != Launching {
 		// Stopped while its process was being created.
+		s.logCrashed(a)
 		s.discard(ev)
 		return
 	}
@@ -149,6 +154,11 @@ func (s *Supervisor) onSpawned(ev spawnedEvent) {
 	s.awaitReady(a)
 	if !a.awaitingReady {
 		s.newReady(a) // a reload's old process may go
+	}
+	if c := a.crashed; c != nil {
+		a.crashed = nil
+		s.log.Info("app restarted after a crash", "event", api.EventStarted, "app", a.label(), "pid", a.pid, "exited_pid", c.pid, "status", c.status, "uptime_ms", c.uptime.Milliseconds())
+		return
 	}
 	s.log.Info("app started", "event", api.EventStarted, "app", a.label(), "pid", a.pid)
 }
@@ -164,6 +174,7 @@ func (s *Supervisor) startFailed(a *app, err error) {
 		s.reloadFailed(a, "the new process could not start: "+err.Error())
 		return
 	}
+	s.logCrashed(a)
 	a.lastErr = err.Error()
 	a.exitCode = -1
 	s.log.Error("app failed to start", "event", "start-failed", "app", a.label(), "pid", 0, "error", err)
