@@ -138,6 +138,9 @@ func Run(ctx context.Context, cfg Config) error {
 	defer os.Remove(sock) // before the lock is released (defers run LIFO)
 	srv := &server{sup: sup, cfg: cfg, log: log, sampler: newSampler()}
 	hs := srv.httpServer()
+	trim := &trimmer{busy: func() bool { return hs.Active() > 0 }}
+	defer trim.stop()
+	hs.Idle = trim.quiet
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(newCapListener(ln, cfg.APIMaxConnections)) }()
 
@@ -170,6 +173,7 @@ func Run(ctx context.Context, cfg Config) error {
 		if cfg.Started != nil {
 			cfg.Started(res, err)
 		}
+		trim.quiet()
 	}()
 	go srv.watchdog(bg)
 	sup.run(ctx)

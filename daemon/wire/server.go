@@ -36,6 +36,9 @@ type Server struct {
 	// ErrorLog reports what went wrong with a connection: a handler's
 	// panic, an accept that failed. Nil discards it.
 	ErrorLog func(msg string, args ...any)
+	// Idle, when set, is called each time the last connection being
+	// served ends (not when the server closes).
+	Idle func()
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -128,11 +131,23 @@ func (s *Server) track(c net.Conn) bool {
 func (s *Server) untrack(c net.Conn) {
 	c.Close()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	delete(s.conns, c)
-	if s.closing && len(s.conns) == 0 {
+	idle := len(s.conns) == 0
+	if s.closing && idle {
 		closeOnce(s.drained)
 	}
+	closing := s.closing
+	s.mu.Unlock()
+	if idle && !closing && s.Idle != nil {
+		s.Idle()
+	}
+}
+
+// Active is the number of connections being served.
+func (s *Server) Active() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
 }
 
 func closeOnce(ch chan struct{}) {

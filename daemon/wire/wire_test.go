@@ -295,3 +295,26 @@ func TestEarlyAnswer(t *testing.T) {
 		t.Errorf("status %d, want 413", resp.StatusCode)
 	}
 }
+
+// Idle is called when the last connection being served ends.
+func TestIdle(t *testing.T) {
+	idle := make(chan struct{}, 4)
+	s := &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") })}
+	s.Idle = func() { idle <- struct{}{} }
+	sock := serve(t, s)
+	for range 2 {
+		resp, err := send(t, context.Background(), sock, "GET", "/", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		readAll(t, resp)
+		select {
+		case <-idle:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Idle was not called after the request")
+		}
+		if n := s.Active(); n != 0 {
+			t.Fatalf("%d connections active once idle", n)
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package daemon
+
+import (
+	"bufio"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// trimDelay is how long the daemon waits, once its last request is
+// served, before it gives back the memory that work used (trimmer).
+const trimDelay = 2 * time.Second
+
+// trimmer gives back, once the daemon has gone quiet, the memory its last
+// burst of work used: the heap it no longer needs (debug.FreeOSMemory)
+// and its mappings of its executable's code (releaseCode). It wakes the
+// daemon once, trimDelay after the last request, and never while nothing
+// happens.
+type trimmer struct {
+	mu    sync.Mutex
+	timer *time.Timer
+	// busy reports whether requests are being served: the trim waits for
+	// the next quiet moment.
+	busy func() bool
+}
+
+// quiet (re)arms the trim: the daemon has just gone quiet.
+func (t *trimmer) quiet() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timer == nil {
+		t.timer = time.AfterFunc(trimDelay, t.trim)
+		return
+	}
+	t.timer.Reset(trimDelay)
+}
+
+func (t *trimmer) trim() {
+	if t.busy != nil && t.busy() {
+		return // the request's end arms it again
+	}
+	debug.FreeOSMemory()
+	releaseCode()
+}
+
+// stop cancels a trim not yet run.
+func (t *trimmer) stop() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.timer != nil {
+		t.timer.Stop()
+	}
+}
+
+// releaseCode drops this process's mappings of its executable's read-only
+// pages (code, read-only data). Start-up and each request map them — the
+// kernel maps the pages around each one touched too — until an idle
+// daemon shows most of its binary as resident, though it runs little of
+// it. The pages stay in the page cache: those the daemon runs again come
+// back through a minor fault, without I/O. Writable mappings (data) are
+// never touched.
+func releaseCode() {
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return
+	}
+	f, err := os.Open("/proc/self/maps")
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		// start-end perms offset dev inode path
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 6 || fields[5] != exe || strings.Contains(fields[1], "w") {
+			continue
+		}
+		lo, hi, ok := strings.Cut(fields[0], "-")
+		if !ok {
+			continue
+		}
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil || end <= start {
+			continue
+		}
+		unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
+	}
+}
