@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -81,12 +82,17 @@ func waitPidfd(pid int) error {
 	return errors.Join(err, werr)
 }
 
-// bareRun is a running bare supervisor in its own sandbox.
+// bareRun is a running floor process (the bare supervisor, the
+// posix_spawn loop) in its own sandbox.
 type bareRun struct {
 	sb    *sandbox
 	pid   int
 	start time.Time
 	stop  func() error
+	// done is closed when the floor process has exited; its stderr is in
+	// outs until stop.
+	done chan struct{}
+	outs *outFiles
 }
 
 // startBare starts a bare supervisor of n apps.
@@ -95,12 +101,21 @@ func startBare(ctx context.Context, n int) (*bareRun, error) {
 	if err != nil {
 		return nil, err
 	}
+	return startFloor(ctx, func(sb *sandbox) []string {
+		return []string{self, floorArg, strconv.Itoa(n), sb.w.Sleep, sb.w.Tag}
+	})
+}
+
+// startFloor starts, in a new sandbox, the floor process argv(sb) returns
+// (it starts the sandbox's apps) and notes when it was started. stop
+// sends it SIGTERM, waits for it, kills what is left of the sandbox and
+// removes it.
+func startFloor(ctx context.Context, argv func(sb *sandbox) []string) (*bareRun, error) {
 	sb, err := newSandbox("OPM_HOME", "")
 	if err != nil {
 		return nil, err
 	}
-	argv := []string{self, floorArg, strconv.Itoa(n), sb.w.Sleep, sb.w.Tag}
-	cmd, outs, err := sb.command(ctx, time.Hour, argv)
+	cmd, outs, err := sb.command(ctx, time.Hour, argv(sb))
 	if err != nil {
 		sb.remove()
 		return nil, err
@@ -119,23 +134,42 @@ func startBare(ctx context.Context, n int) (*bareRun, error) {
 		outs.close()
 		return errors.Join(sb.killAll(10*time.Second), sb.remove())
 	}
-	return &bareRun{sb: sb, pid: cmd.Process.Pid, start: start, stop: stop}, nil
+	return &bareRun{sb: sb, pid: cmd.Process.Pid, start: start, stop: stop, done: done, outs: outs}, nil
 }
 
 // waitApps polls /proc until apps 0..n-1 all run and returns the time
-// since the bare supervisor started.
+// since the floor process started.
 func (r *bareRun) waitApps(ctx context.Context, n int) (time.Duration, error) {
 	var d time.Duration
 	err := poll(ctx, onlineTimeout(n), 2*time.Millisecond, func() (bool, error) {
 		c, err := scanApps(r.sb.w)
 		if err != nil || !c.complete(n) {
+			if err == nil {
+				err = r.exited()
+			}
 			return false, err
 		}
 		d = time.Since(r.start)
 		return true, nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("bare supervisor: wait for %d apps: %w", n, err)
+		return 0, fmt.Errorf("floor: wait for %d apps: %w", n, err)
 	}
 	return d, nil
+}
+
+// exited returns an error, with the floor process's stderr, once it has
+// exited: it was to run until stopped.
+func (r *bareRun) exited() error {
+	select {
+	case <-r.done:
+	default:
+		return nil
+	}
+	_, stderr := r.outs.read()
+	msg := strings.TrimSpace(string(stderr))
+	if len(msg) > 400 {
+		msg = "..." + msg[len(msg)-400:]
+	}
+	return fmt.Errorf("the floor process exited early: %s", msg)
 }

@@ -64,6 +64,11 @@ type bench struct {
 	// off or PM2 cannot be installed.
 	opm *opmTool
 	pm2 *pm2Tool
+	// supd is go-supervisord, nil when --supervisord=false or it cannot
+	// be built; it runs in the scenarios of supervisordScenarios.
+	supd *supervisordTool
+	// scenario is the id of the scenario running.
+	scenario string
 }
 
 // scenario is one measurement; run records rows in b.rep.
@@ -82,6 +87,7 @@ var scenarios = []scenario{
 	{"6", "scale", true, runScale},
 	{"race", "restore race", true, runRace},
 	{"logs", "log throughput", true, runLogs},
+	{"flash", "flash bytes", true, runFlash},
 }
 
 func run(ctx context.Context, p params) *report {
@@ -96,6 +102,7 @@ func run(ctx context.Context, p params) *report {
 			b.pm2, rep.PM2 = t, version
 		}
 	}
+	b.setupSupervisord(ctx)
 	for _, s := range scenarios {
 		if !p.runs(s.id) || ctx.Err() != nil {
 			continue
@@ -103,6 +110,7 @@ func run(ctx context.Context, p params) *report {
 		if s.needsTool && len(b.tools()) == 0 {
 			continue // opm's absence is already reported
 		}
+		b.scenario = s.id
 		fmt.Fprintf(os.Stderr, "bench: scenario %s: %s\n", s.id, s.name)
 		rep.Load[s.id] = loadAvg()
 		start := time.Now()
@@ -139,7 +147,9 @@ func (b *bench) setupOPM(ctx context.Context) {
 	b.opm = o
 }
 
-// tools returns the tools under test: opm, then PM2 when it runs.
+// tools returns the tools under test: opm, then PM2 when it runs, then
+// go-supervisord when it runs and the scenario running is one of
+// supervisordScenarios.
 func (b *bench) tools() []tool {
 	var ts []tool
 	if b.opm != nil {
@@ -147,6 +157,9 @@ func (b *bench) tools() []tool {
 	}
 	if b.pm2 != nil {
 		ts = append(ts, b.pm2)
+	}
+	if b.supd != nil && supervisordScenarios[b.scenario] {
+		ts = append(ts, b.supd)
 	}
 	return ts
 }

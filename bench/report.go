@@ -22,18 +22,20 @@ type report struct {
 	Quick   bool      `json:"quick"`
 	OPM     string    `json:"opm"`
 	PM2     string    `json:"pm2,omitempty"`
-	Params  params    `json:"params"`
-	Rows    []*row    `json:"rows"`
-	Races   []race    `json:"races,omitempty"`
+	// Supervisord is go-supervisord's version when it ran.
+	Supervisord string `json:"supervisord,omitempty"`
+	Params      params `json:"params"`
+	Rows        []*row `json:"rows"`
+	Races       []race `json:"races,omitempty"`
 	// Load is the 1-minute load average as each scenario started.
 	Load   map[string]float64 `json:"load_by_scenario,omitempty"`
 	Errors []string           `json:"errors,omitempty"`
 	Notes  []string           `json:"notes,omitempty"`
 }
 
-// row is one metric, measured on opm and, when run, on PM2. Lower is
-// better for every metric with a PM2 column, so a ratio below 1 is opm
-// ahead.
+// row is one metric, measured on opm and, when run, on PM2 and
+// go-supervisord. Lower is better for every metric with a peer's column,
+// so a ratio below 1 is opm ahead.
 type row struct {
 	Scenario string   `json:"scenario"`
 	Metric   string   `json:"metric"`
@@ -41,8 +43,11 @@ type row struct {
 	OPM      *float64 `json:"opm,omitempty"`
 	PM2      *float64 `json:"pm2,omitempty"`
 	Ratio    *float64 `json:"opm_per_pm2,omitempty"`
-	Target   string   `json:"target,omitempty"`
-	Met      *bool    `json:"met,omitempty"`
+	// Supervisord is go-supervisord's value; SupervisordRatio opm's per it.
+	Supervisord      *float64 `json:"supervisord,omitempty"`
+	SupervisordRatio *float64 `json:"opm_per_supervisord,omitempty"`
+	Target           string   `json:"target,omitempty"`
+	Met              *bool    `json:"met,omitempty"`
 	// Detail says which part of a two-part target was missed.
 	Detail string `json:"detail,omitempty"`
 
@@ -51,7 +56,8 @@ type row struct {
 	noRatio bool
 }
 
-// set records value v of tool ("opm" or "PM2") for a metric.
+// set records value v of tool ("opm", "PM2" or "supervisord") for a
+// metric.
 func (rep *report) set(scenario, metric, unit, tool string, v float64) *row {
 	var r *row
 	for _, x := range rep.Rows {
@@ -63,9 +69,12 @@ func (rep *report) set(scenario, metric, unit, tool string, v float64) *row {
 		r = &row{Scenario: scenario, Metric: metric, Unit: unit}
 		rep.Rows = append(rep.Rows, r)
 	}
-	if tool == "PM2" {
+	switch tool {
+	case "PM2":
 		r.PM2 = &v
-	} else {
+	case "supervisord":
+		r.Supervisord = &v
+	default:
 		r.OPM = &v
 	}
 	return r
@@ -130,10 +139,9 @@ func (rep *report) finish() {
 	rep.Seconds = math.Round(time.Since(rep.Started).Seconds()*10) / 10
 	rep.Machine.LoadEnd = loadAvg()
 	for _, r := range rep.Rows {
-		r.Ratio, r.Met, r.Detail = nil, nil, ""
-		if r.OPM != nil && r.PM2 != nil && *r.PM2 != 0 && !r.noRatio {
-			q := *r.OPM / *r.PM2
-			r.Ratio = &q
+		r.Ratio, r.SupervisordRatio, r.Met, r.Detail = nil, nil, nil, ""
+		if !r.noRatio {
+			r.Ratio, r.SupervisordRatio = ratio(r.OPM, r.PM2), ratio(r.OPM, r.Supervisord)
 		}
 		if r.check != nil {
 			if met, known := r.check(r); known {
@@ -141,6 +149,25 @@ func (rep *report) finish() {
 			}
 		}
 	}
+}
+
+// ratio is opm/peer, or nil when either is missing or peer is 0.
+func ratio(opm, peer *float64) *float64 {
+	if opm == nil || peer == nil || *peer == 0 {
+		return nil
+	}
+	q := *opm / *peer
+	return &q
+}
+
+// hasSupervisord reports whether some row has a go-supervisord value.
+func (rep *report) hasSupervisord() bool {
+	for _, r := range rep.Rows {
+		if r.Supervisord != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // writeJSON writes the report to path.
@@ -159,6 +186,9 @@ func (rep *report) print(w io.Writer) {
 	if rep.PM2 != "" {
 		fmt.Fprintf(w, "; %s", rep.PM2)
 	}
+	if rep.Supervisord != "" {
+		fmt.Fprintf(w, "; %s", rep.Supervisord)
+	}
 	fmt.Fprintf(w, "; run took %.1f s%s\n\n", rep.Seconds, map[bool]string{true: " (--quick)"}[rep.Quick])
 
 	t := table.NewWriter()
@@ -169,11 +199,18 @@ func (rep *report) print(w io.Writer) {
 	if rep.PM2 != "" {
 		hdr = append(hdr, "PM2", "opm/PM2")
 	}
+	supd := rep.hasSupervisord()
+	if supd {
+		hdr = append(hdr, "supervisord", "opm/supervisord")
+	}
 	t.AppendHeader(append(hdr, "target", "met"))
 	for _, r := range rep.Rows {
 		line := table.Row{r.Scenario, r.Metric + " (" + r.Unit + ")", fmtPtr(r.OPM)}
 		if rep.PM2 != "" {
 			line = append(line, fmtPtr(r.PM2), fmtPtr(r.Ratio))
+		}
+		if supd {
+			line = append(line, fmtPtr(r.Supervisord), fmtPtr(r.SupervisordRatio))
 		}
 		met := fmtMet(r.Met)
 		if r.Detail != "" {
@@ -228,6 +265,17 @@ func fmtMet(m *bool) string {
 		return "yes"
 	default:
 		return "NO"
+	}
+}
+
+// supervisordRatioAtMost is met when opm/supervisord is at most q;
+// unknown when go-supervisord did not run.
+func supervisordRatioAtMost(q float64) func(r *row) (bool, bool) {
+	return func(r *row) (bool, bool) {
+		if r.SupervisordRatio == nil {
+			return false, false
+		}
+		return *r.SupervisordRatio <= q, true
 	}
 }
 
