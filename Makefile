@@ -19,7 +19,7 @@ BUILDFLAGS ?= -trimpath -tags urfave_cli_no_docs,netgo,osusergo -ldflags '-s -w'
 export PATH := $(PATH):/usr/local/go/bin
 
 .DEFAULT_GOAL := help
-.PHONY: help build release test lint testdeps unit test-cross fuzz stress bench bench-quick bench-pm2 install demo demo-stop clean
+.PHONY: help build release test lint testdeps unit test-cross fuzz stress bench bench-quick bench-pm2 bench-readme install demo demo-stop clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -124,14 +124,24 @@ fuzz: ## run each fuzz target briefly (FUZZTIME executions, default 100000x)
 stress: ## the exactly-once race tests with many more rounds (OPM_STRESS_ROUNDS)
 	OPM_STRESS_ROUNDS=$${OPM_STRESS_ROUNDS:-500} $(GO) test -race -count=1 -timeout 60m -run 'Race|Restore' ./...
 
-bench: build ## run the benchmark harness (bench/README.md)
-	$(GO) run ./bench --opm $(BIN)
+# Each bench run then regenerates the "Latest results" section of
+# bench/README.md and its charts from bench/results.json, also when the run
+# reported errors (they show there), and exits with the run's status. The
+# readme step leaves the README alone, and says why, after a --quick or
+# --only run: the committed section comes from a full run.
+BENCHREADME = $(GO) run ./bench readme
 
-bench-quick: build ## the benchmark harness in its quick mode (< 1 minute)
-	$(GO) run ./bench --opm $(BIN) --quick
+bench: build ## run the benchmark harness, then regenerate bench/README.md's results (bench/README.md)
+	@rc=0; $(GO) run ./bench --opm $(BIN) || rc=$$?; $(BENCHREADME) || exit $$?; exit $$rc
 
-bench-pm2: build ## the benchmark harness side by side with PM2 (installed locally under bench/)
-	$(GO) run ./bench --opm $(BIN) --pm2
+bench-quick: build ## the benchmark harness in its quick mode (< 1 minute); leaves the README's results alone
+	@rc=0; $(GO) run ./bench --opm $(BIN) --quick || rc=$$?; $(BENCHREADME) || exit $$?; exit $$rc
+
+bench-pm2: build ## the benchmark harness side by side with PM2 (installed locally under bench/), then the README's results
+	@rc=0; $(GO) run ./bench --opm $(BIN) --pm2 || rc=$$?; $(BENCHREADME) || exit $$?; exit $$rc
+
+bench-readme: ## regenerate bench/README.md's results section and charts from bench/results.json
+	$(BENCHREADME)
 
 install: build ## install opm into $(PREFIX)/bin
 	install -D -m 0755 $(BIN) $(PREFIX)/bin/opm

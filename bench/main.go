@@ -32,6 +32,8 @@ func main() {
 			runLogWriter(os.Args[2:])
 		case logRelayArg:
 			runLogRelay(os.Args[2:])
+		case readmeArg:
+			runReadme(os.Args[2:])
 		}
 	}
 	p, err := parseParams(os.Args[1:])
@@ -91,7 +93,7 @@ var scenarios = []scenario{
 }
 
 func run(ctx context.Context, p params) *report {
-	rep := &report{Machine: describeMachine(), Started: time.Now().UTC(), Quick: p.Quick, Params: p, Load: map[string]float64{}}
+	rep := &report{Machine: describeMachine(), Commit: gitCommit(), Started: time.Now().UTC(), Quick: p.Quick, Params: p, Load: map[string]float64{}}
 	b := &bench{p: p, rep: rep}
 	b.setupOPM(ctx)
 	if p.PM2 {

@@ -17,6 +17,7 @@ import (
 // written as JSON.
 type report struct {
 	Machine machine   `json:"machine"`
+	Commit  string    `json:"commit"` // the work tree's when the run started: gitCommit
 	Started time.Time `json:"started"`
 	Seconds float64   `json:"seconds"`
 	Quick   bool      `json:"quick"`
