@@ -17,17 +17,27 @@ import (
 // call sends one request to the daemon, starting the daemon when it is not
 // running, and explains a failure in words the user can act on.
 func (a *App) call(ctx context.Context, method, path string, body, out any) error {
-	cl, err := a.conn.ensure(ctx)
-	if err != nil {
-		return err
-	}
 	limit, err := requestTimeout()
 	if err != nil {
 		return err
 	}
+	_, cl, err := a.conn.resolve()
+	if err != nil {
+		return err
+	}
+	// The request goes straight to the daemon; only when none listens
+	// (nothing was sent) is one started and the request sent again. A
+	// running daemon answers in one round trip, not two.
 	rctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	return unanswered(cl.Do(rctx, method, path, body, out), method, limit)
+	err = cl.Do(rctx, method, path, body, out)
+	if nl := (*api.NotListening)(nil); errors.As(err, &nl) {
+		if cl, err = a.conn.ensure(ctx); err != nil {
+			return err
+		}
+		err = cl.Do(rctx, method, path, body, out)
+	}
+	return unanswered(err, method, limit)
 }
 
 // TimeoutEnv names the variable that bounds how long a command waits for

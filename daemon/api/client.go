@@ -45,6 +45,14 @@ func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 // ErrUnreachable wraps failures to connect to the daemon's socket.
 var ErrUnreachable = errors.New("cannot reach the opm daemon")
 
+// NotListening is the error of a request that could not connect: no
+// daemon listens on the socket, and nothing was sent. It wraps
+// ErrUnreachable.
+type NotListening struct{ err error }
+
+func (e *NotListening) Error() string { return e.err.Error() }
+func (e *NotListening) Unwrap() error { return e.err }
+
 // Do sends a request with an optional JSON body and decodes a JSON answer
 // into out (when non-nil). A non-2xx answer is returned as *Error.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
@@ -64,8 +72,9 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		req.Header.Set("Content-Type", "application/json")
 	}
 	conn, err := c.dial(ctx)
+	sent := err == nil
 	var resp *http.Response
-	if err == nil {
+	if sent {
 		resp, err = wire.Send(conn, req)
 	}
 	if err != nil {
@@ -76,7 +85,11 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%w at %s: %v (start it with 'opm daemon start')", ErrUnreachable, c.Socket, err)
+		err = fmt.Errorf("%w at %s: %v (start it with 'opm daemon start')", ErrUnreachable, c.Socket, err)
+		if !sent {
+			return &NotListening{err}
+		}
+		return err
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
