@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mattn/go-shellwords"
 	ucli "github.com/urfave/cli/v2"
@@ -58,7 +59,7 @@ func settingFlags() []ucli.Flag {
 
 // envName is what a variable's name looks like: -e NAME=VALUE is a
 // variable meant for --env, not an error log path.
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`) })
 
 // settingsGiven reports whether the command line changes an app's
 // definition: a setting flag, or arguments after "--".
@@ -281,7 +282,7 @@ func applyLogFlags(c *ucli.Context, l *api.LogSettings) error {
 			continue
 		}
 		text := c.String(p.flag)
-		if k, _, ok := strings.Cut(text, "="); ok && p.flag == "error" && envName.MatchString(k) {
+		if k, _, ok := strings.Cut(text, "="); ok && p.flag == "error" && envName().MatchString(k) {
 			return usageErrorf("-e is PM2's --error (the error log file), not a variable: to set one use --env KEY=VALUE (--env %s)", text)
 		}
 		if text == "" {

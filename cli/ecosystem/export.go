@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 
@@ -196,7 +197,7 @@ func exportFields(s api.Spec, format string) ([]kv, error) {
 	}
 	slices.Sort(pending)
 	for _, k := range pending {
-		if !keyName.MatchString(k) {
+		if !keyName().MatchString(k) {
 			return nil, fmt.Errorf("cannot write its kept setting %q: not a key name", k)
 		}
 		v, err := pendingValue(s.Pending[k], format)
@@ -247,8 +248,9 @@ func exportLogFields(l api.LogSettings) []kv {
 	return f
 }
 
-// keyName is what a kept PM2 key looks like.
-var keyName = regexp.MustCompile(`^[a-z_][a-z0-9_]*$`)
+// keyName is what a kept PM2 key looks like (compiled when first used:
+// most commands never do).
+var keyName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_][a-z0-9_]*$`) })
 
 // exportScript is the app's command as a reader resolves it the same
 // way. A reader finds a relative program from the app's cwd (Load sets

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -207,12 +208,12 @@ func composeDuration(d time.Duration) string {
 }
 
 // serviceChars are what a compose service name holds.
-var serviceChars = regexp.MustCompile(`[^a-zA-Z0-9._-]`)
+var serviceChars = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`[^a-zA-Z0-9._-]`) })
 
 // serviceName is the app's name as a compose service name (other
 // characters as '_'), unique among used.
 func serviceName(name string, used map[string]bool) string {
-	base := serviceChars.ReplaceAllString(name, "_")
+	base := serviceChars().ReplaceAllString(name, "_")
 	out := base
 	for i := 2; used[out]; i++ {
 		out = base + "-" + strconv.Itoa(i)
