@@ -16,7 +16,7 @@
 //
 //	daemon/api      the contract with clients: types, rules, limits, the client
 //	daemon/appspec  an app's definition built from a request, and checked
-//	daemon/process  spawning, pidfd watches, adoption, signals, app tokens
+//	daemon/process  spawning, pidfd watches (fallbacks for kernels without them), adoption, signals, app tokens
 //	daemon/cgroup   one cgroup per app: the tree, entering, killing, removing
 //	daemon/store    file formats: the dump and the runtime records
 //	daemon/logs     apps' output: spools in RAM drained into size-rotated log files

@@ -26,11 +26,22 @@ var ErrNotSame = errors.New("the pid now names another process")
 // started at start (clock ticks since boot), alive and leading its own
 // session as every app does. The check is made again after the pidfd is
 // open, so the pidfd names that very process and never a successor.
+// Without pidfd_open (Linux before 5.3) no process can be adopted: the
+// error is ErrNoPidfd (pidfd.go).
 func Adopt(pid int, start uint64) (*Adopted, error) {
 	if err := SameProcess(pid, start); err != nil {
 		return nil, err
 	}
-	fd, err := unix.PidfdOpen(pid, unix.PIDFD_NONBLOCK)
+	if noPidfdOpen.Load() {
+		return nil, fmt.Errorf("watch process %d: %w", pid, ErrNoPidfd)
+	}
+	// No PIDFD_NONBLOCK (Linux 5.10): pollableFD sets O_NONBLOCK.
+	fd, err := unix.PidfdOpen(pid, 0)
+	if lackPidfdOpen(err) {
+		// No other way to learn, without waking up, that a process
+		// which is not a child has ended.
+		return nil, fmt.Errorf("watch process %d: %w: %w", pid, ErrNoPidfd, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open pidfd of %d: %w", pid, err)
 	}

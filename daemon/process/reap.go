@@ -44,9 +44,11 @@ import (
 //     holder (said once), and looked at again only when SIGCHLD comes.
 //
 // The spawner's children are pinned by their pidfd too (New takes it at
-// the fork, through clone, and Child.Wait closes it only after reaping),
-// so the registry is a second guard for them. It is kept because it is
-// the spawner's own word, read without /proc: the pin check reads the
+// the fork, through clone, or with pidfd_open right after it where clone
+// gives none, and Child.Wait closes it only after reaping), so the
+// registry is a second guard for them — and the only one for a child
+// waited for by a blocking wait4, without a pidfd (pidfd.go). It is kept
+// because it is the spawner's own word, read without /proc: the pin check reads the
 // whole fd table (/proc/self/fd and an fdinfo per pidfd), which costs a
 // readlink per descriptor of a daemon holding hundreds, and fails when
 // the process is out of descriptors (EMFILE, when apps crash-loop); with

@@ -51,12 +51,14 @@ func (e ExitStatus) String() string {
 type Spawner func(spec api.Spec, cg, keep string) (Process, error)
 
 // Child is a process the daemon started and therefore reaps: it waits
-// on the pidfd obtained at the fork, in the runtime poller, then reads the
-// exit status with a non-blocking wait4.
+// on the child's pidfd (from the fork, or from pidfd_open right after
+// it), in the runtime poller, then reads the exit status with a
+// non-blocking wait4; without pidfds (pidfd.go), in a blocking wait4.
 type Child struct {
 	pid   int
 	start uint64
-	fd    *os.File
+	// fd is the pidfd the poller watches; nil without pidfds.
+	fd *os.File
 	// cgroup is the cgroup it was cloned into ("" for none).
 	cgroup string
 }
@@ -68,6 +70,12 @@ func (c *Child) Pid() int           { return c.pid }
 func (c *Child) StartTicks() uint64 { return c.start }
 
 func (c *Child) Wait() ExitStatus {
+	if c.fd == nil {
+		// Reaped (or nothing left to wait for): a reaper may have the
+		// pid.
+		defer disown(c.pid)
+		return waitBlocking(c.pid)
+	}
 	defer c.fd.Close()
 	// Reaped (or nothing left to wait for): a reaper may have the pid.
 	defer disown(c.pid)
@@ -115,7 +123,10 @@ type Output func(spec api.Spec) (out, err int, e error)
 // New starts spec in its own session with stdin on /dev/null and
 // stdout/stderr on what output gives: files the app appends to, which stay
 // open in the app, never block it and never raise SIGPIPE when the daemon
-// goes away. The fork also returns a pidfd, which the watch uses.
+// goes away. The fork also returns a pidfd, which the watch uses; where
+// the kernel cannot do that, the pidfd is opened right after the fork, or
+// the child is waited for without one (pidfd.go), said once in the
+// daemon log.
 // With a cgroup the process is cloned straight into it; where the kernel
 // cannot do that, it starts outside, as without cgroups, and says so in
 // the daemon log.
@@ -128,8 +139,7 @@ func New(devNull *os.File, output Output, cgroups *cgroup.Tree, log *slog.Logger
 		}
 		defer unix.Close(out)
 		defer unix.Close(errf)
-		pidfd := -1
-		sys := &syscall.SysProcAttr{Setsid: true, PidFD: &pidfd}
+		sys := &syscall.SysProcAttr{Setsid: true}
 		if cg != "" {
 			fd, leaf, err := cgroups.Enter(cg, keep)
 			if keep != "" && err == nil {
@@ -155,20 +165,19 @@ func New(devNull *os.File, output Output, cgroups *cgroup.Tree, log *slog.Logger
 		// The child is registered as this spawner's before a reaper
 		// (reap.go) can look at it: Child.Wait reaps it.
 		release := holdForks()
-		pid, err := syscall.ForkExec(spec.Exec, spec.Argv, attr)
-		if err != nil && sys.UseCgroupFD && cgroup.CloneUnsupported(err) {
-			log.Warn("starting app outside its cg: the kernel cannot clone into a cg; a grandchild that calls setsid escapes stop", "event", "cg-failed", "app", spec.Name, "error", err)
-			sys.UseCgroupFD, sys.CgroupFD, cg = false, 0, ""
-			pid, err = syscall.ForkExec(spec.Exec, spec.Argv, attr)
-		}
-		if err == nil {
-			own(pid)
+		f, inCg := fork(spec, attr, log)
+		if f.err == nil {
+			own(f.pid)
 		}
 		release()
-		if err != nil {
-			return nil, fmt.Errorf("start %s: %w", spec.Exec, err)
+		if f.err != nil {
+			return nil, fmt.Errorf("start %s: %w", spec.Exec, f.err)
 		}
-		f, err := pollableFD(pidfd)
+		pid := f.pid
+		if !inCg {
+			cg = ""
+		}
+		w, err := watch(pid, f.pidfd, log)
 		if err != nil {
 			// Without a watch the child would go unsupervised.
 			_ = KillGroup(pid, syscall.SIGKILL)
@@ -184,8 +193,116 @@ func New(devNull *os.File, output Output, cgroups *cgroup.Tree, log *slog.Logger
 			// even if it already exited; this is not expected.
 			start = 0
 		}
-		return &Child{pid: pid, start: start, fd: f, cgroup: cg}, nil
+		return &Child{pid: pid, start: start, fd: w, cgroup: cg}, nil
 	}
+}
+
+// pidfdUnset is what the pidfd variable of a fork holds before it.
+// syscall.ForkExec writes it only once clone has made a child: the
+// child's pidfd, or -1 where the kernel gave none; and when the child
+// then fails (its exec, its chdir ...), reported through ForkExec's
+// pipe, ForkExec closes that pidfd and writes -1. So after a failed
+// ForkExec, pidfdUnset still there means that no child was made (the
+// clone failed, or ForkExec before it), and -1 that the child's exec
+// failed — ENOENT, EACCES, ENOEXEC, or EINVAL for a bad ELF file, never
+// a kernel limit of the clone. ForkExec returns a bare Errno either way,
+// so this is the only way to tell; fallback_test.go checks it.
+const pidfdUnset = -2
+
+// forked is the outcome of one fork.
+type forked struct {
+	pid int
+	// pidfd is the child's pidfd from the clone, -1 for none.
+	pidfd int
+	// atClone: the fork failed and no child was made; known only when
+	// the fork asked for a pidfd.
+	atClone bool
+	err     error
+}
+
+// forkOnce forks and execs spec, into the cgroup of attr's CgroupFD when
+// cg, asking the clone for a pidfd when withPidfd.
+func forkOnce(spec api.Spec, attr *syscall.ProcAttr, cg, withPidfd bool) forked {
+	pidfd := pidfdUnset
+	attr.Sys.UseCgroupFD, attr.Sys.PidFD = cg, nil
+	if withPidfd {
+		attr.Sys.PidFD = &pidfd
+	}
+	pid, err := syscall.ForkExec(spec.Exec, spec.Argv, attr)
+	if err != nil {
+		return forked{pidfd: -1, atClone: withPidfd && pidfd == pidfdUnset, err: err}
+	}
+	if pidfd < 0 {
+		pidfd = -1
+	}
+	return forked{pid: pid, pidfd: pidfd}
+}
+
+// fork forks and execs spec as attr says, with a pidfd from the clone
+// unless the kernel is known to refuse it, and falls back: to a fork
+// without the pidfd when the clone refused it (kept for the daemon's
+// life once such a fork works), and to one outside the cgroup when the
+// kernel cannot clone into one. A failure of the child itself (its exec)
+// is returned as is. inCg says whether the child is in the cgroup.
+func fork(spec api.Spec, attr *syscall.ProcAttr, log *slog.Logger) (f forked, inCg bool) {
+	cg := attr.Sys.UseCgroupFD
+	withPidfd := !noClonePidfd.Load()
+	for {
+		f = forkOnce(spec, attr, cg, withPidfd)
+		if f.err == nil {
+			if withPidfd && f.pidfd < 0 {
+				// Linux before 5.2 ignores CLONE_PIDFD.
+				cloneGivesNoPidfd(log, errors.New("the clone made the child but gave no pidfd"))
+			}
+			return f, cg
+		}
+		if withPidfd && !f.atClone {
+			return f, cg // the child failed (its exec): the clone worked
+		}
+		if withPidfd && refusedClone(f.err) {
+			// Refused with CLONE_PIDFD: the same fork without it.
+			g := forkOnce(spec, attr, cg, false)
+			if g.err == nil {
+				cloneGivesNoPidfd(log, f.err)
+				return g, cg
+			}
+			// Not the pidfd alone: refused without it too, or the
+			// exec failed.
+			f = g
+		}
+		if cg && cgroup.CloneUnsupported(f.err) {
+			log.Warn("starting app outside its cg: the kernel cannot clone into a cg; a grandchild that calls setsid escapes stop", "event", "cg-failed", "app", spec.Name, "error", f.err)
+			cg = false
+			continue
+		}
+		return f, cg
+	}
+}
+
+// watch returns the pidfd of the child pid (pidfd, from the clone, or -1)
+// as a file the runtime poller watches, opening one where the clone gave
+// none; nil, nil when the child must be waited for without one (no
+// pidfds: pidfd.go).
+func watch(pid, pidfd int, log *slog.Logger) (*os.File, error) {
+	if pidfd >= 0 {
+		f, err := pollableFD(pidfd)
+		if !errors.Is(err, errNotPollable) {
+			return f, err
+		}
+		// Linux 5.2: pidfds from clone that cannot be polled.
+		cloneGivesNoPidfd(log, err)
+	}
+	if noPidfdOpen.Load() {
+		return nil, nil
+	}
+	// The child is this process's and unreaped (Child.Wait reaps it, a
+	// reaper leaves it as owned): its pid names it still.
+	f, err := openPidfd(pid)
+	if err != nil && (errors.Is(err, errNotPollable) || lackPidfdOpen(err)) {
+		pidfdOpenMissing(log, err)
+		return nil, nil
+	}
+	return f, err
 }
 
 // KillGroup sends sig to the process group led by pid. A group that is

@@ -71,7 +71,8 @@
 //
 // A child that cannot play its part says why on stderr and exits 3.
 // OPM_TEST_ROLE=<role> instead runs the suite's own part (Main's role):
-// the opm command in cmd/opm's tests, the daemon in package daemon's.
+// the opm command in cmd/opm's tests, the daemon in package daemon's,
+// the spawner under a seccomp filter in daemon/process's.
 //
 // # Files
 //
