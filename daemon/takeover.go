@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"errors"
 	"slices"
 	"syscall"
 
@@ -210,6 +211,15 @@ func (s *Supervisor) recoverRunning(a *app, rec store.Record, held []process.Hol
 // adoptLive makes the live process pid, started at start, a's process.
 func (s *Supervisor) adoptLive(a *app, pid int, start uint64) bool {
 	p, err := process.Adopt(pid, start)
+	if errors.Is(err, process.ErrNoPidfd) {
+		// This kernel cannot watch a process the daemon did not start
+		// (no pidfd_open): the app's live process is ended and the app
+		// started again, as the daemon's own child — never beside it.
+		_ = s.signal(pid, syscall.SIGKILL)
+		s.killStale(a)
+		s.log.Warn("cannot watch the app's live process on this kernel (no pidfd_open, Linux 5.3): killed it, the app starts again", "event", "adopt-failed", "app", a.label(), "pid", pid, "error", err)
+		return false
+	}
 	if err != nil {
 		return false
 	}
