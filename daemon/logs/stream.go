@@ -188,7 +188,20 @@ func (s *stream) drainLocked(final bool) {
 	if s.fd < 0 {
 		return
 	}
-	s.checkTruncated()
+	// Nothing written since the last read (a restart of a quiet app):
+	// no read.
+	if size := s.checkTruncated(); size < 0 || size != s.off {
+		s.readLocked(final)
+	}
+	if final && len(s.partial) > 0 {
+		s.partial = append(s.partial, '\n')
+		s.lines(nil)
+		s.free()
+	}
+}
+
+// readLocked reads the spool from s.off to its end, in rounds.
+func (s *stream) readLocked(final bool) {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
@@ -215,11 +228,6 @@ func (s *stream) drainLocked(final bool) {
 		s.lines(buf[:n])
 		s.free()
 	}
-	if final && len(s.partial) > 0 {
-		s.partial = append(s.partial, '\n')
-		s.lines(nil)
-		s.free()
-	}
 }
 
 // newRun ends the previous process's output (its unfinished last line is
@@ -243,11 +251,12 @@ func (s *stream) endRun(run uint64) {
 
 // checkTruncated notices a spool the app truncated (a shell's
 // "echo x > /dev/stderr" opens it with O_TRUNC): it is read again from
-// its first byte, what was kept of an unfinished line dropped.
-func (s *stream) checkTruncated() {
+// its first byte, what was kept of an unfinished line dropped. It returns
+// the spool's size, -1 when it cannot tell.
+func (s *stream) checkTruncated() int64 {
 	var st unix.Stat_t
 	if err := unix.Fstat(s.fd, &st); err != nil {
-		return
+		return -1
 	}
 	truncated := st.Size < s.off
 	if !truncated && s.punched >= pageSize {
@@ -257,14 +266,15 @@ func (s *stream) checkTruncated() {
 		truncated = err == nil && data < s.punched&^(pageSize-1)
 	}
 	if !truncated {
-		return
+		return st.Size
 	}
 	off, err := firstData(s.fd)
 	if err != nil {
-		return
+		return st.Size
 	}
 	s.log.Info("the app truncated its output; reading it again from its start", "event", "log-truncated", "app", s.app, "stream", s.kind)
 	s.off, s.punched, s.partial = off, off, s.partial[:0]
+	return st.Size
 }
 
 // lines writes the whole lines of partial+data and keeps the rest.
