@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -190,6 +191,10 @@ func OpenOwned(path string, flag int, perm uint32) (int, error) {
 	return fd, nil
 }
 
+// EUID is this process's effective uid, asked of the kernel once: opm
+// never changes it, and the files a restart opens are checked with it.
+var EUID = sync.OnceValue(os.Geteuid)
+
 // OpenOwnedFile is OpenOwned returning an *os.File.
 func OpenOwnedFile(path string, flag int, perm uint32) (*os.File, error) {
 	fd, err := OpenOwned(path, flag, perm)
@@ -205,7 +210,7 @@ func CheckOwnedFD(fd int, path string) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("check %s: %w", path, err)
 	}
-	euid := os.Geteuid()
+	euid := EUID()
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:
 		return fmt.Errorf("%s is not a regular file; opm refuses it (remove it)", path)

@@ -95,7 +95,7 @@ func (f *File) stillOpenLocked() bool {
 	if unix.Fstat(f.fd, &held) != nil || unix.Lstat(f.path, &named) != nil {
 		return false
 	}
-	if named.Mode&unix.S_IFMT != unix.S_IFREG || int(named.Uid) != os.Geteuid() || named.Dev != held.Dev || named.Ino != held.Ino {
+	if named.Mode&unix.S_IFMT != unix.S_IFREG || int(named.Uid) != shm.EUID() || named.Dev != held.Dev || named.Ino != held.Ino {
 		return false
 	}
 	f.size = held.Size
