@@ -45,7 +45,7 @@ type Tree struct {
 	waits map[*os.File]struct{}
 	// leaves: the leaf each app cgroup's latest process was cloned into
 	// (enter's reuse).
-	leaves map[string]string
+	leaves map[string]leafOf
 	closed bool
 	wg     sync.WaitGroup
 }

@@ -22,9 +22,6 @@ import (
 // alone is spared.
 func (t *Tree) Enter(cg, keep string) (fd int, leafCG string, err error) {
 	dir := t.dir(cg)
-	if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-		return -1, "", fmt.Errorf("create cgroup %s: %w", dir, err)
-	}
 	kept := ""
 	if keep != "" && path.Dir(keep) == cg {
 		kept = path.Base(keep)
@@ -33,6 +30,11 @@ func (t *Tree) Enter(cg, keep string) (fd int, leafCG string, err error) {
 		if fd, leaf, ok := t.reuse(cg); ok {
 			return fd, leaf, nil
 		}
+	}
+	if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return -1, "", fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	if kept == "" {
 		if err := t.Kill(cg); err != nil {
 			return -1, "", err
 		}
@@ -84,15 +86,19 @@ func (t *Tree) Enter(cg, keep string) (fd int, leafCG string, err error) {
 // path. Anything else, or a leaf not known, takes the long way.
 func (t *Tree) reuse(cg string) (fd int, leafCG string, ok bool) {
 	t.mu.Lock()
-	leaf := t.leaves[cg]
+	l := t.leaves[cg]
 	t.mu.Unlock()
-	if leaf == "" || populated(filepath.Join(t.dir(cg), "cgroup.events")) {
+	// Found empty when its last process ended (KillLeftovers), it is
+	// still: only the daemon clones into it.
+	if l.name == "" || !l.empty && populated(filepath.Join(t.dir(cg), "cgroup.events")) {
 		return -1, "", false
 	}
+	leaf := l.name
 	fd, err := unix.Open(filepath.Join(t.dir(cg), leaf), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, "", false
 	}
+	t.remember(cg, leaf) // about to hold a process: not known empty
 	return fd, path.Join(cg, leaf), true
 }
 
@@ -110,9 +116,27 @@ func (t *Tree) remember(cg, leaf string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.leaves == nil {
-		t.leaves = map[string]string{}
+		t.leaves = map[string]leafOf{}
 	}
-	t.leaves[cg] = leaf
+	t.leaves[cg] = leafOf{name: leaf}
+}
+
+// emptied notes that nothing runs in cg any more, if a leaf of it is
+// remembered.
+func (t *Tree) emptied(cg string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if l, ok := t.leaves[cg]; ok {
+		l.empty = true
+		t.leaves[cg] = l
+	}
+}
+
+// leafOf is the leaf an app cgroup's latest process was cloned into;
+// empty once that process ended and nothing was left.
+type leafOf struct {
+	name  string
+	empty bool
 }
 
 // populated reports whether the cgroup.events file at p says a process

@@ -103,7 +103,11 @@ func walkCgroups(dir string, fn func(dir string)) error {
 // ended, if anything is: a cgroup with no process left is not touched,
 // so that its leaf can serve the next process (Enter).
 func (t *Tree) KillLeftovers(cg string) error {
-	if t == nil || !populated(filepath.Join(t.dir(cg), "cgroup.events")) {
+	if t == nil {
+		return nil
+	}
+	if !populated(filepath.Join(t.dir(cg), "cgroup.events")) {
+		t.emptied(cg)
 		return nil
 	}
 	return t.Kill(cg)
