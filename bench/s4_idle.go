@@ -20,14 +20,14 @@ import (
 const scenarioIdle = "4 idle daemon"
 
 // idleSettle separates the window from the start-up commands, and lets
-// opm's daemon give back, once, 2 s after its last request, the memory
-// those used (its heap, its mappings of code pages it ran);
+// opm's daemon give back the memory those used (its heap, its mappings of
+// code pages it ran), which it does once, 10 s after its last request;
 // variantSettle is longer: after a hundred apps' watches are set up, the
 // Go runtime returns the memory that took for some seconds (its
 // scavenger, GOMAXPROCS update: ~10 wake-ups in the first 10 s, none
 // after), which is not what an idle daemon costs.
 const (
-	idleSettle    = 5 * time.Second
+	idleSettle    = 12 * time.Second
 	variantSettle = 15 * time.Second
 )
 

@@ -13,8 +13,12 @@ import (
 )
 
 // trimDelay is how long the daemon waits, once its last request is
-// served, before it gives back the memory that work used (trimmer).
-const trimDelay = 2 * time.Second
+// served, before it gives back the memory that work used (trimmer). Work
+// comes in bursts (a deploy, a restore, a crash loop being looked at):
+// the pages it mapped serve the next commands and restarts of the burst
+// without a fault. Once trimmed, the first restart maps the pages of its
+// path again (minor faults, a fraction of a millisecond).
+const trimDelay = 10 * time.Second
 
 // trimmer gives back, once the daemon has gone quiet, the memory its last
 // burst of work used: the heap it no longer needs (debug.FreeOSMemory)

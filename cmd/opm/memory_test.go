@@ -44,7 +44,7 @@ func TestIdleDaemonGivesBackCodePages(t *testing.T) {
 	e.list()
 	pid := e.daemonStatus().PID
 	busy := rssFileKB(t, pid)
-	testkit.WaitFor(t, "the idle daemon's file-backed RSS to fall below half of "+strconv.Itoa(busy)+" kB", 20*time.Second, func() bool {
+	testkit.WaitFor(t, "the idle daemon's file-backed RSS to fall below half of "+strconv.Itoa(busy)+" kB", 30*time.Second, func() bool {
 		return rssFileKB(t, pid) < busy/2
 	})
 	for _, p := range pids {
