@@ -33,7 +33,8 @@ type trimmer struct {
 	busy func() bool
 }
 
-// quiet (re)arms the trim: the daemon has just gone quiet.
+// quiet (re)arms the trim: the daemon has just gone quiet (its start-up
+// done, or its last request served).
 func (t *trimmer) quiet() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -61,39 +62,52 @@ func (t *trimmer) stop() {
 	}
 }
 
-// releaseCode drops this process's mappings of its executable's read-only
-// pages (code, read-only data). Start-up and each request map them — the
-// kernel maps the pages around each one touched too — until an idle
-// daemon shows most of its binary as resident, though it runs little of
-// it. The pages stay in the page cache: those the daemon runs again come
-// back through a minor fault, without I/O. Writable mappings (data) are
-// never touched.
+// releaseCode drops this process's mappings of its executable's pages
+// that it never wrote: its code and read-only data. Start-up and each
+// request map them — the kernel maps the pages around each one touched
+// too — until an idle daemon shows most of its binary as resident, though
+// it runs little of it. The pages stay in the page cache: those the
+// daemon runs again come back through a minor fault, without I/O. A
+// mapping that holds a page the process wrote (a writable one; in a
+// position-independent build, the data the loader relocated and then
+// made read-only) is never touched: dropping it would bring back the
+// file's bytes.
 func releaseCode() {
-	exe, err := os.Readlink("/proc/self/exe")
+	exe, err := os.Readlink("/proc/self/exe") // " (deleted)" as in smaps once replaced
 	if err != nil {
 		return
 	}
-	f, err := os.Open("/proc/self/maps")
+	f, err := os.Open("/proc/self/smaps")
 	if err != nil {
 		return
 	}
 	defer f.Close()
+	var start, end uint64
+	candidate := false
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		// start-end perms offset dev inode path
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 6 || fields[5] != exe || strings.Contains(fields[1], "w") {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "Anonymous:"); ok {
+			// The mapping's pages that are the process's own copies.
+			if candidate && strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")) == "0" {
+				unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
+			}
+			candidate = false
 			continue
 		}
-		lo, hi, ok := strings.Cut(fields[0], "-")
-		if !ok {
+		// A mapping's first line: start-end perms offset dev inode path.
+		fields := strings.Fields(line)
+		if len(fields) < 6 || !strings.Contains(fields[0], "-") {
 			continue
 		}
-		start, err1 := strconv.ParseUint(lo, 16, 64)
-		end, err2 := strconv.ParseUint(hi, 16, 64)
-		if err1 != nil || err2 != nil || end <= start {
+		candidate = false
+		if strings.Join(fields[5:], " ") != exe || strings.Contains(fields[1], "w") {
 			continue
 		}
-		unix.Syscall(unix.SYS_MADVISE, uintptr(start), uintptr(end-start), unix.MADV_DONTNEED)
+		lo, hi, _ := strings.Cut(fields[0], "-")
+		var err1, err2 error
+		start, err1 = strconv.ParseUint(lo, 16, 64)
+		end, err2 = strconv.ParseUint(hi, 16, 64)
+		candidate = err1 == nil && err2 == nil && end > start
 	}
 }
