@@ -211,16 +211,23 @@ func (s *Supervisor) recoverRunning(a *app, rec store.Record, held []process.Hol
 // adoptLive makes the live process pid, started at start, a's process.
 func (s *Supervisor) adoptLive(a *app, pid int, start uint64) bool {
 	p, err := process.Adopt(pid, start)
-	if errors.Is(err, process.ErrNoPidfd) {
-		// This kernel cannot watch a process the daemon did not start
-		// (no pidfd_open): the app's live process is ended and the app
-		// started again, as the daemon's own child — never beside it.
-		_ = s.signal(pid, syscall.SIGKILL)
+	switch {
+	case err == nil:
+	case errors.Is(err, process.ErrNotSame), errors.Is(err, proc.ErrGone), errors.Is(err, syscall.ESRCH):
+		return false // gone
+	default:
+		// The process may live on, and this daemon cannot watch it:
+		// this kernel has no pidfd_open (ErrNoPidfd), or a resource
+		// ran out (descriptors, memory). It is ended — and the app's
+		// cgroup — so that the app starts again as the daemon's own
+		// child, never beside it. (Without cgroups, a process that
+		// cannot even be checked is not signalled: its pid may name
+		// another process by now.)
+		if process.SameProcess(pid, start) == nil {
+			_ = s.signal(pid, syscall.SIGKILL)
+		}
 		s.killStale(a)
-		s.log.Warn("cannot watch the app's live process on this kernel (no pidfd_open, Linux 5.3): killed it, the app starts again", "event", "adopt-failed", "app", a.label(), "pid", pid, "error", err)
-		return false
-	}
-	if err != nil {
+		s.log.Warn("cannot watch the app's live process: ended it, the app starts again", "event", "adopt-failed", "app", a.label(), "pid", pid, "error", err)
 		return false
 	}
 	a.nextSeq()
