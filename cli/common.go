@@ -28,14 +28,17 @@ func (a *App) call(ctx context.Context, method, path string, body, out any) erro
 	// The request goes straight to the daemon; only when none listens
 	// (nothing was sent) is one started and the request sent again. A
 	// running daemon answers in one round trip, not two.
-	rctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	err = cl.Do(rctx, method, path, body, out)
+	do := func(cl *api.Client) error {
+		rctx, cancel := context.WithTimeout(ctx, limit)
+		defer cancel()
+		return cl.Do(rctx, method, path, body, out)
+	}
+	err = do(cl)
 	if nl := (*api.NotListening)(nil); errors.As(err, &nl) {
 		if cl, err = a.conn.ensure(ctx); err != nil {
 			return err
 		}
-		err = cl.Do(rctx, method, path, body, out)
+		err = do(cl) // the wait for the answer starts now
 	}
 	return unanswered(err, method, limit)
 }
