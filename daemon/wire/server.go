@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -15,6 +16,9 @@ import (
 	"syscall"
 	"time"
 )
+
+// maxHeaderBytes caps a request's line and header.
+const maxHeaderBytes = 1 << 20
 
 // ErrServerClosed is what Serve returns once Shutdown or Close was called.
 var ErrServerClosed = errors.New("wire: server closed")
@@ -215,15 +219,22 @@ func (s *Server) serve(c net.Conn) {
 	if s.ReadTimeout > 0 {
 		c.SetReadDeadline(time.Now().Add(s.ReadTimeout))
 	}
-	br := bufio.NewReader(c)
+	// The request line and header may take maxHeaderBytes (as
+	// http.Server's default); the body has its own cap below.
+	lr := &io.LimitedReader{R: c, N: maxHeaderBytes}
+	br := bufio.NewReader(lr)
 	bw := bufio.NewWriter(c)
 	req, err := http.ReadRequest(br)
 	if err != nil {
-		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isTimeout(err) {
+		switch {
+		case lr.N <= 0:
+			answerPlain(bw, http.StatusRequestHeaderFieldsTooLarge, "request header too large")
+		case !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !isTimeout(err):
 			answerPlain(bw, http.StatusBadRequest, "malformed HTTP request: "+err.Error())
 		}
 		return
 	}
+	lr.N = math.MaxInt64
 	if req.ProtoMajor != 1 {
 		answerPlain(bw, http.StatusHTTPVersionNotSupported, "this server speaks HTTP/1.x only")
 		return

@@ -318,3 +318,61 @@ func TestIdle(t *testing.T) {
 		}
 	}
 }
+
+// A request line or header beyond maxHeaderBytes is refused with 431,
+// not read for ever.
+func TestHeaderCap(t *testing.T) {
+	sock := serve(t, &Server{Handler: http.NotFoundHandler()})
+	c, err := net.Dial("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go func() {
+		io.WriteString(c, "GET / HTTP/1.1\r\nX-Long: ")
+		chunk := strings.Repeat("a", 64<<10)
+		for range 2 * maxHeaderBytes / len(chunk) {
+			if _, err := io.WriteString(c, chunk); err != nil {
+				return
+			}
+		}
+	}()
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Fatalf("status %d, want 431", resp.StatusCode)
+	}
+}
+
+// HEAD gets the head of the GET, its length, and no body, also when the
+// handler flushes.
+func TestHead(t *testing.T) {
+	sock := serve(t, &Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+		if r.URL.Path == "/flush" {
+			w.(http.Flusher).Flush()
+			io.WriteString(w, " world")
+		}
+	})})
+	for _, path := range []string{"/", "/flush"} {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.WriteString(c, "HEAD "+path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+		raw, err := io.ReadAll(c)
+		c.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		head, body, _ := strings.Cut(string(raw), "\r\n\r\n")
+		if body != "" || !strings.HasPrefix(head, "HTTP/1.1 200 ") {
+			t.Errorf("HEAD %s: head %q, body %q; want 200 and no body", path, head, body)
+		}
+		if path == "/" && !strings.Contains(head, "Content-Length: 5") {
+			t.Errorf("HEAD /: head %q lacks the GET's length", head)
+		}
+	}
+}

@@ -9,8 +9,9 @@ import (
 )
 
 // maxBuffered is how much of an answer is held to send it with a
-// Content-Length; a longer one is streamed, as if flushed.
-const maxBuffered = 64 << 10
+// Content-Length (an API answer is encoded whole before it is written);
+// a longer one is streamed, as if flushed.
+const maxBuffered = 16 << 20
 
 // response is the http.ResponseWriter of one request. It holds the body
 // until the handler returns, to send it with a Content-Length, unless the
@@ -32,9 +33,10 @@ var _ http.Flusher = (*response)(nil)
 
 func (w *response) Header() http.Header { return w.header }
 
-// WriteHeader fixes the status; later calls are ignored.
+// WriteHeader fixes the status; later calls, and informational (1xx)
+// ones, which this writer does not send, are ignored.
 func (w *response) WriteHeader(code int) {
-	if w.status != 0 {
+	if w.status != 0 || code < 200 {
 		return
 	}
 	w.status = code
@@ -54,6 +56,9 @@ func (w *response) Write(p []byte) (int, error) {
 			w.startStream()
 		}
 		return len(p), w.err
+	}
+	if !w.sendsBody() {
+		return len(p), nil // HEAD
 	}
 	n, err := w.bw.Write(p)
 	if err != nil {
@@ -76,7 +81,7 @@ func (w *response) Flush() {
 func (w *response) startStream() {
 	w.streaming = true
 	w.writeHead(-1)
-	if w.buf.Len() > 0 {
+	if w.buf.Len() > 0 && w.sendsBody() {
 		if _, err := w.bw.Write(w.buf.Bytes()); err != nil && w.err == nil {
 			w.err = err
 		}
