@@ -73,7 +73,8 @@ func (f *File) SetLimits(l Limits) {
 
 // Check opens the file again (creating it), so that a file replaced by a
 // symlink or by another user's file is refused now, with an error that
-// says so, rather than at the next write.
+// says so, rather than at the next write; a file still the one held open,
+// and still passing those checks, is kept open.
 func (f *File) Check() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -95,7 +96,11 @@ func (f *File) stillOpenLocked() bool {
 	if unix.Fstat(f.fd, &held) != nil || unix.Lstat(f.path, &named) != nil {
 		return false
 	}
-	if named.Mode&unix.S_IFMT != unix.S_IFREG || int(named.Uid) != shm.EUID() || named.Dev != held.Dev || named.Ino != held.Ino {
+	if named.Dev != held.Dev || named.Ino != held.Ino {
+		return false
+	}
+	// The same file, checked as opening it would check it.
+	if held.Mode&unix.S_IFMT != unix.S_IFREG || int(held.Uid) != shm.EUID() || held.Mode&0o022 != 0 || held.Nlink != 1 {
 		return false
 	}
 	f.size = held.Size
