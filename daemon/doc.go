@@ -48,6 +48,7 @@
 //	instances.go        an app of N instances: scale, and exactly N kept
 //	launch.go           a process made off the loop; a failed start retried
 //	action.go           start, stop, restart, reload of existing apps
+//	reload.go           zero-downtime reload: the new process first, then the old one goes
 //	stop.go             SIGTERM, and the kill timer
 //	exit.go             an app's process ended: the restart policy and back-off
 //	timer.go            back-off and kill timers
@@ -58,6 +59,7 @@
 //	takeover.go         a new daemon adopts live apps, by record or by token
 //	save.go, restore.go the dump written; a dump restored, exactly once
 //	sample.go           CPU and memory figures, on demand
+//	memory.go           the memory of a burst of work given back once quiet
 //	cron.go             cron_restart: one timer an app, to its next time; restartFor
 //	watch.go            watch: files changed under an app's paths, debounced
 //	watchfs.go          the one inotify watcher of apps' files, walked off the loop
@@ -65,4 +67,5 @@
 //	notify.go           wait_ready: READY=1 on the notify socket (sd_notify)
 //	status.go           `opm daemon status`: flag, notes, stalled restores
 //	shutdown.go         daemon stop (apps stopped) or exit keeping apps
+//	servicemanager.go   under systemd: READY, STOPPING, the watchdog; restore on start
 package daemon

@@ -8,9 +8,12 @@
 // app-<app key> is the app's cgroup: named by the app's key (token.go),
 // the same for the app's name across daemons and ids, so that killing
 // leftovers in it never touches another app's processes; "app-" so that
-// no name clashes with cgroupfs' own files. Each spawn of the app gets a new leaf run-<n> in
-// it and is cloned straight into that leaf (clone3 with CLONE_INTO_CGROUP:
-// the process never runs outside, not even between fork and exec). Stop
+// no name clashes with cgroupfs' own files. Each process of the app is
+// cloned straight into a leaf run-<n> of it (clone3 with
+// CLONE_INTO_CGROUP: the process never runs outside, not even between
+// fork and exec): a new leaf, or, for a restart after an exit that left
+// nothing behind (cgroup.events: "populated 0"), the leaf the last
+// process ran in, never killed. Stop
 // sends SIGTERM to the process group and to every other process in the
 // app's cgroup, and writes its cgroup.kill after the kill timeout; once
 // the leader has exited cgroup.kill ends the rest, so a restart never runs
@@ -18,11 +21,13 @@
 // removes their cgroups; a daemon that exits keeping its apps leaves them,
 // and the next one finds an adopted app's cgroup in /proc/<pid>/cgroup.
 //
-// Why a new leaf per spawn: Linux (6.18 at least) kills a process cloned
-// into a cgroup at birth when that cgroup's cgroup.kill count differs from
-// the count of the spawner's own cgroup — so a cgroup that was ever killed
-// through cgroup.kill can never take a cloned process again. A fresh leaf
-// has never been killed. The daemon checks once at start that a process
+// Why leaves, and why a killed one is never reused: Linux (6.18 at least)
+// kills a process cloned into a cgroup at birth when that cgroup's
+// cgroup.kill count differs from the count of the spawner's own cgroup —
+// so a cgroup that was ever killed through cgroup.kill can never take a
+// cloned process again. A fresh leaf has never been killed; a reused one
+// neither: an exit that left nothing is not followed by a kill
+// (KillLeftovers), and any kill forgets the leaf remembered for reuse. The daemon checks once at start that a process
 // cloned into a fresh cgroup survives (probe), and uses cgroups only then.
 //
 // No controller is enabled anywhere: cgroup.procs, cgroup.kill and
@@ -46,7 +51,7 @@
 //
 //	cgroup.go   Tree, Setup: the home's cgroup, its creation and probe
 //	locate.go   the cgroup2 mount, a process's cgroup (Of), Dir, DirOf
-//	enter.go    a fresh leaf for an app's next process (Enter)
-//	signal.go   SIGTERM to every process of a cgroup; cgroup.kill
+//	enter.go    the leaf of an app's next process (Enter): a fresh one, or the last, reused
+//	signal.go   SIGTERM to every process of a cgroup; cgroup.kill; KillLeftovers
 //	remove.go   removing an app's cgroups once empty; Close at exit
 package cgroup

@@ -12,12 +12,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// enter prepares an app's cgroup for its next process: it creates the
+// Enter prepares an app's cgroup for its next process and returns a
+// descriptor of the leaf for clone3, and the leaf's cgroup. When the
+// leaf of the app's last process was found empty at its exit and never
+// killed, that leaf serves again (reuse). Otherwise it creates the
 // cgroup when needed, kills whatever is still in it — the app has no
 // process when it is spawned, so anything there is a leftover: what a
 // crashed leader left, or a previous daemon's half-finished spawn —
-// removes the old leaves it can and returns a descriptor of a new leaf
-// for clone3, and the leaf's cgroup. keep, when not "", is a leaf of cg
+// removes the old leaves it can and makes a new one. keep, when not "", is a leaf of cg
 // whose process runs on beside the new one (a reload's old process): it
 // alone is spared.
 func (t *Tree) Enter(cg, keep string) (fd int, leafCG string, err error) {
