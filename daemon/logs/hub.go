@@ -224,22 +224,28 @@ func (h *Hub) attach(spec api.Spec) (out, errS *stream, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	out, err = h.streamLocked(spec.Key()+outSuffix, "out", api.Label(spec.Name, spec.Instance, spec.Count()), outSinks, layout)
+	out, outChanged, err := h.streamLocked(spec.Key()+outSuffix, "out", api.Label(spec.Name, spec.Instance, spec.Count()), outSinks, layout)
 	if err != nil {
 		return nil, nil, err
 	}
-	errS, err = h.streamLocked(spec.Key()+errSuffix, "err", api.Label(spec.Name, spec.Instance, spec.Count()), errSinks, layout)
+	errS, errChanged, err := h.streamLocked(spec.Key()+errSuffix, "err", api.Label(spec.Name, spec.Instance, spec.Count()), errSinks, layout)
 	if err != nil {
 		return nil, nil, err
 	}
-	h.closeUnusedLocked()
+	if outChanged || errChanged {
+		// Only then can a file have lost its last stream (a pass over
+		// every stream: not at every start of a restore).
+		h.closeUnusedLocked()
+	}
 	return out, errS, nil
 }
 
 // streamLocked returns the stream of the spool file base, created or
 // updated with sinks; nil, and no spool, when there are no sinks.
-func (h *Hub) streamLocked(base, kind, app string, sinks []*File, layout string) (*stream, error) {
-	s := h.streams[base]
+// changed reports whether an existing stream's files changed (or it
+// went): only then may a file have lost its last stream.
+func (h *Hub) streamLocked(base, kind, app string, sinks []*File, layout string) (s *stream, changed bool, err error) {
+	s = h.streams[base]
 	if len(sinks) == 0 {
 		if s != nil {
 			// What is still spooled goes where the stream went.
@@ -248,17 +254,17 @@ func (h *Hub) streamLocked(base, kind, app string, sinks []*File, layout string)
 			delete(h.streams, base)
 			_ = os.Remove(s.path)
 		}
-		return nil, nil
+		return nil, s != nil, nil
 	}
 	if s == nil {
-		var err error
 		if s, err = openStream(filepath.Join(h.dir, base), kind, app, h.log); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		h.streams[base] = s
+		s.configure(sinks, layout)
+		return s, false, nil // files it is the first to use
 	}
-	s.configure(sinks, layout)
-	return s, nil
+	return s, s.configure(sinks, layout), nil
 }
 
 // closeUnusedLocked closes the files no stream writes any more.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,13 +122,17 @@ func firstData(fd int) (int64, error) {
 	}
 }
 
-func (s *stream) configure(sinks []*File, layout string) {
+// configure sets the stream's files and date layout; it reports whether
+// the files changed.
+func (s *stream) configure(sinks []*File, layout string) bool {
 	s.mu.Lock()
+	changed := !slices.Equal(s.sinks, sinks)
 	s.sinks, s.layout = sinks, layout
 	s.mu.Unlock()
 	s.statMu.Lock()
 	s.sinkView = sinks
 	s.statMu.Unlock()
+	return changed
 }
 
 // sinkList is the stream's files, without waiting for a drain.
