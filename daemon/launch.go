@@ -219,5 +219,7 @@ func (s *Supervisor) adoptProcess(a *app, p process.Process, started time.Time) 
 	s.move(a, Online)
 	s.watch(a.id, a.seq, p)
 	a.memOver = 0
-	s.armMemory()
+	if a.spec.MaxMemoryRestart > 0 {
+		s.armMemory() // only a limited app can need the sampling
+	}
 }
