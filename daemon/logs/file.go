@@ -30,9 +30,10 @@ type Limits struct {
 var DefaultLimits = Limits{MaxSize: 10 << 20, MaxFiles: 10}
 
 // File is a log file that rotates by size. It is written in whole lines:
-// a rotation never splits one. It holds its descriptor open between
-// writes (O_APPEND, opened without following symlinks) and opens it again
-// after a rotation, a flush or an error. It is safe for concurrent use.
+// a rotation never splits one. It opens its descriptor at its first write
+// (O_APPEND, without following symlinks) and holds it open between
+// writes; it opens it again after a rotation, a flush or an error. It is
+// safe for concurrent use.
 type File struct {
 	path string
 	perm uint32
@@ -71,10 +72,14 @@ func (f *File) SetLimits(l Limits) {
 	f.mu.Unlock()
 }
 
-// Check opens the file again (creating it), so that a file replaced by a
-// symlink or by another user's file is refused now, with an error that
-// says so, rather than at the next write; a file still the one held open,
-// and still passing those checks, is kept open.
+// Check makes sure the file can be written (creating it), so that a file
+// replaced by a symlink or by another user's file is refused now, with an
+// error that says so, rather than at the next write. A file still the one
+// held open, and still passing those checks, is kept open. Otherwise the
+// file is left closed until its first write, which opens it with every
+// check: an app that never writes holds no descriptor — each one the
+// daemon holds is copied into every process it starts, and closed there
+// at exec, a cost that grows with the number of apps.
 func (f *File) Check() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -82,7 +87,25 @@ func (f *File) Check() error {
 		return nil
 	}
 	f.closeLocked()
-	return f.openLocked()
+	if f.writableLocked() {
+		return nil
+	}
+	if err := f.openLocked(); err != nil {
+		return err
+	}
+	f.closeLocked()
+	return nil
+}
+
+// writableLocked reports whether the path names a regular file of this
+// user's that opening it would accept (no group or other write, one
+// link), by its lstat alone.
+func (f *File) writableLocked() bool {
+	var st unix.Stat_t
+	if unix.Lstat(f.path, &st) != nil {
+		return false
+	}
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && int(st.Uid) == shm.EUID() && st.Mode&0o022 == 0 && st.Nlink == 1
 }
 
 // stillOpenLocked reports whether the path still names the regular file,
