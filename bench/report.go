@@ -269,14 +269,15 @@ func fmtMet(m *bool) string {
 	}
 }
 
-// supervisordRatioAtMost is met when opm/supervisord is at most q;
-// unknown when go-supervisord did not run.
-func supervisordRatioAtMost(q float64) func(r *row) (bool, bool) {
+// supervisordWithin is met when opm's value is at most go-supervisord's
+// plus slack (the measurement's resolution: two figures closer than that
+// are not told apart); unknown when go-supervisord did not run.
+func supervisordWithin(slack float64) func(r *row) (bool, bool) {
 	return func(r *row) (bool, bool) {
-		if r.SupervisordRatio == nil {
+		if r.OPM == nil || r.Supervisord == nil {
 			return false, false
 		}
-		return *r.SupervisordRatio <= q, true
+		return *r.OPM <= *r.Supervisord+slack, true
 	}
 }
 
