@@ -41,19 +41,12 @@ var readmeTools = []readmeTool{
 // readmeTool is a tool's key in results.json and its name in the README.
 type readmeTool struct{ key, name string }
 
-// results is what the README section reads from results.json. It is
-// decoded on its own, not into report: fields other versions of the
-// harness lack (the commit, a supervisord column) are simply absent.
+// results is what the README section reads from results.json: the
+// report's own types, but for the parameters, kept in the order the file
+// has them. Fields an older run lacks (the commit, a supervisord column)
+// are absent.
 type results struct {
-	Machine struct {
-		CPUs      int     `json:"nproc"`
-		CPU       string  `json:"cpu_model"`
-		Kernel    string  `json:"kernel"`
-		MemoryMB  uint64  `json:"memory_mb"`
-		Go        string  `json:"go"`
-		LoadStart float64 `json:"load_start"`
-		LoadEnd   float64 `json:"load_end"`
-	} `json:"machine"`
+	Machine     machine            `json:"machine"`
 	Commit      string             `json:"commit"`
 	Started     time.Time          `json:"started"`
 	Seconds     float64            `json:"seconds"`
@@ -62,30 +55,15 @@ type results struct {
 	PM2         string             `json:"pm2"`
 	Supervisord string             `json:"supervisord"`
 	Params      json.RawMessage    `json:"params"`
-	Rows        []resultRow        `json:"rows"`
-	Races       []resultRace       `json:"races"`
+	Rows        []*row             `json:"rows"`
+	Races       []race             `json:"races"`
 	Load        map[string]float64 `json:"load_by_scenario"`
 	Errors      []string           `json:"errors"`
 	Notes       []string           `json:"notes"`
 }
 
-// resultRow is one row of results.json; every value is optional.
-type resultRow struct {
-	Scenario         string   `json:"scenario"`
-	Metric           string   `json:"metric"`
-	Unit             string   `json:"unit"`
-	OPM              *float64 `json:"opm"`
-	PM2              *float64 `json:"pm2"`
-	Supervisord      *float64 `json:"supervisord"`
-	OPMPerPM2        *float64 `json:"opm_per_pm2"`
-	OPMPerSupervisor *float64 `json:"opm_per_supervisord"`
-	Target           string   `json:"target"`
-	Met              *bool    `json:"met"`
-	Detail           string   `json:"detail"`
-}
-
 // value returns the row's value for tool key ("opm", "pm2", "supervisord").
-func (r resultRow) value(key string) *float64 {
+func (r *row) value(key string) *float64 {
 	switch key {
 	case "opm":
 		return r.OPM
@@ -98,30 +76,14 @@ func (r resultRow) value(key string) *float64 {
 }
 
 // ratio returns opm's value over tool key's, when recorded.
-func (r resultRow) ratio(key string) *float64 {
+func (r *row) ratio(key string) *float64 {
 	switch key {
 	case "pm2":
-		return r.OPMPerPM2
+		return r.Ratio
 	case "supervisord":
-		return r.OPMPerSupervisor
+		return r.SupervisordRatio
 	}
 	return nil
-}
-
-// resultRace is one round of the restore race.
-type resultRace struct {
-	Tool          string  `json:"tool"`
-	Round         int     `json:"round"`
-	Restorers     int     `json:"restorers"`
-	Apps          int     `json:"apps"`
-	Daemons       int     `json:"daemons"`
-	Running       int     `json:"running"`
-	Missing       int     `json:"missing"`
-	Duplicates    int     `json:"duplicates"`
-	Hung          int     `json:"hung"`
-	Failed        int     `json:"failed"`
-	LeftAfterStop int     `json:"left_after_stop"`
-	Seconds       float64 `json:"seconds"`
 }
 
 // param is one of the run's parameters, in the order results.json has them.
@@ -522,7 +484,7 @@ func scenarioID(name string) string {
 // writeScenarioTables writes a table per scenario, in the rows' order.
 func writeScenarioTables(w io.Writer, res *results) {
 	var order []string
-	byScen := map[string][]resultRow{}
+	byScen := map[string][]*row{}
 	for _, r := range res.Rows {
 		if _, ok := byScen[r.Scenario]; !ok {
 			order = append(order, r.Scenario)
@@ -547,31 +509,31 @@ func writeScenarioTables(w io.Writer, res *results) {
 
 // writeRowTable writes one scenario's rows: a column per tool with any
 // value, a ratio column per tool with any ratio, target and met.
-func writeRowTable(w io.Writer, rows []resultRow) {
+func writeRowTable(w io.Writer, rows []*row) {
 	type column struct {
 		title string
-		cell  func(r resultRow) string
+		cell  func(r *row) string
 	}
 	cols := []column{
-		{"metric", func(r resultRow) string { return mdCell(r.Metric) }},
-		{"unit", func(r resultRow) string { return mdCell(r.Unit) }},
+		{"metric", func(r *row) string { return mdCell(r.Metric) }},
+		{"unit", func(r *row) string { return mdCell(r.Unit) }},
 	}
-	has := func(get func(r resultRow) *float64) bool {
-		return slices.ContainsFunc(rows, func(r resultRow) bool { return get(r) != nil })
+	has := func(get func(r *row) *float64) bool {
+		return slices.ContainsFunc(rows, func(r *row) bool { return get(r) != nil })
 	}
 	for _, t := range readmeTools {
-		if has(func(r resultRow) *float64 { return r.value(t.key) }) {
-			cols = append(cols, column{t.name, func(r resultRow) string { return fmtPtr(r.value(t.key)) }})
+		if has(func(r *row) *float64 { return r.value(t.key) }) {
+			cols = append(cols, column{t.name, func(r *row) string { return fmtPtr(r.value(t.key)) }})
 		}
 	}
 	for _, t := range readmeTools {
-		if has(func(r resultRow) *float64 { return r.ratio(t.key) }) {
-			cols = append(cols, column{"opm/" + t.name, func(r resultRow) string { return fmtPtr(r.ratio(t.key)) }})
+		if has(func(r *row) *float64 { return r.ratio(t.key) }) {
+			cols = append(cols, column{"opm/" + t.name, func(r *row) string { return fmtPtr(r.ratio(t.key)) }})
 		}
 	}
 	cols = append(cols,
-		column{"target", func(r resultRow) string { return mdCell(r.Target) }},
-		column{"met", func(r resultRow) string {
+		column{"target", func(r *row) string { return mdCell(r.Target) }},
+		column{"met", func(r *row) string {
 			m := fmtMet(r.Met)
 			if m == "NO" {
 				m = "**NO**"
@@ -603,7 +565,7 @@ func writeRowTable(w io.Writer, rows []resultRow) {
 }
 
 // writeRaces writes the restore race's rounds.
-func writeRaces(w io.Writer, races []resultRace) {
+func writeRaces(w io.Writer, races []race) {
 	fmt.Fprintln(w, "### Restore race, round by round")
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Concurrent restores right after the daemon stopped.")
