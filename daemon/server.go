@@ -27,6 +27,8 @@ type server struct {
 	sampler *sampler
 	// saveMu serialises writes of the dump.
 	saveMu sync.Mutex
+	// specs holds the apps' specs encoded, for listings.
+	specs specCache
 }
 
 type ctxKey int
@@ -85,15 +87,19 @@ func (srv *server) handleList(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	srv.sampler.sample(res.apps)
+	summary, _ := strconv.ParseBool(r.URL.Query().Get(api.SummaryParam))
 	for i := range res.apps {
-		res.apps[i].Logs = srv.sup.logs.Stats(res.apps[i].Spec.Key())
-	}
-	if summary, _ := strconv.ParseBool(r.URL.Query().Get(api.SummaryParam)); summary {
-		for i := range res.apps {
-			res.apps[i].Spec.Env = nil
+		a := &res.apps[i]
+		a.Logs = srv.sup.logs.Stats(a.Spec.Key())
+		if summary {
+			a.Spec.Env = nil
 		}
+		a.SpecJSON = srv.specs.encoded(a.ID, summary, a.Spec)
 	}
-	writeJSON(w, http.StatusOK, res.apps)
+	if r.PathValue("target") == "" {
+		srv.specs.keepOnly(res.apps)
+	}
+	writeApps(w, res.apps)
 }
 
 func (srv *server) handleStart(w http.ResponseWriter, r *http.Request) {

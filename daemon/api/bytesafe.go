@@ -262,9 +262,17 @@ type appJSON struct {
 	Command byteString `json:"command"`
 }
 
-// MarshalJSON encodes a with its command byte-safe.
+// MarshalJSON encodes a with its command byte-safe, and its spec as
+// SpecJSON says when that is set.
 func (a App) MarshalJSON() ([]byte, error) {
-	return json.Marshal(appJSON{appFields: appFields(a), Command: byteString(a.Command)})
+	w := appJSON{appFields: appFields(a), Command: byteString(a.Command)}
+	if len(a.SpecJSON) == 0 {
+		return json.Marshal(w)
+	}
+	return json.Marshal(struct {
+		appJSON
+		Spec json.RawMessage `json:"spec"`
+	}{w, a.SpecJSON})
 }
 
 // UnmarshalJSON decodes either form of the command.

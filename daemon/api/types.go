@@ -188,6 +188,9 @@ type App struct {
 	// Logs counts what became of the app's output.
 	Logs LogStats `json:"logs"`
 	Spec Spec     `json:"spec"`
+	// SpecJSON, when set, is Spec already encoded (the daemon keeps each
+	// app's, encoded once): MarshalJSON writes it instead of Spec.
+	SpecJSON json.RawMessage `json:"-"`
 }
 
 // DaemonStatus answers `opm daemon status`.

@@ -1,0 +1,91 @@
+package daemon
+
+import (
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"sync"
+
+	"opm/daemon/api"
+)
+
+// A listing encodes every app's spec: most of the cost of its answer,
+// for a part that rarely changes. specCache keeps each app's encoded
+// spec (with and without its environment) while the spec is unchanged.
+
+// specCache is the encoded specs of the apps, by id and form.
+type specCache struct {
+	mu sync.Mutex
+	m  map[specKey]encodedSpec
+}
+
+type specKey struct {
+	id      int
+	summary bool
+}
+
+type encodedSpec struct {
+	spec api.Spec
+	json json.RawMessage
+}
+
+// encoded returns spec, app id's, as JSON: kept from an earlier listing
+// while the spec is the same, encoded again otherwise (nil if it cannot
+// be: the app then encodes its Spec itself).
+func (c *specCache) encoded(id int, summary bool, spec api.Spec) json.RawMessage {
+	k := specKey{id, summary}
+	c.mu.Lock()
+	e, ok := c.m[k]
+	c.mu.Unlock()
+	if ok && reflect.DeepEqual(e.spec, spec) {
+		return e.json
+	}
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[specKey]encodedSpec{}
+	}
+	c.m[k] = encodedSpec{spec, b}
+	return b
+}
+
+// keepOnly forgets the apps not in apps, a listing of all of them.
+func (c *specCache) keepOnly(apps []api.App) {
+	ids := make(map[int]bool, len(apps))
+	for _, a := range apps {
+		ids[a.ID] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if !ids[k.id] {
+			delete(c.m, k)
+		}
+	}
+}
+
+// writeApps answers with the JSON array of apps, each app encoded on its
+// own and joined: the array is not encoded, nor checked, a second time.
+func writeApps(w http.ResponseWriter, apps []api.App) {
+	buf := make([]byte, 0, 600*len(apps)+3)
+	buf = append(buf, '[')
+	for i := range apps {
+		b, err := apps[i].MarshalJSON()
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = append(buf, b...)
+	}
+	buf = append(buf, "]\n"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(buf)
+}
