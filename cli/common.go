@@ -21,24 +21,35 @@ func (a *App) call(ctx context.Context, method, path string, body, out any) erro
 	if err != nil {
 		return err
 	}
-	_, cl, err := a.conn.resolve()
-	if err != nil {
-		return err
-	}
-	// The request goes straight to the daemon; only when none listens
-	// (nothing was sent) is one started and the request sent again. A
-	// running daemon answers in one round trip, not two.
 	do := func(cl *api.Client) error {
 		rctx, cancel := context.WithTimeout(ctx, limit)
 		defer cancel()
 		return cl.Do(rctx, method, path, body, out)
 	}
+	if method != http.MethodGet {
+		// A request that changes something goes to a daemon known to
+		// answer, and is sent once.
+		cl, err := a.conn.ensure(ctx)
+		if err != nil {
+			return err
+		}
+		return unanswered(do(cl), method, limit)
+	}
+	// A GET goes straight to the daemon: a running one answers in one
+	// round trip, not two. When none answers — nothing listens, or the
+	// connection broke before an answer (a daemon starting or dying) —
+	// one is started or waited for, and the GET, which changes nothing,
+	// sent again; its wait starts then.
+	_, cl, err := a.conn.resolve()
+	if err != nil {
+		return err
+	}
 	err = do(cl)
-	if nl := (*api.NotListening)(nil); errors.As(err, &nl) {
+	if errors.Is(err, api.ErrUnreachable) {
 		if cl, err = a.conn.ensure(ctx); err != nil {
 			return err
 		}
-		err = do(cl) // the wait for the answer starts now
+		err = do(cl)
 	}
 	return unanswered(err, method, limit)
 }
