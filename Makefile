@@ -75,8 +75,11 @@ APT_GET := DEBIAN_FRONTEND=noninteractive apt-get -o Acquire::Retries=1 -o Acqui
 # daemon starts apps): on Debian 12 that one is in bookworm-backports,
 # whose source this adds (as BPO_SOURCES) when none is configured.
 BPO_SOURCES := /etc/apt/sources.list.d/opm-bookworm-backports.sources
+# chromium (Debian's package) is the headless browser the web dashboard's
+# test (cmd/opm/dashboard_test.go) drives, installed as systemd is, where
+# asked.
 
-testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), and systemd-analyze and qemu-user for the unit tests (under CI or with OPM_INSTALL_TESTDEPS=1, as root)
+testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), and systemd-analyze, qemu-user and chromium for the unit tests (under CI or with OPM_INSTALL_TESTDEPS=1, as root)
 	@if [ -x $(PM2BIN) ]; then :; \
 	elif command -v npm >/dev/null 2>&1; then \
 	  echo "installing PM2 into bench/.pm2 for the PM2 tests"; \
@@ -106,6 +109,15 @@ testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), a
 	    { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends $$target qemu-user; }; } \
 	    || echo "apt-get install qemu-user failed: the arm64 and armv7 smoke tests skip"; \
 	else echo "qemu-user is not installed and cannot be here (apt-get, as root): the arm64 and armv7 smoke tests skip"; fi
+	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
+	elif [ -z "$$CI" ] && [ "$$OPM_INSTALL_TESTDEPS" != 1 ]; then \
+	  echo "chromium is not installed: the web dashboard's browser test skips. To install it: sudo apt-get install --no-install-recommends chromium (or make testdeps OPM_INSTALL_TESTDEPS=1, as root)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's chromium package (the web dashboard's test drives it headless)"; \
+	  { $(APT_GET) install -y --no-install-recommends chromium || \
+	    { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends chromium; }; } \
+	    || echo "apt-get install chromium failed: the web dashboard's browser test skips"; \
+	else echo "chromium is not installed and cannot be here (apt-get, as root): the web dashboard's browser test skips"; fi
 
 unit: testdeps ## go test -race over every package, and the fault tests the race detector cannot run
 	$(GO) test -race -timeout 10m ./...

@@ -54,7 +54,38 @@ func settingFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "log-max-size", Usage: "rotate a log file at `SIZE` (e.g. 500K, 10M; default config's log_max_size)"},
 		&ucli.IntFlag{Name: "log-max-files", Usage: "keep `N` rotated files of each log (default config's log_max_files)"},
 		&ucli.BoolFlag{Name: "log-compress", Usage: "gzip rotated log files (--log-compress=false: do not)"},
+		&ucli.StringFlag{Name: "on-start", Usage: "hook run when a process of the app starts: a `COMMAND` (/bin/sh -c, the event in $OPM_EVENT, $OPM_APP...) or an http:// URL the event JSON is POSTed to; \"\" for none"},
+		&ucli.StringFlag{Name: "on-exit", Usage: "hook run when a process of the app ends: a `COMMAND` or an http:// URL"},
+		&ucli.StringFlag{Name: "on-restart", Usage: "hook run when the app is restarted: a `COMMAND` or an http:// URL"},
+		&ucli.StringFlag{Name: "on-errored", Usage: "hook run when the app is errored (restart limit, failed exit): a `COMMAND` or an http:// URL"},
+		&ucli.StringFlag{Name: "on-stop", Usage: "hook run when the app is stopped: a `COMMAND` or an http:// URL"},
+		&ucli.StringFlag{Name: "on-memory-limit", Usage: "hook run when the app goes over --max-memory-restart: a `COMMAND` or an http:// URL"},
+		&ucli.StringFlag{Name: "webhook-format", Usage: "body of the app's URL hooks: `FORMAT` json (the event), slack ({\"text\"}) or discord ({\"content\"})"},
 	}
+}
+
+// applyHookFlags applies the hook flags of c to h.
+func applyHookFlags(c *ucli.Context, h *api.Hooks) error {
+	for _, k := range api.HookKeys {
+		flag := strings.ReplaceAll(k.Key, "_", "-")
+		if !c.IsSet(flag) {
+			continue
+		}
+		v := c.String(flag)
+		if v != "" {
+			if err := api.CheckHook(v); err != nil {
+				return usageErrorf("invalid --%s: %v", flag, err)
+			}
+		}
+		*h.Field(k.Key) = v
+	}
+	if c.IsSet("webhook-format") {
+		h.WebhookFormat = c.String("webhook-format")
+		if err := api.CheckWebhookFormat(h.WebhookFormat); err != nil {
+			return usageErrorf("invalid --webhook-format: %v", err)
+		}
+	}
+	return nil
 }
 
 // envName is what a variable's name looks like: -e NAME=VALUE is a
@@ -195,6 +226,9 @@ func applySettings(c *ucli.Context, req *api.StartRequest, forUpdate bool) error
 		return err
 	}
 	if err := applyLogFlags(c, &req.LogSettings); err != nil {
+		return err
+	}
+	if err := applyHookFlags(c, &req.Hooks); err != nil {
 		return err
 	}
 	if err := api.CheckSettings(req.Settings); err != nil {

@@ -41,8 +41,10 @@ func (s *Supervisor) onAction(ev actionReq) {
 			s.touch(a) // the record says so, also for an app stopped already
 			s.stopApp(a)
 		case "restart":
+			s.publishUserRestart(a, api.ReasonUser)
 			s.restartApp(a)
 		case "reload":
+			s.publishUserRestart(a, api.ReasonReload)
 			s.reloadApp(a)
 		case "signal":
 			s.sendSignal(a, ev.signal)

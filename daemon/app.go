@@ -76,6 +76,8 @@ type app struct {
 	userStopped bool
 	// lastRestartReason says why opm last restarted it ("crash", "cron").
 	lastRestartReason string
+	// restartsBy counts its restarts by reason, for /metrics (metrics.go).
+	restartsBy map[string]int
 	// crashed is the exit of the process a restart under way replaces,
 	// written to the daemon log with the new process (one line a crash),
 	// or alone if no process comes of it (exit.go).

@@ -16,6 +16,7 @@ import (
 	"opm/daemon/api"
 	"opm/daemon/appspec"
 	"opm/daemon/cgroup"
+	"opm/daemon/hooks"
 	"opm/daemon/logs"
 	"opm/shm"
 )
@@ -55,6 +56,10 @@ type Config struct {
 	// slow or stuck clients from holding the daemon's descriptors.
 	APIReadTimeout    time.Duration `toml:"api_read_timeout"`
 	APIMaxConnections int           `toml:"api_max_connections"`
+	// Listen is a TCP address ("127.0.0.1:9615") on which the daemon
+	// serves its API and the web dashboard too, to clients that send
+	// the bearer token of `opm token` (tcp.go); "" (the default): none.
+	Listen string `toml:"listen"`
 	// Cgroups is "auto" (each app in its own cgroup when cgroup v2 is
 	// available and delegated to us; see cgroup.go) or "off".
 	Cgroups string `toml:"cgroups"`
@@ -80,6 +85,15 @@ type Config struct {
 	// through the restore flag as `opm restore` does (the units of
 	// `opm startup` set it).
 	RestoreOnStart bool `toml:"restore_on_start"`
+
+	// Hooks run on every app's events ([hooks] on_errored = "..."),
+	// besides an app's own. HookTimeout bounds each run; a URL hook
+	// that fails is tried HookRetries more times, after HookRetryDelay,
+	// doubling (daemon/hooks).
+	Hooks          api.Hooks     `toml:"hooks"`
+	HookTimeout    time.Duration `toml:"hook_timeout"`
+	HookRetries    int           `toml:"hook_retries"`
+	HookRetryDelay time.Duration `toml:"hook_retry_delay"`
 
 	// Service names the service a service manager runs the daemon as
 	// ($OPM_SERVICE, which the units of `opm startup` set; "its service
@@ -107,6 +121,9 @@ type Config struct {
 	Stopping func([]api.App) `toml:"-"`
 }
 
+// maxHookRetries bounds hook_retries.
+const maxHookRetries = 10
+
 // minMemoryCheckInterval bounds how often memory limits are sampled.
 const minMemoryCheckInterval = 10 * time.Millisecond
 
@@ -129,6 +146,9 @@ func DefaultConfig(home, runtimeDir string) Config {
 		LogMaxSize:          Size(logs.DefaultLimits.MaxSize),
 		LogMaxFiles:         logs.DefaultLimits.MaxFiles,
 		LogCompress:         logs.DefaultLimits.Compress,
+		HookTimeout:         hooks.DefaultTimeout,
+		HookRetries:         hooks.DefaultRetries,
+		HookRetryDelay:      hooks.DefaultRetryDelay,
 	}
 }
 
@@ -182,6 +202,8 @@ func (c *Config) validate() error {
 		{"restore_stall", c.RestoreStall},
 		{"api_read_timeout", c.APIReadTimeout},
 		{"memory_check_interval", c.MemoryCheckInterval},
+		{"hook_timeout", c.HookTimeout},
+		{"hook_retry_delay", c.HookRetryDelay},
 	} {
 		if err := api.CheckSettingDuration(d.v); err != nil {
 			return fmt.Errorf("%s %w", d.name, err)
@@ -199,6 +221,9 @@ func (c *Config) validate() error {
 	if err := api.CheckAPIConnections(c.APIMaxConnections); err != nil {
 		return fmt.Errorf("api_max_connections %w", err)
 	}
+	if err := checkListen(c.Listen); err != nil {
+		return err
+	}
 	if c.Cgroups != cgroup.Auto && c.Cgroups != cgroup.Off {
 		return fmt.Errorf("cgroups must be %q or %q, got %q", cgroup.Auto, cgroup.Off, c.Cgroups)
 	}
@@ -210,6 +235,12 @@ func (c *Config) validate() error {
 	}
 	if err := api.CheckLogFiles(c.LogMaxFiles); err != nil {
 		return fmt.Errorf("log_max_files %w", err)
+	}
+	if err := api.CheckHooks(c.Hooks); err != nil {
+		return fmt.Errorf("[hooks] %w", err)
+	}
+	if c.HookRetries < 0 || c.HookRetries > maxHookRetries {
+		return fmt.Errorf("hook_retries must be between 0 and %d, got %d", maxHookRetries, c.HookRetries)
 	}
 	if c.LogDir != "" && !filepath.IsAbs(c.LogDir) {
 		return fmt.Errorf("log_dir must be an absolute path, got %q", c.LogDir)

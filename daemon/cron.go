@@ -76,6 +76,7 @@ func (s *Supervisor) cancelTriggers(a *app) {
 func (s *Supervisor) restartFor(a *app, reason string) {
 	a.lastRestartReason = reason
 	s.log.Info("restarting app", "event", "restarting", "app", a.label(), "pid", a.pid, "reason", reason)
+	s.publish(a, api.Event{Type: api.EventTypeRestart, PID: a.pid, Reason: restartReason(reason)})
 	s.restartApp(a)
 }
 

@@ -21,7 +21,10 @@
 //	daemon/store    file formats: the dump and the runtime records
 //	daemon/logs     apps' output: spools in RAM drained into size-rotated log files
 //	daemon/proc     facts about processes, from /proc
+//	daemon/feed     the event bus: recent events in a RAM ring, their subscribers
+//	daemon/hooks    the hooks run on events: commands and http:// webhooks, off the loop
 //	daemon/wire     HTTP/1.1 on the socket, without http.Server and http.Transport
+//	daemon/dashboard the web dashboard the TCP listener serves: embedded HTML, CSS, JS
 //	daemon/testkit  what the tests of every package share (imported by tests only)
 //
 // Stop sends SIGTERM, then SIGKILL after the app's kill timeout, to the
@@ -38,8 +41,10 @@
 //	lock.go             the daemon locks (flock): in the runtime dir and in OPM_HOME
 //	socket.go           the socket, and the uid of a client (SO_PEERCRED)
 //	listener.go         a cap on the connections served at once
+//	tcp.go              the optional TCP listener (listen): the bearer token, failed attempts limited
+//	weblogs.go          the log tail of the dashboard, followed by inotify (TCP only)
 //	ready.go            the readiness line to the command that started the daemon
-//	server.go           HTTP handlers → supervisor requests
+//	server.go           the route table (routes: every endpoint, checked against api/openapi.yaml); HTTP handlers → supervisor requests
 //	supervisor.go       the loop, handle, waiters
 //	events.go           what the loop handles
 //	app.go, state.go    the app record; the typed state machine and move
@@ -59,6 +64,7 @@
 //	takeover.go         a new daemon adopts live apps, by record or by token
 //	save.go, restore.go the dump written; a dump restored, exactly once
 //	sample.go           CPU and memory figures, on demand
+//	metrics.go          GET /metrics: Prometheus' text format, sampled when scraped
 //	memory.go           the memory of a burst of work given back once quiet
 //	cron.go             cron_restart: one timer an app, to its next time; restartFor
 //	watch.go            watch: files changed under an app's paths, debounced
@@ -67,5 +73,7 @@
 //	notify.go           wait_ready: READY=1 on the notify socket (sd_notify)
 //	status.go           `opm daemon status`: flag, notes, stalled restores
 //	shutdown.go         daemon stop (apps stopped) or exit keeping apps
+//	publish.go          events published to the feed and the hooks (publish)
+//	eventstream.go      GET /v1/events: the feed as server-sent events
 //	servicemanager.go   under systemd: READY, STOPPING, the watchdog; restore on start
 package daemon

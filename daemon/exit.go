@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"slices"
+	"strconv"
 	"time"
 
 	"opm/daemon/api"
@@ -67,6 +68,7 @@ func (s *Supervisor) onExit(ev exitEvent) {
 	s.killLeftovers(a, pid)
 	// Its last words, an unfinished line included, off the loop.
 	s.logs.Ended(a.spec.Key())
+	s.publish(a, exitEventOf(pid, ev.status))
 	logExit := func() {
 		s.log.Info("app exited", "event", "exited", "app", a.label(), "pid", pid, "status", ev.status.String(), "uptime_ms", uptime.Milliseconds())
 	}
@@ -83,6 +85,7 @@ func (s *Supervisor) onExit(ev exitEvent) {
 		}
 		s.move(a, Stopped)
 		s.log.Info("app stopped", "event", "stopped", "app", a.label(), "pid", pid)
+		s.publish(a, api.Event{Type: api.EventTypeStop, PID: pid})
 		return
 	}
 	s.afterCrash(a, pid, ev.status, uptime, logExit)
@@ -102,6 +105,7 @@ func (s *Supervisor) afterCrash(a *app, pid int, st process.ExitStatus, uptime t
 		return
 	}
 	a.lastRestartReason = "crash"
+	s.publish(a, api.Event{Type: api.EventTypeRestart, PID: pid, Reason: api.ReasonCrash, Detail: "in " + d.String()})
 	if d < immediateRestart {
 		// One line for the crash, written once the new process runs
 		// (onSpawned): nothing is written before the fork.
@@ -139,6 +143,7 @@ func (s *Supervisor) afterStartFailure(a *app) {
 	}
 	d = max(d, immediateRestart)
 	a.lastRestartReason = "start failed"
+	s.publish(a, api.Event{Type: api.EventTypeRestart, Reason: api.ReasonCrash, Detail: "the start failed; again in " + d.String()})
 	s.schedule(a, d, restartTimer)
 	s.log.Info("app restarting", "event", "restarting", "app", a.label(), "pid", 0, "delay_ms", d.Milliseconds())
 }
@@ -160,9 +165,11 @@ func (s *Supervisor) nextRestart(a *app, st process.ExitStatus, uptime time.Dura
 		if failed && st.Known {
 			s.move(a, Errored)
 			s.log.Info("app errored, not restarting", "event", "errored", "app", a.label(), "pid", 0, "policy", a.spec.Restart)
+			s.publish(a, api.Event{Type: api.EventTypeErrored, Detail: "failed; restart policy " + a.spec.Restart})
 		} else {
 			s.move(a, Stopped)
 			s.log.Info("app stopped, not restarting", "event", "stopped", "app", a.label(), "pid", 0, "policy", a.spec.Restart)
+			s.publish(a, api.Event{Type: api.EventTypeStop, Detail: "ended; restart policy " + a.spec.Restart})
 		}
 		return 0, false
 	}
@@ -177,6 +184,7 @@ func (s *Supervisor) nextRestart(a *app, st process.ExitStatus, uptime time.Dura
 		logExit()
 		s.move(a, Errored)
 		s.log.Warn("app errored: too many restarts", "event", "errored", "app", a.label(), "pid", 0, "restarts", a.burst, "window", resetAfter.String())
+		s.publish(a, api.Event{Type: api.EventTypeErrored, Detail: "too many restarts: " + strconv.Itoa(a.burst) + " within " + resetAfter.String()})
 		return 0, false
 	}
 	d := s.restartDelay(a)

@@ -1,6 +1,9 @@
 package daemon
 
-import "opm/daemon/proc"
+import (
+	"opm/daemon/api"
+	"opm/daemon/proc"
+)
 
 // Memory limits (max_memory_restart) are checked by sampling, and only
 // while at least one running app has a limit: one timer for the daemon,
@@ -119,6 +122,7 @@ func (s *Supervisor) onMemResult(ev memResultEvent) {
 		}
 		a.memOver = 0
 		s.log.Warn("app over its memory limit", "event", "memory-limit", "app", a.label(), "pid", a.pid, "rss", m.rss, "limit", a.spec.MaxMemoryRestart)
+		s.publish(a, api.Event{Type: api.EventTypeMemoryLimit, PID: a.pid, Detail: "rss " + api.FormatSize(m.rss) + " over " + api.FormatSize(a.spec.MaxMemoryRestart)})
 		s.restartFor(a, "memory limit")
 	}
 	s.armMemory()

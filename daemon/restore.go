@@ -77,6 +77,7 @@ func (s *Supervisor) restore(ev restoreReq) {
 		ids = append(ids, a.id)
 	}
 	s.log.Info("restoring apps", "event", "restore", "starting", len(launched), "already_running", len(res.AlreadyRunning)+len(starting), "stopped", len(res.Stopped))
+	s.publish(nil, api.Event{Type: api.EventTypeRestoreBegin, Detail: countsDetail("starting", len(launched), "already_running", len(res.AlreadyRunning)+len(starting), "stopped", len(res.Stopped))})
 	s.wait(ids, func() {
 		settle := func(apps []*app, online *[]string) {
 			for _, a := range apps {
@@ -94,6 +95,7 @@ func (s *Supervisor) restore(ev restoreReq) {
 		}
 		settle(launched, &res.Started)
 		settle(starting, &res.AlreadyRunning)
+		s.publish(nil, api.Event{Type: api.EventTypeRestoreEnd, Detail: countsDetail("started", len(res.Started), "already_running", len(res.AlreadyRunning), "stopped", len(res.Stopped), "failed", len(res.Failed))})
 		ev.reply <- result{restore: res}
 	})
 }

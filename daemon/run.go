@@ -14,6 +14,7 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/cgroup"
+	"opm/daemon/feed"
 	"opm/daemon/logs"
 	"opm/daemon/process"
 	"opm/daemon/store"
@@ -104,10 +105,19 @@ func Run(ctx context.Context, cfg Config) error {
 	if secretNote != "" {
 		cfg.Notes = append(cfg.Notes, secretNote)
 	}
+	// The TCP listener (listen in config.toml) is bound before the
+	// supervisor copies cfg: a failure is one of its notes (tcp.go).
+	tcpLn := listenTCP(&cfg, log)
+	if tcpLn != nil {
+		defer tcpLn.Close()
+	}
 	sup := newSupervisor(cfg, log)
 	sup.tokens = process.NewTokens(secret)
 	sup.findHolders = func() map[string][]process.Holder { return process.ScanHolders(sup.tokens.HomeTag()) }
 	sup.flag = flag
+	sup.feed = feed.New(0)
+	sup.hooks = newHookRunner(cfg, log)
+	defer sup.hooks.Close()
 	sup.holdStarts = flag.InProgress
 	sup.cgroups, sup.cgroupMode = cgroup.Setup(cfg.Home, cfg.Cgroups, log)
 	hub, err := logs.NewHub(cfg.RuntimeDir, cfg.logLimits(), log)
@@ -143,6 +153,9 @@ func Run(ctx context.Context, cfg Config) error {
 	hs.Idle = trim.quiet
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(newCapListener(ln, cfg.APIMaxConnections)) }()
+	if tcpLn != nil {
+		defer srv.serveTCP(tcpLn, trim.quiet)()
+	}
 
 	log.Info("daemon started", "event", "daemon-started", "pid", os.Getpid(), "version", api.Version, "home", cfg.Home, "runtime_dir", cfg.RuntimeDir, "log_dir", cfg.Logs.Dir)
 	for _, note := range cfg.Notes {

@@ -31,6 +31,35 @@ type server struct {
 	specs specCache
 }
 
+// route is one endpoint of the API: a method, a pattern of
+// http.ServeMux, and its handler.
+type route struct {
+	method  string
+	pattern string
+	handler http.HandlerFunc
+}
+
+// routes is every endpoint the daemon serves, in one place: add a new one
+// here, and to daemon/api/openapi.yaml — TestOpenAPIRoutes fails while
+// the two disagree (it also finds the routes a listener registers on its
+// own mux, and wants them documented too).
+func (srv *server) routes() []route {
+	return []route{
+		{"GET", api.PathApps, srv.handleList},
+		{"POST", api.PathApps, srv.handleStart},
+		{"GET", api.PathApps + "/{target}", srv.handleList},
+		{"DELETE", api.PathApps + "/{target}", srv.handleRemove},
+		{"POST", api.PathApps + "/{target}/{action}", srv.handleAction},
+		{"POST", api.PathFlush, srv.handleFlush},
+		{"GET", api.PathDaemon, srv.handleStatus},
+		{"POST", api.PathStop, srv.handleStop},
+		{"POST", api.PathSave, srv.handleSave},
+		{"POST", api.PathRestore, srv.handleRestore},
+		{"GET", api.PathEvents, srv.handleEvents},
+		{"GET", api.PathMetrics, srv.handleMetrics},
+	}
+}
+
 type ctxKey int
 
 const peerUIDKey ctxKey = 0
@@ -39,16 +68,9 @@ const peerUIDKey ctxKey = 0
 // is read once (SO_PEERCRED) and checked on every request.
 func (srv *server) httpServer() *wire.Server {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+api.PathApps, srv.handleList)
-	mux.HandleFunc("POST "+api.PathApps, srv.handleStart)
-	mux.HandleFunc("GET "+api.PathApps+"/{target}", srv.handleList)
-	mux.HandleFunc("DELETE "+api.PathApps+"/{target}", srv.handleRemove)
-	mux.HandleFunc("POST "+api.PathApps+"/{target}/{action}", srv.handleAction)
-	mux.HandleFunc("POST "+api.PathFlush, srv.handleFlush)
-	mux.HandleFunc("GET "+api.PathDaemon, srv.handleStatus)
-	mux.HandleFunc("POST "+api.PathStop, srv.handleStop)
-	mux.HandleFunc("POST "+api.PathSave, srv.handleSave)
-	mux.HandleFunc("POST "+api.PathRestore, srv.handleRestore)
+	for _, rt := range srv.routes() {
+		mux.HandleFunc(rt.method+" "+rt.pattern, rt.handler)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, api.Errorf(api.CodeNotFound, "no endpoint %s %s in this opm daemon (version %s); are opm and its daemon the same version? ('opm daemon restart')", r.Method, r.URL.Path, api.Version))
 	})

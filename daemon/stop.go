@@ -1,6 +1,10 @@
 package daemon
 
-import "time"
+import (
+	"time"
+
+	"opm/daemon/api"
+)
 
 // stopApp asks a running app to stop (SIGTERM to its process group and
 // cgroup, then SIGKILL after its kill timeout) and cancels any pending restart, so a
@@ -22,5 +26,6 @@ func (s *Supervisor) stopApp(a *app) {
 		a.deferred = false
 		s.move(a, Stopped)
 		s.log.Info("app stopped", "event", "stopped", "app", a.label(), "pid", 0)
+		s.publish(a, api.Event{Type: api.EventTypeStop})
 	}
 }

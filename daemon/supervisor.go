@@ -10,6 +10,8 @@ import (
 
 	"opm/daemon/api"
 	"opm/daemon/cgroup"
+	"opm/daemon/feed"
+	"opm/daemon/hooks"
 	"opm/daemon/logs"
 	"opm/daemon/proc"
 	"opm/daemon/process"
@@ -105,6 +107,10 @@ type Supervisor struct {
 	// files watches the files of the apps that ask (watchfs.go); made
 	// when the first app watches.
 	files *fileWatch
+	// feed keeps the events GET /v1/events streams, and hooks runs the
+	// hooks of config.toml and the apps (publish.go); nil in unit tests.
+	feed  *feed.Bus
+	hooks *hooks.Runner
 }
 
 // waiter answers a request once every app it names has settled: no
@@ -232,6 +238,8 @@ func (s *Supervisor) handle(ev event) {
 		ev.reply <- result{}
 	case statusReq:
 		ev.reply <- result{status: s.status()}
+	case metricsReq:
+		s.onMetrics(ev)
 	case shutdownReq:
 		s.onShutdown(ev)
 	case saveReq:

@@ -122,6 +122,7 @@ func (s *Supervisor) onWatch(ev watchEvent) {
 	switch {
 	case a.state == Online:
 		s.noteWatchLoop(a)
+		s.publish(a, api.Event{Type: api.EventTypeWatchRestart, PID: a.pid, Detail: a.watch.firstPath})
 		s.restartFor(a, "watch")
 	case a.state == Waiting:
 		// A crashing app whose files changed starts now, the restart
@@ -129,6 +130,8 @@ func (s *Supervisor) onWatch(ev watchEvent) {
 		a.cancelTimer()
 		a.lastRestartReason = "watch"
 		s.log.Info("restarting app", "event", "restarting", "app", a.label(), "pid", 0, "reason", "watch")
+		s.publish(a, api.Event{Type: api.EventTypeWatchRestart, Detail: a.watch.firstPath})
+		s.publish(a, api.Event{Type: api.EventTypeRestart, Reason: api.ReasonWatch})
 		s.restartNow(a)
 	case a.state == Launching:
 		// Its start is coming (deferred while a restore runs) or under

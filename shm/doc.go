@@ -46,6 +46,7 @@
 //	dirs.go        OPM_HOME, and creating a private directory
 //	resolve.go     where the runtime directory is, and the fallbacks
 //	trust.go       trust checks of directories and files, the home's secret
+//	token.go       the bearer token of the daemon's TCP listener (opm token)
 //
 // This package imports nothing else of opm.
 package shm

@@ -199,6 +199,8 @@ func (l *loader) decode(index int, n *node) (*decoded, error) {
 			if req.CronRestart, cerr = api.CronSetting(text); cerr != nil {
 				err = a.fault(f, cerr.Error())
 			}
+		case "on_start", "on_exit", "on_restart", "on_errored", "on_stop", "on_memory_limit", "webhook_format":
+			err = a.hookSetting(f, &req.Hooks)
 		case "instances":
 			req.Instances, err = a.instances(f)
 		case "increment_var":

@@ -38,6 +38,7 @@
 //	load.go    Load, Options, File, App, IsFile: a file into its apps; --only
 //	app.go     one app's keys into a start request; PM2's defaults; kept keys
 //	values.go  the readers of values: arguments, numbers, durations, signals, env
+//	hooks.go   the hook settings: on_start... (a command or an http:// URL), webhook_format
 //	warn.go    the file's warnings, one per key, naming the apps
 //	error.go   Error: a file that cannot be used, where and why
 //	tree.go    the tree every format is parsed into, and its limits

@@ -191,6 +191,14 @@ func exportFields(s api.Spec, format string) ([]kv, error) {
 		f = append(f, kv{"max_memory_restart", api.FormatSize(s.MaxMemoryRestart)})
 	}
 	f = append(f, exportLogFields(s.LogSettings)...)
+	for _, k := range api.HookKeys {
+		if v := s.Hooks.For(k.Event); v != "" {
+			f = append(f, kv{k.Key, v})
+		}
+	}
+	if s.WebhookFormat != "" {
+		f = append(f, kv{"webhook_format", s.WebhookFormat})
+	}
 	pending := make([]string, 0, len(s.Pending))
 	for k := range CurrentPending(s.Pending) {
 		pending = append(pending, k)

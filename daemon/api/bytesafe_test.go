@@ -123,8 +123,9 @@ func TestEveryStringFieldClassified(t *testing.T) {
 		handled []string // fields of a type that encodes itself
 	}{
 		// Settings.Pending holds raw JSON values under PM2's keys: text.
-		{v: &StartRequest{}, text: []string{"Restart", "KillSignal", "LogDateFormat", "CronRestart", "IncrementVar", "InstanceVar"}, handled: []string{"Pending"}},
-		{v: &Spec{}, text: []string{"Name", "Restart", "KillSignal", "LogDateFormat", "CronRestart", "IncrementVar", "InstanceVar"}, handled: []string{"Pending"}},
+		// Hooks (shell commands, URLs) are text, as PM2's settings.
+		{v: &StartRequest{}, text: []string{"Restart", "KillSignal", "LogDateFormat", "CronRestart", "IncrementVar", "InstanceVar", "OnStart", "OnExit", "OnRestart", "OnErrored", "OnStop", "OnMemoryLimit", "WebhookFormat"}, handled: []string{"Pending"}},
+		{v: &Spec{}, text: []string{"Name", "Restart", "KillSignal", "LogDateFormat", "CronRestart", "IncrementVar", "InstanceVar", "OnStart", "OnExit", "OnRestart", "OnErrored", "OnStop", "OnMemoryLimit", "WebhookFormat"}, handled: []string{"Pending"}},
 		{v: &App{}, text: []string{"Name", "Status", "LastRestartReason"}, handled: []string{"Spec"}},
 	}
 	const raw = "\xff\xfe bytes \xc3("

@@ -13,12 +13,16 @@
 //	types.go    requests and answers: StartRequest, Spec, App, DaemonStatus...
 //	bytesafe.go their JSON form: argv, environment and paths as bytes, losslessly
 //	paths.go    endpoints, file names in the runtime dir and OPM_HOME, Version
+//	openapi.yaml the API in OpenAPI 3 (not in the binary; daemon's TestOpenAPIRoutes checks it against the routes)
 //	errors.go   the Error body and its codes
 //	limits.go   ranges of numbers and durations, the request and definition size caps
 //	name.go     what an app name may be (CheckName), and what is an id
 //	command.go  which command lines the daemon runs through a shell (NeedsShell)
 //	signal.go   signals as users write them (ParseSignal, CheckSignal)
 //	settings.go ranges of the per-app settings (CheckSettingMs, CheckExitCode)
+//	feed.go     Event, what GET /v1/events streams and hooks get; its types
+//	hooks.go    Hooks, the on_* settings (CheckHooks)
 //	client.go   Client, the daemon's one client
+//	stream.go   Client.Stream: an answer read as it comes (GET /v1/events)
 //	peer.go     the uid at the other end of a socket (SO_PEERCRED), checked by both sides
 package api

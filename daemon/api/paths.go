@@ -45,7 +45,11 @@ func CheckSocketPath(path string) error {
 //	POST   /v1/daemon/stop             -> DaemonStatus (then the daemon exits)
 //	POST   /v1/save                    -> SaveResult
 //	POST   /v1/restore                 -> RestoreResult
+//	GET    /metrics                    -> Prometheus text format (sampled)
+//
+// daemon/api/openapi.yaml documents every endpoint.
 const (
+	PathMetrics = "/metrics"
 	PathApps    = "/v1/apps"
 	PathFlush   = "/v1/flush"
 	PathDaemon  = "/v1/daemon"

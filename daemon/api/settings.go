@@ -100,6 +100,9 @@ func CheckSettings(s Settings) error {
 			}
 		}
 	}
+	if err := CheckHooks(s.Hooks); err != nil {
+		return err
+	}
 	return CheckLogSettings(s.LogSettings)
 }
 

@@ -121,6 +121,8 @@ type Settings struct {
 	IncrementVar string `json:"increment_var,omitempty"`
 	InstanceVar  string `json:"instance_var,omitempty"`
 	LogSettings
+	// Hooks run on the app's events (hooks.go).
+	Hooks
 	// Pending holds the PM2 settings opm keeps but does not act on
 	// (exec_mode...), by PM2 key: kept, saved, shown, never dropped.
 	Pending map[string]json.RawMessage `json:"pending,omitempty"`

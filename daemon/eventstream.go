@@ -1,0 +1,107 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"opm/daemon/api"
+	"opm/daemon/hooks"
+)
+
+// sseKeepAlive is the longest a stream stays silent: a comment line then
+// tells proxies and clients it lives. The timer runs only while a client
+// is connected.
+const sseKeepAlive = 30 * time.Second
+
+// handleEvents streams the event feed as server-sent events (GET
+// api.PathEvents) until the client goes away or the daemon ends. A
+// Last-Event-ID header or ?since= replays what the ring still holds
+// after that sequence number; without either the stream starts with the
+// next event.
+func (srv *server) handleEvents(w http.ResponseWriter, r *http.Request) {
+	bus := srv.sup.feed
+	if bus == nil {
+		writeError(w, api.Errorf(api.CodeInternal, "this daemon has no event feed"))
+		return
+	}
+	since := bus.Last()
+	for _, v := range []struct{ name, text string }{
+		{"the Last-Event-ID header", r.Header.Get("Last-Event-ID")},
+		{api.SinceParam, r.URL.Query().Get(api.SinceParam)},
+	} {
+		if v.text == "" {
+			continue
+		}
+		n, err := strconv.ParseUint(v.text, 10, 64)
+		if err != nil {
+			writeError(w, api.Errorf(api.CodeBadRequest, "%s %q is not an event id (use a whole number ≥ 0, the id of the last event seen; 0 replays all the daemon still holds)", v.name, v.text))
+			return
+		}
+		since = n
+	}
+	flusher, _ := w.(http.Flusher)
+	if flusher == nil {
+		writeError(w, api.Errorf(api.CodeInternal, "this connection cannot stream"))
+		return
+	}
+	sub := bus.Subscribe(since)
+	defer sub.Close()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush()
+
+	keepAlive := time.NewTimer(sseKeepAlive)
+	defer keepAlive.Stop()
+	var buf bytes.Buffer
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-srv.sup.quit:
+			return
+		case <-keepAlive.C:
+			buf.WriteString(": keep-alive\n\n")
+		case <-sub.C():
+			for _, ev := range sub.Read() {
+				writeSSE(&buf, ev)
+			}
+		}
+		if buf.Len() == 0 {
+			continue
+		}
+		_, err := w.Write(buf.Bytes())
+		buf.Reset()
+		flusher.Flush()
+		if err != nil {
+			return
+		}
+		keepAlive.Reset(sseKeepAlive)
+	}
+}
+
+// writeSSE writes ev as one server-sent event.
+func writeSSE(buf *bytes.Buffer, ev api.Event) {
+	data, _ := json.Marshal(ev)
+	buf.WriteString("id: ")
+	buf.WriteString(strconv.FormatUint(ev.Seq, 10))
+	buf.WriteString("\nevent: ")
+	buf.WriteString(ev.Type)
+	buf.WriteString("\ndata: ")
+	buf.Write(data)
+	buf.WriteString("\n\n")
+}
+
+// newHookRunner is the runner of the hooks, as config.toml sets it.
+func newHookRunner(cfg Config, log *slog.Logger) *hooks.Runner {
+	retries := cfg.HookRetries
+	if retries == 0 {
+		retries = -1 // none, as configured
+	}
+	return &hooks.Runner{Timeout: cfg.HookTimeout, Retries: retries, RetryDelay: cfg.HookRetryDelay, Log: log}
+}

@@ -1,0 +1,153 @@
+package hooks
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"opm/daemon/api"
+)
+
+// Defaults of a Runner.
+const (
+	DefaultTimeout    = 10 * time.Second
+	DefaultRetries    = 3
+	DefaultRetryDelay = time.Second
+	DefaultWorkers    = 4
+	// queueSize bounds the runs waiting for a worker.
+	queueSize = 256
+)
+
+// Hook is one hook to run: a command or an http:// URL, and for a URL
+// the body's format (api.WebhookJSON, Slack, Discord).
+type Hook struct {
+	Run    string
+	Format string
+}
+
+// Runner runs hooks off the caller's goroutine. Set its fields before the
+// first Fire; zero values take the defaults.
+type Runner struct {
+	Timeout    time.Duration
+	Retries    int // more tries of a failed URL hook; negative: none
+	RetryDelay time.Duration
+	Workers    int
+	Log        *slog.Logger
+
+	once    sync.Once
+	running sync.WaitGroup
+	queue   chan job
+	ctx     context.Context
+	stop    context.CancelFunc
+}
+
+type job struct {
+	ev   api.Event
+	hook Hook
+}
+
+func (r *Runner) init() {
+	if r.Timeout <= 0 {
+		r.Timeout = DefaultTimeout
+	}
+	if r.Retries == 0 {
+		r.Retries = DefaultRetries
+	}
+	if r.RetryDelay <= 0 {
+		r.RetryDelay = DefaultRetryDelay
+	}
+	if r.Workers <= 0 {
+		r.Workers = DefaultWorkers
+	}
+	if r.Log == nil {
+		r.Log = slog.New(slog.DiscardHandler)
+	}
+	r.queue = make(chan job, queueSize)
+	r.ctx, r.stop = context.WithCancel(context.Background())
+	for range r.Workers {
+		go r.work()
+	}
+}
+
+// Fire queues hook to run for ev and returns at once. A nil Runner, or an
+// empty hook, does nothing.
+func (r *Runner) Fire(ev api.Event, hook Hook) {
+	if r == nil || hook.Run == "" {
+		return
+	}
+	r.once.Do(r.init)
+	select {
+	case r.queue <- job{ev: ev, hook: hook}:
+	default:
+		r.failed(ev, hook, "too many hooks waiting to run (dropped)", 0)
+	}
+}
+
+// Close cancels the runs under way (their commands are killed, with
+// their process groups) and waits for them to end, for at most a
+// second; runs queued later fail at once.
+func (r *Runner) Close() {
+	if r == nil {
+		return
+	}
+	r.once.Do(func() {}) // nothing ever started: nothing to end
+	if r.stop == nil {
+		return
+	}
+	r.stop()
+	done := make(chan struct{})
+	go func() { r.running.Wait(); close(done) }()
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+func (r *Runner) work() {
+	for j := range r.queue {
+		r.running.Add(1)
+		r.run(j)
+		r.running.Done()
+	}
+}
+
+// run runs one hook, with its retries.
+func (r *Runner) run(j job) {
+	if !api.IsHookURL(j.hook.Run) {
+		if err := r.command(j.ev, j.hook.Run); err != nil {
+			r.failed(j.ev, j.hook, err.Error(), 1)
+		}
+		return
+	}
+	delay := r.RetryDelay
+	tries := 1 + max(r.Retries, 0)
+	for i := 1; ; i++ {
+		err := r.post(j.ev, j.hook)
+		if err == nil {
+			return
+		}
+		if i >= tries || r.ctx.Err() != nil {
+			r.failed(j.ev, j.hook, err.Error(), i)
+			return
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-r.ctx.Done():
+			t.Stop()
+			r.failed(j.ev, j.hook, err.Error(), i)
+			return
+		}
+		delay *= 2
+	}
+}
+
+func (r *Runner) failed(ev api.Event, hook Hook, why string, tries int) {
+	if r.Log == nil {
+		return
+	}
+	r.Log.Warn("hook failed", "event", "hook-failed", "hook", hook.Run, "on", ev.Type, "app", ev.App, "seq", ev.Seq, "tries", tries, "error", why)
+}
