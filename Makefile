@@ -79,7 +79,7 @@ BPO_SOURCES := /etc/apt/sources.list.d/opm-bookworm-backports.sources
 # test (cmd/opm/dashboard_test.go) drives, installed as systemd is, where
 # asked.
 
-testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), and systemd-analyze, qemu-user and chromium for the unit tests (under CI or with OPM_INSTALL_TESTDEPS=1, as root)
+testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), and systemd-analyze, qemu-user, tmux and chromium for the unit tests (under CI or with OPM_INSTALL_TESTDEPS=1, as root)
 	@if [ -x $(PM2BIN) ]; then :; \
 	elif command -v npm >/dev/null 2>&1; then \
 	  echo "installing PM2 into bench/.pm2 for the PM2 tests"; \
@@ -94,6 +94,15 @@ testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), a
 	    { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends systemd; }; } \
 	    || echo "apt-get install systemd failed: the tests skip their systemd-analyze checks"; \
 	else echo "systemd-analyze is not installed and cannot be here (apt-get, as root): the tests skip their systemd-analyze checks"; fi
+	@if command -v tmux >/dev/null 2>&1; then :; \
+	elif [ -z "$$CI" ] && [ "$$OPM_INSTALL_TESTDEPS" != 1 ]; then \
+	  echo "tmux is not installed: the opm monit tests skip. To install it: sudo apt-get install tmux (or make testdeps OPM_INSTALL_TESTDEPS=1, as root)"; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's tmux package (the opm monit tests drive the dashboard in it)"; \
+	  { $(APT_GET) install -y --no-install-recommends tmux || \
+	    { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends tmux; }; } \
+	    || echo "apt-get install tmux failed: the opm monit tests skip"; \
+	else echo "tmux is not installed and cannot be here (apt-get, as root): the opm monit tests skip"; fi
 	@if command -v qemu-aarch64 >/dev/null 2>&1 && command -v qemu-arm >/dev/null 2>&1 && \
 	  [ "$$(qemu-aarch64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p' | head -n 1)" -ge 8 ] 2>/dev/null; then :; \
 	elif [ -z "$$CI" ] && [ "$$OPM_INSTALL_TESTDEPS" != 1 ]; then \

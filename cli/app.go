@@ -86,6 +86,7 @@ func NewApp(opts Options) *App {
 			a.jlistCommand(),
 			a.infoCommand(),
 			a.logsCommand(),
+			a.monitCommand(),
 			a.eventsCommand(),
 			a.flushCommand(),
 			a.envCommand(),
