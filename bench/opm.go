@@ -23,6 +23,9 @@ type opmTool struct {
 	// watch, cron, memory limits); {dir} stands for an empty directory
 	// of the sandbox that nothing writes to.
 	extra []string
+	// config is appended to every sandbox's config.toml (a variant's
+	// settings).
+	config string
 }
 
 func (o *opmTool) Name() string { return "opm" }
@@ -39,7 +42,7 @@ func (o *opmTool) newSandbox() (*sandbox, error) {
 	if err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf(opmConfig, o.restartDelay, o.restartDelay)
+	cfg := fmt.Sprintf(opmConfig, o.restartDelay, o.restartDelay) + o.config
 	if err := os.WriteFile(filepath.Join(sb.home, "config.toml"), []byte(cfg), 0o600); err != nil {
 		sb.remove()
 		return nil, fmt.Errorf("write config.toml: %w", err)

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
 	"time"
 
 	"opm/daemon/proc"
@@ -55,7 +59,7 @@ func runIdle(ctx context.Context, b *bench) error {
 		b.rep.set(scenarioIdle, m("threads"), "count", name, float64(u.after.Threads)).noRatio = true
 	}
 	if b.opm != nil {
-		errs = append(errs, runIdleVariants(ctx, b, n, window))
+		errs = append(errs, runIdleVariants(ctx, b, n, window), runIdleStream(ctx, b, n, window))
 	}
 	b.rep.notef("scenario 4 window: %s after a %s settle (%s for the variants); CPU ticks are 10 ms, so figures below ~%.2f s/min read as 0", window, idleSettle, variantSettle, 0.01*perMin)
 	return errors.Join(errs...)
@@ -101,6 +105,85 @@ func runIdleVariants(ctx context.Context, b *bench, n int, window time.Duration)
 		b.rep.set(scenarioIdle, m("RSS"), "MB", "opm", mb(u.after.RSS))
 	}
 	return errors.Join(errs...)
+}
+
+// runIdleStream measures opm idle with its TCP listener on and a client
+// following /v1/events on it, as an open web dashboard does: nothing
+// happens, so the stream carries at most its keep-alives (one per 30 s).
+func runIdleStream(ctx context.Context, b *bench, n int, window time.Duration) error {
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	o := *b.opm
+	o.config = fmt.Sprintf("listen = \"127.0.0.1:%d\"\n", port)
+	var u idleUsage
+	err = b.withSandbox(&o, func(sb *sandbox) error {
+		if err := startApps(ctx, &o, sb, n); err != nil {
+			return err
+		}
+		pid, err := daemonPID(&o, sb)
+		if err != nil {
+			return err
+		}
+		tok := sb.run(ctx, cmdTimeout, o.bin, "token")
+		if err := tok.error(); err != nil {
+			return fmt.Errorf("opm token: %w", err)
+		}
+		sctx, stop := context.WithCancel(ctx)
+		defer stop()
+		req, err := http.NewRequestWithContext(sctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/v1/events", port), nil)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok.Stdout)))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return fmt.Errorf("open the event stream: %w", err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("open the event stream: %s", resp.Status)
+		}
+		go io.Copy(io.Discard, resp.Body) // until the stream is closed below
+		if err := pause(ctx, variantSettle); err != nil {
+			return err
+		}
+		if u.before, err = proc.ReadUsage(pid); err != nil {
+			return err
+		}
+		if err := pause(ctx, window); err != nil {
+			return err
+		}
+		if u.after, err = proc.ReadUsage(pid); err != nil {
+			return fmt.Errorf("daemon %d during the window: %w", pid, err)
+		}
+		return checkOnce(sb, n)
+	})
+	if err != nil {
+		return fmt.Errorf("opm, listener and event stream: %w", err)
+	}
+	perMin := 60 / window.Seconds()
+	m := func(metric string) string {
+		return fmt.Sprintf("%d apps, TCP listener on, an event stream open: %s", n, metric)
+	}
+	cpu := float64(sub(u.after.CPUTicks, u.before.CPUTicks)) / proc.TicksPerSecond
+	b.rep.set(scenarioIdle, m("CPU utime+stime"), "s/min", "opm", cpu*perMin)
+	b.rep.set(scenarioIdle, m("bytes written to storage"), "bytes", "opm", float64(sub(u.after.WriteBytes, u.before.WriteBytes))).target("0", atMost(0))
+	b.rep.set(scenarioIdle, m("wake-ups (voluntary switches)"), "per min", "opm", float64(sub(u.after.Voluntary, u.before.Voluntary))*perMin).
+		target("≤ 2 (a keep-alive per 30 s)", atMost(2))
+	b.rep.set(scenarioIdle, m("RSS"), "MB", "opm", mb(u.after.RSS))
+	return nil
+}
+
+// freePort returns a TCP port of the loopback that nothing listens on now.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
 type idleUsage struct{ before, after proc.Usage }
