@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,10 +27,14 @@ func runCLI(ctx context.Context, b *bench) error {
 	}
 	for _, n := range b.p.CLIN {
 		for _, t := range b.tools() {
-			ds, err := measureList(ctx, b, t, n, b.p.CLIRuns)
+			ds, scrapes, err := measureList(ctx, b, t, n, b.p.CLIRuns)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("%s, %d apps: %w", t.Name(), n, err))
 				continue
+			}
+			if len(scrapes) > 0 {
+				s := summarize(scrapes)
+				b.rep.set(scenarioCLI, fmt.Sprintf("%d apps: GET /metrics on the socket, median of %d", n, s.N), "ms", t.Name(), ms(s.Median))
 			}
 			s := summarize(ds)
 			r := b.rep.set(scenarioCLI, fmt.Sprintf("%d apps, median of %d", n, s.N), "ms", t.Name(), ms(s.Median))
@@ -45,10 +52,21 @@ func runCLI(ctx context.Context, b *bench) error {
 	return errors.Join(errs...)
 }
 
-func measureList(ctx context.Context, b *bench, t tool, n, runs int) (ds []time.Duration, err error) {
+func measureList(ctx context.Context, b *bench, t tool, n, runs int) (ds, scrapes []time.Duration, err error) {
 	err = b.withSandbox(t, func(sb *sandbox) error {
 		if err := startApps(ctx, t, sb, n); err != nil {
 			return err
+		}
+		if t.Name() == "opm" {
+			// A Prometheus scrape of opm's daemon: one request on its
+			// socket, from the request to the last byte of the answer.
+			for range runs {
+				d, err := scrapeMetrics(filepath.Join(sb.runtime, "opm.sock"))
+				if err != nil {
+					return fmt.Errorf("GET /metrics: %w", err)
+				}
+				scrapes = append(scrapes, d)
+			}
 		}
 		for range runs {
 			r := sb.run(ctx, cmdTimeout, t.listArgv()...)
@@ -66,7 +84,31 @@ func measureList(ctx context.Context, b *bench, t tool, n, runs int) (ds []time.
 		}
 		return nil
 	})
-	return ds, err
+	return ds, scrapes, err
+}
+
+// scrapeMetrics times one GET /metrics on the daemon's socket sock, as a
+// scraper sees it, and checks the answer is the metrics.
+func scrapeMetrics(sock string) (time.Duration, error) {
+	start := time.Now()
+	c, err := net.DialTimeout("unix", sock, cmdTimeout)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(cmdTimeout))
+	if _, err := io.WriteString(c, "GET /metrics HTTP/1.1\r\nHost: opm\r\nConnection: close\r\n\r\n"); err != nil {
+		return 0, err
+	}
+	body, err := io.ReadAll(c)
+	if err != nil {
+		return 0, err
+	}
+	d := time.Since(start)
+	if !bytes.HasPrefix(body, []byte("HTTP/1.1 200 ")) || !bytes.Contains(body, []byte("opm_app_up{")) {
+		return 0, fmt.Errorf("not the metrics: %.200q", body)
+	}
+	return d, nil
 }
 
 // versionMetric names the row of `opm version`, before ", median of N".
