@@ -107,6 +107,7 @@ func (srv *server) serveTCP(ln net.Listener, idle func()) (stop func()) {
 	t.api = mux
 	hs := &wire.Server{
 		Handler: t,
+		Check:   t.check,
 		ErrorLog: func(msg string, args ...any) {
 			srv.log.Warn("tcp api: "+msg, append([]any{"event", "api-error"}, args...)...)
 		},
@@ -135,45 +136,68 @@ type tcpServer struct {
 	limits *limiter
 }
 
+// isAPI reports whether path is the API's (token needed) rather than the
+// dashboard page's.
+func isAPI(path string) bool {
+	return path == "/v1" || strings.HasPrefix(path, "/v1/") || path == api.PathMetrics
+}
+
 func (t *tcpServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Path != "/v1" && !strings.HasPrefix(r.URL.Path, "/v1/") && r.URL.Path != api.PathMetrics {
+	if !isAPI(r.URL.Path) {
 		// The page holds no data: it asks for the token.
 		dashboard.ServeHTTP(w, r)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
+	t.api.ServeHTTP(w, r) // its token was checked (check)
+}
+
+// check admits a request to the API only with the token, from its header,
+// before its body is read. A right token always passes: nobody can lock
+// its holder out. A request without a token is refused and not counted
+// (a web page the owner visits can send those); wrong tokens are counted
+// per address, and an address that sent too many is refused for a while
+// (429) before its token is even compared — guessing a 256-bit token is
+// hopeless anyway; this keeps a guesser from costing the daemon more
+// than a refusal.
+func (t *tcpServer) check(w http.ResponseWriter, r *http.Request) bool {
+	if !isAPI(r.URL.Path) {
+		return true
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	got, ok := bearer(r)
+	if !ok {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="opm"`)
+		writeErrorStatus(w, http.StatusUnauthorized, api.Errorf(codeUnauthorized, "no token: send the token that 'opm token' prints, as the header 'Authorization: Bearer <token>'"))
+		return false
+	}
+	want, path, err := shm.ReadToken(t.srv.cfg.Home, t.srv.cfg.RuntimeDir)
+	if err != nil {
+		t.srv.log.Warn("the TCP listener cannot read its token", "event", "tcp-token-error", "error", err)
+		writeErrorStatus(w, http.StatusUnauthorized, api.Errorf(codeUnauthorized, "the daemon cannot read its token %s (run 'opm token' on its machine to make one): %v", path, err))
+		return false
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
+	}
+	if subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1 {
+		t.limits.ok(host)
+		return true
 	}
 	now := time.Now()
 	if wait, blocked := t.limits.blocked(host, now); blocked {
 		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		writeErrorStatus(w, http.StatusTooManyRequests, api.Errorf(codeRateLimited, "too many requests with a wrong token from %s: try again in %d s (the token is printed by 'opm token' on the daemon's machine)", host, secs))
-		return
+		return false
 	}
-	want, path, err := shm.ReadToken(t.srv.cfg.Home, t.srv.cfg.RuntimeDir)
-	if err != nil {
-		t.srv.log.Warn("the TCP listener cannot read its token", "event", "tcp-token-error", "error", err)
-		writeErrorStatus(w, http.StatusUnauthorized, api.Errorf(codeUnauthorized, "the daemon cannot read its token %s (run 'opm token' on its machine to make one): %v", path, err))
-		return
+	if blocked := t.limits.fail(host, now); blocked > 0 {
+		t.srv.log.Warn("wrong tokens on the TCP listener: address refused for a while", "event", "tcp-blocked", "addr", host, "for", blocked)
 	}
-	got, ok := bearer(r)
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
-		if blocked := t.limits.fail(host, now); blocked > 0 {
-			t.srv.log.Warn("wrong tokens on the TCP listener: address refused for a while", "event", "tcp-blocked", "addr", host, "for", blocked)
-		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="opm"`)
-		msg := "a wrong token"
-		if !ok {
-			msg = "no token"
-		}
-		writeErrorStatus(w, http.StatusUnauthorized, api.Errorf(codeUnauthorized, "%s: send the token that 'opm token' prints, as the header 'Authorization: Bearer <token>'", msg))
-		return
-	}
-	t.limits.ok(host)
-	t.api.ServeHTTP(w, r)
+	w.Header().Set("WWW-Authenticate", `Bearer realm="opm"`)
+	writeErrorStatus(w, http.StatusUnauthorized, api.Errorf(codeUnauthorized, "a wrong token: send the token that 'opm token' prints, as the header 'Authorization: Bearer <token>'"))
+	return false
 }
 
 // bearer is the token of the request's Authorization header.

@@ -125,8 +125,17 @@ func (srv *server) handleLogs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		for _, l := range logs {
-			for _, line := range l.more() {
-				enc.Encode(logLine{App: l.app, Stream: l.stream, Line: string(line)})
+			// To the file's end, in batches: the events of what is
+			// left were merged into the ones just read.
+			for {
+				lines := l.more()
+				for _, line := range lines {
+					enc.Encode(logLine{App: l.app, Stream: l.stream, Line: string(line)})
+				}
+				if len(lines) <= maxLogLines {
+					break
+				}
+				flusher.Flush()
 			}
 		}
 		flusher.Flush()

@@ -43,6 +43,10 @@ type Server struct {
 	// Idle, when set, is called each time the last connection being
 	// served ends (not when the server closes).
 	Idle func()
+	// Check, when set, sees each request's line and header before its
+	// body is read; to refuse the request it answers on w and returns
+	// false (the handler is not called).
+	Check func(w http.ResponseWriter, r *http.Request) bool
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -239,6 +243,16 @@ func (s *Server) serve(c net.Conn) {
 		answerPlain(bw, http.StatusHTTPVersionNotSupported, "this server speaks HTTP/1.x only")
 		return
 	}
+	req.RemoteAddr = c.RemoteAddr().String()
+	if s.Check != nil {
+		// Before a byte of the body is read (or a 100 Continue sent):
+		// a request refused on its header costs no memory for its body.
+		w := &response{bw: bw, req: req, header: http.Header{}}
+		if !s.Check(w, req.WithContext(ctx)) {
+			w.finish()
+			return
+		}
+	}
 	if strings.EqualFold(req.Header.Get("Expect"), "100-continue") && req.ContentLength != 0 {
 		bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 		if bw.Flush() != nil {
@@ -273,7 +287,6 @@ func (s *Server) serve(c net.Conn) {
 		}
 	}()
 	req = req.WithContext(ctx)
-	req.RemoteAddr = c.RemoteAddr().String()
 	w := &response{bw: bw, req: req, header: http.Header{}}
 	if !s.run(w, req) {
 		return
