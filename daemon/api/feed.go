@@ -57,17 +57,20 @@ const (
 // Event is one thing that happened to an app or the daemon, as
 // GET PathEvents streams it and hooks receive it.
 type Event struct {
-	Seq      uint64    `json:"seq"`
-	Time     time.Time `json:"time"`
-	Type     string    `json:"type"`
-	App      string    `json:"app,omitempty"` // label: name, or name:i for an instance
-	Name     string    `json:"name,omitempty"`
-	Instance int       `json:"instance,omitempty"`
-	ID       int       `json:"id,omitempty"`
-	PID      int       `json:"pid,omitempty"`
-	Code     *int      `json:"code,omitempty"`
-	Signal   string    `json:"signal,omitempty"`
-	Reason   string    `json:"reason,omitempty"`
-	Restarts int       `json:"restarts,omitempty"`
-	Detail   string    `json:"detail,omitempty"`
+	Seq  uint64    `json:"seq"`
+	Time time.Time `json:"time"`
+	Type string    `json:"type"`
+	App  string    `json:"app,omitempty"` // label: name, or name:i for an instance
+	Name string    `json:"name,omitempty"`
+	// Instance and ID are the app's; an event of the daemon's own
+	// (restore-begin, restore-end, lost) has no App, and they mean
+	// nothing there.
+	Instance int    `json:"instance"`
+	ID       int    `json:"id"`
+	PID      int    `json:"pid,omitempty"`
+	Code     *int   `json:"code,omitempty"`
+	Signal   string `json:"signal,omitempty"`
+	Reason   string `json:"reason,omitempty"`
+	Restarts int    `json:"restarts,omitempty"`
+	Detail   string `json:"detail,omitempty"`
 }

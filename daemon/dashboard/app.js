@@ -300,7 +300,7 @@ function onEvent(ev) {
   feed.prepend(el('li', { className: ev.type }, el('span', { className: 't', textContent: when }), what));
   while (feed.childNodes.length > MAX_FEED) feed.lastChild.remove();
   // The row changes at once; CPU and memory come with the listing.
-  const a = apps.find((x) => x.id === ev.id);
+  const a = ev.app ? apps.find((x) => x.id === ev.id) : null;
   if (a) {
     if (ev.type === 'start') { a.status = 'online'; a.pid = ev.pid; }
     if (ev.type === 'exit') { a.status = 'waiting'; a.pid = 0; }
