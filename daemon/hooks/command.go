@@ -46,7 +46,17 @@ func (r *Runner) command(ev api.Event, cmd string) error {
 	ctx, cancel := context.WithTimeout(r.ctx, r.Timeout)
 	defer cancel()
 	c := exec.CommandContext(ctx, "/bin/sh", "-c", cmd)
-	c.Env = append(os.Environ(), Env(ev)...)
+	// The daemon's environment (that of the command that started it),
+	// less what describes the daemon's own service (its service
+	// manager's NOTIFY_SOCKET...: a READY=1 would go to systemd), and
+	// the event.
+	var env []string
+	for _, kv := range os.Environ() {
+		if !api.IsServiceEnv(kv) {
+			env = append(env, kv)
+		}
+	}
+	c.Env = append(env, Env(ev)...)
 	c.Dir = "/"
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }

@@ -35,9 +35,14 @@ type Runner struct {
 	Workers    int
 	Log        *slog.Logger
 
-	once    sync.Once
-	running sync.WaitGroup
-	queue   chan job
+	once  sync.Once
+	queue chan job
+	// active counts the runs under way; drained is closed once Close
+	// was called and none is left.
+	mu      sync.Mutex
+	active  int
+	closing bool
+	drained chan struct{}
 	ctx     context.Context
 	stop    context.CancelFunc
 }
@@ -96,21 +101,40 @@ func (r *Runner) Close() {
 		return
 	}
 	r.stop()
-	done := make(chan struct{})
-	go func() { r.running.Wait(); close(done) }()
+	r.mu.Lock()
+	if !r.closing {
+		r.closing = true
+		r.drained = make(chan struct{})
+		if r.active == 0 {
+			close(r.drained)
+		}
+	}
+	drained := r.drained
+	r.mu.Unlock()
 	t := time.NewTimer(time.Second)
 	defer t.Stop()
 	select {
-	case <-done:
+	case <-drained:
 	case <-t.C:
 	}
 }
 
 func (r *Runner) work() {
 	for j := range r.queue {
-		r.running.Add(1)
+		r.mu.Lock()
+		if r.closing {
+			r.mu.Unlock()
+			continue // closing: what was queued is dropped, quietly
+		}
+		r.active++
+		r.mu.Unlock()
 		r.run(j)
-		r.running.Done()
+		r.mu.Lock()
+		r.active--
+		if r.closing && r.active == 0 {
+			close(r.drained)
+		}
+		r.mu.Unlock()
 	}
 }
 
