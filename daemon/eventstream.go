@@ -6,16 +6,10 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"time"
 
 	"opm/daemon/api"
 	"opm/daemon/hooks"
 )
-
-// sseKeepAlive is the longest a stream stays silent: a comment line then
-// tells proxies and clients it lives. The timer runs only while a client
-// is connected.
-const sseKeepAlive = 30 * time.Second
 
 // handleEvents streams the event feed as server-sent events (GET
 // api.PathEvents) until the client goes away or the daemon ends. A
@@ -56,8 +50,11 @@ func (srv *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush()
 
-	keepAlive := time.NewTimer(sseKeepAlive)
-	defer keepAlive.Stop()
+	// No keep-alive: a stream on which nothing happens costs the daemon
+	// nothing. A client that died is seen by its connection's end (TCP
+	// keep-alive probes, sent by the kernel, find a peer that vanished);
+	// a client behind a proxy that drops quiet connections reconnects
+	// with Last-Event-ID, as the dashboard and EventSource do.
 	var buf bytes.Buffer
 	for {
 		select {
@@ -65,8 +62,6 @@ func (srv *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		case <-srv.sup.quit:
 			return
-		case <-keepAlive.C:
-			buf.WriteString(": keep-alive\n\n")
 		case <-sub.C():
 			for _, ev := range sub.Read() {
 				writeSSE(&buf, ev)
@@ -81,7 +76,6 @@ func (srv *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			return
 		}
-		keepAlive.Reset(sseKeepAlive)
 	}
 }
 

@@ -11,9 +11,8 @@ import "time"
 //
 // followed by a blank line. A Last-Event-ID header (or the query
 // parameter SinceParam) replays the events after that sequence number
-// that the daemon's small in-memory ring still holds. While the stream is
-// open and nothing happens, a comment line (": keep-alive") is sent at
-// most every 30 s.
+// that the daemon's small in-memory ring still holds. While nothing
+// happens nothing is sent: an open stream costs the daemon no wake-up.
 const PathEvents = "/v1/events"
 
 // SinceParam names the sequence number after which PathEvents replays
