@@ -45,6 +45,7 @@
 //	weblogs.go          the log tail of the dashboard, followed by inotify (TCP only)
 //	ready.go            the readiness line to the command that started the daemon
 //	server.go           the route table (routes: every endpoint, checked against api/openapi.yaml); HTTP handlers → supervisor requests
+//	listing.go          a listing's answer: each app's spec kept encoded while unchanged
 //	supervisor.go       the loop, handle, waiters
 //	events.go           what the loop handles
 //	app.go, state.go    the app record; the typed state machine and move
