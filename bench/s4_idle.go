@@ -146,17 +146,8 @@ func runIdleStream(ctx context.Context, b *bench, n int, window time.Duration) e
 			return fmt.Errorf("open the event stream: %s", resp.Status)
 		}
 		go io.Copy(io.Discard, resp.Body) // until the stream is closed below
-		if err := pause(ctx, variantSettle); err != nil {
+		if u, err = measureWindow(ctx, pid, variantSettle, window); err != nil {
 			return err
-		}
-		if u.before, err = proc.ReadUsage(pid); err != nil {
-			return err
-		}
-		if err := pause(ctx, window); err != nil {
-			return err
-		}
-		if u.after, err = proc.ReadUsage(pid); err != nil {
-			return fmt.Errorf("daemon %d during the window: %w", pid, err)
 		}
 		return checkOnce(sb, n)
 	})
@@ -197,22 +188,31 @@ func measureIdle(ctx context.Context, b *bench, t tool, n int, window, settle ti
 		if err != nil {
 			return err
 		}
-		if err := pause(ctx, settle); err != nil {
+		if u, err = measureWindow(ctx, pid, settle, window); err != nil {
 			return err
-		}
-		if u.before, err = proc.ReadUsage(pid); err != nil {
-			return err
-		}
-		if err := pause(ctx, window); err != nil {
-			return err
-		}
-		if u.after, err = proc.ReadUsage(pid); err != nil {
-			return fmt.Errorf("daemon %d during the window: %w", pid, err)
-		}
-		if u.after.Start != u.before.Start {
-			return fmt.Errorf("daemon %d was replaced during the window", pid)
 		}
 		return checkOnce(sb, n)
 	})
 	return u, err
+}
+
+// measureWindow leaves the daemon pid alone for settle, then reads its
+// usage before and after window.
+func measureWindow(ctx context.Context, pid int, settle, window time.Duration) (u idleUsage, err error) {
+	if err := pause(ctx, settle); err != nil {
+		return u, err
+	}
+	if u.before, err = proc.ReadUsage(pid); err != nil {
+		return u, err
+	}
+	if err := pause(ctx, window); err != nil {
+		return u, err
+	}
+	if u.after, err = proc.ReadUsage(pid); err != nil {
+		return u, fmt.Errorf("daemon %d during the window: %w", pid, err)
+	}
+	if u.after.Start != u.before.Start {
+		return u, fmt.Errorf("daemon %d was replaced during the window", pid)
+	}
+	return u, nil
 }
