@@ -53,7 +53,8 @@ func (t *trimmer) trim() {
 	releaseCode()
 }
 
-// stop cancels a trim not yet run.
+// stop cancels a trim not yet run: the daemon is busy again (a request
+// began), and the end of its work arms it anew.
 func (t *trimmer) stop() {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -150,7 +150,7 @@ func Run(ctx context.Context, cfg Config) error {
 	hs := srv.httpServer()
 	trim := &trimmer{busy: func() bool { return hs.Active() > 0 }}
 	defer trim.stop()
-	hs.Idle = trim.quiet
+	hs.Idle, hs.Busy = trim.quiet, trim.stop
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(newCapListener(ln, cfg.APIMaxConnections)) }()
 	if tcpLn != nil {

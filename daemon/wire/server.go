@@ -41,8 +41,10 @@ type Server struct {
 	// panic, an accept that failed. Nil discards it.
 	ErrorLog func(msg string, args ...any)
 	// Idle, when set, is called each time the last connection being
-	// served ends (not when the server closes).
+	// served ends (not when the server closes); Busy each time a first
+	// one begins.
 	Idle func()
+	Busy func()
 	// Check, when set, sees each request's line and header before its
 	// body is read; to refuse the request it answers on w and returns
 	// false (the handler is not called).
@@ -127,11 +129,16 @@ func (s *Server) isClosing() bool {
 // track registers c, unless the server is closing.
 func (s *Server) track(c net.Conn) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closing {
+		s.mu.Unlock()
 		return false
 	}
 	s.conns[c] = struct{}{}
+	first := len(s.conns) == 1
+	s.mu.Unlock()
+	if first && s.Busy != nil {
+		s.Busy()
+	}
 	return true
 }
 
