@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"opm/daemon/api"
+	"opm/shm"
 )
 
 // pathAppLogs is the log tail of the dashboard, on the TCP listener:
@@ -196,7 +197,9 @@ func (l *followedLog) tail(n int) [][]byte {
 
 // open opens the log at its end (after its last newline).
 func (l *followedLog) open() bool {
-	f, err := os.Open(l.path)
+	// Checked as the daemon checks the logs it writes: a path swapped
+	// for a symlink or another user's file is not served.
+	f, err := shm.OpenOwnedFile(l.path, unix.O_RDONLY, 0)
 	if err != nil {
 		return false
 	}
@@ -233,8 +236,14 @@ func (l *followedLog) more() [][]byte {
 		if l.f != nil {
 			l.f.Close()
 		}
-		f, err := os.Open(l.path)
+		f, err := shm.OpenOwnedFile(l.path, unix.O_RDONLY, 0)
 		if err != nil {
+			l.f = nil
+			return nil
+		}
+		// The file opened, not the one the path named a moment ago.
+		if unix.Fstat(int(f.Fd()), &st) != nil {
+			f.Close()
 			l.f = nil
 			return nil
 		}
