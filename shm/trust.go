@@ -210,6 +210,13 @@ func CheckOwnedFD(fd int, path string) error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("check %s: %w", path, err)
 	}
+	return CheckOwnedStat(&st, path)
+}
+
+// CheckOwnedStat checks the stat of a file (found at path) as OpenOwned
+// checks the file it opens: a regular file of this user's, that no other
+// user may write, with one link.
+func CheckOwnedStat(st *unix.Stat_t, path string) error {
 	euid := EUID()
 	switch {
 	case st.Mode&unix.S_IFMT != unix.S_IFREG:

@@ -102,10 +102,7 @@ func (f *File) Check() error {
 // link), by its lstat alone.
 func (f *File) writableLocked() bool {
 	var st unix.Stat_t
-	if unix.Lstat(f.path, &st) != nil {
-		return false
-	}
-	return st.Mode&unix.S_IFMT == unix.S_IFREG && int(st.Uid) == shm.EUID() && st.Mode&0o022 == 0 && st.Nlink == 1
+	return unix.Lstat(f.path, &st) == nil && shm.CheckOwnedStat(&st, f.path) == nil
 }
 
 // stillOpenLocked reports whether the path still names the regular file,
@@ -123,7 +120,7 @@ func (f *File) stillOpenLocked() bool {
 		return false
 	}
 	// The same file, checked as opening it would check it.
-	if held.Mode&unix.S_IFMT != unix.S_IFREG || int(held.Uid) != shm.EUID() || held.Mode&0o022 != 0 || held.Nlink != 1 {
+	if shm.CheckOwnedStat(&held, f.path) != nil {
 		return false
 	}
 	f.size = held.Size
