@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/proc"
 	"opm/daemon/testkit"
 )
 
@@ -20,21 +21,11 @@ import (
 // executable, mostly), from /proc/<pid>/status.
 func rssFileKB(t *testing.T, pid int) int {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	u, err := proc.ReadUsage(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for line := range strings.SplitSeq(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "RssFile:"); ok {
-			n, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	t.Fatal("no RssFile in /proc status")
-	return 0
+	return int(u.RSSFile >> 10)
 }
 
 // Requests map much of the daemon's binary; once it has been quiet for a
