@@ -47,7 +47,7 @@ with --since to go on where it stopped.`,
 				if _, err := strconv.ParseUint(c.String("since"), 10, 64); err != nil {
 					return usageErrorf("invalid --since %q: give an event id (a whole number ≥ 0; 0 replays all the daemon holds)", c.String("since"))
 				}
-				header.Set("Last-Event-ID", c.String("since"))
+				header.Set(api.LastEventIDHeader, c.String("since"))
 			}
 			cl, err := a.conn.ensure(c.Context)
 			if err != nil {

@@ -24,7 +24,7 @@ func (srv *server) handleEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	since := bus.Last()
 	for _, v := range []struct{ name, text string }{
-		{"the Last-Event-ID header", r.Header.Get("Last-Event-ID")},
+		{"the Last-Event-ID header", r.Header.Get(api.LastEventIDHeader)},
 		{api.SinceParam, r.URL.Query().Get(api.SinceParam)},
 	} {
 		if v.text == "" {

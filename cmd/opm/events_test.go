@@ -35,7 +35,7 @@ func (e *env) events(since string) *eventStream {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := http.Header{}
 	if since != "" {
-		h.Set("Last-Event-ID", since)
+		h.Set(api.LastEventIDHeader, since)
 	}
 	body, err := e.client().Stream(ctx, api.PathEvents, h)
 	if err != nil {

@@ -266,7 +266,7 @@ func TestTCPTokenReadOnlyHome(t *testing.T) {
 		t.Fatalf("the token of a read-only home is not in the runtime dir: %v", err)
 	}
 	e.ok("daemon", "start")
-	m := tcpListening.FindStringSubmatch(tcpReadFile(t, filepath.Join(logDir, api.DaemonLogName)))
+	m := tcpListening.FindStringSubmatch(readText(t, filepath.Join(logDir, api.DaemonLogName)))
 	if m == nil {
 		t.Fatal("no TCP listener in daemon.log")
 	}
@@ -281,15 +281,6 @@ func TestTCPTokenReadOnlyHome(t *testing.T) {
 	if a := curl(t, "GET", base+api.PathDaemon, fresh); a.status != 200 {
 		t.Fatalf("the new token: %d %s", a.status, a.body)
 	}
-}
-
-func tcpReadFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // A follow of an app's log delivers a burst of lines to its last one,

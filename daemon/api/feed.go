@@ -19,6 +19,10 @@ const PathEvents = "/v1/events"
 // (the same as a Last-Event-ID header).
 const SinceParam = "since"
 
+// LastEventIDHeader is the header of server-sent events with which a
+// client that reconnects says the last event it saw.
+const LastEventIDHeader = "Last-Event-ID"
+
 // The types of Event.
 const (
 	EventTypeStart        = "start"         // a process started
