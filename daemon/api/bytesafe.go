@@ -262,17 +262,40 @@ type appJSON struct {
 	Command byteString `json:"command"`
 }
 
+// appWithoutSpec is appJSON with its spec left out (a nil Spec hides
+// App's).
+type appWithoutSpec struct {
+	appJSON
+	Spec *struct{} `json:"spec,omitempty"`
+}
+
 // MarshalJSON encodes a with its command byte-safe, and its spec as
-// SpecJSON says when that is set.
+// SpecJSON says when that is set (the last member, as it is: listings are
+// made of it).
 func (a App) MarshalJSON() ([]byte, error) {
 	w := appJSON{appFields: appFields(a), Command: byteString(a.Command)}
 	if len(a.SpecJSON) == 0 {
 		return json.Marshal(w)
 	}
-	return json.Marshal(struct {
-		appJSON
-		Spec json.RawMessage `json:"spec"`
-	}{w, a.SpecJSON})
+	b, err := json.Marshal(appWithoutSpec{appJSON: w})
+	if err != nil {
+		return nil, err
+	}
+	return AppendMember(b, "spec", a.SpecJSON), nil
+}
+
+// AppendMember adds the member name: raw at the end of obj, a JSON object
+// as json.Marshal writes it (ending in '}'). raw goes in as it is, neither
+// checked nor compacted: it must be JSON that json.Marshal wrote, and
+// name a name that needs no escaping.
+func AppendMember(obj []byte, name string, raw json.RawMessage) []byte {
+	obj = obj[:len(obj)-1]
+	if len(obj) > 1 {
+		obj = append(obj, ',')
+	}
+	obj = append(append(append(obj, '"'), name...), `":`...)
+	obj = append(obj, raw...)
+	return append(obj, '}')
 }
 
 // UnmarshalJSON decodes either form of the command.

@@ -302,3 +302,41 @@ func FuzzByteString(f *testing.F) {
 		_ = json.Unmarshal(data, &spec)
 	})
 }
+
+// An app or record written with its spec encoded beforehand decodes to
+// what it encodes to with the spec encoded on the spot.
+func TestAppendMember(t *testing.T) {
+	for _, c := range []struct{ obj, want string }{
+		{`{}`, `{"spec":{"a":1}}`},
+		{`{"id":1}`, `{"id":1,"spec":{"a":1}}`},
+	} {
+		if got := string(AppendMember([]byte(c.obj), "spec", json.RawMessage(`{"a":1}`))); got != c.want {
+			t.Errorf("AppendMember(%s) = %s, want %s", c.obj, got, c.want)
+		}
+	}
+	spec := Spec{Name: "web", Command: "node app.js", Argv: []string{"node", "app.js"}, Env: []string{"A=\xff"}}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := App{ID: 3, Name: "web", Command: "node \xffapp.js", Status: "online", Spec: spec}
+	plain, err := json.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SpecJSON = specJSON
+	spliced, err := a.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(spliced) {
+		t.Fatalf("not JSON: %s", spliced)
+	}
+	var x, y App
+	if json.Unmarshal(plain, &x) != nil || json.Unmarshal(spliced, &y) != nil {
+		t.Fatal("undecodable app JSON")
+	}
+	if !reflect.DeepEqual(x, y) || y.Spec.Env[0] != "A=\xff" {
+		t.Errorf("spliced app decodes to %+v, want %+v", y, x)
+	}
+}

@@ -56,16 +56,21 @@ type Record struct {
 	SpecJSON json.RawMessage `json:"-"`
 }
 
-// MarshalJSON writes the record, with SpecJSON as its spec when set.
+// MarshalJSON writes the record, with SpecJSON as its spec (the last
+// member) when set.
 func (r Record) MarshalJSON() ([]byte, error) {
 	type plain Record
 	if len(r.SpecJSON) == 0 {
 		return json.Marshal(plain(r))
 	}
-	return json.Marshal(struct {
+	b, err := json.Marshal(struct {
 		plain
-		Spec json.RawMessage `json:"spec"`
-	}{plain(r), r.SpecJSON})
+		Spec *struct{} `json:"spec,omitempty"` // hides plain's
+	}{plain: plain(r)})
+	if err != nil {
+		return nil, err
+	}
+	return api.AppendMember(b, "spec", r.SpecJSON), nil
 }
 
 const (
