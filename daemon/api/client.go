@@ -92,7 +92,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		return err
 	}
 	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
+	data, err := readBody(resp)
 	if err != nil {
 		return fmt.Errorf("read answer from the daemon: %w", err)
 	}
@@ -106,11 +106,31 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if out == nil {
 		return nil
 	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		// Kept as it came: the daemon wrote it with json.Marshal, and
+		// checking a large listing costs its reader more than the rest.
+		*raw = data
+		return nil
+	}
 	if err := json.Unmarshal(data, out); err != nil {
 		return fmt.Errorf("decode answer from the daemon: %w", err)
 	}
 	return nil
 }
+
+// readBody reads an answer's body, into a buffer of its length when the
+// answer says it.
+func readBody(resp *http.Response) ([]byte, error) {
+	if resp.ContentLength <= 0 || resp.ContentLength > maxPresized {
+		return io.ReadAll(resp.Body)
+	}
+	data := make([]byte, resp.ContentLength)
+	_, err := io.ReadFull(resp.Body, data)
+	return data, err
+}
+
+// maxPresized bounds the buffer readBody allocates before reading.
+const maxPresized = 64 << 20
 
 // Ping reports whether a daemon answers on the socket.
 func (c *Client) Ping(ctx context.Context) (DaemonStatus, error) {
