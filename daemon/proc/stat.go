@@ -188,11 +188,17 @@ func Each(fn func(*Stat)) error {
 	if err != nil {
 		return fmt.Errorf("scan /proc: %w", err)
 	}
-	dirfd := int(d.Fd())
+	each(int(d.Fd()), names, fn)
+	return nil
+}
+
+// each calls fn with the stat of each process of names (entries of the
+// /proc directory dirfd), as Each does.
+func each(dirfd int, names []string, fn func(*Stat)) {
 	readers := min(runtime.GOMAXPROCS(0), len(names)/eachShare+1)
 	if readers <= 1 {
 		eachOf(dirfd, names, fn)
-		return nil
+		return
 	}
 	var mu sync.Mutex
 	locked := func(st *Stat) {
@@ -206,7 +212,6 @@ func Each(fn func(*Stat)) error {
 		wg.Go(func() { eachOf(dirfd, part, locked) })
 	}
 	wg.Wait()
-	return nil
 }
 
 // eachShare is how many processes are worth a reader of their own.
