@@ -16,7 +16,7 @@ import (
 // specCache is the encoded specs of the apps, by id and form.
 type specCache struct {
 	mu sync.Mutex
-	m  map[specKey]encodedSpec
+	m  map[specKey]*encodedSpec
 }
 
 type specKey struct {
@@ -29,15 +29,16 @@ type encodedSpec struct {
 	json json.RawMessage
 }
 
-// encoded returns spec, app id's, as JSON: kept from an earlier listing
+// encoded returns *spec, app id's, as JSON: kept from an earlier listing
 // while the spec is the same, encoded again otherwise (nil if it cannot
-// be: the app then encodes its Spec itself).
-func (c *specCache) encoded(id int, summary bool, spec api.Spec) json.RawMessage {
+// be: the app then encodes its Spec itself). Specs are compared through
+// pointers: DeepEqual would copy two of them to the heap.
+func (c *specCache) encoded(id int, summary bool, spec *api.Spec) json.RawMessage {
 	k := specKey{id, summary}
 	c.mu.Lock()
-	e, ok := c.m[k]
+	e := c.m[k]
 	c.mu.Unlock()
-	if ok && reflect.DeepEqual(e.spec, spec) {
+	if e != nil && reflect.DeepEqual(&e.spec, spec) {
 		return e.json
 	}
 	b, err := json.Marshal(spec)
@@ -47,9 +48,9 @@ func (c *specCache) encoded(id int, summary bool, spec api.Spec) json.RawMessage
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil {
-		c.m = map[specKey]encodedSpec{}
+		c.m = map[specKey]*encodedSpec{}
 	}
-	c.m[k] = encodedSpec{spec, b}
+	c.m[k] = &encodedSpec{*spec, b}
 	return b
 }
 

@@ -21,20 +21,20 @@ func TestSpecCache(t *testing.T) {
 		}
 		return s
 	}
-	full := c.encoded(1, false, spec)
+	full := c.encoded(1, false, &spec)
 	if s := decode(full); len(s.Env) != 1 || s.Env[0] != "A=1" {
 		t.Fatalf("full form: %+v", s)
 	}
-	if again := c.encoded(1, false, spec); &again[0] != &full[0] {
+	if again := c.encoded(1, false, &spec); &again[0] != &full[0] {
 		t.Error("an unchanged spec was encoded again")
 	}
 	summary := spec
 	summary.Env = nil
-	if s := decode(c.encoded(1, true, summary)); len(s.Env) != 0 {
+	if s := decode(c.encoded(1, true, &summary)); len(s.Env) != 0 {
 		t.Fatalf("summary form has the environment: %v", s.Env)
 	}
 	spec.Env = []string{"A=2"}
-	if s := decode(c.encoded(1, false, spec)); s.Env[0] != "A=2" {
+	if s := decode(c.encoded(1, false, &spec)); s.Env[0] != "A=2" {
 		t.Fatalf("after a new environment: %v", s.Env)
 	}
 	c.keepOnly([]api.App{{ID: 2}})
@@ -49,7 +49,7 @@ func TestSpecCache(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.SpecJSON = c.encoded(1, false, spec)
+	a.SpecJSON = c.encoded(1, false, &spec)
 	cached, err := a.MarshalJSON()
 	if err != nil {
 		t.Fatal(err)

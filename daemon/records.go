@@ -55,8 +55,9 @@ func recordOf(a *app) store.Record {
 
 // encodedSpec is a.spec as JSON, encoded again only when the spec has
 // changed since (nil if it cannot be encoded: the record then says why).
+// (DeepEqual of the specs themselves would copy them to the heap.)
 func (a *app) encodedSpec() json.RawMessage {
-	if a.specJSON != nil && reflect.DeepEqual(a.specJSONOf, a.spec) {
+	if a.specJSON != nil && reflect.DeepEqual(&a.specJSONOf, &a.spec) {
 		return a.specJSON
 	}
 	b, err := json.Marshal(a.spec)

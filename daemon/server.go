@@ -116,7 +116,7 @@ func (srv *server) handleList(w http.ResponseWriter, r *http.Request) {
 		if summary {
 			a.Spec.Env = nil
 		}
-		a.SpecJSON = srv.specs.encoded(a.ID, summary, a.Spec)
+		a.SpecJSON = srv.specs.encoded(a.ID, summary, &a.Spec)
 	}
 	if r.PathValue("target") == "" {
 		srv.specs.keepOnly(res.apps)
