@@ -69,21 +69,20 @@ func (c *specCache) keepOnly(apps []api.App) {
 	}
 }
 
-// writeApps answers with the JSON array of apps, each app encoded on its
-// own and joined: the array is not encoded, nor checked, a second time.
+// writeApps answers with the JSON array of apps, each app appended to
+// one buffer: the array is not encoded, nor checked, a second time.
 func writeApps(w http.ResponseWriter, apps []api.App) {
 	buf := make([]byte, 0, 600*len(apps)+3)
 	buf = append(buf, '[')
 	for i := range apps {
-		b, err := apps[i].MarshalJSON()
-		if err != nil {
-			writeError(w, err)
-			return
-		}
 		if i > 0 {
 			buf = append(buf, ',')
 		}
-		buf = append(buf, b...)
+		var err error
+		if buf, err = apps[i].AppendJSON(buf); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	buf = append(buf, "]\n"...)
 	w.Header().Set("Content-Type", "application/json")

@@ -262,35 +262,52 @@ type appJSON struct {
 	Command byteString `json:"command"`
 }
 
-// appWithoutSpec is appJSON with its spec left out (a nil Spec hides
+// appRef is appJSON for encoding: it points to the App rather than
+// holding a copy (an App is large, and a listing encodes hundreds).
+type appRef struct {
+	*appFields
+	Command byteString `json:"command"`
+}
+
+// appRefWithoutSpec is appRef with its spec left out (a nil Spec hides
 // App's).
-type appWithoutSpec struct {
-	appJSON
+type appRefWithoutSpec struct {
+	appRef
 	Spec *struct{} `json:"spec,omitempty"`
 }
 
 // MarshalJSON encodes a with its command byte-safe, and its spec as
 // SpecJSON says when that is set (the last member, as it is: listings are
 // made of it).
-func (a App) MarshalJSON() ([]byte, error) {
-	w := appJSON{appFields: appFields(a), Command: byteString(a.Command)}
-	if len(a.SpecJSON) == 0 {
-		return json.Marshal(w)
+func (a App) MarshalJSON() ([]byte, error) { return a.AppendJSON(nil) }
+
+// AppendJSON appends a's JSON, as MarshalJSON has it, to dst: a listing
+// writes every app into one buffer, without a copy of each.
+func (a *App) AppendJSON(dst []byte) ([]byte, error) {
+	w := appRef{appFields: (*appFields)(a), Command: byteString(a.Command)}
+	var v any = w
+	if len(a.SpecJSON) > 0 {
+		v = appRefWithoutSpec{appRef: w}
 	}
-	b, err := json.Marshal(appWithoutSpec{appJSON: w})
-	if err != nil {
-		return nil, err
+	buf := bytes.NewBuffer(dst)
+	if err := json.NewEncoder(buf).Encode(v); err != nil {
+		return dst, err
 	}
-	return AppendMember(b, "spec", a.SpecJSON), nil
+	b := buf.Bytes()
+	b = b[:len(b)-1] // Encode's newline
+	if len(a.SpecJSON) > 0 {
+		b = AppendMember(b, "spec", a.SpecJSON)
+	}
+	return b, nil
 }
 
-// AppendMember adds the member name: raw at the end of obj, a JSON object
-// as json.Marshal writes it (ending in '}'). raw goes in as it is, neither
-// checked nor compacted: it must be JSON that json.Marshal wrote, and
-// name a name that needs no escaping.
+// AppendMember adds the member name: raw to the JSON object at the end of
+// obj (its last byte is the object's '}', as json.Marshal writes it). raw
+// goes in as it is, neither checked nor compacted: it must be JSON that
+// json.Marshal wrote, and name a name that needs no escaping.
 func AppendMember(obj []byte, name string, raw json.RawMessage) []byte {
 	obj = obj[:len(obj)-1]
-	if len(obj) > 1 {
+	if obj[len(obj)-1] != '{' {
 		obj = append(obj, ',')
 	}
 	obj = append(append(append(obj, '"'), name...), `":`...)
