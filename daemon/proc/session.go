@@ -73,6 +73,9 @@ func (s *sessionScan) sum(leaders []int) (map[int]*Session, error) {
 	live := make(map[int]bool, len(names))
 	read := names[:0:0]
 	for _, name := range names {
+		if name == "" || name[0] < '0' || name[0] > '9' {
+			continue // self, sys, ...
+		}
 		pid, err := strconv.Atoi(name)
 		if err != nil || pid <= 0 {
 			continue
