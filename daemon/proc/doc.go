@@ -14,8 +14,8 @@
 // MemoryInfo costs 6.5 ms — and gopsutil has no session id at all.
 // Sessions does better still: it remembers which session each process is
 // in, so that a pass reads only the processes of the sessions asked about
-// and those it has not seen, for as long as no PID can have been handed
-// out again (the PID allocator's position and the fork count tell). Times
+// and those it has not seen (a PID handed out again is told by the inode
+// of its /proc entry). Times
 // since boot come from CLOCK_BOOTTIME, to the tick: gopsutil's boot time
 // is whole seconds, too coarse for a CPU rate over a young process's life.
 //
@@ -24,6 +24,6 @@
 //	stat.go     /proc/<pid>/stat: Stat, ReadStat, Each, StartTime, Alive
 //	clock.go    clock ticks since boot (Uptime) and the wall time of a start
 //	environ.go  argv and environment: Argv, Environ, EnvValue, HasEnv
-//	session.go  the processes of the sessions apps lead, summed; the PID clock
+//	session.go  the processes of the sessions apps lead, summed
 //	usage.go    resource counters of one process (memory, CPU, I/O, wake-ups)
 package proc

@@ -1,11 +1,15 @@
 package proc
 
 import (
+	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The sums of a session follow its processes from pass to pass: a child
@@ -23,7 +27,7 @@ func TestSessionsFollowProcesses(t *testing.T) {
 		_ = syscall.Kill(-leader, syscall.SIGKILL)
 		_ = cmd.Wait()
 	})
-	s := &sessionScan{sid: map[int]int{}}
+	s := &sessionScan{seen: map[int]seenProc{}}
 	rss := func() int64 {
 		t.Helper()
 		out, err := s.sum([]int{leader})
@@ -40,7 +44,6 @@ func TestSessionsFollowProcesses(t *testing.T) {
 	if got, want := rss(), sumRSS(members); got != want {
 		t.Fatalf("first pass: RSS %d, want %d (%d processes)", got, want, len(members))
 	}
-	trusted(t, s)
 
 	// A child forked after the first pass.
 	if err := syscall.Kill(leader, syscall.SIGUSR1); err != nil {
@@ -51,37 +54,77 @@ func TestSessionsFollowProcesses(t *testing.T) {
 	if got, want := rss(), sumRSS(members); got != want {
 		t.Fatalf("after a fork: RSS %d, want %d (%d processes)", got, want, len(members))
 	}
-	trusted(t, s)
 
 	// A process the last pass saw in another session is not read...
 	i := slices.IndexFunc(members, func(m Stat) bool {
 		return !slices.ContainsFunc(before, func(b Stat) bool { return b.PID == m.PID })
 	})
 	child := members[i]
-	s.sid[child.PID] = -1
+	p := s.seen[child.PID]
+	if !p.read || p.sid != leader || p.ino == 0 {
+		t.Fatalf("the pass knew pid %d as %+v, want it read in session %d with its inode", child.PID, p, leader)
+	}
+	p.sid = -1
+	s.seen[child.PID] = p
 	if got, want := rss(), sumRSS(members)-child.RSS; got != want {
 		t.Fatalf("with pid %d known to be elsewhere: RSS %d, want %d", child.PID, got, want)
 	}
-	trusted(t, s)
-	// ...unless its PID may have been handed out again since.
-	s.sid[child.PID] = -1
-	s.clock.last = child.PID - 1
+	// ...unless its /proc entry is another one: its PID was handed out
+	// again since.
+	p.ino++
+	s.seen[child.PID] = p
 	if got, want := rss(), sumRSS(members); got != want {
-		t.Fatalf("with pid %d handed out since: RSS %d, want %d", child.PID, got, want)
+		t.Fatalf("with pid %d handed out again: RSS %d, want %d", child.PID, got, want)
+	}
+	// A process gone is forgotten.
+	if err := syscall.Kill(child.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	members = waitMembers(t, leader, 2)
+	if got, want := rss(), sumRSS(members); got != want {
+		t.Fatalf("after pid %d ended: RSS %d, want %d", child.PID, got, want)
+	}
+	if _, ok := s.seen[child.PID]; ok {
+		t.Errorf("pid %d still remembered after it ended", child.PID)
 	}
 }
 
-// trusted skips the test when the PIDs handed out since s's last pass
-// may have come round: the next pass then reads every process, and there
-// is nothing to see.
-func trusted(t *testing.T, s *sessionScan) {
-	t.Helper()
-	now, ok := s.readClock()
-	if !ok {
-		t.Skip("the PID clock cannot be read here (/proc/stat, /proc/loadavg, pid_max): every pass reads every process")
+// Entries of /proc are parsed as PIDs only when they are one.
+func TestParsePID(t *testing.T) {
+	for name, want := range map[string]int{"1": 1, "4194304": 4194304, "self": 0, "01": 0, "": 0, "12a": 0, "99999999999": 0} {
+		if got := parsePID([]byte(name)); got != want {
+			t.Errorf("parsePID(%q) = %d, want %d", name, got, want)
+		}
 	}
-	if !s.clock.unchanged(now) {
-		t.Skipf("so many PIDs were handed out during the test (pid_max %d, %d tasks) that they may have come round", now.max, now.tasks)
+}
+
+// The inode of a process's /proc entry, which tells a PID handed out
+// again, stays while the process lives, and differs between processes.
+func TestProcInodes(t *testing.T) {
+	s := &sessionScan{}
+	dirfd, err := openat(unix.AT_FDCWD, "/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(dirfd)
+	inodes := func() map[int]uint64 {
+		m := map[int]uint64{}
+		if err := s.readdir(dirfd, func(pid int, ino uint64, _ []byte) { m[pid] = ino }); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	first, second := inodes(), inodes()
+	self := first[os.Getpid()]
+	if self == 0 || second[os.Getpid()] != self {
+		t.Fatalf("this process's /proc inode: %d, then %d", self, second[os.Getpid()])
+	}
+	owner := map[uint64]int{}
+	for pid, ino := range first {
+		if other, ok := owner[ino]; ok && ino != 0 {
+			t.Errorf("pids %d and %d have the same /proc inode %d", pid, other, ino)
+		}
+		owner[ino] = pid
 	}
 }
 
@@ -119,44 +162,65 @@ func sumRSS(ms []Stat) (rss int64) {
 	return rss
 }
 
-func TestPIDClock(t *testing.T) {
-	base := pidClock{last: 1000, forks: 5000, forksEnd: 5000, tasks: 200, max: 32768}
-	for _, c := range []struct {
-		name  string
-		forks uint64
-		want  bool
-	}{
-		{"no fork", 5000, true},
-		{"a few forks", 5100, true},
-		{"enough forks to come round", 5000 + 32768/4, false},
-		{"counter went back (another boot?)", 10, false},
-	} {
-		now := base
-		now.forksEnd = c.forks
-		if got := base.unchanged(now); got != c.want {
-			t.Errorf("%s: unchanged = %v, want %v", c.name, got, c.want)
+// A PID handed out again to a process of a session asked about is read,
+// though the pass before saw it held by a process of another session.
+// (Root moves the kernel's PID cursor back to hand the PID out again.)
+func TestReusedPIDIsRead(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to set /proc/sys/kernel/ns_last_pid")
+	}
+	cmd := exec.Command("sh", "-c", `trap 'sleep 1000 &' USR1; sleep 1000 & while :; do wait; done`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	leader := cmd.Process.Pid
+	t.Cleanup(func() {
+		_ = syscall.Kill(-leader, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	first := waitMembers(t, leader, 2)
+	s := &sessionScan{seen: map[int]seenProc{}}
+	for range 20 {
+		other := exec.Command("sleep", "1000")
+		other.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := other.Start(); err != nil {
+			t.Fatal(err)
 		}
-	}
-	if (pidClock{}).unchanged(base) {
-		t.Error("a pass with no clock before it trusts what it knows")
-	}
-	for _, c := range []struct {
-		from, to, pid int
-		want          bool
-	}{
-		{1000, 1000, 1000, false},
-		{1000, 1050, 1000, false},
-		{1000, 1050, 1001, true},
-		{1000, 1050, 1050, true},
-		{1000, 1050, 1051, false},
-		{1000, 1050, 400, false},
-		{32000, 500, 32500, true}, // came round
-		{32000, 500, 300, true},
-		{32000, 500, 501, false},
-		{32000, 500, 32000, false},
-	} {
-		if got := (pidClock{last: c.from}).swept(pidClock{last: c.to}, c.pid); got != c.want {
-			t.Errorf("swept %d..%d, pid %d = %v, want %v", c.from, c.to, c.pid, got, c.want)
+		pid := other.Process.Pid
+		if _, err := s.sum([]int{leader}); err != nil {
+			t.Fatal(err)
 		}
+		if p := s.seen[pid]; !p.read || p.sid != pid {
+			t.Fatalf("the pass knew pid %d as %+v, want it read in its own session", pid, p)
+		}
+		_ = other.Process.Kill()
+		_ = other.Wait()
+		// The leader's next child gets pid, unless another fork on the
+		// machine takes it first: then again.
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(pid-1)), 0); err != nil {
+			t.Skipf("cannot move the PID cursor: %v", err)
+		}
+		if err := syscall.Kill(leader, syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		members := waitMembers(t, leader, 3)
+		i := slices.IndexFunc(members, func(m Stat) bool {
+			return !slices.ContainsFunc(first, func(f Stat) bool { return f.PID == m.PID })
+		})
+		if members[i].PID != pid {
+			_ = syscall.Kill(members[i].PID, syscall.SIGKILL)
+			waitMembers(t, leader, 2)
+			continue
+		}
+		out, err := s.sum([]int{leader})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := out[leader].RSS, sumRSS(members); got != want {
+			t.Fatalf("pid %d handed out again to the session: RSS %d, want %d (%d processes)", pid, got, want, len(members))
+		}
+		return
 	}
+	t.Skip("another process took the PID each time")
 }
