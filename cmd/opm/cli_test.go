@@ -145,13 +145,16 @@ func TestStartEnvironmentAndCwd(t *testing.T) {
 func TestListOutput(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	if r := e.ok("list", "--json"); strings.TrimSpace(r.stdout) != "[]" {
-		t.Errorf("empty list --json = %q, want []", r.stdout)
+	if r := e.ok("list", "--json"); r.stdout != "[]\n" {
+		t.Errorf("empty list --json = %q, want one line: []", r.stdout)
 	}
 	e.startApp("one", "block")
 	e.startApp("two", "exit0", "--restart", "never")
 	e.waitStatus("two", api.StatusStopped, 10*time.Second)
 	r := e.ok("ls", "--json")
+	if strings.Count(r.stdout, "\n") != 1 || !strings.HasSuffix(r.stdout, "]\n") {
+		t.Errorf("list --json is not one line of JSON: %q", r.stdout)
+	}
 	var rows []map[string]any
 	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
 		t.Fatal(err)

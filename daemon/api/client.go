@@ -109,6 +109,12 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if raw, ok := out.(*json.RawMessage); ok {
 		// Kept as it came: the daemon wrote it with json.Marshal, and
 		// checking a large listing costs its reader more than the rest.
+		// Only an answer without a length (a large one, sent until
+		// the connection closes) is checked: it may have been cut.
+		data = bytes.TrimSpace(data)
+		if resp.ContentLength < 0 && !json.Valid(data) {
+			return fmt.Errorf("decode answer from the daemon: incomplete JSON (%d bytes)", len(data))
+		}
 		*raw = data
 		return nil
 	}
@@ -129,8 +135,9 @@ func readBody(resp *http.Response) ([]byte, error) {
 	return data, err
 }
 
-// maxPresized bounds the buffer readBody allocates before reading.
-const maxPresized = 64 << 20
+// maxPresized bounds the buffer readBody allocates before reading: the
+// daemon sends a length only with answers up to 16 MiB.
+const maxPresized = 16 << 20
 
 // Ping reports whether a daemon answers on the socket.
 func (c *Client) Ping(ctx context.Context) (DaemonStatus, error) {
