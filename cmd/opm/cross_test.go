@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"opm/daemon/api"
+	"opm/daemon/proc"
 	"opm/daemon/testkit"
 )
 
@@ -114,9 +116,35 @@ func (c *crossEnv) ok(args ...string) result {
 	c.t.Helper()
 	r := c.run(args...)
 	if r.code != 0 {
+		c.skipIfEmulatorHung(r)
 		c.t.Fatalf("%v", r)
 	}
 	return r
+}
+
+// skipIfEmulatorHung skips the test when the command r failed because
+// qemu-user hung in a fork of the emulated daemon: a child of the daemon
+// still runs the daemon's program well after the fork, never having
+// reached exec, and the daemon waits for it. That is a bug of the
+// emulator with Go programs (golang/go#70329; seen here once, under the
+// race detector's load), not opm's: the run proves nothing either way.
+// Everything of the environment is killed first, so that its cleanup
+// finds nothing left.
+func (c *crossEnv) skipIfEmulatorHung(r result) {
+	c.t.Helper()
+	daemons := c.daemons()
+	up := proc.Uptime()
+	for _, pid := range daemons {
+		st, err := proc.ReadStat(pid)
+		if err != nil || !slices.Contains(daemons, st.PPID) || up < st.Start+10*proc.TicksPerSecond {
+			continue
+		}
+		for _, m := range c.marked() {
+			_ = syscall.Kill(m, syscall.SIGKILL)
+		}
+		testkit.WaitFor(c.t, "the hung emulation's processes to go", 10*time.Second, func() bool { return len(c.marked()) == 0 })
+		c.t.Skipf("qemu-user hung in a fork of the emulated daemon (pid %d, child of %d, never reached exec): an emulator bug (golang/go#70329), not opm's; the command: %v", pid, st.PPID, r)
+	}
 }
 
 // startDaemon starts `opm daemon run` under qemu as a command would spawn
