@@ -17,16 +17,7 @@ import (
 // be in another session is not read again, unless its PID may have been
 // handed out since.
 func TestSessionsFollowProcesses(t *testing.T) {
-	cmd := exec.Command("sh", "-c", `trap 'sleep 1000 &' USR1; sleep 1000 & while :; do wait; done`)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	leader := cmd.Process.Pid
-	t.Cleanup(func() {
-		_ = syscall.Kill(-leader, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
+	leader := startForker(t)
 	s := &sessionScan{seen: map[int]seenProc{}}
 	rss := func() int64 {
 		t.Helper()
@@ -128,6 +119,22 @@ func TestProcInodes(t *testing.T) {
 	}
 }
 
+// startForker starts a shell that leads its own session with a child,
+// and forks another at each SIGUSR1; it returns the shell's pid.
+func startForker(t *testing.T) int {
+	t.Helper()
+	cmd := exec.Command("sh", "-c", `trap 'sleep 1000 &' USR1; sleep 1000 & while :; do wait; done`)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	})
+	return cmd.Process.Pid
+}
+
 // waitMembers waits until the session sid has n processes, each asleep
 // (so that their RSS stays put), and returns them.
 func waitMembers(t *testing.T, sid, n int) []Stat {
@@ -169,16 +176,7 @@ func TestReusedPIDIsRead(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root, to set /proc/sys/kernel/ns_last_pid")
 	}
-	cmd := exec.Command("sh", "-c", `trap 'sleep 1000 &' USR1; sleep 1000 & while :; do wait; done`)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	leader := cmd.Process.Pid
-	t.Cleanup(func() {
-		_ = syscall.Kill(-leader, syscall.SIGKILL)
-		_ = cmd.Wait()
-	})
+	leader := startForker(t)
 	first := waitMembers(t, leader, 2)
 	s := &sessionScan{seen: map[int]seenProc{}}
 	for range 20 {
