@@ -125,19 +125,15 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 }
 
 // readBody reads an answer's body, into a buffer of its length when the
-// answer says it.
+// answer says it (the daemon says it up to wire.MaxBuffered).
 func readBody(resp *http.Response) ([]byte, error) {
-	if resp.ContentLength <= 0 || resp.ContentLength > maxPresized {
+	if resp.ContentLength <= 0 || resp.ContentLength > wire.MaxBuffered {
 		return io.ReadAll(resp.Body)
 	}
 	data := make([]byte, resp.ContentLength)
 	_, err := io.ReadFull(resp.Body, data)
 	return data, err
 }
-
-// maxPresized bounds the buffer readBody allocates before reading: the
-// daemon sends a length only with answers up to 16 MiB.
-const maxPresized = 16 << 20
 
 // Ping reports whether a daemon answers on the socket.
 func (c *Client) Ping(ctx context.Context) (DaemonStatus, error) {

@@ -8,14 +8,14 @@ import (
 	"time"
 )
 
-// maxBuffered is how much of an answer is held to send it with a
+// MaxBuffered is how much of an answer is held to send it with a
 // Content-Length (an API answer is encoded whole before it is written);
 // a longer one is streamed, as if flushed.
-const maxBuffered = 16 << 20
+const MaxBuffered = 16 << 20
 
 // response is the http.ResponseWriter of one request. It holds the body
 // until the handler returns, to send it with a Content-Length, unless the
-// handler flushes (a stream) or the body outgrows maxBuffered: then the
+// handler flushes (a stream) or the body outgrows MaxBuffered: then the
 // head goes out without a length and the body follows as it is written,
 // ended by the connection's close.
 type response struct {
@@ -52,7 +52,7 @@ func (w *response) Write(p []byte) (int, error) {
 	}
 	if !w.streaming {
 		w.buf.Write(p)
-		if w.buf.Len() > maxBuffered {
+		if w.buf.Len() > MaxBuffered {
 			w.startStream()
 		}
 		return len(p), w.err
