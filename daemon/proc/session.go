@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,6 +35,11 @@ type Session struct {
 // when it is reaped, and the next process with its PID gets a new inode.
 // (An entry the kernel dropped for want of memory gets a new inode too:
 // its process is then read again, which costs a read and nothing else.)
+// Kernels before 5.7 dropped the entries before letting the PID go, and a
+// pass in between could keep one: there, and wherever the kernel's
+// release cannot be read, every pass reads every process. Everywhere,
+// what a pass knows is forgotten every fullEvery, which bounds the cost
+// of anything this misses.
 func Sessions(leaders []int) (map[int]*Session, error) {
 	return sessions.sum(leaders)
 }
@@ -47,8 +53,12 @@ type sessionScan struct {
 	mu   sync.Mutex
 	seen map[int]seenProc // by PID
 	pass uint64
-	buf  []byte // for getdents
+	full time.Time // when seen was last emptied
+	buf  []byte    // for getdents
 }
+
+// fullEvery is how often a pass reads every process all the same.
+const fullEvery = 30 * time.Second
 
 // seenProc is what a pass knew of a process.
 type seenProc struct {
@@ -70,6 +80,10 @@ func (s *sessionScan) sum(leaders []int) (map[int]*Session, error) {
 		return out, fmt.Errorf("scan /proc: %w", err)
 	}
 	defer unix.Close(dirfd)
+	if !inodesTell() || time.Since(s.full) >= fullEvery {
+		clear(s.seen)
+		s.full = time.Now()
+	}
 	s.pass++
 	var read []string
 	err = s.readdir(dirfd, func(pid int, ino uint64, name []byte) {
@@ -160,9 +174,30 @@ func (s *sessionScan) readdir(dirfd int, fn func(pid int, ino uint64, name []byt
 	}
 }
 
+// inodesTell reports whether the inode of a /proc/<pid> entry tells a
+// process from the next one given its PID: on Linux 5.7 and newer, which
+// drop a process's entries after its PID is let go (proc_flush_pid).
+var inodesTell = sync.OnceValue(func() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	return kernelAtLeast(unix.ByteSliceToString(u.Release[:]), 5, 7)
+})
+
+// kernelAtLeast reports whether the kernel release ("6.1.0-13-amd64") is
+// major.minor or newer.
+func kernelAtLeast(release string, major, minor int) bool {
+	var maj, mi int
+	if n, _ := fmt.Sscanf(release, "%d.%d", &maj, &mi); n != 2 {
+		return false
+	}
+	return maj > major || maj == major && mi >= minor
+}
+
 // parsePID is the PID a /proc entry is named after, or 0.
 func parsePID(name []byte) int {
-	if len(name) == 0 || len(name) > 10 || name[0] == '0' {
+	if len(name) == 0 || len(name) > 7 || name[0] == '0' { // pid_max ≤ 2^22
 		return 0
 	}
 	pid := 0
