@@ -14,8 +14,8 @@
 // MemoryInfo costs 6.5 ms — and gopsutil has no session id at all.
 // Sessions does better still: it remembers which session each process is
 // in, so that a pass reads only the processes of the sessions asked about
-// and those it has not seen (a PID handed out again is told by the inode
-// of its /proc entry). Times
+// and those it has not seen (on Linux 5.7 and newer, where a PID handed
+// out again is told by the inode of its /proc entry). Times
 // since boot come from CLOCK_BOOTTIME, to the tick: gopsutil's boot time
 // is whole seconds, too coarse for a CPU rate over a young process's life.
 //
