@@ -63,6 +63,7 @@ func runDaemon(t *testing.T, cfg Config) *testDaemon {
 		done: make(chan error, 1),
 	}
 	fds, goroutines := countFDs(t), runtime.NumGoroutine()
+	openBefore := testkit.FDTargets(os.Getpid())
 	cfg.Logger = slog.New(slog.NewTextHandler(d.log, nil))
 	ready := make(chan struct{})
 	cfg.Ready = func(int) { close(ready) }
@@ -84,7 +85,15 @@ func runDaemon(t *testing.T, cfg Config) *testDaemon {
 		d.stop()
 		testkit.WaitFor(t, "no app process left", 5*time.Second, func() bool { return len(d.procs()) == 0 })
 		testkit.WaitFor(t, "goroutines to end", 5*time.Second, func() bool { return runtime.NumGoroutine() <= goroutines })
-		testkit.WaitFor(t, "descriptors to close", 5*time.Second, func() bool { return countFDs(t) <= fds })
+		if !testkit.Poll(5*time.Second, func() bool { return countFDs(t) <= fds }) {
+			var left []string
+			for fd, what := range testkit.FDTargets(os.Getpid()) {
+				if openBefore[fd] != what {
+					left = append(left, fd+": "+what)
+				}
+			}
+			t.Errorf("descriptors still open 5s after the daemon stopped (%d, %d before): %v", countFDs(t), fds, left)
+		}
 		testkit.RemoveCgroups(t, cfg.Home)
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", d.log.String())

@@ -54,6 +54,20 @@ func FDs(pid int) (int, error) {
 	return len(ents), err
 }
 
+// FDTargets is what each of pid's open descriptors names ("socket:[12]",
+// a path), by descriptor number.
+func FDTargets(pid int) map[string]string {
+	ents, _ := os.ReadDir(fdDir(pid))
+	out := make(map[string]string, len(ents))
+	for _, e := range ents {
+		l, err := os.Readlink(fdDir(pid) + "/" + e.Name())
+		if err == nil {
+			out[e.Name()] = l
+		}
+	}
+	return out
+}
+
 // Sockets is the number of sockets pid has open.
 func Sockets(pid int) int {
 	ents, _ := os.ReadDir(fdDir(pid))
