@@ -107,10 +107,11 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		return nil
 	}
 	if raw, ok := out.(*json.RawMessage); ok {
-		// Kept as it came: the daemon wrote it with json.Marshal, and
-		// checking a large listing costs its reader more than the rest.
-		// Only an answer without a length (a large one, sent until
-		// the connection closes) is checked: it may have been cut.
+		// Kept as it came, less the newline that ends it: the daemon
+		// wrote it with json.Marshal, and checking a large listing
+		// costs its reader more than the rest. Only an answer without a
+		// length (a large one, sent until the connection closes) is
+		// checked: it may have been cut.
 		data = bytes.TrimSpace(data)
 		if resp.ContentLength < 0 && !json.Valid(data) {
 			return fmt.Errorf("decode answer from the daemon: incomplete JSON (%d bytes)", len(data))
