@@ -45,14 +45,6 @@ func (c *Client) dial(ctx context.Context) (net.Conn, error) {
 // ErrUnreachable wraps failures to connect to the daemon's socket.
 var ErrUnreachable = errors.New("cannot reach the opm daemon")
 
-// NotListening is the error of a request that could not connect: no
-// daemon listens on the socket, and nothing was sent. It wraps
-// ErrUnreachable.
-type NotListening struct{ err error }
-
-func (e *NotListening) Error() string { return e.err.Error() }
-func (e *NotListening) Unwrap() error { return e.err }
-
 // Do sends a request with an optional JSON body and decodes a JSON answer
 // into out (when non-nil). A non-2xx answer is returned as *Error.
 func (c *Client) Do(ctx context.Context, method, path string, body, out any) error {
@@ -71,24 +63,8 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	conn, err := c.dial(ctx)
-	sent := err == nil
-	var resp *http.Response
-	if sent {
-		resp, err = wire.Send(conn, req)
-	}
+	resp, err := c.send(ctx, req)
 	if err != nil {
-		var pe *PeerError
-		if errors.As(err, &pe) {
-			return pe
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		err = fmt.Errorf("%w at %s: %v (start it with 'opm daemon start')", ErrUnreachable, c.Socket, err)
-		if !sent {
-			return &NotListening{err}
-		}
 		return err
 	}
 	defer resp.Body.Close()
@@ -97,11 +73,7 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		return fmt.Errorf("read answer from the daemon: %w", err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var e Error
-		if json.Unmarshal(data, &e) != nil || e.Message == "" {
-			e = Error{Code: CodeInternal, Message: fmt.Sprintf("daemon answered %s: %s", resp.Status, bytes.TrimSpace(data))}
-		}
-		return &e
+		return answerError(resp, data)
 	}
 	if out == nil {
 		return nil
@@ -123,6 +95,35 @@ func (c *Client) Do(ctx context.Context, method, path string, body, out any) err
 		return fmt.Errorf("decode answer from the daemon: %w", err)
 	}
 	return nil
+}
+
+// send dials the daemon and sends req. A failure is a *PeerError, ctx's
+// error, or wraps ErrUnreachable.
+func (c *Client) send(ctx context.Context, req *http.Request) (*http.Response, error) {
+	conn, err := c.dial(ctx)
+	if err == nil {
+		var resp *http.Response
+		if resp, err = wire.Send(conn, req); err == nil {
+			return resp, nil
+		}
+	}
+	var pe *PeerError
+	if errors.As(err, &pe) {
+		return nil, pe
+	}
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, fmt.Errorf("%w at %s: %v (start it with 'opm daemon start')", ErrUnreachable, c.Socket, err)
+}
+
+// answerError is the error of a non-2xx answer whose body is data.
+func answerError(resp *http.Response, data []byte) *Error {
+	var e Error
+	if json.Unmarshal(data, &e) != nil || e.Message == "" {
+		e = Error{Code: CodeInternal, Message: fmt.Sprintf("daemon answered %s: %s", resp.Status, bytes.TrimSpace(data))}
+	}
+	return &e
 }
 
 // readBody reads an answer's body, into a buffer of its length when the
