@@ -6,19 +6,19 @@ import (
 )
 
 // capListener serves at most a fixed number of connections at once; more
-// wait in the socket's backlog, costing the daemon no descriptor. Its
-// connections stay *net.UnixConn underneath (peerConn), so that the peer's
-// credentials can be read from them — which a generic limiting wrapper
-// would hide.
+// wait in the listener's backlog, costing the daemon no descriptor. A
+// connection on the socket stays *net.UnixConn underneath (peerConn), so
+// that the peer's credentials can be read from it — which a generic
+// limiting wrapper would hide; one over TCP is a slotConn.
 type capListener struct {
-	*net.UnixListener
+	net.Listener
 	slots chan struct{}
 	done  chan struct{}
 	once  sync.Once
 }
 
-func newCapListener(l *net.UnixListener, n int) *capListener {
-	return &capListener{UnixListener: l, slots: make(chan struct{}, n), done: make(chan struct{})}
+func newCapListener(l net.Listener, n int) *capListener {
+	return &capListener{Listener: l, slots: make(chan struct{}, n), done: make(chan struct{})}
 }
 
 // Accept waits for a free slot, then for a connection.
@@ -28,29 +28,46 @@ func (l *capListener) Accept() (net.Conn, error) {
 	case <-l.done:
 		return nil, net.ErrClosed
 	}
-	c, err := l.AcceptUnix()
+	c, err := l.Listener.Accept()
 	if err != nil {
 		<-l.slots
 		return nil, err
 	}
-	return &peerConn{UnixConn: c, free: func() { <-l.slots }}, nil
+	free := sync.OnceFunc(func() { <-l.slots })
+	if uc, ok := c.(*net.UnixConn); ok {
+		return &peerConn{UnixConn: uc, free: free}, nil
+	}
+	return &slotConn{Conn: c, free: free}, nil
 }
 
 // Close stops accepting; a blocked Accept returns.
 func (l *capListener) Close() error {
 	l.once.Do(func() { close(l.done) })
-	return l.UnixListener.Close()
+	return l.Listener.Close()
 }
 
-// peerConn is a served connection; closing it frees its slot, once.
+// peerConn is a served connection on the socket; closing it frees its
+// slot, once.
 type peerConn struct {
 	*net.UnixConn
-	once sync.Once
 	free func()
 }
 
 func (c *peerConn) Close() error {
 	err := c.UnixConn.Close()
-	c.once.Do(c.free)
+	c.free()
+	return err
+}
+
+// slotConn is a served connection over TCP; closing it frees its slot,
+// once.
+type slotConn struct {
+	net.Conn
+	free func()
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.free()
 	return err
 }

@@ -116,7 +116,7 @@ func (srv *server) serveTCP(ln net.Listener, idle func()) (stop func()) {
 		Idle:         idle,
 	}
 	done := make(chan error, 1)
-	go func() { done <- hs.Serve(newTCPCapListener(ln, srv.cfg.APIMaxConnections)) }()
+	go func() { done <- hs.Serve(newCapListener(ln, srv.cfg.APIMaxConnections)) }()
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), tcpStopGrace)
 		defer cancel()
@@ -302,49 +302,4 @@ func (l *limiter) evict(now time.Time) {
 	if len(l.m) >= maxTracked {
 		delete(l.m, oldest)
 	}
-}
-
-// tcpCapListener serves at most n TCP connections at once; more wait in
-// the backlog (as capListener does for the socket).
-type tcpCapListener struct {
-	net.Listener
-	slots chan struct{}
-	done  chan struct{}
-	once  sync.Once
-}
-
-func newTCPCapListener(l net.Listener, n int) *tcpCapListener {
-	return &tcpCapListener{Listener: l, slots: make(chan struct{}, n), done: make(chan struct{})}
-}
-
-func (l *tcpCapListener) Accept() (net.Conn, error) {
-	select {
-	case l.slots <- struct{}{}:
-	case <-l.done:
-		return nil, net.ErrClosed
-	}
-	c, err := l.Listener.Accept()
-	if err != nil {
-		<-l.slots
-		return nil, err
-	}
-	return &slotConn{Conn: c, free: func() { <-l.slots }}, nil
-}
-
-func (l *tcpCapListener) Close() error {
-	l.once.Do(func() { close(l.done) })
-	return l.Listener.Close()
-}
-
-// slotConn frees its slot once, when closed.
-type slotConn struct {
-	net.Conn
-	once sync.Once
-	free func()
-}
-
-func (c *slotConn) Close() error {
-	err := c.Conn.Close()
-	c.once.Do(c.free)
-	return err
 }
