@@ -320,6 +320,10 @@ func writeError(w http.ResponseWriter, err error) {
 		status = http.StatusForbidden
 	case api.CodeBusy:
 		status = http.StatusServiceUnavailable
+	case api.CodeUnauthorized:
+		status = http.StatusUnauthorized
+	case api.CodeRateLimited:
+		status = http.StatusTooManyRequests
 	}
 	data, _ := json.Marshal(e)
 	w.Header().Set("Content-Type", "application/json")

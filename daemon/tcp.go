@@ -27,12 +27,6 @@ import (
 // cache, never a timer — so that `opm token --rotate` takes effect at
 // once. There is no TLS: a non-loopback address is warned about.
 
-// Error codes of the TCP listener's own answers.
-const (
-	codeUnauthorized = "unauthorized" // no token, or a wrong one (401)
-	codeRateLimited  = "rate_limited" // too many wrong tokens (429)
-)
-
 // tcpStopGrace bounds how long the TCP server waits for answers in flight
 // when the daemon ends; streams (events, logs) are then cut.
 const tcpStopGrace = time.Second
@@ -167,14 +161,13 @@ func (t *tcpServer) check(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Set("Cache-Control", "no-store")
 	got, ok := bearer(r)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="opm"`)
-		writeErrorStatus(w, http.StatusUnauthorized, api.Errorf(codeUnauthorized, "no token: send the token that 'opm token' prints, as the header 'Authorization: Bearer <token>'"))
+		refuse(w, "no token")
 		return false
 	}
 	want, path, err := shm.ReadToken(t.srv.cfg.Home, t.srv.cfg.RuntimeDir)
 	if err != nil {
 		t.srv.log.Warn("the TCP listener cannot read its token", "event", "tcp-token-error", "error", err)
-		writeErrorStatus(w, http.StatusUnauthorized, api.Errorf(codeUnauthorized, "the daemon cannot read its token %s (run 'opm token' on its machine to make one): %v", path, err))
+		writeError(w, api.Errorf(api.CodeUnauthorized, "the daemon cannot read its token %s (run 'opm token' on its machine to make one): %v", path, err))
 		return false
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -189,14 +182,13 @@ func (t *tcpServer) check(w http.ResponseWriter, r *http.Request) bool {
 	if wait, blocked := t.limits.blocked(host, now); blocked {
 		secs := int((wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		writeErrorStatus(w, http.StatusTooManyRequests, api.Errorf(codeRateLimited, "too many requests with a wrong token from %s: try again in %d s (the token is printed by 'opm token' on the daemon's machine)", host, secs))
+		writeError(w, api.Errorf(api.CodeRateLimited, "too many requests with a wrong token from %s: try again in %d s (the token is printed by 'opm token' on the daemon's machine)", host, secs))
 		return false
 	}
 	if blocked := t.limits.fail(host, now); blocked > 0 {
 		t.srv.log.Warn("wrong tokens on the TCP listener: address refused for a while", "event", "tcp-blocked", "addr", host, "for", blocked)
 	}
-	w.Header().Set("WWW-Authenticate", `Bearer realm="opm"`)
-	writeErrorStatus(w, http.StatusUnauthorized, api.Errorf(codeUnauthorized, "a wrong token: send the token that 'opm token' prints, as the header 'Authorization: Bearer <token>'"))
+	refuse(w, "a wrong token")
 	return false
 }
 
@@ -211,9 +203,11 @@ func bearer(r *http.Request) (string, bool) {
 	return tok, tok != ""
 }
 
-// writeErrorStatus answers err with the given HTTP status.
-func writeErrorStatus(w http.ResponseWriter, status int, err *api.Error) {
-	writeJSON(w, status, err)
+// refuse answers a request without the right token (what: "no token",
+// "a wrong token") with 401 and how to send it.
+func refuse(w http.ResponseWriter, what string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="opm"`)
+	writeError(w, api.Errorf(api.CodeUnauthorized, "%s: send the token that 'opm token' prints, as the header 'Authorization: Bearer <token>'", what))
 }
 
 // Failed attempts are limited per remote address: the first freeFailures

@@ -15,6 +15,9 @@ const (
 	CodeInternal    = "internal"     // the daemon failed to do what was asked
 	CodeBusy        = "busy"         // e.g. a restore is in progress
 	CodeStartFailed = "start_failed" // an app's process could not be started
+	// The TCP listener's own answers (listen in config.toml).
+	CodeUnauthorized = "unauthorized" // no token, or a wrong one (401)
+	CodeRateLimited  = "rate_limited" // too many wrong tokens (429)
 )
 
 // UsageCode reports whether code means bad usage: the request itself was
