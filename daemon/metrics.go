@@ -120,16 +120,10 @@ func writeAppMetrics(e *expo, apps []appMetrics, tree map[int]*proc.Session) {
 		}
 		return nil
 	}
-	e.family("opm_app_up", "gauge", "1 when the app's process runs and is ready (status online), else 0.")
-	for i := range apps {
-		a := &apps[i]
-		e.app("opm_app_up", a, "", "", b2f(a.status == api.StatusOnline))
-	}
-	e.family("opm_app_restarts_total", "counter", "Restarts of the app since it was registered, whatever the reason.")
-	for i := range apps {
-		a := &apps[i]
-		e.app("opm_app_restarts_total", a, "", "", float64(a.restarts))
-	}
+	e.perApp("opm_app_up", "gauge", "1 when the app's process runs and is ready (status online), else 0.", apps,
+		func(a *appMetrics) (float64, bool) { return b2f(a.status == api.StatusOnline), true })
+	e.perApp("opm_app_restarts_total", "counter", "Restarts of the app since it was registered, whatever the reason.", apps,
+		func(a *appMetrics) (float64, bool) { return float64(a.restarts), true })
 	e.family("opm_app_restarts_by_reason_total", "counter", "Restarts of the app since the daemon started, by reason: crash, cron, watch, memory, reload, user.")
 	for i := range apps {
 		a := &apps[i]
@@ -137,35 +131,26 @@ func writeAppMetrics(e *expo, apps []appMetrics, tree map[int]*proc.Session) {
 			e.app("opm_app_restarts_by_reason_total", a, "reason", reason, float64(a.restartsBy[reason]))
 		}
 	}
-	e.family("opm_app_last_exit_code", "gauge", "Exit status of the app's last process (-1: killed by a signal, or none ended yet).")
-	for i := range apps {
-		a := &apps[i]
-		e.app("opm_app_last_exit_code", a, "", "", float64(a.exitCode))
-	}
-	e.family("opm_app_uptime_seconds", "gauge", "Seconds since the app's running process started (0 when none runs).")
-	for i := range apps {
-		a := &apps[i]
-		e.app("opm_app_uptime_seconds", a, "", "", a.uptime.Seconds())
-	}
-	e.family("opm_app_cpu_seconds_total", "counter", "CPU time (user and system) of the live processes of the app's process tree, in seconds; running apps only.")
-	for i := range apps {
-		a := &apps[i]
-		if t := session(a); t != nil {
-			e.app("opm_app_cpu_seconds_total", a, "", "", float64(t.Ticks)/proc.TicksPerSecond)
-		}
-	}
-	e.family("opm_app_resident_memory_bytes", "gauge", "Resident memory (RSS) of the app's process tree, in bytes; running apps only.")
-	for i := range apps {
-		a := &apps[i]
-		if t := session(a); t != nil {
-			e.app("opm_app_resident_memory_bytes", a, "", "", float64(t.RSS))
-		}
-	}
-	e.family("opm_app_instances", "gauge", "How many instances the app has (1 for an app without instances).")
-	for i := range apps {
-		a := &apps[i]
-		e.app("opm_app_instances", a, "", "", float64(a.instances))
-	}
+	e.perApp("opm_app_last_exit_code", "gauge", "Exit status of the app's last process (-1: killed by a signal, or none ended yet).", apps,
+		func(a *appMetrics) (float64, bool) { return float64(a.exitCode), true })
+	e.perApp("opm_app_uptime_seconds", "gauge", "Seconds since the app's running process started (0 when none runs).", apps,
+		func(a *appMetrics) (float64, bool) { return a.uptime.Seconds(), true })
+	e.perApp("opm_app_cpu_seconds_total", "counter", "CPU time (user and system) of the live processes of the app's process tree, in seconds; running apps only.", apps,
+		func(a *appMetrics) (float64, bool) {
+			if t := session(a); t != nil {
+				return float64(t.Ticks) / proc.TicksPerSecond, true
+			}
+			return 0, false
+		})
+	e.perApp("opm_app_resident_memory_bytes", "gauge", "Resident memory (RSS) of the app's process tree, in bytes; running apps only.", apps,
+		func(a *appMetrics) (float64, bool) {
+			if t := session(a); t != nil {
+				return float64(t.RSS), true
+			}
+			return 0, false
+		})
+	e.perApp("opm_app_instances", "gauge", "How many instances the app has (1 for an app without instances).", apps,
+		func(a *appMetrics) (float64, bool) { return float64(a.instances), true })
 }
 
 func writeDaemonMetrics(e *expo, apps []appMetrics) {
@@ -184,8 +169,7 @@ func writeDaemonMetrics(e *expo, apps []appMetrics) {
 		e.sample("process_resident_memory_bytes", "", "", float64(st.RSS))
 		e.family("process_cpu_seconds_total", "counter", "CPU time (user and system) of the daemon, in seconds.")
 		e.sample("process_cpu_seconds_total", "", "", float64(st.Ticks())/proc.TicksPerSecond)
-		if up := proc.Uptime(); up >= st.Start {
-			started := time.Now().Add(-time.Duration(up-st.Start) * (time.Second / proc.TicksPerSecond))
+		if started := proc.Started(st.Start, time.Now(), time.Time{}); !started.IsZero() {
 			e.family("process_start_time_seconds", "gauge", "When the daemon started, in seconds since the epoch.")
 			e.sample("process_start_time_seconds", "", "", math.Round(float64(started.UnixMilli()))/1000)
 		}
@@ -217,6 +201,17 @@ func (e *expo) family(name, typ, help string) {
 	e.buf.WriteByte(' ')
 	e.buf.WriteString(typ)
 	e.buf.WriteByte('\n')
+}
+
+// perApp writes the family name with a sample of each app of apps for
+// which v gives one.
+func (e *expo) perApp(name, typ, help string, apps []appMetrics, v func(*appMetrics) (float64, bool)) {
+	e.family(name, typ, help)
+	for i := range apps {
+		if x, ok := v(&apps[i]); ok {
+			e.app(name, &apps[i], "", "", x)
+		}
+	}
 }
 
 // app writes a sample of app a, with one more label when key is set.
