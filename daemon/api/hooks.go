@@ -33,43 +33,37 @@ const (
 )
 
 // HookKeys are the hook settings' keys, in order, and the event type
-// each runs on.
-var HookKeys = []struct{ Key, Event string }{
-	{"on_start", EventTypeStart},
-	{"on_exit", EventTypeExit},
-	{"on_restart", EventTypeRestart},
-	{"on_errored", EventTypeErrored},
-	{"on_stop", EventTypeStop},
-	{"on_memory_limit", EventTypeMemoryLimit},
-}
-
-// fields are h's hooks by key.
-func (h *Hooks) fields() map[string]*string {
-	return map[string]*string{
-		"on_start": &h.OnStart, "on_exit": &h.OnExit, "on_restart": &h.OnRestart,
-		"on_errored": &h.OnErrored, "on_stop": &h.OnStop, "on_memory_limit": &h.OnMemoryLimit,
-	}
+// each runs on: the one table of the hooks (field is the hook's field
+// of a Hooks).
+var HookKeys = []struct {
+	Key, Event string
+	field      func(*Hooks) *string
+}{
+	{"on_start", EventTypeStart, func(h *Hooks) *string { return &h.OnStart }},
+	{"on_exit", EventTypeExit, func(h *Hooks) *string { return &h.OnExit }},
+	{"on_restart", EventTypeRestart, func(h *Hooks) *string { return &h.OnRestart }},
+	{"on_errored", EventTypeErrored, func(h *Hooks) *string { return &h.OnErrored }},
+	{"on_stop", EventTypeStop, func(h *Hooks) *string { return &h.OnStop }},
+	{"on_memory_limit", EventTypeMemoryLimit, func(h *Hooks) *string { return &h.OnMemoryLimit }},
 }
 
 // Field is the hook of key ("on_errored"), nil for a key that names
 // no hook.
-func (h *Hooks) Field(key string) *string { return h.fields()[key] }
+func (h *Hooks) Field(key string) *string {
+	for _, k := range HookKeys {
+		if k.Key == key {
+			return k.field(h)
+		}
+	}
+	return nil
+}
 
 // For is the hook that runs on events of type typ ("" for none).
 func (h Hooks) For(typ string) string {
-	switch typ {
-	case EventTypeStart:
-		return h.OnStart
-	case EventTypeExit:
-		return h.OnExit
-	case EventTypeRestart:
-		return h.OnRestart
-	case EventTypeErrored:
-		return h.OnErrored
-	case EventTypeStop:
-		return h.OnStop
-	case EventTypeMemoryLimit:
-		return h.OnMemoryLimit
+	for _, k := range HookKeys {
+		if k.Event == typ {
+			return *k.field(&h)
+		}
 	}
 	return ""
 }
