@@ -152,7 +152,7 @@ func HomeSecret(home, runtimeDir string) (key []byte, note string, err error) {
 			// Home has become writable: it gets this boot's
 			// secret, the same bytes, so that tokens stay valid and
 			// the next boot finds it there.
-			if perr := placeSecret(filepath.Join(home, SecretName), b); perr == nil || errors.Is(perr, os.ErrExist) {
+			if perr := placeFile(filepath.Join(home, SecretName), b, false); perr == nil || errors.Is(perr, os.ErrExist) {
 				hb, herr := Secret(home)
 				return hb, "", herr
 			}

@@ -79,7 +79,7 @@ func Token(home, runtimeDir string) (token, path string, err error) {
 		if err != nil {
 			return "", path, err
 		}
-		if err := placeSecret(path, []byte(tok+"\n")); err != nil && !errors.Is(err, os.ErrExist) {
+		if err := placeFile(path, []byte(tok+"\n"), false); err != nil && !errors.Is(err, os.ErrExist) {
 			return "", path, fmt.Errorf("create the token: %w", err)
 		}
 	}
@@ -94,18 +94,7 @@ func RotateToken(home, runtimeDir string) (token, path string, err error) {
 	if err != nil {
 		return "", path, err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), TokenName+".tmp-*")
-	if err != nil {
-		return "", path, fmt.Errorf("rotate the token: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	_, werr := tmp.WriteString(token + "\n")
-	serr := tmp.Sync()
-	cerr := tmp.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		return "", path, fmt.Errorf("rotate the token: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := placeFile(path, []byte(token+"\n"), true); err != nil {
 		return "", path, fmt.Errorf("rotate the token %s: %w", path, err)
 	}
 	return token, path, nil

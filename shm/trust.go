@@ -283,29 +283,37 @@ func createSecret(path string) error {
 	if _, err := rand.Read(b); err != nil {
 		return fmt.Errorf("create the secret: %w", err)
 	}
-	return placeSecret(path, b)
+	if err := placeFile(path, b, false); err != nil {
+		return fmt.Errorf("create the secret %s: %w", path, err)
+	}
+	return nil
 }
 
-// placeSecret writes the secret b to path unless one is there already
-// (os.ErrExist).
-func placeSecret(path string, b []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), SecretName+".tmp-*")
+// placeFile writes b to path whole, through a temporary file renamed to
+// it: a reader sees no file or the old one, or the new one, never part of
+// one. Unless replace, a file already there stays, and the error is
+// os.ErrExist.
+func placeFile(path string, b []byte, replace bool) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return fmt.Errorf("create the secret: %w", err)
+		return err
 	}
 	defer os.Remove(tmp.Name())
 	_, werr := tmp.Write(b)
 	serr := tmp.Sync()
 	cerr := tmp.Close()
 	if err := errors.Join(werr, serr, cerr); err != nil {
-		return fmt.Errorf("write the secret: %w", err)
+		return err
+	}
+	if replace {
+		return os.Rename(tmp.Name(), path)
 	}
 	err = unix.Renameat2(unix.AT_FDCWD, tmp.Name(), unix.AT_FDCWD, path, unix.RENAME_NOREPLACE)
 	if errors.Is(err, unix.EEXIST) {
 		return os.ErrExist
 	}
 	if err != nil {
-		return fmt.Errorf("create the secret %s: %w", path, err)
+		return &os.LinkError{Op: "rename", Old: tmp.Name(), New: path, Err: err}
 	}
 	return nil
 }
