@@ -70,10 +70,9 @@ func FDTargets(pid int) map[string]string {
 
 // Sockets is the number of sockets pid has open.
 func Sockets(pid int) int {
-	ents, _ := os.ReadDir(fdDir(pid))
 	n := 0
-	for _, e := range ents {
-		if l, err := os.Readlink(fdDir(pid) + "/" + e.Name()); err == nil && strings.HasPrefix(l, "socket:") {
+	for _, what := range FDTargets(pid) {
+		if strings.HasPrefix(what, "socket:") {
 			n++
 		}
 	}
