@@ -92,7 +92,7 @@ func (t *Tree) reuse(cg string) (fd int, leafCG string, ok bool) {
 	t.mu.Unlock()
 	// Found empty when its last process ended (KillLeftovers), it is
 	// still: only the daemon clones into it.
-	if l.name == "" || !l.empty && populated(filepath.Join(t.dir(cg), "cgroup.events")) {
+	if l.name == "" || !l.empty && populated(t.events(cg)) {
 		return -1, "", false
 	}
 	leaf := l.name
@@ -140,6 +140,9 @@ type leafOf struct {
 	name  string
 	empty bool
 }
+
+// events is the cgroup.events file of the cgroup cg.
+func (t *Tree) events(cg string) string { return filepath.Join(t.dir(cg), "cgroup.events") }
 
 // populated reports whether the cgroup.events file at p says a process
 // runs in the cgroup or below it; an unreadable one counts as populated.

@@ -76,7 +76,7 @@ func (t *Tree) removeWhenEmpty(cg string) {
 		fail(err)
 		return
 	}
-	if _, err := unix.InotifyAddWatch(fd, filepath.Join(t.dir(cg), "cgroup.events"), unix.IN_MODIFY); err != nil {
+	if _, err := unix.InotifyAddWatch(fd, t.events(cg), unix.IN_MODIFY); err != nil {
 		unix.Close(fd)
 		if !errors.Is(err, fs.ErrNotExist) {
 			fail(err)

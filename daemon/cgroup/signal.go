@@ -106,7 +106,7 @@ func (t *Tree) KillLeftovers(cg string) error {
 	if t == nil {
 		return nil
 	}
-	if !populated(filepath.Join(t.dir(cg), "cgroup.events")) {
+	if !populated(t.events(cg)) {
 		t.emptied(cg)
 		return nil
 	}
