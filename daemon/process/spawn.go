@@ -70,15 +70,14 @@ func (c *Child) Pid() int           { return c.pid }
 func (c *Child) StartTicks() uint64 { return c.start }
 
 func (c *Child) Wait() ExitStatus {
-	if c.fd == nil {
-		// Reaped (or nothing left to wait for): a reaper may have the
-		// pid.
-		defer disown(c.pid)
-		return waitBlocking(c.pid)
+	if c.fd != nil {
+		defer c.fd.Close()
 	}
-	defer c.fd.Close()
 	// Reaped (or nothing left to wait for): a reaper may have the pid.
 	defer disown(c.pid)
+	if c.fd == nil {
+		return waitBlocking(c.pid)
+	}
 	st := ExitStatus{Code: -1}
 	awaitExit(c.fd, func(fd int) bool {
 		var ws syscall.WaitStatus
