@@ -126,6 +126,9 @@ func writeNew(p string, data []byte) error {
 		if errors.Is(err, unix.EINTR) {
 			continue
 		}
+		if err == nil && n == 0 {
+			err = unix.EIO // no progress: do not spin
+		}
 		if err != nil {
 			unix.Close(fd)
 			return &os.PathError{Op: "write", Path: p, Err: err}
