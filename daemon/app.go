@@ -1,7 +1,6 @@
 package daemon
 
 import (
-	"encoding/json"
 	"time"
 
 	"opm/daemon/api"
@@ -108,10 +107,9 @@ type app struct {
 	// token) twice. retireSeq numbers retire kill timers.
 	lastSeq   uint64
 	retireSeq uint64
-	// specJSON is specJSONOf encoded, for the runtime records
+	// specJSON is the spec encoded, for the runtime records
 	// (encodedSpec).
-	specJSON   json.RawMessage
-	specJSONOf api.Spec
+	specJSON specMemo
 }
 
 // nextSeq numbers a new process of the app.

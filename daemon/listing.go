@@ -16,7 +16,7 @@ import (
 // specCache is the encoded specs of the apps, by id and form.
 type specCache struct {
 	mu sync.Mutex
-	m  map[specKey]*encodedSpec
+	m  map[specKey]*specMemo
 }
 
 type specKey struct {
@@ -24,33 +24,44 @@ type specKey struct {
 	summary bool
 }
 
-type encodedSpec struct {
+// encoded returns *spec, app id's, as JSON: kept from an earlier listing
+// while the spec is the same, encoded again otherwise (nil if it cannot
+// be: the app then encodes its Spec itself).
+func (c *specCache) encoded(id int, summary bool, spec *api.Spec) json.RawMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := specKey{id, summary}
+	m := c.m[k]
+	if m == nil {
+		if c.m == nil {
+			c.m = map[specKey]*specMemo{}
+		}
+		m = &specMemo{}
+		c.m[k] = m
+	}
+	return m.encode(spec)
+}
+
+// specMemo is a spec and its JSON, kept while the spec is unchanged: the
+// listings' and the runtime records' (app.spec) memory of them.
+type specMemo struct {
 	spec api.Spec
 	json json.RawMessage
 }
 
-// encoded returns *spec, app id's, as JSON: kept from an earlier listing
-// while the spec is the same, encoded again otherwise (nil if it cannot
-// be: the app then encodes its Spec itself). Specs are compared through
-// pointers: DeepEqual would copy two of them to the heap.
-func (c *specCache) encoded(id int, summary bool, spec *api.Spec) json.RawMessage {
-	k := specKey{id, summary}
-	c.mu.Lock()
-	e := c.m[k]
-	c.mu.Unlock()
-	if e != nil && reflect.DeepEqual(&e.spec, spec) {
-		return e.json
+// encode returns *spec as JSON: m's while the spec is the same, encoded
+// again otherwise (nil if it cannot be). Specs are compared through
+// pointers: DeepEqual of the specs themselves would copy them to the heap.
+func (m *specMemo) encode(spec *api.Spec) json.RawMessage {
+	if m.json != nil && reflect.DeepEqual(&m.spec, spec) {
+		return m.json
 	}
 	b, err := json.Marshal(spec)
 	if err != nil {
+		m.json = nil
 		return nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[specKey]*encodedSpec{}
-	}
-	c.m[k] = &encodedSpec{*spec, b}
+	m.spec, m.json = *spec, b
 	return b
 }
 

@@ -3,7 +3,6 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"time"
 
 	"opm/daemon/store"
@@ -55,19 +54,7 @@ func recordOf(a *app) store.Record {
 
 // encodedSpec is a.spec as JSON, encoded again only when the spec has
 // changed since (nil if it cannot be encoded: the record then says why).
-// (DeepEqual of the specs themselves would copy them to the heap.)
-func (a *app) encodedSpec() json.RawMessage {
-	if a.specJSON != nil && reflect.DeepEqual(&a.specJSONOf, &a.spec) {
-		return a.specJSON
-	}
-	b, err := json.Marshal(a.spec)
-	if err != nil {
-		a.specJSON = nil
-		return nil
-	}
-	a.specJSON, a.specJSONOf = b, a.spec
-	return b
-}
+func (a *app) encodedSpec() json.RawMessage { return a.specJSON.encode(&a.spec) }
 
 // touch marks a for the end of the event's record check.
 func (s *Supervisor) touch(a *app) {

@@ -30,9 +30,9 @@ func TestRecordSpecEncoding(t *testing.T) {
 	if s := decode(); s.Name != "web" || len(s.Env) != 1 || s.Env[0] != "A=1" {
 		t.Fatalf("first record's spec: %+v", s)
 	}
-	first := a.specJSON
+	first := a.specJSON.json
 	decode()
-	if &first[0] != &a.specJSON[0] {
+	if &first[0] != &a.specJSON.json[0] {
 		t.Error("an unchanged spec was encoded again")
 	}
 	a.spec.Env = []string{"A=2"}
