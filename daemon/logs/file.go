@@ -54,8 +54,9 @@ func newFile(path string, limits Limits, m *mill) *File {
 }
 
 // OpenFile returns a rotating file for a log the daemon writes itself
-// (daemon.log), created with perm, checked and opened now. Its backups are
-// milled by a mill of its own, started at its first rotation.
+// (daemon.log), created with perm and checked now (Check), opened at its
+// first write. Its backups are milled by a mill of its own, started at
+// its first rotation.
 func OpenFile(path string, limits Limits, perm uint32) (*File, error) {
 	f := newFile(path, limits, &mill{})
 	f.perm = perm
