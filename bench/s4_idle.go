@@ -25,11 +25,12 @@ const scenarioIdle = "4 idle daemon"
 
 // idleSettle separates the window from the start-up commands, and lets
 // opm's daemon give back the memory those used (its heap, its mappings of
-// code pages it ran), which it does once, 10 s after its last request;
-// variantSettle is longer: after a hundred apps' watches are set up, the
-// Go runtime returns the memory that took for some seconds (its
-// scavenger, GOMAXPROCS update: ~10 wake-ups in the first 10 s, none
-// after), which is not what an idle daemon costs.
+// code pages it ran), which it does once, 10 s after its last request
+// (trimDelay in daemon/memory.go); variantSettle is longer: after a
+// hundred apps' watches are set up, the Go runtime returns the memory
+// that took for some seconds (its scavenger, GOMAXPROCS update: ~10
+// wake-ups in the first 10 s, none after), which is not what an idle
+// daemon costs.
 const (
 	idleSettle    = 12 * time.Second
 	variantSettle = 15 * time.Second
@@ -198,14 +199,20 @@ func measureIdle(ctx context.Context, b *bench, t tool, n int, window, settle ti
 
 // measureWindow leaves the daemon pid alone for settle, then reads its
 // usage before and after window.
-func measureWindow(ctx context.Context, pid int, settle, window time.Duration) (u idleUsage, err error) {
+func measureWindow(ctx context.Context, pid int, settle, window time.Duration) (idleUsage, error) {
 	if err := pause(ctx, settle); err != nil {
-		return u, err
+		return idleUsage{}, err
 	}
+	return usageDuring(pid, func() error { return pause(ctx, window) })
+}
+
+// usageDuring reads the usage of the daemon pid before and after during
+// runs; the daemon must not be replaced meanwhile.
+func usageDuring(pid int, during func() error) (u idleUsage, err error) {
 	if u.before, err = proc.ReadUsage(pid); err != nil {
 		return u, err
 	}
-	if err := pause(ctx, window); err != nil {
+	if err := during(); err != nil {
 		return u, err
 	}
 	if u.after, err = proc.ReadUsage(pid); err != nil {

@@ -31,12 +31,8 @@ import (
 
 const scenarioFlash = "flash bytes"
 
-const (
-	// flashEvery is the crash rate: one a second.
-	flashEvery = time.Second
-	// flashRestart bounds the wait for one restarted app.
-	flashRestart = 10 * time.Second
-)
+// flashEvery is the crash rate: one a second.
+const flashEvery = time.Second
 
 func runFlash(ctx context.Context, b *bench) error {
 	if b.opm == nil {
@@ -100,31 +96,29 @@ func measureFlash(ctx context.Context, b *bench, n int, window time.Duration) (r
 		if err != nil {
 			return err
 		}
-		if res.before, err = proc.ReadUsage(daemon); err != nil {
-			return err
-		}
 		// Kill at 0, 1, …, K-1 s, list again at K s: the last crash has a
 		// second to be written down like the others.
 		crashes := int(window / flashEvery)
-		tick := time.NewTicker(flashEvery)
-		defer tick.Stop()
-		for res.kills < crashes {
-			if err := flashKill(ctx, sb, res.kills%n); err != nil {
-				return fmt.Errorf("crash %d: %w", res.kills+1, err)
+		u, err := usageDuring(daemon, func() error {
+			tick := time.NewTicker(flashEvery)
+			defer tick.Stop()
+			for res.kills < crashes {
+				if err := flashKill(ctx, sb, daemon, res.kills%n); err != nil {
+					return fmt.Errorf("crash %d: %w", res.kills+1, err)
+				}
+				res.kills++
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case <-tick.C:
+				}
 			}
-			res.kills++
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-tick.C:
-			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		if res.after, err = proc.ReadUsage(daemon); err != nil {
-			return fmt.Errorf("daemon %d during the window: %w", daemon, err)
-		}
-		if res.after.Start != res.before.Start {
-			return fmt.Errorf("daemon %d was replaced during the window", daemon)
-		}
+		res.before, res.after = u.before, u.after
 		after, err := snapshotDir(sb.home)
 		if err != nil {
 			return err
@@ -136,9 +130,9 @@ func measureFlash(ctx context.Context, b *bench, n int, window time.Duration) (r
 	return res, err
 }
 
-// flashKill SIGKILLs app i's process and polls /proc until the app runs
-// again in a new process.
-func flashKill(ctx context.Context, sb *sandbox, i int) error {
+// flashKill SIGKILLs app i's process and waits until the daemon has
+// started the app again in a new process.
+func flashKill(ctx context.Context, sb *sandbox, daemon, i int) error {
 	c, err := scanApps(sb.w)
 	if err != nil {
 		return err
@@ -146,16 +140,8 @@ func flashKill(ctx context.Context, sb *sandbox, i int) error {
 	if len(c[i]) != 1 {
 		return fmt.Errorf("app %d runs %d times", i, len(c[i]))
 	}
-	old := c[i][0]
-	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
-		return fmt.Errorf("kill app %d: %w", i, err)
-	}
-	err = poll(ctx, flashRestart, 5*time.Millisecond, func() (bool, error) {
-		c, err := scanApps(sb.w)
-		return len(c[i]) == 1 && c[i][0] != old, err
-	})
-	if err != nil {
-		return fmt.Errorf("wait for app %d to restart: %w", i, err)
+	if _, _, err := killAndTime(ctx, sb, daemon, i, c[i][0]); err != nil {
+		return fmt.Errorf("app %d: %w", i, err)
 	}
 	return nil
 }
