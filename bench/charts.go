@@ -47,27 +47,32 @@ type chartSpec struct {
 	title           string // first line of the title
 	yLabel          string // without the unit
 	none            string // why there is no chart when no row matches
-	series          func(res *results) ([]chartSeries, string)
+	// The rows charted: those of scenario whose metric matches metric
+	// (chartData).
+	scenario string
+	metric   *regexp.Regexp
 }
 
 var chartSpecs = []chartSpec{
 	{
-		name:   "restore",
-		file:   "restore.svg",
-		alt:    "restore time against the number of apps",
-		title:  "Restore: time until all N saved apps are online",
-		yLabel: "time until all online",
-		none:   "this run has no restore time (scenario 2 did not run or recorded nothing)",
-		series: restoreSeries,
+		name:     "restore",
+		file:     "restore.svg",
+		alt:      "restore time against the number of apps",
+		title:    "Restore: time until all N saved apps are online",
+		yLabel:   "time until all online",
+		none:     "this run has no restore time (scenario 2 did not run or recorded nothing)",
+		scenario: chartRestoreScenario,
+		metric:   restoreMetric,
 	},
 	{
-		name:   "daemon RSS",
-		file:   "rss.svg",
-		alt:    "daemon RSS against the number of apps",
-		title:  "Daemon memory (RSS) with N apps online",
-		yLabel: "daemon RSS",
-		none:   "this run has no RSS at scale (scenario 6 did not run or recorded nothing)",
-		series: rssSeries,
+		name:     "daemon RSS",
+		file:     "rss.svg",
+		alt:      "daemon RSS against the number of apps",
+		title:    "Daemon memory (RSS) with N apps online",
+		yLabel:   "daemon RSS",
+		none:     "this run has no RSS at scale (scenario 6 did not run or recorded nothing)",
+		scenario: chartScaleScenario,
+		metric:   rssMetric,
 	},
 }
 
@@ -78,51 +83,32 @@ const (
 
 var (
 	// "1000 apps online", "floor (bare Go spawner): 1000 apps online"
-	restoreMetric = regexp.MustCompile(`^(?:floor \((.+)\): )?(\d+) apps online$`)
+	restoreMetric = regexp.MustCompile(`^(?:floor \((?P<floor>.+)\): )?(?P<n>\d+) apps online$`)
 	// "RSS at 1000 apps"
-	rssMetric = regexp.MustCompile(`^RSS at (\d+) apps$`)
+	rssMetric = regexp.MustCompile(`^RSS at (?P<n>\d+) apps$`)
 )
 
-// restoreSeries returns a line per tool, then one per floor (floor rows
-// carry their value in the opm field), and the unit.
-func restoreSeries(res *results) ([]chartSeries, string) {
+// chartData returns the lines of the chart of the rows of scenario whose
+// metric matches metric, and the unit. The group n of metric is the
+// number of apps; a row whose optional group floor matched is a floor's,
+// drawn after the tools' lines, with its value in the opm field.
+func chartData(res *results, scenario string, metric *regexp.Regexp) ([]chartSeries, string) {
+	apps, floor := metric.SubexpIndex("n"), metric.SubexpIndex("floor")
 	c := newSeriesCollector()
 	for _, r := range res.Rows {
-		if r.Scenario != chartRestoreScenario {
+		if r.Scenario != scenario {
 			continue
 		}
-		m := restoreMetric.FindStringSubmatch(r.Metric)
+		m := metric.FindStringSubmatch(r.Metric)
 		if m == nil {
 			continue
 		}
-		n, err := strconv.Atoi(m[2])
+		n, err := strconv.Atoi(m[apps])
 		if err != nil {
 			continue
 		}
-		if m[1] != "" {
-			c.add("floor: "+m[1], n, r.OPM, r.Unit)
-			continue
-		}
-		for _, t := range readmeTools {
-			c.add(t.name, n, r.value(t.key), r.Unit)
-		}
-	}
-	return c.result()
-}
-
-// rssSeries returns a line per tool and the unit.
-func rssSeries(res *results) ([]chartSeries, string) {
-	c := newSeriesCollector()
-	for _, r := range res.Rows {
-		if r.Scenario != chartScaleScenario {
-			continue
-		}
-		m := rssMetric.FindStringSubmatch(r.Metric)
-		if m == nil {
-			continue
-		}
-		n, err := strconv.Atoi(m[1])
-		if err != nil {
+		if floor >= 0 && m[floor] != "" {
+			c.add("floor: "+m[floor], n, r.OPM, r.Unit)
 			continue
 		}
 		for _, t := range readmeTools {
@@ -188,7 +174,7 @@ func writeCharts(res *results, dir string) ([]chartOutcome, error) {
 	var outs []chartOutcome
 	for _, spec := range chartSpecs {
 		out := chartOutcome{name: spec.name, alt: spec.alt}
-		ss, unit := spec.series(res)
+		ss, unit := chartData(res, spec.scenario, spec.metric)
 		path := filepath.Join(dir, spec.file)
 		if len(ss) == 0 {
 			out.why = spec.none
@@ -296,13 +282,12 @@ func buildChart(spec chartSpec, ss []chartSeries, unit string, res *results) (*p
 	}
 
 	// X: a tick at every N measured; log when N spans a decade or more.
+	ns := slices.Clone(xs)
+	slices.Sort(ns)
 	var xticks []plot.Tick
-	for _, x := range xs {
-		if !slices.ContainsFunc(xticks, func(t plot.Tick) bool { return t.Value == x }) {
-			xticks = append(xticks, plot.Tick{Value: x, Label: fmtNum(x)})
-		}
+	for _, x := range slices.Compact(ns) {
+		xticks = append(xticks, plot.Tick{Value: x, Label: fmtNum(x)})
 	}
-	slices.SortFunc(xticks, func(a, b plot.Tick) int { return cmpFloat(a.Value, b.Value) })
 	p.X.Tick.Marker = plot.ConstantTicks(xticks)
 	xmin, xmax := slices.Min(xs), slices.Max(xs)
 	if useLog(xmin, xmax) {
@@ -330,16 +315,6 @@ func buildChart(spec chartSpec, ss []chartSeries, unit string, res *results) (*p
 	}
 
 	return p, nil
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // useLog says whether values from lo to hi call for a log axis: all

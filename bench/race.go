@@ -190,15 +190,25 @@ func leftAfterStop(ctx context.Context, t tool, sb *sandbox) (int, error) {
 	return len(d), err
 }
 
+// raceColumns are the titles of the restore race table's columns, for
+// the console (printRaces) and the README (writeRaces).
+var raceColumns = []any{"tool", "round", "restorers", "apps", "daemons", "running", "missing", "duplicates", "hung", "failed", "s", "daemons left after stop"}
+
+// cells returns the round's row of the restore race table, in
+// raceColumns' order.
+func (r race) cells() []any {
+	return []any{r.Tool, r.Round, r.Restorers, r.Apps, r.Daemons, r.Running, r.Missing, r.Duplicates, r.Hung, r.Failed, fmtNum(r.Seconds), r.LeftAfterStop}
+}
+
 func printRaces(w io.Writer, races []race) {
 	t := table.NewWriter()
 	t.SetOutputMirror(w)
 	t.SetStyle(table.StyleLight)
 	t.Style().Format.Header = text.FormatDefault
 	t.SetTitle("restore race: concurrent restores right after the daemon stopped")
-	t.AppendHeader(table.Row{"tool", "round", "restorers", "apps", "daemons", "running", "missing", "duplicates", "hung", "failed", "s", "daemons left after stop"})
+	t.AppendHeader(raceColumns)
 	for _, r := range races {
-		t.AppendRow(table.Row{r.Tool, r.Round, r.Restorers, r.Apps, r.Daemons, r.Running, r.Missing, r.Duplicates, r.Hung, r.Failed, fmtNum(r.Seconds), r.LeftAfterStop})
+		t.AppendRow(r.cells())
 	}
 	t.Render()
 }

@@ -42,24 +42,12 @@ var readmeTools = []readmeTool{
 type readmeTool struct{ key, name string }
 
 // results is what the README section reads from results.json: the
-// report's own types, but for the parameters, kept in the order the file
-// has them. Fields an older run lacks (the commit, a supervisord column)
-// are absent.
+// report, but for the parameters, kept raw in the order the file has
+// them (this Params hides the report's). Fields an older run lacks (the
+// commit, a supervisord column) are absent.
 type results struct {
-	Machine     machine            `json:"machine"`
-	Commit      string             `json:"commit"`
-	Started     time.Time          `json:"started"`
-	Seconds     float64            `json:"seconds"`
-	Quick       bool               `json:"quick"`
-	OPM         string             `json:"opm"`
-	PM2         string             `json:"pm2"`
-	Supervisord string             `json:"supervisord"`
-	Params      json.RawMessage    `json:"params"`
-	Rows        []*row             `json:"rows"`
-	Races       []race             `json:"races"`
-	Load        map[string]float64 `json:"load_by_scenario"`
-	Errors      []string           `json:"errors"`
-	Notes       []string           `json:"notes"`
+	report
+	Params json.RawMessage `json:"params"`
 }
 
 // value returns the row's value for tool key ("opm", "pm2", "supervisord").
@@ -212,11 +200,7 @@ func regenerateReadme(res *results, path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	section, err := renderSection(res, charts)
-	if err != nil {
-		return nil, err
-	}
-	out := slices.Concat(head, []byte(section), tail)
+	out := slices.Concat(head, []byte(renderSection(res, charts)), tail)
 	var written []string
 	for _, c := range charts {
 		if c.file != "" {
@@ -296,7 +280,7 @@ func writeFileAtomic(path string, b []byte, mode os.FileMode) error {
 }
 
 // renderSection returns the generated section, without the markers.
-func renderSection(res *results, charts []chartOutcome) (string, error) {
+func renderSection(res *results, charts []chartOutcome) string {
 	var w strings.Builder
 	fmt.Fprintln(&w)
 	writeRunHeader(&w, res)
@@ -314,23 +298,22 @@ func renderSection(res *results, charts []chartOutcome) (string, error) {
 	if len(res.Races) > 0 {
 		writeRaces(&w, res.Races)
 	}
-	if len(res.Errors) > 0 {
-		fmt.Fprintln(&w, "### Errors")
-		fmt.Fprintln(&w)
-		for _, e := range res.Errors {
-			fmt.Fprintf(&w, "- %s\n", mdText(e))
-		}
-		fmt.Fprintln(&w)
+	writeList(&w, "Errors", res.Errors)
+	writeList(&w, "Notes", res.Notes)
+	return w.String()
+}
+
+// writeList writes items as a list under the heading title; nothing when
+// there are none.
+func writeList(w io.Writer, title string, items []string) {
+	if len(items) == 0 {
+		return
 	}
-	if len(res.Notes) > 0 {
-		fmt.Fprintln(&w, "### Notes")
-		fmt.Fprintln(&w)
-		for _, n := range res.Notes {
-			fmt.Fprintf(&w, "- %s\n", mdText(n))
-		}
-		fmt.Fprintln(&w)
+	fmt.Fprintf(w, "### %s\n\n", title)
+	for _, it := range items {
+		fmt.Fprintf(w, "- %s\n", mdText(it))
 	}
-	return w.String(), nil
+	fmt.Fprintln(w)
 }
 
 // writeRunHeader writes where, when and how the figures were measured.
@@ -570,12 +553,17 @@ func writeRaces(w io.Writer, races []race) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Concurrent restores right after the daemon stopped.")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| tool | round | restorers | apps | daemons | running | missing | duplicates | hung | failed | s | daemons left after stop |")
-	fmt.Fprintln(w, "| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |")
+	line := func(cells []any) {
+		s := make([]string, len(cells))
+		for i, c := range cells {
+			s[i] = mdCell(fmt.Sprint(c))
+		}
+		fmt.Fprintf(w, "| %s |\n", strings.Join(s, " | "))
+	}
+	line(raceColumns)
+	fmt.Fprintln(w, "| ---"+strings.Repeat(" | --:", len(raceColumns)-1)+" |") // numbers right-aligned
 	for _, r := range races {
-		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d | %s | %d |\n",
-			mdCell(r.Tool), r.Round, r.Restorers, r.Apps, r.Daemons, r.Running, r.Missing, r.Duplicates,
-			r.Hung, r.Failed, fmtNum(r.Seconds), r.LeftAfterStop)
+		line(r.cells())
 	}
 	fmt.Fprintln(w)
 }

@@ -163,10 +163,7 @@ func tableHeader(t *testing.T, s, heading string) string {
 
 func TestReadmeColumns(t *testing.T) {
 	res := fixture(t, fixtureResults)
-	s, err := renderSection(res, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := renderSection(res, nil)
 	if strings.Contains(s, "supervisord") {
 		t.Errorf("no row has a supervisord value, yet the section names it:\n%s", s)
 	}
@@ -180,10 +177,7 @@ func TestReadmeColumns(t *testing.T) {
 	// With supervisord values and ratios, and without PM2's.
 	js := strings.ReplaceAll(fixtureResults, `"pm2": `, `"supervisord": `)
 	js = strings.ReplaceAll(js, `"opm_per_pm2": `, `"opm_per_supervisord": `)
-	s, err = renderSection(fixture(t, js), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s = renderSection(fixture(t, js), nil)
 	if h, want := tableHeader(t, s, "### 2 restore"), "| metric | unit | opm | supervisord | opm/supervisord | target | met |"; h != want {
 		t.Errorf("scenario 2 with supervisord: header %q, want %q", h, want)
 	}
@@ -292,11 +286,11 @@ func TestReadmeCharts(t *testing.T) {
 	}
 
 	// The restore chart's points: every N of every series, sorted.
-	ss, unit := restoreSeries(res)
+	ss, unit := chartData(res, chartRestoreScenario, restoreMetric)
 	if unit != "ms" || len(ss) != 4 || len(ss[0].pts) != 2 || ss[0].pts[0].X != 100 || ss[0].pts[1].Y != 5200.4 {
 		t.Errorf("restore series %+v (%s)", ss, unit)
 	}
-	ss, _ = rssSeries(res)
+	ss, _ = chartData(res, chartScaleScenario, rssMetric)
 	if len(ss) != 2 || len(ss[1].pts) != 3 || ss[1].pts[1].X != 100 || ss[1].pts[1].Y != 80 {
 		t.Errorf("RSS series %+v", ss)
 	}
