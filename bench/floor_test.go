@@ -35,7 +35,7 @@ func TestBareSupervisorRestarts(t *testing.T) {
 	if _, err := r.waitApps(t.Context(), 2); err != nil {
 		t.Fatal(err)
 	}
-	ds, err := crashLoop(t.Context(), r.sb, r.pid, 3)
+	ds, err := crashKills(t.Context(), r.sb, r.pid, make([]int, 3))
 	if err != nil {
 		t.Fatal(err)
 	}
