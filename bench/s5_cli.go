@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"opm/daemon/api"
 )
 
 // Scenario 5: the wall time of the JSON listing (`opm list --json`,
@@ -61,7 +63,7 @@ func measureList(ctx context.Context, b *bench, t tool, n, runs int) (ds, scrape
 			// A Prometheus scrape of opm's daemon: one request on its
 			// socket, from the request to the last byte of the answer.
 			for range runs {
-				d, err := scrapeMetrics(filepath.Join(sb.runtime, "opm.sock"))
+				d, err := scrapeMetrics(api.SocketPath(sb.runtime))
 				if err != nil {
 					return fmt.Errorf("GET /metrics: %w", err)
 				}

@@ -70,12 +70,7 @@ func supervisordConf(w workload, runtime string, n int) string {
 
 // writeConf writes the configuration of apps 0..n-1.
 func (s *supervisordTool) writeConf(sb *sandbox, n int) error {
-	path := s.confPath(sb)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(supervisordConf(sb.w, sb.runtime, n)), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return writeFileAtomic(s.confPath(sb), []byte(supervisordConf(sb.w, sb.runtime, n)), 0o600)
 }
 
 // programs returns how many programs the sandbox's file holds.
