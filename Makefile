@@ -79,30 +79,33 @@ BPO_SOURCES := /etc/apt/sources.list.d/opm-bookworm-backports.sources
 # test (cmd/opm/dashboard_test.go) drives, installed as systemd is, where
 # asked.
 
+# $(call apt_testdep,check,name,what skips,install args,package,why) is
+# the shell command (one line: make joins the lines below) that provides
+# one of the Debian packages above but qemu-user, whose version and
+# source need more: nothing when check succeeds; else, under CI or with
+# OPM_INSTALL_TESTDEPS=1 and as root, apt-get installs package, saying
+# why; else it says that name is missing, that what skips, and (when not
+# asked) which "sudo apt-get install <install args>" to run.
+define apt_testdep
+if $(1); then :; \
+elif [ -z "$$CI" ] && [ "$$OPM_INSTALL_TESTDEPS" != 1 ]; then \
+  echo "$(2) is not installed: $(3). To install it: sudo apt-get install $(4) (or make testdeps OPM_INSTALL_TESTDEPS=1, as root)"; \
+elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+  echo "$(6)"; \
+  { $(APT_GET) install -y --no-install-recommends $(5) || \
+    { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends $(5); }; } \
+    || echo "apt-get install $(5) failed: $(3)"; \
+else echo "$(2) is not installed and cannot be here (apt-get, as root): $(3)"; fi
+endef
+
 testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), and systemd-analyze, qemu-user, tmux and chromium for the unit tests (under CI or with OPM_INSTALL_TESTDEPS=1, as root)
 	@if [ -x $(PM2BIN) ]; then :; \
 	elif command -v npm >/dev/null 2>&1; then \
 	  echo "installing PM2 into bench/.pm2 for the PM2 tests"; \
 	  npm install --prefix bench/.pm2 --no-audit --no-fund pm2 || echo "npm install pm2 failed: the PM2 tests will skip"; \
 	else echo "npm is not installed: the PM2 tests will skip"; fi
-	@if command -v systemd-analyze >/dev/null 2>&1; then :; \
-	elif [ -z "$$CI" ] && [ "$$OPM_INSTALL_TESTDEPS" != 1 ]; then \
-	  echo "systemd-analyze is not installed: the tests skip their systemd-analyze checks. To install it: sudo apt-get install systemd (or make testdeps OPM_INSTALL_TESTDEPS=1, as root)"; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing Debian's systemd package for systemd-analyze (the tests of opm startup and opm export check units with it)"; \
-	  { $(APT_GET) install -y --no-install-recommends systemd || \
-	    { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends systemd; }; } \
-	    || echo "apt-get install systemd failed: the tests skip their systemd-analyze checks"; \
-	else echo "systemd-analyze is not installed and cannot be here (apt-get, as root): the tests skip their systemd-analyze checks"; fi
-	@if command -v tmux >/dev/null 2>&1; then :; \
-	elif [ -z "$$CI" ] && [ "$$OPM_INSTALL_TESTDEPS" != 1 ]; then \
-	  echo "tmux is not installed: the opm monit tests skip. To install it: sudo apt-get install tmux (or make testdeps OPM_INSTALL_TESTDEPS=1, as root)"; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing Debian's tmux package (the opm monit tests drive the dashboard in it)"; \
-	  { $(APT_GET) install -y --no-install-recommends tmux || \
-	    { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends tmux; }; } \
-	    || echo "apt-get install tmux failed: the opm monit tests skip"; \
-	else echo "tmux is not installed and cannot be here (apt-get, as root): the opm monit tests skip"; fi
+	@$(call apt_testdep,command -v systemd-analyze >/dev/null 2>&1,systemd-analyze,the tests skip their systemd-analyze checks,systemd,systemd,installing Debian's systemd package for systemd-analyze (the tests of opm startup and opm export check units with it))
+	@$(call apt_testdep,command -v tmux >/dev/null 2>&1,tmux,the opm monit tests skip,tmux,tmux,installing Debian's tmux package (the opm monit tests drive the dashboard in it))
 	@if command -v qemu-aarch64 >/dev/null 2>&1 && command -v qemu-arm >/dev/null 2>&1 && \
 	  [ "$$(qemu-aarch64 --version | sed -n 's/.*version \([0-9]*\)\..*/\1/p' | head -n 1)" -ge 8 ] 2>/dev/null; then :; \
 	elif [ -z "$$CI" ] && [ "$$OPM_INSTALL_TESTDEPS" != 1 ]; then \
@@ -118,15 +121,7 @@ testdeps: ## install PM2 under bench/.pm2 for the PM2 import tests (with npm), a
 	    { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends $$target qemu-user; }; } \
 	    || echo "apt-get install qemu-user failed: the arm64 and armv7 smoke tests skip"; \
 	else echo "qemu-user is not installed and cannot be here (apt-get, as root): the arm64 and armv7 smoke tests skip"; fi
-	@if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then :; \
-	elif [ -z "$$CI" ] && [ "$$OPM_INSTALL_TESTDEPS" != 1 ]; then \
-	  echo "chromium is not installed: the web dashboard's browser test skips. To install it: sudo apt-get install --no-install-recommends chromium (or make testdeps OPM_INSTALL_TESTDEPS=1, as root)"; \
-	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
-	  echo "installing Debian's chromium package (the web dashboard's test drives it headless)"; \
-	  { $(APT_GET) install -y --no-install-recommends chromium || \
-	    { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends chromium; }; } \
-	    || echo "apt-get install chromium failed: the web dashboard's browser test skips"; \
-	else echo "chromium is not installed and cannot be here (apt-get, as root): the web dashboard's browser test skips"; fi
+	@$(call apt_testdep,command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1,chromium,the web dashboard's browser test skips,--no-install-recommends chromium,chromium,installing Debian's chromium package (the web dashboard's test drives it headless))
 
 unit: testdeps ## go test -race over every package, and the fault tests the race detector cannot run
 	$(GO) test -race -timeout 10m ./...
@@ -151,15 +146,20 @@ stress: ## the exactly-once race tests with many more rounds (OPM_STRESS_ROUNDS)
 # readme step leaves the README alone, and says why, after a --quick or
 # --only run: the committed section comes from a full run.
 BENCHREADME = $(GO) run ./bench readme
+# $(call then_readme,command) runs the bench command, then BENCHREADME,
+# and exits with the command's status (BENCHREADME's when that fails).
+define then_readme
+rc=0; $(1) || rc=$$?; $(BENCHREADME) || exit $$?; exit $$rc
+endef
 
 bench: build ## run the benchmark harness, then regenerate bench/README.md's results (bench/README.md)
-	@rc=0; $(GO) run ./bench --opm $(BIN) || rc=$$?; $(BENCHREADME) || exit $$?; exit $$rc
+	@$(call then_readme,$(GO) run ./bench --opm $(BIN))
 
 bench-quick: build ## the benchmark harness in its quick mode (< 1 minute); leaves the README's results alone
-	@rc=0; $(GO) run ./bench --opm $(BIN) --quick || rc=$$?; $(BENCHREADME) || exit $$?; exit $$rc
+	@$(call then_readme,$(GO) run ./bench --opm $(BIN) --quick)
 
 bench-pm2: build ## the benchmark harness side by side with PM2 (installed locally under bench/), then the README's results
-	@rc=0; $(GO) run ./bench --opm $(BIN) --pm2 || rc=$$?; $(BENCHREADME) || exit $$?; exit $$rc
+	@$(call then_readme,$(GO) run ./bench --opm $(BIN) --pm2)
 
 bench-readme: ## regenerate bench/README.md's results section and charts from bench/results.json
 	$(BENCHREADME)
