@@ -64,22 +64,16 @@ func (s *Supervisor) launch(a *app, deferrable bool) {
 		s.startFailed(a, err)
 		return
 	}
-	spec := a.spec
-	spec.Env = make([]string, 0, len(a.spec.Env)+1)
-	for _, kv := range a.spec.Env {
-		// What describes the caller's own process (its service
-		// manager's NOTIFY_SOCKET, its token...) is not the app's: a
-		// READY=1 would go to systemd.
-		if !api.IsServiceEnv(kv) {
-			spec.Env = append(spec.Env, kv)
-		}
-	}
-	env, err := api.InstanceEnvOf(spec.Env, a.spec.Settings, a.spec.Instance)
+	// What describes the caller's own process (its service manager's
+	// NOTIFY_SOCKET, its token...) is not the app's: a READY=1 would go
+	// to systemd.
+	env, err := api.InstanceEnvOf(api.WithoutServiceEnv(a.spec.Env), a.spec.Settings, a.spec.Instance)
 	if err != nil {
 		a.spawning = false
 		s.startFailed(a, err)
 		return
 	}
+	spec := a.spec
 	spec.Env = append(env, process.AppTokenEnv+"="+a.spawnToken)
 	if a.spec.WaitReady && s.notifySocket != "" {
 		spec.Env = append(spec.Env, api.NotifySocketEnv+"="+s.notifySocket)

@@ -32,3 +32,15 @@ func IsServiceEnv(kv string) bool {
 	}
 	return false
 }
+
+// WithoutServiceEnv returns the entries of env that set none of
+// ServiceEnv, in their order.
+func WithoutServiceEnv(env []string) []string {
+	out := make([]string, 0, len(env))
+	for _, kv := range env {
+		if !IsServiceEnv(kv) {
+			out = append(out, kv)
+		}
+	}
+	return out
+}

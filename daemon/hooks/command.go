@@ -50,13 +50,7 @@ func (r *Runner) command(ev api.Event, cmd string) error {
 	// less what describes the daemon's own service (its service
 	// manager's NOTIFY_SOCKET...: a READY=1 would go to systemd), and
 	// the event.
-	var env []string
-	for _, kv := range os.Environ() {
-		if !api.IsServiceEnv(kv) {
-			env = append(env, kv)
-		}
-	}
-	c.Env = append(env, Env(ev)...)
+	c.Env = append(api.WithoutServiceEnv(os.Environ()), Env(ev)...)
 	c.Dir = "/"
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.Cancel = func() error { return syscall.Kill(-c.Process.Pid, syscall.SIGKILL) }
