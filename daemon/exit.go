@@ -109,7 +109,7 @@ func (s *Supervisor) afterCrash(a *app, pid int, st process.ExitStatus, uptime t
 	if d < immediateRestart {
 		// One line for the crash, written once the new process runs
 		// (onSpawned): nothing is written before the fork.
-		a.crashed = &crash{pid: pid, status: st.String(), uptime: uptime}
+		a.crashed = &crash{pid: pid, status: st, uptime: uptime}
 		s.restartNow(a)
 		return
 	}
@@ -120,7 +120,7 @@ func (s *Supervisor) afterCrash(a *app, pid int, st process.ExitStatus, uptime t
 // crash is an exit that an immediate restart follows.
 type crash struct {
 	pid    int
-	status string
+	status process.ExitStatus
 	uptime time.Duration
 }
 
@@ -129,7 +129,7 @@ type crash struct {
 func (s *Supervisor) logCrashed(a *app) {
 	if c := a.crashed; c != nil {
 		a.crashed = nil
-		s.log.Info("app exited", "event", "exited", "app", a.label(), "pid", c.pid, "status", c.status, "uptime_ms", c.uptime.Milliseconds())
+		s.log.Info("app exited", "event", "exited", "app", a.label(), "pid", c.pid, "status", c.status.String(), "uptime_ms", c.uptime.Milliseconds())
 	}
 }
 

@@ -151,11 +151,10 @@ func (s *Supervisor) onSpawned(ev spawnedEvent) {
 	}
 	if c := a.crashed; c != nil {
 		a.crashed = nil
-		s.log.Info("app restarted after a crash", "event", api.EventStarted, "app", a.label(), "pid", a.pid, "exited_pid", c.pid, "status", c.status, "uptime_ms", c.uptime.Milliseconds())
-		s.publish(a, api.Event{Type: api.EventTypeStart, PID: a.pid})
-		return
+		s.log.Info("app restarted after a crash", "event", api.EventStarted, "app", a.label(), "pid", a.pid, "exited_pid", c.pid, "status", c.status.String(), "uptime_ms", c.uptime.Milliseconds())
+	} else {
+		s.log.Info("app started", "event", api.EventStarted, "app", a.label(), "pid", a.pid)
 	}
-	s.log.Info("app started", "event", api.EventStarted, "app", a.label(), "pid", a.pid)
 	s.publish(a, api.Event{Type: api.EventTypeStart, PID: a.pid})
 }
 
