@@ -3,12 +3,10 @@ package daemon
 import (
 	"bytes"
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"strconv"
 
 	"opm/daemon/api"
-	"opm/daemon/hooks"
 )
 
 // handleEvents streams the event feed as server-sent events (GET
@@ -89,13 +87,4 @@ func writeSSE(buf *bytes.Buffer, ev api.Event) {
 	buf.WriteString("\ndata: ")
 	buf.Write(data)
 	buf.WriteString("\n\n")
-}
-
-// newHookRunner is the runner of the hooks, as config.toml sets it.
-func newHookRunner(cfg Config, log *slog.Logger) *hooks.Runner {
-	retries := cfg.HookRetries
-	if retries == 0 {
-		retries = -1 // none, as configured
-	}
-	return &hooks.Runner{Timeout: cfg.HookTimeout, Retries: retries, RetryDelay: cfg.HookRetryDelay, Log: log}
 }

@@ -1,7 +1,7 @@
 package daemon
 
 import (
-	"strconv"
+	"log/slog"
 
 	"opm/daemon/api"
 	"opm/daemon/hooks"
@@ -36,6 +36,11 @@ func (s *Supervisor) publish(a *app, ev api.Event) {
 	}
 }
 
+// newHookRunner is the runner of the hooks, as config.toml sets it.
+func newHookRunner(cfg Config, log *slog.Logger) *hooks.Runner {
+	return &hooks.Runner{Timeout: cfg.HookTimeout, Retries: cfg.HookRetries, RetryDelay: cfg.HookRetryDelay, Log: log}
+}
+
 // exitEventOf is the exit event of a's process pid that ended with st.
 func exitEventOf(pid int, st process.ExitStatus) api.Event {
 	ev := api.Event{Type: api.EventTypeExit, PID: pid}
@@ -59,18 +64,6 @@ func restartReason(why string) string {
 		return api.ReasonMemory
 	}
 	return why
-}
-
-// countsDetail says counts of a restore: "started=3 stopped=1".
-func countsDetail(kv ...any) string {
-	out := ""
-	for i := 0; i+1 < len(kv); i += 2 {
-		if out != "" {
-			out += " "
-		}
-		out += kv[i].(string) + "=" + strconv.Itoa(kv[i+1].(int))
-	}
-	return out
 }
 
 // publishUserRestart publishes the restart a client asked for (restart,

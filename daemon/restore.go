@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -77,7 +78,7 @@ func (s *Supervisor) restore(ev restoreReq) {
 		ids = append(ids, a.id)
 	}
 	s.log.Info("restoring apps", "event", "restore", "starting", len(launched), "already_running", len(res.AlreadyRunning)+len(starting), "stopped", len(res.Stopped))
-	s.publish(nil, api.Event{Type: api.EventTypeRestoreBegin, Detail: countsDetail("starting", len(launched), "already_running", len(res.AlreadyRunning)+len(starting), "stopped", len(res.Stopped))})
+	s.publish(nil, api.Event{Type: api.EventTypeRestoreBegin, Detail: fmt.Sprintf("starting=%d already_running=%d stopped=%d", len(launched), len(res.AlreadyRunning)+len(starting), len(res.Stopped))})
 	s.wait(ids, func() {
 		settle := func(apps []*app, online *[]string) {
 			for _, a := range apps {
@@ -95,7 +96,7 @@ func (s *Supervisor) restore(ev restoreReq) {
 		}
 		settle(launched, &res.Started)
 		settle(starting, &res.AlreadyRunning)
-		s.publish(nil, api.Event{Type: api.EventTypeRestoreEnd, Detail: countsDetail("started", len(res.Started), "already_running", len(res.AlreadyRunning), "stopped", len(res.Stopped), "failed", len(res.Failed))})
+		s.publish(nil, api.Event{Type: api.EventTypeRestoreEnd, Detail: fmt.Sprintf("started=%d already_running=%d stopped=%d failed=%d", len(res.Started), len(res.AlreadyRunning), len(res.Stopped), len(res.Failed))})
 		ev.reply <- result{restore: res}
 	})
 }

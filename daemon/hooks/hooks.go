@@ -3,6 +3,8 @@ package hooks
 import (
 	"context"
 	"log/slog"
+	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -12,7 +14,7 @@ import (
 // Defaults of a Runner.
 const (
 	DefaultTimeout    = 10 * time.Second
-	DefaultRetries    = 3
+	DefaultRetries    = 3 // config.toml's hook_retries; a Runner's is 0
 	DefaultRetryDelay = time.Second
 	DefaultWorkers    = 4
 	// queueSize bounds the runs waiting for a worker.
@@ -27,10 +29,10 @@ type Hook struct {
 }
 
 // Runner runs hooks off the caller's goroutine. Set its fields before the
-// first Fire; zero values take the defaults.
+// first Fire; zero values take the defaults, but for Retries.
 type Runner struct {
 	Timeout    time.Duration
-	Retries    int // more tries of a failed URL hook; negative: none
+	Retries    int // more tries of a failed URL hook; 0: none
 	RetryDelay time.Duration
 	Workers    int
 	Log        *slog.Logger
@@ -55,9 +57,6 @@ type job struct {
 func (r *Runner) init() {
 	if r.Timeout <= 0 {
 		r.Timeout = DefaultTimeout
-	}
-	if r.Retries == 0 {
-		r.Retries = DefaultRetries
 	}
 	if r.RetryDelay <= 0 {
 		r.RetryDelay = DefaultRetryDelay
@@ -146,10 +145,21 @@ func (r *Runner) run(j job) {
 		}
 		return
 	}
+	// The body and the URL are the same for every try.
+	body, err := Body(j.ev, j.hook.Format)
+	if err != nil {
+		r.failed(j.ev, j.hook, err.Error(), 1)
+		return
+	}
+	u, err := url.Parse(strings.TrimSpace(j.hook.Run))
+	if err != nil {
+		r.failed(j.ev, j.hook, err.Error(), 1)
+		return
+	}
 	delay := r.RetryDelay
 	tries := 1 + max(r.Retries, 0)
 	for i := 1; ; i++ {
-		err := r.post(j.ev, j.hook)
+		err := r.post(u, body)
 		if err == nil {
 			return
 		}

@@ -59,16 +59,9 @@ func Text(ev api.Event) string {
 	return b.String()
 }
 
-// post makes one try of a URL hook: the answer must be 2xx.
-func (r *Runner) post(ev api.Event, hook Hook) error {
-	body, err := Body(ev, hook.Format)
-	if err != nil {
-		return err
-	}
-	u, err := url.Parse(strings.TrimSpace(hook.Run))
-	if err != nil {
-		return err
-	}
+// post makes one try of a URL hook, posting body to u: the answer must
+// be 2xx.
+func (r *Runner) post(u *url.URL, body []byte) error {
 	ctx, cancel := context.WithTimeout(r.ctx, r.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
