@@ -76,12 +76,9 @@ func (srv *server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	for _, a := range res.apps {
-		label := a.Name
-		if a.Instances > 1 {
-			label += ":" + strconv.Itoa(a.Instance)
-		}
+		label := api.Label(a.Name, a.Instance, a.Instances)
 		for _, s := range []struct{ stream, path string }{{"out", a.Spec.OutLog}, {"err", a.Spec.ErrLog}} {
-			if s.path == "" || s.path == os.DevNull {
+			if s.path == "" || s.path == api.DevNull {
 				continue
 			}
 			logs = append(logs, &followedLog{app: label, stream: s.stream, path: s.path})
@@ -119,6 +116,7 @@ func (srv *server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	stop := context.AfterFunc(ctx, func() { watcher.Close() })
 	defer stop()
 	buf := make([]byte, 64<<10)
+	chunk := make([]byte, 32<<10) // what more reads at a time
 	for {
 		// One read gathers every event queued: then each file is read
 		// to its end (a few files; cheaper than matching names).
@@ -129,7 +127,7 @@ func (srv *server) handleLogs(w http.ResponseWriter, r *http.Request) {
 			// To the file's end, in batches: the events of what is
 			// left were merged into the ones just read.
 			for {
-				lines := l.more()
+				lines := l.more(chunk)
 				for _, line := range lines {
 					enc.Encode(logLine{App: l.app, Stream: l.stream, Line: string(line)})
 				}
@@ -226,8 +224,9 @@ func (l *followedLog) open() bool {
 
 // more returns the lines added since the last call: from a new file
 // when the log was rotated (another file at its path) or flushed
-// (shorter than where reading was).
-func (l *followedLog) more() [][]byte {
+// (shorter than where reading was). It reads into buf, which it does not
+// keep.
+func (l *followedLog) more(buf []byte) [][]byte {
 	var st unix.Stat_t
 	if err := unix.Stat(l.path, &st); err != nil {
 		return nil
@@ -250,7 +249,6 @@ func (l *followedLog) more() [][]byte {
 		l.f, l.ino, l.off, l.partial = f, st.Ino, 0, nil
 	}
 	var lines [][]byte
-	buf := make([]byte, 32<<10)
 	for {
 		n, err := l.f.ReadAt(buf, l.off)
 		l.off += int64(n)
