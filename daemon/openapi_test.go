@@ -22,7 +22,7 @@ const openAPIPath = "api/openapi.yaml"
 // the daemon's server registers (server.routes): no route undocumented,
 // none documented that the daemon does not serve.
 func TestOpenAPIRoutes(t *testing.T) {
-	doc := readOpenAPI(t)
+	doc, _ := readOpenAPI(t)
 	documented := map[string]bool{}
 	for path, item := range doc.Paths {
 		for method := range item {
@@ -68,7 +68,7 @@ func TestOpenAPIRoutes(t *testing.T) {
 // an OpenAPI 3 version, every operation with an id, a 200 answer and its
 // path parameters declared, and every $ref naming something that exists.
 func TestOpenAPIDocument(t *testing.T) {
-	doc := readOpenAPI(t)
+	doc, root := readOpenAPI(t)
 	if !strings.HasPrefix(doc.OpenAPI, "3.") {
 		t.Errorf("openapi: %q, want 3.x", doc.OpenAPI)
 	}
@@ -76,7 +76,7 @@ func TestOpenAPIDocument(t *testing.T) {
 	for path, item := range doc.Paths {
 		var common []param
 		if raw, ok := item["parameters"]; ok {
-			common = decodeParams(t, raw)
+			common = decodeParams(t, root, raw)
 		}
 		for method, raw := range item {
 			if method == "parameters" || method == "summary" || method == "description" {
@@ -102,7 +102,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			}
 			params := slices.Clone(common)
 			if op.Parameters.Kind != 0 {
-				params = append(params, decodeParams(t, op.Parameters)...)
+				params = append(params, decodeParams(t, root, op.Parameters)...)
 			}
 			for _, seg := range strings.Split(path, "/") {
 				if !strings.HasPrefix(seg, "{") {
@@ -116,16 +116,12 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 	}
 	// Every $ref resolves.
-	var root yaml.Node
-	if err := yaml.Unmarshal(readOpenAPIBytes(t), &root); err != nil {
-		t.Fatal(err)
-	}
 	var walk func(n *yaml.Node)
 	walk = func(n *yaml.Node) {
 		if n.Kind == yaml.MappingNode {
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				if n.Content[i].Value == "$ref" {
-					if lookup(&root, n.Content[i+1].Value) == nil {
+					if lookup(root, n.Content[i+1].Value) == nil {
 						t.Errorf("line %d: $ref %s names nothing", n.Content[i+1].Line, n.Content[i+1].Value)
 					}
 				}
@@ -135,7 +131,7 @@ func TestOpenAPIDocument(t *testing.T) {
 			walk(c)
 		}
 	}
-	walk(&root)
+	walk(root)
 }
 
 type openAPIDoc struct {
@@ -149,46 +145,41 @@ type param struct {
 	Ref  string `yaml:"$ref"`
 }
 
-func readOpenAPIBytes(t *testing.T) []byte {
+// readOpenAPI reads the OpenAPI document, parsed once: as an openAPIDoc
+// and as the tree its references are looked up in.
+func readOpenAPI(t *testing.T) (openAPIDoc, *yaml.Node) {
 	t.Helper()
 	data, err := os.ReadFile(openAPIPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return data
-}
-
-func readOpenAPI(t *testing.T) openAPIDoc {
-	t.Helper()
+	var root yaml.Node
 	var doc openAPIDoc
-	if err := yaml.Unmarshal(readOpenAPIBytes(t), &doc); err != nil {
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		t.Fatalf("parse daemon/%s: %v", openAPIPath, err)
+	}
+	if err := root.Decode(&doc); err != nil {
 		t.Fatalf("parse daemon/%s: %v", openAPIPath, err)
 	}
 	if len(doc.Paths) == 0 {
 		t.Fatalf("daemon/%s documents no paths", openAPIPath)
 	}
-	return doc
+	return doc, &root
 }
 
 // decodeParams reads a parameters list, following references to
-// #/components/parameters.
-func decodeParams(t *testing.T, n yaml.Node) []param {
+// #/components/parameters in root.
+func decodeParams(t *testing.T, root *yaml.Node, n yaml.Node) []param {
 	t.Helper()
 	var ps []param
 	if err := n.Decode(&ps); err != nil {
 		t.Fatal(err)
 	}
-	var root yaml.Node
 	for i, p := range ps {
 		if p.Ref == "" {
 			continue
 		}
-		if root.Kind == 0 {
-			if err := yaml.Unmarshal(readOpenAPIBytes(t), &root); err != nil {
-				t.Fatal(err)
-			}
-		}
-		target := lookup(&root, p.Ref)
+		target := lookup(root, p.Ref)
 		if target == nil {
 			t.Fatalf("parameter $ref %s names nothing", p.Ref)
 		}
