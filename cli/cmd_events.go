@@ -1,12 +1,6 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -62,7 +56,7 @@ with --since to go on where it stopped.`,
 			}
 			defer body.Close()
 			filter := c.Args().Slice()
-			last, err := readSSE(body, func(ev api.Event, data []byte) {
+			last, err := api.ReadEvents(body, func(ev api.Event, data []byte) {
 				if !eventWanted(ev, filter) {
 					return
 				}
@@ -82,40 +76,6 @@ with --since to go on where it stopped.`,
 			return failuref("the opm daemon went away (%s); no more events (run 'opm events --since %d' to go on once it runs again)", why, last)
 		},
 	}
-}
-
-// readSSE reads server-sent events from r until it ends, calling fn with
-// each event and its JSON; it returns the id of the last event read.
-func readSSE(r interface{ Read([]byte) (int, error) }, fn func(api.Event, []byte)) (uint64, error) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
-	var last uint64
-	var data []byte
-	for sc.Scan() {
-		line := sc.Bytes()
-		switch {
-		case len(line) == 0:
-			if len(data) == 0 {
-				continue
-			}
-			var ev api.Event
-			if err := json.Unmarshal(data, &ev); err != nil {
-				return last, fmt.Errorf("undecodable event from the daemon: %v", err)
-			}
-			last = max(last, ev.Seq)
-			fn(ev, data)
-			data = nil
-		case line[0] == ':': // a comment: keep-alive
-		default:
-			if v, ok := bytes.CutPrefix(line, []byte("data:")); ok {
-				data = append(data, bytes.TrimPrefix(v, []byte(" "))...)
-			}
-		}
-	}
-	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
-		return last, err
-	}
-	return last, nil
 }
 
 // eventWanted reports whether ev concerns one of the apps named (all

@@ -1,7 +1,11 @@
 package api
 
 import (
+	"bufio"
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,4 +33,42 @@ func (c *Client) Stream(ctx context.Context, path string, header http.Header) (i
 		return nil, answerError(resp, data)
 	}
 	return resp.Body, nil
+}
+
+// ReadEvents reads the server-sent events of PathEvents from r until it
+// ends, calling fn with each event and its JSON as the daemon sent it. It
+// returns the largest id (Event.Seq) read: the one to send back as
+// LastEventIDHeader to go on where the stream stopped. Comments (keep-
+// alives) and fields other than data are skipped; a stream ended by the
+// cancellation of its request's context is no error.
+func ReadEvents(r io.Reader, fn func(ev Event, data []byte)) (uint64, error) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	var last uint64
+	var data []byte
+	for sc.Scan() {
+		line := sc.Bytes()
+		switch {
+		case len(line) == 0:
+			if len(data) == 0 {
+				continue
+			}
+			var ev Event
+			if err := json.Unmarshal(data, &ev); err != nil {
+				return last, fmt.Errorf("undecodable event from the daemon: %v", err)
+			}
+			last = max(last, ev.Seq)
+			fn(ev, data)
+			data = nil
+		case line[0] == ':': // a comment: keep-alive
+		default:
+			if v, ok := bytes.CutPrefix(line, []byte("data:")); ok {
+				data = append(data, bytes.TrimPrefix(v, []byte(" "))...)
+			}
+		}
+	}
+	if err := sc.Err(); err != nil && !errors.Is(err, context.Canceled) {
+		return last, err
+	}
+	return last, nil
 }
