@@ -8,7 +8,7 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"opm/cli/monit"
 )
 
 // formatUptime prints a duration the way PM2 does: the largest unit only.
@@ -70,9 +70,5 @@ func useColor(w io.Writer) bool {
 		return false
 	}
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return ok && monit.IsTerminal(f)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jedib0t/go-pretty/v6/table"
 	"github.com/jedib0t/go-pretty/v6/text"
 
+	"opm/cli/monit"
 	"opm/daemon/api"
 )
 
@@ -72,16 +73,9 @@ func statusText(app api.App, color bool) string {
 	if !color {
 		return s
 	}
-	var c text.Colors
-	switch app.Status {
-	case api.StatusOnline:
-		c = text.Colors{text.FgGreen, text.Bold}
-	case api.StatusErrored:
-		c = text.Colors{text.FgRed, text.Bold}
-	case api.StatusWaiting, api.StatusLaunching, api.StatusStopping:
-		c = text.Colors{text.FgYellow}
-	default:
-		c = text.Colors{text.FgHiBlack}
+	c := text.Colors{monit.StatusColor(app.Status)}
+	if app.Status == api.StatusOnline || app.Status == api.StatusErrored {
+		c = append(c, text.Bold)
 	}
 	return c.Sprint(s)
 }

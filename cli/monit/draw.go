@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/jedib0t/go-pretty/v6/text"
+
+	"opm/daemon/api"
 )
 
 // Minimum terminal size: below it the dashboard says so instead of
@@ -22,7 +24,6 @@ const (
 	sgrBold    = "\x1b[1m"
 	sgrRed     = "\x1b[31m"
 	sgrGreen   = "\x1b[32m"
-	sgrYellow  = "\x1b[33m"
 	sgrGrey    = "\x1b[90m"
 	sgrCyan    = "\x1b[36m"
 )
@@ -208,20 +209,21 @@ func (m *model) appLine(l layout, i int) string {
 		return sgrReverse + fit(pre.String()+status+post.String(), l.w) + sgrReset
 	}
 	// The layout keeps the line within the width.
-	return pre.String() + m.style(statusColor(r.Status), status) + post.String()
+	return pre.String() + m.style(StatusColor(r.Status).EscapeSeq(), status) + post.String()
 }
 
-// statusColor is the colour of a status, as opm list has it.
-func statusColor(status string) string {
+// StatusColor is the colour of an app's status, in opm monit as in opm
+// list.
+func StatusColor(status string) text.Color {
 	switch status {
-	case "online":
-		return sgrGreen
-	case "errored":
-		return sgrRed
-	case "waiting", "launching", "stopping":
-		return sgrYellow
+	case api.StatusOnline:
+		return text.FgGreen
+	case api.StatusErrored:
+		return text.FgRed
+	case api.StatusWaiting, api.StatusLaunching, api.StatusStopping:
+		return text.FgYellow
 	}
-	return sgrGrey
+	return text.FgHiBlack
 }
 
 // style wraps s in the attribute sgr, unless colours are off.
@@ -283,11 +285,7 @@ func low(vals []float64) float64 {
 
 // width is how many cells s takes.
 func width(s string) int {
-	n := 0
-	for _, r := range s {
-		n += text.RuneWidth(r)
-	}
-	return n
+	return text.StringWidthWithoutEscSequences(s)
 }
 
 // fit cuts s to w cells (the last one an ellipsis when cut) and pads it
@@ -296,23 +294,7 @@ func fit(s string, w int) string {
 	if w <= 0 {
 		return ""
 	}
-	sw := width(s)
-	if sw <= w {
-		return s + strings.Repeat(" ", w-sw)
-	}
-	var b strings.Builder
-	n := 0
-	for _, r := range s {
-		rw := text.RuneWidth(r)
-		if n+rw > w-1 {
-			break
-		}
-		b.WriteRune(r)
-		n += rw
-	}
-	b.WriteString("…")
-	n++
-	return b.String() + strings.Repeat(" ", w-n)
+	return text.Pad(text.Snip(s, w, "…"), w, ' ')
 }
 
 // fitRight is fit aligned to the right.

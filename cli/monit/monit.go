@@ -83,8 +83,7 @@ type model struct {
 type snapshot struct {
 	rows   []Row
 	err    error
-	logID  int
-	hasLog bool
+	logID  int // the app the logs are of; -1 for none
 	logs   []LogLine
 	logErr error
 }
@@ -127,28 +126,31 @@ func Run(ctx context.Context, in, out *os.File, src Source, o Options) error {
 			return
 		}
 		inflight = true
-		id, ok := m.selectedID()
+		logID := -1
+		if id, ok := m.selectedID(); ok {
+			logID = id
+		}
 		_, h := t.size()
 		n := max(layoutFor(0, h, m.rows).logRows, 1)
 		go func() {
-			s := fetch(ctx, src, id, ok, n)
+			s := fetch(ctx, src, logID, n)
 			select {
 			case results <- s:
 			case <-ctx.Done():
 			}
 		}()
 	}
-	act := func(action string) {
+	act := func(a action) {
 		r, ok := m.selected()
 		if !ok {
 			return
 		}
-		m.msg, m.msgErr = actionWords[action][0]+" "+r.Label+"…", false
+		m.msg, m.msgErr = a.doing+" "+r.Label+"…", false
 		go func() {
-			err := src.Act(ctx, action, r.ID)
-			d := actionDone{msg: actionWords[action][1] + " " + r.Label, err: err}
+			err := src.Act(ctx, a.name, r.ID)
+			d := actionDone{msg: a.done + " " + r.Label, err: err}
 			if err != nil {
-				d.msg = actionWords[action][2] + " " + r.Label + ": " + err.Error()
+				d.msg = a.failed + " " + r.Label + ": " + err.Error()
 			}
 			select {
 			case acts <- d:
@@ -198,14 +200,10 @@ func Run(ctx context.Context, in, out *os.File, src Source, o Options) error {
 					m.move(0)
 				case keyBottom:
 					m.move(len(m.rows) - 1)
-				case keyRestart:
-					act("restart")
-				case keyStop:
-					act("stop")
-				case keyStart:
-					act("start")
-				case keyReload:
-					act("reload")
+				default:
+					if a, ok := actions[k]; ok {
+						act(a)
+					}
 				}
 			}
 			if id, ok := m.selectedID(); ok && id != m.logID {
@@ -216,23 +214,28 @@ func Run(ctx context.Context, in, out *os.File, src Source, o Options) error {
 	}
 }
 
-// actionWords are, for each action, what is said while it runs, once
-// done, and when it failed.
-var actionWords = map[string][3]string{
-	"restart": {"restarting", "restarted", "could not restart"},
-	"stop":    {"stopping", "stopped", "could not stop"},
-	"start":   {"starting", "started", "could not start"},
-	"reload":  {"reloading", "reloaded", "could not reload"},
+// action is what a key does to the selected app: the action Source.Act
+// is given, and what is said while it runs, once done, and when it
+// failed.
+type action struct {
+	name, doing, done, failed string
 }
 
-// fetch asks src for the apps and, when an app is selected, for its log
-// tail of n lines.
-func fetch(ctx context.Context, src Source, id int, hasLog bool, n int) snapshot {
-	var s snapshot
+// actions are the keys that act on the selected app.
+var actions = map[key]action{
+	keyRestart: {"restart", "restarting", "restarted", "could not restart"},
+	keyStop:    {"stop", "stopping", "stopped", "could not stop"},
+	keyStart:   {"start", "starting", "started", "could not start"},
+	keyReload:  {"reload", "reloading", "reloaded", "could not reload"},
+}
+
+// fetch asks src for the apps and, when logID is an app's (not -1), for
+// its log tail of n lines.
+func fetch(ctx context.Context, src Source, logID, n int) snapshot {
+	s := snapshot{logID: logID}
 	s.rows, s.err = src.Apps(ctx)
-	if hasLog {
-		s.hasLog, s.logID = true, id
-		s.logs, s.logErr = src.Logs(ctx, id, n)
+	if logID >= 0 {
+		s.logs, s.logErr = src.Logs(ctx, logID, n)
 	}
 	return s
 }
@@ -266,7 +269,7 @@ func (m *model) apply(s snapshot) {
 		}
 		m.move(m.indexOf(m.selID))
 	}
-	if s.hasLog && s.logID == m.selID {
+	if s.logID >= 0 && s.logID == m.selID {
 		m.logID, m.logs, m.logErr = s.logID, s.logs, ""
 		if s.logErr != nil {
 			m.logErr = oneLine(s.logErr.Error())

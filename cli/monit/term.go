@@ -17,8 +17,8 @@ type terminal struct {
 // errNotTerminal says that the dashboard has no terminal to draw on.
 var errNotTerminal = errors.New("opm monit needs a terminal: its input and output must be one (use 'opm list' or 'opm logs' otherwise)")
 
-// isTerminal reports whether f is a terminal.
-func isTerminal(f *os.File) bool {
+// IsTerminal reports whether f is a terminal.
+func IsTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
 }
@@ -26,7 +26,7 @@ func isTerminal(f *os.File) bool {
 // CheckTerminal says, before anything else is done, when in or out is
 // not a terminal the dashboard can draw on.
 func CheckTerminal(in, out *os.File) error {
-	if !isTerminal(in) || !isTerminal(out) {
+	if !IsTerminal(in) || !IsTerminal(out) {
 		return errNotTerminal
 	}
 	return nil
