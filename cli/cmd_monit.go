@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -54,14 +53,10 @@ func (a *App) monit(c *ucli.Context) error {
 	if err != nil {
 		return err
 	}
-	// Like 'opm list', the first look starts the daemon when none runs;
-	// once open, the dashboard never starts one: a daemon stopped meanwhile
-	// is reported on the screen.
-	var apps []api.App
-	if err := a.call(c.Context, http.MethodGet, api.SummaryPath, nil, &apps); err != nil {
-		return err
-	}
-	_, cl, err := a.conn.resolve()
+	// Like 'opm list', opm monit starts the daemon when none runs; once
+	// open, the dashboard never starts one: a daemon stopped meanwhile is
+	// reported on the screen.
+	cl, err := a.conn.ensure(c.Context)
 	if err != nil {
 		return err
 	}
@@ -134,35 +129,22 @@ func (s *monitSource) Logs(_ context.Context, id, n int) ([]monit.LogLine, error
 	if len(srcs) == 0 {
 		return []monit.LogLine{{Text: fmt.Sprintf("the logs of %s go to /dev/null: nothing to show", label(app))}}, nil
 	}
-	type entry struct {
-		at   time.Time
-		line monit.LogLine
-	}
-	var all []entry
+	tails := make([]tail, 0, len(srcs))
 	for _, src := range srcs {
 		lines, _, _, err := tailLog(src, n, false)
 		if err != nil {
 			return nil, err
 		}
-		var at time.Time // a line without a time goes with the one before
-		for _, ln := range lines {
-			if t, _, ok := src.parseStamp(ln); ok {
-				at = t
-			}
-			text := Escape(src.label) + " | " + escapeLogText(string(ln))
-			all = append(all, entry{at, monit.LogLine{Text: text, Err: src.stream == "err"}})
-		}
+		tails = append(tails, tail{src, lines})
 	}
-	slices.SortStableFunc(all, func(x, y entry) int { return x.at.Compare(y.at) })
-	all = all[max(0, len(all)-n):]
-	out := make([]monit.LogLine, len(all))
-	for i, e := range all {
-		out[i] = e.line
-	}
-	return out, nil
+	var out []monit.LogLine
+	mergeTails(tails, func(src *logSource, line []byte) {
+		text := Escape(src.label) + " | " + escapeLogText(string(line))
+		out = append(out, monit.LogLine{Text: text, Err: src.stream == "err"})
+	})
+	return out[max(0, len(out)-n):], nil
 }
 
 func (s *monitSource) Act(ctx context.Context, action string, id int) error {
-	var apps []api.App
-	return s.do(ctx, http.MethodPost, api.TargetPath(strconv.Itoa(id))+"/"+action, &apps)
+	return s.do(ctx, http.MethodPost, api.TargetPath(strconv.Itoa(id))+"/"+action, nil)
 }

@@ -189,11 +189,18 @@ type tail struct {
 	lines [][]byte
 }
 
-// printTails prints the tails of several logs. When lines carry stored
-// timestamps they are merged in time order: a line without a time goes
-// with the line before it in its log; lines of the same time keep the
-// order of the logs. Without timestamps that is log after log.
+// printTails prints the tails of several logs, merged as mergeTails
+// does.
 func printTails(p *logPrinter, tails []tail) {
+	mergeTails(tails, func(src *logSource, line []byte) { p.print(src, line, time.Time{}) })
+}
+
+// mergeTails calls fn with each line of the tails of several logs. When
+// lines carry stored timestamps they are merged in time order: a line
+// without a time goes with the line before it in its log; lines of the
+// same time keep the order of the logs. Without timestamps that is log
+// after log.
+func mergeTails(tails []tail, fn func(src *logSource, line []byte)) {
 	type cursor struct {
 		tail
 		next int
@@ -222,7 +229,7 @@ func printTails(p *logPrinter, tails []tail) {
 			}
 		}
 		c := cs[best]
-		p.print(c.src, c.lines[c.next], time.Time{})
+		fn(c.src, c.lines[c.next])
 		c.next++
 		if c.next == len(c.lines) {
 			cs = slices.Delete(cs, best, best+1)
