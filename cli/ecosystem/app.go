@@ -199,7 +199,7 @@ func (l *loader) decode(index int, n *node) (*decoded, error) {
 			if req.CronRestart, cerr = api.CronSetting(text); cerr != nil {
 				err = a.fault(f, cerr.Error())
 			}
-		case "on_start", "on_exit", "on_restart", "on_errored", "on_stop", "on_memory_limit", "webhook_format":
+		case "webhook_format":
 			err = a.hookSetting(f, &req.Hooks)
 		case "instances":
 			req.Instances, err = a.instances(f)
@@ -212,6 +212,8 @@ func (l *loader) decode(index int, n *node) (*decoded, error) {
 			err = a.logSetting(f, &req.LogSettings)
 		default:
 			switch name, isEnv := strings.CutPrefix(f.key, "env_"); {
+			case req.Hooks.Field(f.key) != nil: // on_start, on_exit...
+				err = a.hookSetting(f, &req.Hooks)
 			case pendingKeys[f.key]:
 				err = a.keep(f)
 			case isEnv && name != "":
