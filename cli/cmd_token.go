@@ -26,9 +26,6 @@ func (a *App) tokenCommand() *ucli.Command {
 			if err != nil {
 				return err
 			}
-			if err := shm.EnsurePrivateDir(p.runtime); err != nil {
-				return err
-			}
 			get := shm.Token
 			if c.Bool("rotate") {
 				get = shm.RotateToken
