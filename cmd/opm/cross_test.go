@@ -39,8 +39,11 @@ type crossArch struct {
 	name, goarch, goarm, qemu string
 }
 
+// buildTags are the build tags of the Makefile's BUILDFLAGS.
+const buildTags = "urfave_cli_no_docs,netgo,osusergo"
+
 // crossBuildFlags are the Makefile's BUILDFLAGS.
-var crossBuildFlags = []string{"-trimpath", "-tags", "urfave_cli_no_docs,netgo,osusergo", "-ldflags", "-s -w"}
+var crossBuildFlags = []string{"-trimpath", "-tags", buildTags, "-ldflags", "-s -w"}
 
 func TestCrossQEMU(t *testing.T) {
 	for _, a := range []crossArch{

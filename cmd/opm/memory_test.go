@@ -66,7 +66,7 @@ func TestIdleTrimPIE(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "opm-pie")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	build := exec.CommandContext(ctx, gobin, "build", "-buildmode=pie", "-tags", "urfave_cli_no_docs,netgo,osusergo", "-o", bin, ".")
+	build := exec.CommandContext(ctx, gobin, "build", "-buildmode=pie", "-tags", buildTags, "-o", bin, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build -buildmode=pie: %v\n%s", err, out)

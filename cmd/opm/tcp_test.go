@@ -28,22 +28,29 @@ const tcpConfig = fastConfig + `listen = "127.0.0.1:0"
 // address (from daemon.log) and the token.
 func newTCPEnv(t *testing.T) (e *env, base, token string) {
 	t.Helper()
+	needCurl(t)
+	e = newEnvConfig(t, tcpConfig)
+	e.ok("daemon", "start")
+	return e, tcpAddr(t, filepath.Join(e.home, api.DaemonLogName)), strings.TrimSpace(e.ok("token").stdout)
+}
+
+// needCurl skips the test when curl is not installed.
+func needCurl(t *testing.T) {
+	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		t.Skip("curl is not installed: the TCP listener tests need it (apt-get install curl)")
 	}
-	e = newEnvConfig(t, tcpConfig)
-	e.ok("daemon", "start")
-	return e, tcpAddr(t, e), strings.TrimSpace(e.ok("token").stdout)
 }
 
 var tcpListening = regexp.MustCompile(`event=tcp-listening addr=(\S+)`)
 
-// tcpAddr is the address the daemon's TCP listener is bound to.
-func tcpAddr(t *testing.T, e *env) string {
+// tcpAddr is the address the daemon's TCP listener is bound to, as the
+// daemon log at path says.
+func tcpAddr(t *testing.T, path string) string {
 	t.Helper()
 	var m []string
 	testkit.WaitFor(t, "the TCP listener in daemon.log", 10*time.Second, func() bool {
-		m = tcpListening.FindStringSubmatch(e.daemonLog())
+		m = tcpListening.FindStringSubmatch(readText(t, path))
 		return m != nil
 	})
 	return "http://" + m[1]
@@ -255,9 +262,7 @@ func TestTCPListenRefused(t *testing.T) {
 // A read-only OPM_HOME: the token is kept in the runtime dir, and both
 // the daemon and opm token find it there.
 func TestTCPTokenReadOnlyHome(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("curl is not installed: the TCP listener tests need it (apt-get install curl)")
-	}
+	needCurl(t)
 	logDir := filepath.Join(t.TempDir(), "logs")
 	e := newEnvConfig(t, tcpConfig+"log_dir = \""+logDir+"\"\n")
 	mountReadOnly(t, e.home)
@@ -266,11 +271,7 @@ func TestTCPTokenReadOnlyHome(t *testing.T) {
 		t.Fatalf("the token of a read-only home is not in the runtime dir: %v", err)
 	}
 	e.ok("daemon", "start")
-	m := tcpListening.FindStringSubmatch(readText(t, filepath.Join(logDir, api.DaemonLogName)))
-	if m == nil {
-		t.Fatal("no TCP listener in daemon.log")
-	}
-	base := "http://" + m[1]
+	base := tcpAddr(t, filepath.Join(logDir, api.DaemonLogName))
 	if a := curl(t, "GET", base+api.PathDaemon, token); a.status != 200 {
 		t.Fatalf("the token of the runtime dir: %d %s", a.status, a.body)
 	}
