@@ -52,45 +52,6 @@ func (d *testDaemon) scrape() map[string]*dto.MetricFamily {
 	return fams
 }
 
-// sample is the value of family name's sample whose labels hold every
-// pair of labels; ok is false when there is none.
-func sample(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-next:
-	for _, m := range f.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for i := 0; i+1 < len(labels); i += 2 {
-			if have[labels[i]] != labels[i+1] {
-				continue next
-			}
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.Gauge.GetValue(), true
-		case m.Counter != nil:
-			return m.Counter.GetValue(), true
-		case m.Untyped != nil:
-			return m.Untyped.GetValue(), true
-		}
-	}
-	return 0, false
-}
-
-func mustSample(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	t.Helper()
-	v, ok := sample(fams, name, labels...)
-	if !ok {
-		t.Fatalf("no sample %s%v in /metrics", name, labels)
-	}
-	return v
-}
-
 func TestMetrics(t *testing.T) {
 	d := startDaemon(t)
 	d.start("web", "busy")
@@ -124,65 +85,65 @@ func TestMetrics(t *testing.T) {
 
 	id := func(a api.App) string { return strconv.Itoa(a.ID) }
 	fams := d.scrape()
-	if v := mustSample(t, fams, "opm_app_up", "name", "web", "instance", "0", "id", id(web)); v != 1 {
+	if v := testkit.Metric(t, fams, "opm_app_up", "name", "web", "instance", "0", "id", id(web)); v != 1 {
 		t.Errorf("opm_app_up of a running app = %v, want 1", v)
 	}
-	if v := mustSample(t, fams, "opm_app_up", "name", "idle", "id", id(stopped)); v != 0 {
+	if v := testkit.Metric(t, fams, "opm_app_up", "name", "idle", "id", id(stopped)); v != 0 {
 		t.Errorf("opm_app_up of a stopped app = %v, want 0", v)
 	}
-	if v := mustSample(t, fams, "opm_app_up", "name", odd.Name); v != 1 {
+	if v := testkit.Metric(t, fams, "opm_app_up", "name", odd.Name); v != 1 {
 		t.Errorf("opm_app_up of %q = %v, want 1", odd.Name, v)
 	}
-	if v := mustSample(t, fams, "opm_app_resident_memory_bytes", "name", "web"); v <= 0 {
+	if v := testkit.Metric(t, fams, "opm_app_resident_memory_bytes", "name", "web"); v <= 0 {
 		t.Errorf("opm_app_resident_memory_bytes of a running app = %v, want > 0", v)
 	}
-	if _, ok := sample(fams, "opm_app_resident_memory_bytes", "name", "idle"); ok {
+	if _, ok := testkit.MetricSample(fams, "opm_app_resident_memory_bytes", "name", "idle"); ok {
 		t.Error("a stopped app has an RSS sample")
 	}
 	for i := 0; i < 3; i++ {
-		if v := mustSample(t, fams, "opm_app_instances", "name", "pool", "instance", strconv.Itoa(i)); v != 3 {
+		if v := testkit.Metric(t, fams, "opm_app_instances", "name", "pool", "instance", strconv.Itoa(i)); v != 3 {
 			t.Errorf("opm_app_instances of pool:%d = %v, want 3", i, v)
 		}
 	}
-	if v := mustSample(t, fams, "opm_apps", "status", api.StatusOnline); v != 5 {
+	if v := testkit.Metric(t, fams, "opm_apps", "status", api.StatusOnline); v != 5 {
 		t.Errorf("opm_apps{status=online} = %v, want 5", v)
 	}
-	if v := mustSample(t, fams, "opm_apps", "status", api.StatusStopped); v != 1 {
+	if v := testkit.Metric(t, fams, "opm_apps", "status", api.StatusStopped); v != 1 {
 		t.Errorf("opm_apps{status=stopped} = %v, want 1", v)
 	}
-	if v := mustSample(t, fams, "process_resident_memory_bytes"); v <= 0 {
+	if v := testkit.Metric(t, fams, "process_resident_memory_bytes"); v <= 0 {
 		t.Errorf("daemon RSS = %v, want > 0", v)
 	}
-	if v := mustSample(t, fams, "go_goroutines"); v < 1 {
+	if v := testkit.Metric(t, fams, "go_goroutines"); v < 1 {
 		t.Errorf("go_goroutines = %v", v)
 	}
-	if v := mustSample(t, fams, "opm_app_uptime_seconds", "name", "web"); v <= 0 {
+	if v := testkit.Metric(t, fams, "opm_app_uptime_seconds", "name", "web"); v <= 0 {
 		t.Errorf("uptime of a running app = %v, want > 0", v)
 	}
 
 	// The busy app burns CPU: its counter grows between scrapes.
-	cpu0 := mustSample(t, fams, "opm_app_cpu_seconds_total", "name", "web")
+	cpu0 := testkit.Metric(t, fams, "opm_app_cpu_seconds_total", "name", "web")
 	testkit.WaitFor(t, "web's CPU seconds to grow", 10*time.Second, func() bool {
-		return mustSample(t, d.scrape(), "opm_app_cpu_seconds_total", "name", "web") > cpu0
+		return testkit.Metric(t, d.scrape(), "opm_app_cpu_seconds_total", "name", "web") > cpu0
 	})
 
 	// A kill is a crash: the app restarts, and both counters say so.
-	restarts0 := mustSample(t, fams, "opm_app_restarts_total", "name", "web")
+	restarts0 := testkit.Metric(t, fams, "opm_app_restarts_total", "name", "web")
 	if err := syscall.Kill(web.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	d.waitApp("web", "to run again", func(a api.App) bool { return a.Status == api.StatusOnline && a.PID != web.PID })
 	fams = d.scrape()
-	if v := mustSample(t, fams, "opm_app_restarts_total", "name", "web"); v != restarts0+1 {
+	if v := testkit.Metric(t, fams, "opm_app_restarts_total", "name", "web"); v != restarts0+1 {
 		t.Errorf("opm_app_restarts_total after a kill = %v, want %v", v, restarts0+1)
 	}
-	if v := mustSample(t, fams, "opm_app_restarts_by_reason_total", "name", "web", "reason", api.ReasonCrash); v != 1 {
+	if v := testkit.Metric(t, fams, "opm_app_restarts_by_reason_total", "name", "web", "reason", api.ReasonCrash); v != 1 {
 		t.Errorf("opm_app_restarts_by_reason_total{reason=crash} = %v, want 1", v)
 	}
-	if v := mustSample(t, fams, "opm_app_last_exit_code", "name", "web"); v != -1 {
+	if v := testkit.Metric(t, fams, "opm_app_last_exit_code", "name", "web"); v != -1 {
 		t.Errorf("opm_app_last_exit_code after SIGKILL = %v, want -1", v)
 	}
-	if v := mustSample(t, fams, "opm_app_up", "name", "web"); v != 1 {
+	if v := testkit.Metric(t, fams, "opm_app_up", "name", "web"); v != 1 {
 		t.Errorf("opm_app_up after the restart = %v, want 1", v)
 	}
 
@@ -191,7 +152,7 @@ func TestMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, "pool:1's user restart to be counted", 10*time.Second, func() bool {
-		v, _ := sample(d.scrape(), "opm_app_restarts_by_reason_total", "name", "pool", "instance", "1", "reason", api.ReasonUser)
+		v, _ := testkit.MetricSample(d.scrape(), "opm_app_restarts_by_reason_total", "name", "pool", "instance", "1", "reason", api.ReasonUser)
 		return v == 1
 	})
 }

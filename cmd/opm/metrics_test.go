@@ -48,36 +48,6 @@ func (e *env) scrape() map[string]*dto.MetricFamily {
 	return fams
 }
 
-// metric is the value of the sample of name whose labels include every
-// pair in labels.
-func metric(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
-	t.Helper()
-	f := fams[name]
-	if f == nil {
-		t.Fatalf("no metric %s", name)
-	}
-next:
-	for _, m := range f.GetMetric() {
-		have := map[string]string{}
-		for _, l := range m.GetLabel() {
-			have[l.GetName()] = l.GetValue()
-		}
-		for i := 0; i+1 < len(labels); i += 2 {
-			if have[labels[i]] != labels[i+1] {
-				continue next
-			}
-		}
-		switch {
-		case m.Gauge != nil:
-			return m.Gauge.GetValue()
-		case m.Counter != nil:
-			return m.Counter.GetValue()
-		}
-	}
-	t.Fatalf("no sample %s%v", name, labels)
-	return 0
-}
-
 // TestMetricsScrape: what a user checks on /metrics after `opm start -i 3`
 // and a crash.
 func TestMetricsScrape(t *testing.T) {
@@ -96,37 +66,37 @@ func TestMetricsScrape(t *testing.T) {
 	fams := e.scrape()
 	for _, a := range web {
 		in := strconv.Itoa(a.Instance)
-		if v := metric(t, fams, "opm_app_up", "name", "web", "instance", in, "id", strconv.Itoa(a.ID)); v != 1 {
+		if v := testkit.Metric(t, fams, "opm_app_up", "name", "web", "instance", in, "id", strconv.Itoa(a.ID)); v != 1 {
 			t.Errorf("opm_app_up of web:%s = %v, want 1", in, v)
 		}
-		if v := metric(t, fams, "opm_app_instances", "name", "web", "instance", in); v != 3 {
+		if v := testkit.Metric(t, fams, "opm_app_instances", "name", "web", "instance", in); v != 3 {
 			t.Errorf("opm_app_instances of web:%s = %v, want 3", in, v)
 		}
-		if v := metric(t, fams, "opm_app_resident_memory_bytes", "name", "web", "instance", in); v <= 0 {
+		if v := testkit.Metric(t, fams, "opm_app_resident_memory_bytes", "name", "web", "instance", in); v <= 0 {
 			t.Errorf("opm_app_resident_memory_bytes of web:%s = %v, want > 0", in, v)
 		}
 	}
-	if v := metric(t, fams, "opm_apps", "status", "online"); v != 3 {
+	if v := testkit.Metric(t, fams, "opm_apps", "status", "online"); v != 3 {
 		t.Errorf("opm_apps{status=online} = %v, want 3", v)
 	}
 
 	victim := web[1]
 	in := strconv.Itoa(victim.Instance)
-	before := metric(t, fams, "opm_app_restarts_total", "name", "web", "instance", in)
+	before := testkit.Metric(t, fams, "opm_app_restarts_total", "name", "web", "instance", in)
 	if err := syscall.Kill(victim.PID, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	testkit.WaitFor(t, "web:"+in+"'s restart to show in /metrics", 10*time.Second, func() bool {
 		f := e.scrape()
-		return metric(t, f, "opm_app_restarts_total", "name", "web", "instance", in) == before+1 &&
-			metric(t, f, "opm_app_up", "name", "web", "instance", in) == 1
+		return testkit.Metric(t, f, "opm_app_restarts_total", "name", "web", "instance", in) == before+1 &&
+			testkit.Metric(t, f, "opm_app_up", "name", "web", "instance", in) == 1
 	})
 	fams = e.scrape()
-	if v := metric(t, fams, "opm_app_restarts_by_reason_total", "name", "web", "instance", in, "reason", "crash"); v != 1 {
+	if v := testkit.Metric(t, fams, "opm_app_restarts_by_reason_total", "name", "web", "instance", in, "reason", "crash"); v != 1 {
 		t.Errorf("restarts by reason crash = %v, want 1", v)
 	}
 	other := strconv.Itoa(web[2].Instance)
-	if v := metric(t, fams, "opm_app_restarts_total", "name", "web", "instance", other); v != 0 {
+	if v := testkit.Metric(t, fams, "opm_app_restarts_total", "name", "web", "instance", other); v != 0 {
 		t.Errorf("restarts of web:%s, which nobody killed = %v, want 0", other, v)
 	}
 }
